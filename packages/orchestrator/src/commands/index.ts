@@ -1,0 +1,5 @@
+// Every `stillmotion` command, one module each; cli.ts registers them in this order.
+import type { Command } from "commander";
+import * as doctor from "./doctor.js";
+
+export const commands: Array<{ register(program: Command): void }> = [doctor];

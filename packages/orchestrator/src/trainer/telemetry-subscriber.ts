@@ -1,0 +1,50 @@
+/**
+ * ZeroMQ SUB side of the trainer's telemetry. The only module of the orchestrator that imports
+ * zeromq. Messages are multipart: [topic, TelemetryEvent bytes, ...binary payloads].
+ */
+import { telemetry } from "@stillmotion/proto";
+import { Subscriber } from "zeromq";
+
+export type TelemetryEvent = telemetry.TelemetryEvent;
+
+export interface TelemetryMessage {
+  topic: string;
+  event: TelemetryEvent;
+  payloads: Buffer[];
+}
+
+export class TelemetrySubscriber implements AsyncIterable<TelemetryMessage> {
+  private readonly socket = new Subscriber();
+
+  /** Connects to `endpoint` and subscribes to `topics` (all topics when empty). */
+  constructor(
+    readonly endpoint: string,
+    topics: string[] = [],
+  ) {
+    this.socket.connect(endpoint);
+    if (topics.length === 0) this.socket.subscribe();
+    else for (const t of topics) this.socket.subscribe(t);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TelemetryMessage> {
+    for await (const [topic, body, ...payloads] of this.socket) {
+      if (!topic || !body) continue;
+      yield { topic: topic.toString("utf8"), event: telemetry.TelemetryEvent.decode(body), payloads };
+    }
+  }
+
+  /** The next message whose topic is `topic`, or a rejection after `timeoutMs`. */
+  async next(topic: string, timeoutMs = 10_000): Promise<TelemetryMessage> {
+    const timer = setTimeout(() => this.socket.close(), timeoutMs);
+    try {
+      for await (const message of this) if (message.topic === topic) return message;
+    } finally {
+      clearTimeout(timer);
+    }
+    throw new Error(`no "${topic}" telemetry from ${this.endpoint} within ${timeoutMs} ms`);
+  }
+
+  close(): void {
+    if (!this.socket.closed) this.socket.close();
+  }
+}
