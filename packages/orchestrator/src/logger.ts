@@ -22,7 +22,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       ? { target: "pino-pretty", level, options: { destination: 2, colorize: true, ignore: "pid,hostname" } }
       : { target: "pino/file", level, options: { destination: 2 } },
   ];
-  if (options.file) targets.push({ target: "pino/file", level, options: { destination: options.file, mkdir: true } });
+  if (options.file)
+    targets.push({ target: "pino/file", level, options: { destination: options.file, mkdir: true } });
   return pino({ level }, pino.transport({ targets }));
 }
 

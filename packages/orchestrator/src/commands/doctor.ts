@@ -54,8 +54,12 @@ export function register(program: Command): void {
       const result = await doctor();
       if (opts.json) console.log(JSON.stringify(result));
       else {
-        console.log(`trainer ${result.trainerVersion} (${result.protocol}) on ${result.device}, torch ${result.torchVersion}`);
-        console.log(`gRPC ${result.grpcAddress}, telemetry ${result.telemetryEndpoint}, heartbeat #${result.heartbeatSeq}`);
+        console.log(
+          `trainer ${result.trainerVersion} (${result.protocol}) on ${result.device}, torch ${result.torchVersion}`,
+        );
+        console.log(
+          `gRPC ${result.grpcAddress}, telemetry ${result.telemetryEndpoint}, heartbeat #${result.heartbeatSeq}`,
+        );
         console.log(`round trip OK in ${result.roundTripMs} ms`);
       }
     });

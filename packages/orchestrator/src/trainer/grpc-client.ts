@@ -39,7 +39,9 @@ export class TrainerRpc {
     return new Promise((resolve, reject) => {
       this.client.waitForReady(Date.now() + timeoutMs, (err) =>
         err
-          ? reject(new StillMotionError(Code.UNAVAILABLE, `trainer at ${this.address} not ready: ${err.message}`))
+          ? reject(
+              new StillMotionError(Code.UNAVAILABLE, `trainer at ${this.address} not ready: ${err.message}`),
+            )
           : resolve(),
       );
     });

@@ -2,12 +2,12 @@
  * Integration: the real Python trainer, real gRPC, real ZeroMQ. No mocks.
  */
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { TrainerRpc } from "./grpc-client.js";
-import { TelemetrySubscriber } from "./telemetry-subscriber.js";
 import { pythonExecutable, trainerDir } from "./python.js";
+import { TelemetrySubscriber } from "./telemetry-subscriber.js";
 import { TrainerProcess } from "./trainer-process.js";
 
 function alive(pid: number): boolean {
@@ -65,7 +65,7 @@ describe("trainer process", () => {
     });
     cleanup.push(() => parent.kill("SIGKILL"));
     const trainerPid = await new Promise<number>((resolve, reject) => {
-      createInterface({ input: parent.stdout! }).on("line", (line) => {
+      createInterface({ input: parent.stdout }).on("line", (line) => {
         const m = /^TRAINER_PID (\d+)$/.exec(line);
         if (m) resolve(Number(m[1]));
       });

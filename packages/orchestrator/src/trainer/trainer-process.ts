@@ -73,7 +73,7 @@ export class TrainerProcess {
       }),
     );
     const stderrTail: string[] = [];
-    createInterface({ input: child.stderr! }).on("line", (line) => {
+    createInterface({ input: child.stderr }).on("line", (line) => {
       stderrTail.push(line);
       if (stderrTail.length > 50) stderrTail.shift();
       options.onStderr?.(line);
@@ -84,7 +84,7 @@ export class TrainerProcess {
         child.kill("SIGKILL");
         reject(new StillMotionError(Code.DEADLINE_EXCEEDED, "trainer did not report its ports in time"));
       }, options.startTimeoutMs ?? 60_000);
-      const lines = createInterface({ input: child.stdout! });
+      const lines = createInterface({ input: child.stdout });
       lines.on("line", (line) => {
         try {
           const parsed = JSON.parse(line) as Partial<ListeningLine>;
