@@ -14,6 +14,15 @@ describe("generated stillmotion.trainer.v1 code", () => {
 
   it("exposes the Trainer service under its versioned package", () => {
     expect(trainer.protobufPackage).toBe("stillmotion.trainer.v1");
-    expect(Object.keys(trainer.TrainerService)).toEqual(["health", "getVersion"]);
+    expect(Object.keys(trainer.TrainerService)).toEqual([
+      "health",
+      "getVersion",
+      "startRun",
+      "stopRun",
+      "getStatus",
+      "listCheckpoints",
+      "exportOnnx",
+      "streamEvents",
+    ]);
   });
 });

@@ -13,15 +13,35 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&stillmotion/trainer/v1/telemetry.proto\x12\x16stillmotion.trainer.v1\"r\n\x0eTelemetryEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0btime_unix_s\x18\x02 \x01(\x01\x12\x36\n\theartbeat\x18\n \x01(\x0b\x32!.stillmotion.trainer.v1.HeartbeatH\x00\x42\x06\n\x04kind\"*\n\tHeartbeat\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x10\n\x08uptime_s\x18\x02 \x01(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&stillmotion/trainer/v1/telemetry.proto\x12\x16stillmotion.trainer.v1\"\xdd\x03\n\x0eTelemetryEvent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0btime_unix_s\x18\x02 \x01(\x01\x12\x0e\n\x06run_id\x18\x03 \x01(\t\x12\x36\n\theartbeat\x18\n \x01(\x0b\x32!.stillmotion.trainer.v1.HeartbeatH\x00\x12\x33\n\x04step\x18\x0b \x01(\x0b\x32#.stillmotion.trainer.v1.StepMetricsH\x00\x12?\n\nvalidation\x18\x0c \x01(\x0b\x32).stillmotion.trainer.v1.ValidationMetricsH\x00\x12\x32\n\x07preview\x18\r \x01(\x0b\x32\x1f.stillmotion.trainer.v1.PreviewH\x00\x12=\n\ncheckpoint\x18\x0e \x01(\x0b\x32\'.stillmotion.trainer.v1.CheckpointSavedH\x00\x12\x39\n\x0brun_started\x18\x0f \x01(\x0b\x32\".stillmotion.trainer.v1.RunStartedH\x00\x12\x35\n\trun_ended\x18\x10 \x01(\x0b\x32 .stillmotion.trainer.v1.RunEndedH\x00\x42\x06\n\x04kind\"8\n\tHeartbeat\x12\x0b\n\x03pid\x18\x01 \x01(\x05\x12\x10\n\x08uptime_s\x18\x02 \x01(\x01\x12\x0c\n\x04step\x18\x03 \x01(\x03\"\x9d\x01\n\x0bStepMetrics\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\r\n\x05\x65poch\x18\x02 \x01(\x03\x12\x41\n\x07scalars\x18\x03 \x03(\x0b\x32\x30.stillmotion.trainer.v1.StepMetrics.ScalarsEntry\x1a.\n\x0cScalarsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x9a\x01\n\x11ValidationMetrics\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12G\n\x07scalars\x18\x02 \x03(\x0b\x32\x36.stillmotion.trainer.v1.ValidationMetrics.ScalarsEntry\x1a.\n\x0cScalarsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"_\n\x07Preview\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x13\n\x0bimage_shape\x18\x02 \x03(\x05\x12\x12\n\nmask_shape\x18\x03 \x03(\x05\x12\x0e\n\x06images\x18\x04 \x01(\x0c\x12\r\n\x05masks\x18\x05 \x01(\x0c\">\n\x0f\x43heckpointSaved\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0f\n\x07is_best\x18\x03 \x01(\x08\"Z\n\nRunStarted\x12\x0f\n\x07run_dir\x18\x01 \x01(\t\x12\x12\n\nstart_step\x18\x02 \x01(\x03\x12\x12\n\nworld_size\x18\x03 \x01(\x05\x12\x13\n\x0b\x63onfig_json\x18\x04 \x01(\t\"7\n\x08RunEnded\x12\x0c\n\x04step\x18\x01 \x01(\x03\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\r\n\x05\x65rror\x18\x03 \x01(\tb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stillmotion.trainer.v1.telemetry_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _TELEMETRYEVENT._serialized_start=66
-  _TELEMETRYEVENT._serialized_end=180
-  _HEARTBEAT._serialized_start=182
-  _HEARTBEAT._serialized_end=224
+  _STEPMETRICS_SCALARSENTRY._options = None
+  _STEPMETRICS_SCALARSENTRY._serialized_options = b'8\001'
+  _VALIDATIONMETRICS_SCALARSENTRY._options = None
+  _VALIDATIONMETRICS_SCALARSENTRY._serialized_options = b'8\001'
+  _TELEMETRYEVENT._serialized_start=67
+  _TELEMETRYEVENT._serialized_end=544
+  _HEARTBEAT._serialized_start=546
+  _HEARTBEAT._serialized_end=602
+  _STEPMETRICS._serialized_start=605
+  _STEPMETRICS._serialized_end=762
+  _STEPMETRICS_SCALARSENTRY._serialized_start=716
+  _STEPMETRICS_SCALARSENTRY._serialized_end=762
+  _VALIDATIONMETRICS._serialized_start=765
+  _VALIDATIONMETRICS._serialized_end=919
+  _VALIDATIONMETRICS_SCALARSENTRY._serialized_start=716
+  _VALIDATIONMETRICS_SCALARSENTRY._serialized_end=762
+  _PREVIEW._serialized_start=921
+  _PREVIEW._serialized_end=1016
+  _CHECKPOINTSAVED._serialized_start=1018
+  _CHECKPOINTSAVED._serialized_end=1080
+  _RUNSTARTED._serialized_start=1082
+  _RUNSTARTED._serialized_end=1172
+  _RUNENDED._serialized_start=1174
+  _RUNENDED._serialized_end=1229
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@
 """Client and server classes corresponding to protobuf-defined services."""
 import grpc
 
+from stillmotion.trainer.v1 import telemetry_pb2 as stillmotion_dot_trainer_dot_v1_dot_telemetry__pb2
 from stillmotion.trainer.v1 import trainer_pb2 as stillmotion_dot_trainer_dot_v1_dot_trainer__pb2
 
 
@@ -25,6 +26,36 @@ class TrainerStub(object):
                 request_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetVersionRequest.SerializeToString,
                 response_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetVersionResponse.FromString,
                 )
+        self.StartRun = channel.unary_unary(
+                '/stillmotion.trainer.v1.Trainer/StartRun',
+                request_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StartRunRequest.SerializeToString,
+                response_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StartRunResponse.FromString,
+                )
+        self.StopRun = channel.unary_unary(
+                '/stillmotion.trainer.v1.Trainer/StopRun',
+                request_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StopRunRequest.SerializeToString,
+                response_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StopRunResponse.FromString,
+                )
+        self.GetStatus = channel.unary_unary(
+                '/stillmotion.trainer.v1.Trainer/GetStatus',
+                request_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetStatusRequest.SerializeToString,
+                response_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.RunStatus.FromString,
+                )
+        self.ListCheckpoints = channel.unary_unary(
+                '/stillmotion.trainer.v1.Trainer/ListCheckpoints',
+                request_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ListCheckpointsRequest.SerializeToString,
+                response_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ListCheckpointsResponse.FromString,
+                )
+        self.ExportOnnx = channel.unary_unary(
+                '/stillmotion.trainer.v1.Trainer/ExportOnnx',
+                request_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ExportOnnxRequest.SerializeToString,
+                response_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ExportOnnxResponse.FromString,
+                )
+        self.StreamEvents = channel.unary_stream(
+                '/stillmotion.trainer.v1.Trainer/StreamEvents',
+                request_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StreamEventsRequest.SerializeToString,
+                response_deserializer=stillmotion_dot_trainer_dot_v1_dot_telemetry__pb2.TelemetryEvent.FromString,
+                )
 
 
 class TrainerServicer(object):
@@ -45,6 +76,49 @@ class TrainerServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StartRun(self, request, context):
+        """Starts a training run from a config (JSON text of schemas/train-config.v1.schema.json).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopRun(self, request, context):
+        """Asks the run to stop: finish the current step, write a checkpoint, end with reason "stopped".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStatus(self, request, context):
+        """Where the run is now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCheckpoints(self, request, context):
+        """Checkpoints on disk for the run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportOnnx(self, request, context):
+        """Exports a checkpoint (default: best, else latest) of the run to ONNX.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamEvents(self, request, context):
+        """Every event of the run from `from_seq` on (replayed from memory or the durable log, then
+        live), so a client can re-attach after a disconnect without losing or repeating events.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrainerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +131,36 @@ def add_TrainerServicer_to_server(servicer, server):
                     servicer.GetVersion,
                     request_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetVersionRequest.FromString,
                     response_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetVersionResponse.SerializeToString,
+            ),
+            'StartRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartRun,
+                    request_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StartRunRequest.FromString,
+                    response_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StartRunResponse.SerializeToString,
+            ),
+            'StopRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopRun,
+                    request_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StopRunRequest.FromString,
+                    response_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StopRunResponse.SerializeToString,
+            ),
+            'GetStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStatus,
+                    request_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetStatusRequest.FromString,
+                    response_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.RunStatus.SerializeToString,
+            ),
+            'ListCheckpoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCheckpoints,
+                    request_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ListCheckpointsRequest.FromString,
+                    response_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ListCheckpointsResponse.SerializeToString,
+            ),
+            'ExportOnnx': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportOnnx,
+                    request_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ExportOnnxRequest.FromString,
+                    response_serializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ExportOnnxResponse.SerializeToString,
+            ),
+            'StreamEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamEvents,
+                    request_deserializer=stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StreamEventsRequest.FromString,
+                    response_serializer=stillmotion_dot_trainer_dot_v1_dot_telemetry__pb2.TelemetryEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -100,5 +204,107 @@ class Trainer(object):
         return grpc.experimental.unary_unary(request, target, '/stillmotion.trainer.v1.Trainer/GetVersion',
             stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetVersionRequest.SerializeToString,
             stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetVersionResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def StartRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/stillmotion.trainer.v1.Trainer/StartRun',
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StartRunRequest.SerializeToString,
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StartRunResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def StopRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/stillmotion.trainer.v1.Trainer/StopRun',
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StopRunRequest.SerializeToString,
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StopRunResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/stillmotion.trainer.v1.Trainer/GetStatus',
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.GetStatusRequest.SerializeToString,
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.RunStatus.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListCheckpoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/stillmotion.trainer.v1.Trainer/ListCheckpoints',
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ListCheckpointsRequest.SerializeToString,
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ListCheckpointsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ExportOnnx(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/stillmotion.trainer.v1.Trainer/ExportOnnx',
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ExportOnnxRequest.SerializeToString,
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.ExportOnnxResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def StreamEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/stillmotion.trainer.v1.Trainer/StreamEvents',
+            stillmotion_dot_trainer_dot_v1_dot_trainer__pb2.StreamEventsRequest.SerializeToString,
+            stillmotion_dot_trainer_dot_v1_dot_telemetry__pb2.TelemetryEvent.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -13,25 +13,112 @@ export const protobufPackage = "stillmotion.trainer.v1";
 export const protobufFileName = "stillmotion/trainer/v1/telemetry.proto";
 
 /**
- * Telemetry published by the trainer over ZeroMQ PUB. Each message is a multipart ZeroMQ message:
- * frame 0 is the topic (UTF-8, e.g. "heartbeat"), frame 1 a serialized TelemetryEvent,
- * further frames (if any) raw binary payloads referenced by the event (preview tensors).
+ * Telemetry published by the trainer over ZeroMQ PUB, and replayed by Trainer.StreamEvents.
+ * ZeroMQ messages are multipart: frame 0 the topic (UTF-8: "heartbeat", "step", "validation",
+ * "preview", "checkpoint", "run"), frame 1 a serialized TelemetryEvent, further frames raw binary
+ * payloads referenced by the event (preview tensors).
  */
 
 export interface TelemetryEvent {
-  /** Monotonic per trainer process, starting at 1; gaps mean lost messages. */
+  /**
+   * Monotonic per trainer process, starting at 1; a gap means lost messages, which the
+   * orchestrator back-fills from StreamEvents or from the run's durable metrics.jsonl.
+   */
   seq: number;
   timeUnixS: number;
+  runId: string;
   heartbeat?: Heartbeat | undefined;
+  step?: StepMetrics | undefined;
+  validation?: ValidationMetrics | undefined;
+  preview?: Preview | undefined;
+  checkpoint?: CheckpointSaved | undefined;
+  runStarted?: RunStarted | undefined;
+  runEnded?: RunEnded | undefined;
 }
 
 export interface Heartbeat {
   pid: number;
   uptimeS: number;
+  /** Training step reached (0 when idle). */
+  step: number;
+}
+
+/**
+ * Per-step scalars: every loss term ("total", "image", "mask_first", "mask_second", "adv"),
+ * "lr", "samples_per_s", "data_time_s", "step_time_s", mask statistics...
+ */
+export interface StepMetrics {
+  step: number;
+  epoch: number;
+  scalars: { [key: string]: number };
+}
+
+export interface StepMetrics_ScalarsEntry {
+  key: string;
+  value: number;
+}
+
+export interface ValidationMetrics {
+  step: number;
+  scalars: { [key: string]: number };
+}
+
+export interface ValidationMetrics_ScalarsEntry {
+  key: string;
+  value: number;
+}
+
+/**
+ * Preview strip of predicted frames and masks. The tensors travel as ZeroMQ payload frames
+ * (frame 2: images, frame 3: masks), uint8, row-major, shapes below; over StreamEvents they are
+ * inlined in the bytes fields.
+ */
+export interface Preview {
+  step: number;
+  /** [N, C, H, W] */
+  imageShape: number[];
+  /** [N, 1, H, W] */
+  maskShape: number[];
+  images: Buffer;
+  masks: Buffer;
+}
+
+export interface CheckpointSaved {
+  step: number;
+  path: string;
+  isBest: boolean;
+}
+
+export interface RunStarted {
+  runDir: string;
+  startStep: number;
+  worldSize: number;
+  configJson: string;
+}
+
+export interface RunEnded {
+  step: number;
+  /**
+   * "max_steps", "max_epochs", "time_budget", "target_loss", "early_stopping", "stopped",
+   * "failed".
+   */
+  reason: string;
+  error: string;
 }
 
 function createBaseTelemetryEvent(): TelemetryEvent {
-  return { seq: 0, timeUnixS: 0, heartbeat: undefined };
+  return {
+    seq: 0,
+    timeUnixS: 0,
+    runId: "",
+    heartbeat: undefined,
+    step: undefined,
+    validation: undefined,
+    preview: undefined,
+    checkpoint: undefined,
+    runStarted: undefined,
+    runEnded: undefined,
+  };
 }
 
 export const TelemetryEvent: MessageFns<TelemetryEvent> = {
@@ -42,8 +129,29 @@ export const TelemetryEvent: MessageFns<TelemetryEvent> = {
     if (message.timeUnixS !== 0) {
       writer.uint32(17).double(message.timeUnixS);
     }
+    if (message.runId !== "") {
+      writer.uint32(26).string(message.runId);
+    }
     if (message.heartbeat !== undefined) {
       Heartbeat.encode(message.heartbeat, writer.uint32(82).fork()).join();
+    }
+    if (message.step !== undefined) {
+      StepMetrics.encode(message.step, writer.uint32(90).fork()).join();
+    }
+    if (message.validation !== undefined) {
+      ValidationMetrics.encode(message.validation, writer.uint32(98).fork()).join();
+    }
+    if (message.preview !== undefined) {
+      Preview.encode(message.preview, writer.uint32(106).fork()).join();
+    }
+    if (message.checkpoint !== undefined) {
+      CheckpointSaved.encode(message.checkpoint, writer.uint32(114).fork()).join();
+    }
+    if (message.runStarted !== undefined) {
+      RunStarted.encode(message.runStarted, writer.uint32(122).fork()).join();
+    }
+    if (message.runEnded !== undefined) {
+      RunEnded.encode(message.runEnded, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -77,12 +185,68 @@ export const TelemetryEvent: MessageFns<TelemetryEvent> = {
             message.timeUnixS = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
           case 10: {
             if (tag !== 82) {
               break;
             }
 
             message.heartbeat = Heartbeat.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.step = StepMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.validation = ValidationMetrics.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.preview = Preview.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.checkpoint = CheckpointSaved.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.runStarted = RunStarted.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.runEnded = RunEnded.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -105,7 +269,26 @@ export const TelemetryEvent: MessageFns<TelemetryEvent> = {
         : isSet(object.time_unix_s)
         ? globalThis.Number(object.time_unix_s)
         : 0,
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
       heartbeat: isSet(object.heartbeat) ? Heartbeat.fromJSON(object.heartbeat) : undefined,
+      step: isSet(object.step) ? StepMetrics.fromJSON(object.step) : undefined,
+      validation: isSet(object.validation) ? ValidationMetrics.fromJSON(object.validation) : undefined,
+      preview: isSet(object.preview) ? Preview.fromJSON(object.preview) : undefined,
+      checkpoint: isSet(object.checkpoint) ? CheckpointSaved.fromJSON(object.checkpoint) : undefined,
+      runStarted: isSet(object.runStarted)
+        ? RunStarted.fromJSON(object.runStarted)
+        : isSet(object.run_started)
+        ? RunStarted.fromJSON(object.run_started)
+        : undefined,
+      runEnded: isSet(object.runEnded)
+        ? RunEnded.fromJSON(object.runEnded)
+        : isSet(object.run_ended)
+        ? RunEnded.fromJSON(object.run_ended)
+        : undefined,
     };
   },
 
@@ -117,8 +300,29 @@ export const TelemetryEvent: MessageFns<TelemetryEvent> = {
     if (message.timeUnixS !== 0) {
       obj.timeUnixS = floatToJson(message.timeUnixS);
     }
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
     if (message.heartbeat !== undefined) {
       obj.heartbeat = Heartbeat.toJSON(message.heartbeat);
+    }
+    if (message.step !== undefined) {
+      obj.step = StepMetrics.toJSON(message.step);
+    }
+    if (message.validation !== undefined) {
+      obj.validation = ValidationMetrics.toJSON(message.validation);
+    }
+    if (message.preview !== undefined) {
+      obj.preview = Preview.toJSON(message.preview);
+    }
+    if (message.checkpoint !== undefined) {
+      obj.checkpoint = CheckpointSaved.toJSON(message.checkpoint);
+    }
+    if (message.runStarted !== undefined) {
+      obj.runStarted = RunStarted.toJSON(message.runStarted);
+    }
+    if (message.runEnded !== undefined) {
+      obj.runEnded = RunEnded.toJSON(message.runEnded);
     }
     return obj;
   },
@@ -130,15 +334,34 @@ export const TelemetryEvent: MessageFns<TelemetryEvent> = {
     const message = createBaseTelemetryEvent();
     message.seq = object.seq ?? 0;
     message.timeUnixS = object.timeUnixS ?? 0;
+    message.runId = object.runId ?? "";
     message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null)
       ? Heartbeat.fromPartial(object.heartbeat)
+      : undefined;
+    message.step = (object.step !== undefined && object.step !== null)
+      ? StepMetrics.fromPartial(object.step)
+      : undefined;
+    message.validation = (object.validation !== undefined && object.validation !== null)
+      ? ValidationMetrics.fromPartial(object.validation)
+      : undefined;
+    message.preview = (object.preview !== undefined && object.preview !== null)
+      ? Preview.fromPartial(object.preview)
+      : undefined;
+    message.checkpoint = (object.checkpoint !== undefined && object.checkpoint !== null)
+      ? CheckpointSaved.fromPartial(object.checkpoint)
+      : undefined;
+    message.runStarted = (object.runStarted !== undefined && object.runStarted !== null)
+      ? RunStarted.fromPartial(object.runStarted)
+      : undefined;
+    message.runEnded = (object.runEnded !== undefined && object.runEnded !== null)
+      ? RunEnded.fromPartial(object.runEnded)
       : undefined;
     return message;
   },
 };
 
 function createBaseHeartbeat(): Heartbeat {
-  return { pid: 0, uptimeS: 0 };
+  return { pid: 0, uptimeS: 0, step: 0 };
 }
 
 export const Heartbeat: MessageFns<Heartbeat> = {
@@ -148,6 +371,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     }
     if (message.uptimeS !== 0) {
       writer.uint32(17).double(message.uptimeS);
+    }
+    if (message.step !== 0) {
+      writer.uint32(24).int64(message.step);
     }
     return writer;
   },
@@ -181,6 +407,14 @@ export const Heartbeat: MessageFns<Heartbeat> = {
             message.uptimeS = reader.double();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -201,6 +435,7 @@ export const Heartbeat: MessageFns<Heartbeat> = {
         : isSet(object.uptime_s)
         ? globalThis.Number(object.uptime_s)
         : 0,
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
     };
   },
 
@@ -212,6 +447,9 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     if (message.uptimeS !== 0) {
       obj.uptimeS = floatToJson(message.uptimeS);
     }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
     return obj;
   },
 
@@ -222,9 +460,944 @@ export const Heartbeat: MessageFns<Heartbeat> = {
     const message = createBaseHeartbeat();
     message.pid = object.pid ?? 0;
     message.uptimeS = object.uptimeS ?? 0;
+    message.step = object.step ?? 0;
     return message;
   },
 };
+
+function createBaseStepMetrics(): StepMetrics {
+  return { step: 0, epoch: 0, scalars: {} };
+}
+
+export const StepMetrics: MessageFns<StepMetrics> = {
+  encode(message: StepMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).int64(message.step);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(16).int64(message.epoch);
+    }
+    globalThis.Object.entries(message.scalars).forEach(([key, value]: [string, number]) => {
+      StepMetrics_ScalarsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StepMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStepMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            const entry3 = StepMetrics_ScalarsEntry.decode(reader, reader.uint32());
+            if (entry3.value !== undefined) {
+              message.scalars[entry3.key] = entry3.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StepMetrics {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      scalars: isObject(object.scalars)
+        ? (globalThis.Object.entries(object.scalars) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: StepMetrics): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.scalars) {
+      const entries = globalThis.Object.entries(message.scalars) as [string, number][];
+      if (entries.length > 0) {
+        obj.scalars = {};
+        entries.forEach(([k, v]) => {
+          obj.scalars[k] = floatToJson(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StepMetrics>, I>>(base?: I): StepMetrics {
+    return StepMetrics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StepMetrics>, I>>(object: I): StepMetrics {
+    const message = createBaseStepMetrics();
+    message.step = object.step ?? 0;
+    message.epoch = object.epoch ?? 0;
+    message.scalars = (globalThis.Object.entries(object.scalars ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseStepMetrics_ScalarsEntry(): StepMetrics_ScalarsEntry {
+  return { key: "", value: 0 };
+}
+
+export const StepMetrics_ScalarsEntry: MessageFns<StepMetrics_ScalarsEntry> = {
+  encode(message: StepMetrics_ScalarsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StepMetrics_ScalarsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStepMetrics_ScalarsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StepMetrics_ScalarsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: StepMetrics_ScalarsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StepMetrics_ScalarsEntry>, I>>(base?: I): StepMetrics_ScalarsEntry {
+    return StepMetrics_ScalarsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StepMetrics_ScalarsEntry>, I>>(object: I): StepMetrics_ScalarsEntry {
+    const message = createBaseStepMetrics_ScalarsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseValidationMetrics(): ValidationMetrics {
+  return { step: 0, scalars: {} };
+}
+
+export const ValidationMetrics: MessageFns<ValidationMetrics> = {
+  encode(message: ValidationMetrics, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).int64(message.step);
+    }
+    globalThis.Object.entries(message.scalars).forEach(([key, value]: [string, number]) => {
+      ValidationMetrics_ScalarsEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ValidationMetrics {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseValidationMetrics();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = ValidationMetrics_ScalarsEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.scalars[entry2.key] = entry2.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ValidationMetrics {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      scalars: isObject(object.scalars)
+        ? (globalThis.Object.entries(object.scalars) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ValidationMetrics): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.scalars) {
+      const entries = globalThis.Object.entries(message.scalars) as [string, number][];
+      if (entries.length > 0) {
+        obj.scalars = {};
+        entries.forEach(([k, v]) => {
+          obj.scalars[k] = floatToJson(v);
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ValidationMetrics>, I>>(base?: I): ValidationMetrics {
+    return ValidationMetrics.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ValidationMetrics>, I>>(object: I): ValidationMetrics {
+    const message = createBaseValidationMetrics();
+    message.step = object.step ?? 0;
+    message.scalars = (globalThis.Object.entries(object.scalars ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseValidationMetrics_ScalarsEntry(): ValidationMetrics_ScalarsEntry {
+  return { key: "", value: 0 };
+}
+
+export const ValidationMetrics_ScalarsEntry: MessageFns<ValidationMetrics_ScalarsEntry> = {
+  encode(message: ValidationMetrics_ScalarsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ValidationMetrics_ScalarsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseValidationMetrics_ScalarsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ValidationMetrics_ScalarsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: ValidationMetrics_ScalarsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ValidationMetrics_ScalarsEntry>, I>>(base?: I): ValidationMetrics_ScalarsEntry {
+    return ValidationMetrics_ScalarsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ValidationMetrics_ScalarsEntry>, I>>(
+    object: I,
+  ): ValidationMetrics_ScalarsEntry {
+    const message = createBaseValidationMetrics_ScalarsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBasePreview(): Preview {
+  return { step: 0, imageShape: [], maskShape: [], images: Buffer.alloc(0), masks: Buffer.alloc(0) };
+}
+
+export const Preview: MessageFns<Preview> = {
+  encode(message: Preview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).int64(message.step);
+    }
+    if (message.imageShape.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.imageShape) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.maskShape.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.maskShape) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.images.length !== 0) {
+      writer.uint32(34).bytes(message.images);
+    }
+    if (message.masks.length !== 0) {
+      writer.uint32(42).bytes(message.masks);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Preview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.imageShape.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.imageShape.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.maskShape.push(reader.int32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.maskShape.push(reader.int32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.images = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.masks = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Preview {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      imageShape: globalThis.Array.isArray(object?.imageShape)
+        ? object.imageShape.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.image_shape)
+        ? object.image_shape.map((e: any) => globalThis.Number(e))
+        : [],
+      maskShape: globalThis.Array.isArray(object?.maskShape)
+        ? object.maskShape.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.mask_shape)
+        ? object.mask_shape.map((e: any) => globalThis.Number(e))
+        : [],
+      images: isSet(object.images) ? Buffer.from(bytesFromBase64(object.images)) : Buffer.alloc(0),
+      masks: isSet(object.masks) ? Buffer.from(bytesFromBase64(object.masks)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: Preview): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.imageShape?.length) {
+      obj.imageShape = message.imageShape.map((e) => Math.round(e));
+    }
+    if (message.maskShape?.length) {
+      obj.maskShape = message.maskShape.map((e) => Math.round(e));
+    }
+    if (message.images.length !== 0) {
+      obj.images = base64FromBytes(message.images);
+    }
+    if (message.masks.length !== 0) {
+      obj.masks = base64FromBytes(message.masks);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Preview>, I>>(base?: I): Preview {
+    return Preview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Preview>, I>>(object: I): Preview {
+    const message = createBasePreview();
+    message.step = object.step ?? 0;
+    message.imageShape = object.imageShape?.map((e) => e) || [];
+    message.maskShape = object.maskShape?.map((e) => e) || [];
+    message.images = object.images ?? Buffer.alloc(0);
+    message.masks = object.masks ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseCheckpointSaved(): CheckpointSaved {
+  return { step: 0, path: "", isBest: false };
+}
+
+export const CheckpointSaved: MessageFns<CheckpointSaved> = {
+  encode(message: CheckpointSaved, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).int64(message.step);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.isBest !== false) {
+      writer.uint32(24).bool(message.isBest);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckpointSaved {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpointSaved();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.isBest = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckpointSaved {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      isBest: isSet(object.isBest)
+        ? globalThis.Boolean(object.isBest)
+        : isSet(object.is_best)
+        ? globalThis.Boolean(object.is_best)
+        : false,
+    };
+  },
+
+  toJSON(message: CheckpointSaved): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.isBest !== false) {
+      obj.isBest = message.isBest;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckpointSaved>, I>>(base?: I): CheckpointSaved {
+    return CheckpointSaved.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckpointSaved>, I>>(object: I): CheckpointSaved {
+    const message = createBaseCheckpointSaved();
+    message.step = object.step ?? 0;
+    message.path = object.path ?? "";
+    message.isBest = object.isBest ?? false;
+    return message;
+  },
+};
+
+function createBaseRunStarted(): RunStarted {
+  return { runDir: "", startStep: 0, worldSize: 0, configJson: "" };
+}
+
+export const RunStarted: MessageFns<RunStarted> = {
+  encode(message: RunStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runDir !== "") {
+      writer.uint32(10).string(message.runDir);
+    }
+    if (message.startStep !== 0) {
+      writer.uint32(16).int64(message.startStep);
+    }
+    if (message.worldSize !== 0) {
+      writer.uint32(24).int32(message.worldSize);
+    }
+    if (message.configJson !== "") {
+      writer.uint32(34).string(message.configJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runDir = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.startStep = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.worldSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.configJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunStarted {
+    return {
+      runDir: isSet(object.runDir)
+        ? globalThis.String(object.runDir)
+        : isSet(object.run_dir)
+        ? globalThis.String(object.run_dir)
+        : "",
+      startStep: isSet(object.startStep)
+        ? globalThis.Number(object.startStep)
+        : isSet(object.start_step)
+        ? globalThis.Number(object.start_step)
+        : 0,
+      worldSize: isSet(object.worldSize)
+        ? globalThis.Number(object.worldSize)
+        : isSet(object.world_size)
+        ? globalThis.Number(object.world_size)
+        : 0,
+      configJson: isSet(object.configJson)
+        ? globalThis.String(object.configJson)
+        : isSet(object.config_json)
+        ? globalThis.String(object.config_json)
+        : "",
+    };
+  },
+
+  toJSON(message: RunStarted): unknown {
+    const obj: any = {};
+    if (message.runDir !== "") {
+      obj.runDir = message.runDir;
+    }
+    if (message.startStep !== 0) {
+      obj.startStep = Math.round(message.startStep);
+    }
+    if (message.worldSize !== 0) {
+      obj.worldSize = Math.round(message.worldSize);
+    }
+    if (message.configJson !== "") {
+      obj.configJson = message.configJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunStarted>, I>>(base?: I): RunStarted {
+    return RunStarted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunStarted>, I>>(object: I): RunStarted {
+    const message = createBaseRunStarted();
+    message.runDir = object.runDir ?? "";
+    message.startStep = object.startStep ?? 0;
+    message.worldSize = object.worldSize ?? 0;
+    message.configJson = object.configJson ?? "";
+    return message;
+  },
+};
+
+function createBaseRunEnded(): RunEnded {
+  return { step: 0, reason: "", error: "" };
+}
+
+export const RunEnded: MessageFns<RunEnded> = {
+  encode(message: RunEnded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.step !== 0) {
+      writer.uint32(8).int64(message.step);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.error !== "") {
+      writer.uint32(26).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunEnded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunEnded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunEnded {
+    return {
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: RunEnded): unknown {
+    const obj: any = {};
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunEnded>, I>>(base?: I): RunEnded {
+    return RunEnded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunEnded>, I>>(object: I): RunEnded {
+    const message = createBaseRunEnded();
+    message.step = object.step ?? 0;
+    message.reason = object.reason ?? "";
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
@@ -251,6 +1424,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

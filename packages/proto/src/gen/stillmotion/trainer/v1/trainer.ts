@@ -12,13 +12,16 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { TelemetryEvent } from "./telemetry.js";
 
 export const protobufPackage = "stillmotion.trainer.v1";
 
@@ -27,6 +30,11 @@ export const protobufFileName = "stillmotion/trainer/v1/trainer.proto";
 /**
  * The control contract between the StillMotion orchestrator (TypeScript) and the trainer (Python).
  * Versioned package: breaking changes go to stillmotion.trainer.v2, never into v1.
+ *
+ * Authentication: a trainer bound to a non-loopback address requires a token; clients send it
+ * as gRPC metadata "authorization: Bearer <token>". A missing or wrong token is UNAUTHENTICATED.
+ * A config that fails validation is INVALID_ARGUMENT with the offending field path in the message
+ * ("train.lr: must be > 0, got -1").
  */
 
 export interface HealthRequest {
@@ -89,6 +97,145 @@ export interface GetVersionResponse {
   pythonVersion: string;
   torchVersion: string;
   device: string;
+}
+
+export interface StartRunRequest {
+  /** The run config as JSON text (schemas/train-config.v1.schema.json). */
+  configJson: string;
+  /** Run directory; empty = the config's checkpoint.run_dir. */
+  runDir: string;
+  /** Resume from the run directory's latest checkpoint when there is one. */
+  resume: boolean;
+}
+
+export interface StartRunResponse {
+  runId: string;
+  runDir: string;
+  /** Step the run starts from (0, or the resumed checkpoint's step). */
+  startStep: number;
+}
+
+export interface StopRunRequest {
+  runId: string;
+}
+
+export interface StopRunResponse {
+  accepted: boolean;
+}
+
+export interface GetStatusRequest {
+  runId: string;
+}
+
+export interface RunStatus {
+  runId: string;
+  state: RunStatus_State;
+  step: number;
+  epoch: number;
+  lastMetrics: { [key: string]: number };
+  bestValLoss: number;
+  endReason: string;
+  error: string;
+  /** Highest telemetry sequence number published so far. */
+  lastSeq: number;
+  runDir: string;
+}
+
+export enum RunStatus_State {
+  STATE_UNSPECIFIED = 0,
+  STATE_IDLE = 1,
+  STATE_RUNNING = 2,
+  STATE_STOPPING = 3,
+  STATE_FINISHED = 4,
+  STATE_FAILED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function runStatus_StateFromJSON(object: any): RunStatus_State {
+  switch (object) {
+    case 0:
+    case "STATE_UNSPECIFIED":
+      return RunStatus_State.STATE_UNSPECIFIED;
+    case 1:
+    case "STATE_IDLE":
+      return RunStatus_State.STATE_IDLE;
+    case 2:
+    case "STATE_RUNNING":
+      return RunStatus_State.STATE_RUNNING;
+    case 3:
+    case "STATE_STOPPING":
+      return RunStatus_State.STATE_STOPPING;
+    case 4:
+    case "STATE_FINISHED":
+      return RunStatus_State.STATE_FINISHED;
+    case 5:
+    case "STATE_FAILED":
+      return RunStatus_State.STATE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RunStatus_State.UNRECOGNIZED;
+  }
+}
+
+export function runStatus_StateToJSON(object: RunStatus_State): string {
+  switch (object) {
+    case RunStatus_State.STATE_UNSPECIFIED:
+      return "STATE_UNSPECIFIED";
+    case RunStatus_State.STATE_IDLE:
+      return "STATE_IDLE";
+    case RunStatus_State.STATE_RUNNING:
+      return "STATE_RUNNING";
+    case RunStatus_State.STATE_STOPPING:
+      return "STATE_STOPPING";
+    case RunStatus_State.STATE_FINISHED:
+      return "STATE_FINISHED";
+    case RunStatus_State.STATE_FAILED:
+      return "STATE_FAILED";
+    case RunStatus_State.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export interface RunStatus_LastMetricsEntry {
+  key: string;
+  value: number;
+}
+
+export interface ListCheckpointsRequest {
+  runId: string;
+}
+
+export interface CheckpointInfo {
+  path: string;
+  step: number;
+  isBest: boolean;
+  valLoss: number;
+}
+
+export interface ListCheckpointsResponse {
+  checkpoints: CheckpointInfo[];
+}
+
+export interface ExportOnnxRequest {
+  runId: string;
+  /** Checkpoint to export; empty = best, else latest. */
+  checkpointPath: string;
+  /** Output .onnx path; empty = <run_dir>/export/generator.onnx. */
+  outPath: string;
+}
+
+export interface ExportOnnxResponse {
+  path: string;
+  /** The exporter's report (metadata, checks) as JSON text. */
+  reportJson: string;
+}
+
+export interface StreamEventsRequest {
+  runId: string;
+  /** First sequence number wanted (0 or 1 = from the beginning). */
+  fromSeq: number;
 }
 
 function createBaseHealthRequest(): HealthRequest {
@@ -465,6 +612,1377 @@ export const GetVersionResponse: MessageFns<GetVersionResponse> = {
   },
 };
 
+function createBaseStartRunRequest(): StartRunRequest {
+  return { configJson: "", runDir: "", resume: false };
+}
+
+export const StartRunRequest: MessageFns<StartRunRequest> = {
+  encode(message: StartRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.configJson !== "") {
+      writer.uint32(10).string(message.configJson);
+    }
+    if (message.runDir !== "") {
+      writer.uint32(18).string(message.runDir);
+    }
+    if (message.resume !== false) {
+      writer.uint32(24).bool(message.resume);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartRunRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartRunRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.configJson = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.runDir = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.resume = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartRunRequest {
+    return {
+      configJson: isSet(object.configJson)
+        ? globalThis.String(object.configJson)
+        : isSet(object.config_json)
+        ? globalThis.String(object.config_json)
+        : "",
+      runDir: isSet(object.runDir)
+        ? globalThis.String(object.runDir)
+        : isSet(object.run_dir)
+        ? globalThis.String(object.run_dir)
+        : "",
+      resume: isSet(object.resume) ? globalThis.Boolean(object.resume) : false,
+    };
+  },
+
+  toJSON(message: StartRunRequest): unknown {
+    const obj: any = {};
+    if (message.configJson !== "") {
+      obj.configJson = message.configJson;
+    }
+    if (message.runDir !== "") {
+      obj.runDir = message.runDir;
+    }
+    if (message.resume !== false) {
+      obj.resume = message.resume;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartRunRequest>, I>>(base?: I): StartRunRequest {
+    return StartRunRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartRunRequest>, I>>(object: I): StartRunRequest {
+    const message = createBaseStartRunRequest();
+    message.configJson = object.configJson ?? "";
+    message.runDir = object.runDir ?? "";
+    message.resume = object.resume ?? false;
+    return message;
+  },
+};
+
+function createBaseStartRunResponse(): StartRunResponse {
+  return { runId: "", runDir: "", startStep: 0 };
+}
+
+export const StartRunResponse: MessageFns<StartRunResponse> = {
+  encode(message: StartRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.runDir !== "") {
+      writer.uint32(18).string(message.runDir);
+    }
+    if (message.startStep !== 0) {
+      writer.uint32(24).int64(message.startStep);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartRunResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartRunResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.runDir = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startStep = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartRunResponse {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      runDir: isSet(object.runDir)
+        ? globalThis.String(object.runDir)
+        : isSet(object.run_dir)
+        ? globalThis.String(object.run_dir)
+        : "",
+      startStep: isSet(object.startStep)
+        ? globalThis.Number(object.startStep)
+        : isSet(object.start_step)
+        ? globalThis.Number(object.start_step)
+        : 0,
+    };
+  },
+
+  toJSON(message: StartRunResponse): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.runDir !== "") {
+      obj.runDir = message.runDir;
+    }
+    if (message.startStep !== 0) {
+      obj.startStep = Math.round(message.startStep);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StartRunResponse>, I>>(base?: I): StartRunResponse {
+    return StartRunResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StartRunResponse>, I>>(object: I): StartRunResponse {
+    const message = createBaseStartRunResponse();
+    message.runId = object.runId ?? "";
+    message.runDir = object.runDir ?? "";
+    message.startStep = object.startStep ?? 0;
+    return message;
+  },
+};
+
+function createBaseStopRunRequest(): StopRunRequest {
+  return { runId: "" };
+}
+
+export const StopRunRequest: MessageFns<StopRunRequest> = {
+  encode(message: StopRunRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopRunRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopRunRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StopRunRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: StopRunRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StopRunRequest>, I>>(base?: I): StopRunRequest {
+    return StopRunRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StopRunRequest>, I>>(object: I): StopRunRequest {
+    const message = createBaseStopRunRequest();
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBaseStopRunResponse(): StopRunResponse {
+  return { accepted: false };
+}
+
+export const StopRunResponse: MessageFns<StopRunResponse> = {
+  encode(message: StopRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.accepted !== false) {
+      writer.uint32(8).bool(message.accepted);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopRunResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopRunResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.accepted = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StopRunResponse {
+    return { accepted: isSet(object.accepted) ? globalThis.Boolean(object.accepted) : false };
+  },
+
+  toJSON(message: StopRunResponse): unknown {
+    const obj: any = {};
+    if (message.accepted !== false) {
+      obj.accepted = message.accepted;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StopRunResponse>, I>>(base?: I): StopRunResponse {
+    return StopRunResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StopRunResponse>, I>>(object: I): StopRunResponse {
+    const message = createBaseStopRunResponse();
+    message.accepted = object.accepted ?? false;
+    return message;
+  },
+};
+
+function createBaseGetStatusRequest(): GetStatusRequest {
+  return { runId: "" };
+}
+
+export const GetStatusRequest: MessageFns<GetStatusRequest> = {
+  encode(message: GetStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStatusRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetStatusRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetStatusRequest>, I>>(base?: I): GetStatusRequest {
+    return GetStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetStatusRequest>, I>>(object: I): GetStatusRequest {
+    const message = createBaseGetStatusRequest();
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBaseRunStatus(): RunStatus {
+  return {
+    runId: "",
+    state: 0,
+    step: 0,
+    epoch: 0,
+    lastMetrics: {},
+    bestValLoss: 0,
+    endReason: "",
+    error: "",
+    lastSeq: 0,
+    runDir: "",
+  };
+}
+
+export const RunStatus: MessageFns<RunStatus> = {
+  encode(message: RunStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.step !== 0) {
+      writer.uint32(24).int64(message.step);
+    }
+    if (message.epoch !== 0) {
+      writer.uint32(32).int64(message.epoch);
+    }
+    globalThis.Object.entries(message.lastMetrics).forEach(([key, value]: [string, number]) => {
+      RunStatus_LastMetricsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
+    if (message.bestValLoss !== 0) {
+      writer.uint32(49).double(message.bestValLoss);
+    }
+    if (message.endReason !== "") {
+      writer.uint32(58).string(message.endReason);
+    }
+    if (message.error !== "") {
+      writer.uint32(66).string(message.error);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(72).uint64(message.lastSeq);
+    }
+    if (message.runDir !== "") {
+      writer.uint32(82).string(message.runDir);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.epoch = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = RunStatus_LastMetricsEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.lastMetrics[entry5.key] = entry5.value;
+            }
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.bestValLoss = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.endReason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.runDir = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunStatus {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      state: isSet(object.state) ? runStatus_StateFromJSON(object.state) : 0,
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      epoch: isSet(object.epoch) ? globalThis.Number(object.epoch) : 0,
+      lastMetrics: isObject(object.lastMetrics)
+        ? (globalThis.Object.entries(object.lastMetrics) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.last_metrics)
+        ? (globalThis.Object.entries(object.last_metrics) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+      bestValLoss: isSet(object.bestValLoss)
+        ? globalThis.Number(object.bestValLoss)
+        : isSet(object.best_val_loss)
+        ? globalThis.Number(object.best_val_loss)
+        : 0,
+      endReason: isSet(object.endReason)
+        ? globalThis.String(object.endReason)
+        : isSet(object.end_reason)
+        ? globalThis.String(object.end_reason)
+        : "",
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      lastSeq: isSet(object.lastSeq)
+        ? globalThis.Number(object.lastSeq)
+        : isSet(object.last_seq)
+        ? globalThis.Number(object.last_seq)
+        : 0,
+      runDir: isSet(object.runDir)
+        ? globalThis.String(object.runDir)
+        : isSet(object.run_dir)
+        ? globalThis.String(object.run_dir)
+        : "",
+    };
+  },
+
+  toJSON(message: RunStatus): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.state !== 0) {
+      obj.state = runStatus_StateToJSON(message.state);
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.epoch !== 0) {
+      obj.epoch = Math.round(message.epoch);
+    }
+    if (message.lastMetrics) {
+      const entries = globalThis.Object.entries(message.lastMetrics) as [string, number][];
+      if (entries.length > 0) {
+        obj.lastMetrics = {};
+        entries.forEach(([k, v]) => {
+          obj.lastMetrics[k] = floatToJson(v);
+        });
+      }
+    }
+    if (message.bestValLoss !== 0) {
+      obj.bestValLoss = floatToJson(message.bestValLoss);
+    }
+    if (message.endReason !== "") {
+      obj.endReason = message.endReason;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.lastSeq !== 0) {
+      obj.lastSeq = Math.round(message.lastSeq);
+    }
+    if (message.runDir !== "") {
+      obj.runDir = message.runDir;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunStatus>, I>>(base?: I): RunStatus {
+    return RunStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunStatus>, I>>(object: I): RunStatus {
+    const message = createBaseRunStatus();
+    message.runId = object.runId ?? "";
+    message.state = object.state ?? 0;
+    message.step = object.step ?? 0;
+    message.epoch = object.epoch ?? 0;
+    message.lastMetrics = (globalThis.Object.entries(object.lastMetrics ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.bestValLoss = object.bestValLoss ?? 0;
+    message.endReason = object.endReason ?? "";
+    message.error = object.error ?? "";
+    message.lastSeq = object.lastSeq ?? 0;
+    message.runDir = object.runDir ?? "";
+    return message;
+  },
+};
+
+function createBaseRunStatus_LastMetricsEntry(): RunStatus_LastMetricsEntry {
+  return { key: "", value: 0 };
+}
+
+export const RunStatus_LastMetricsEntry: MessageFns<RunStatus_LastMetricsEntry> = {
+  encode(message: RunStatus_LastMetricsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(17).double(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunStatus_LastMetricsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunStatus_LastMetricsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunStatus_LastMetricsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: RunStatus_LastMetricsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = floatToJson(message.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunStatus_LastMetricsEntry>, I>>(base?: I): RunStatus_LastMetricsEntry {
+    return RunStatus_LastMetricsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunStatus_LastMetricsEntry>, I>>(object: I): RunStatus_LastMetricsEntry {
+    const message = createBaseRunStatus_LastMetricsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseListCheckpointsRequest(): ListCheckpointsRequest {
+  return { runId: "" };
+}
+
+export const ListCheckpointsRequest: MessageFns<ListCheckpointsRequest> = {
+  encode(message: ListCheckpointsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCheckpointsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCheckpointsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCheckpointsRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+    };
+  },
+
+  toJSON(message: ListCheckpointsRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCheckpointsRequest>, I>>(base?: I): ListCheckpointsRequest {
+    return ListCheckpointsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCheckpointsRequest>, I>>(object: I): ListCheckpointsRequest {
+    const message = createBaseListCheckpointsRequest();
+    message.runId = object.runId ?? "";
+    return message;
+  },
+};
+
+function createBaseCheckpointInfo(): CheckpointInfo {
+  return { path: "", step: 0, isBest: false, valLoss: 0 };
+}
+
+export const CheckpointInfo: MessageFns<CheckpointInfo> = {
+  encode(message: CheckpointInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.step !== 0) {
+      writer.uint32(16).int64(message.step);
+    }
+    if (message.isBest !== false) {
+      writer.uint32(24).bool(message.isBest);
+    }
+    if (message.valLoss !== 0) {
+      writer.uint32(33).double(message.valLoss);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckpointInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckpointInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.step = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.isBest = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.valLoss = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckpointInfo {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      step: isSet(object.step) ? globalThis.Number(object.step) : 0,
+      isBest: isSet(object.isBest)
+        ? globalThis.Boolean(object.isBest)
+        : isSet(object.is_best)
+        ? globalThis.Boolean(object.is_best)
+        : false,
+      valLoss: isSet(object.valLoss)
+        ? globalThis.Number(object.valLoss)
+        : isSet(object.val_loss)
+        ? globalThis.Number(object.val_loss)
+        : 0,
+    };
+  },
+
+  toJSON(message: CheckpointInfo): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.step !== 0) {
+      obj.step = Math.round(message.step);
+    }
+    if (message.isBest !== false) {
+      obj.isBest = message.isBest;
+    }
+    if (message.valLoss !== 0) {
+      obj.valLoss = floatToJson(message.valLoss);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CheckpointInfo>, I>>(base?: I): CheckpointInfo {
+    return CheckpointInfo.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CheckpointInfo>, I>>(object: I): CheckpointInfo {
+    const message = createBaseCheckpointInfo();
+    message.path = object.path ?? "";
+    message.step = object.step ?? 0;
+    message.isBest = object.isBest ?? false;
+    message.valLoss = object.valLoss ?? 0;
+    return message;
+  },
+};
+
+function createBaseListCheckpointsResponse(): ListCheckpointsResponse {
+  return { checkpoints: [] };
+}
+
+export const ListCheckpointsResponse: MessageFns<ListCheckpointsResponse> = {
+  encode(message: ListCheckpointsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.checkpoints) {
+      CheckpointInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCheckpointsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCheckpointsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.checkpoints.push(CheckpointInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCheckpointsResponse {
+    return {
+      checkpoints: globalThis.Array.isArray(object?.checkpoints)
+        ? object.checkpoints.map((e: any) => CheckpointInfo.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListCheckpointsResponse): unknown {
+    const obj: any = {};
+    if (message.checkpoints?.length) {
+      obj.checkpoints = message.checkpoints.map((e) => CheckpointInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCheckpointsResponse>, I>>(base?: I): ListCheckpointsResponse {
+    return ListCheckpointsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCheckpointsResponse>, I>>(object: I): ListCheckpointsResponse {
+    const message = createBaseListCheckpointsResponse();
+    message.checkpoints = object.checkpoints?.map((e) => CheckpointInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseExportOnnxRequest(): ExportOnnxRequest {
+  return { runId: "", checkpointPath: "", outPath: "" };
+}
+
+export const ExportOnnxRequest: MessageFns<ExportOnnxRequest> = {
+  encode(message: ExportOnnxRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.checkpointPath !== "") {
+      writer.uint32(18).string(message.checkpointPath);
+    }
+    if (message.outPath !== "") {
+      writer.uint32(26).string(message.outPath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportOnnxRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportOnnxRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.checkpointPath = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outPath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportOnnxRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      checkpointPath: isSet(object.checkpointPath)
+        ? globalThis.String(object.checkpointPath)
+        : isSet(object.checkpoint_path)
+        ? globalThis.String(object.checkpoint_path)
+        : "",
+      outPath: isSet(object.outPath)
+        ? globalThis.String(object.outPath)
+        : isSet(object.out_path)
+        ? globalThis.String(object.out_path)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportOnnxRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.checkpointPath !== "") {
+      obj.checkpointPath = message.checkpointPath;
+    }
+    if (message.outPath !== "") {
+      obj.outPath = message.outPath;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportOnnxRequest>, I>>(base?: I): ExportOnnxRequest {
+    return ExportOnnxRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportOnnxRequest>, I>>(object: I): ExportOnnxRequest {
+    const message = createBaseExportOnnxRequest();
+    message.runId = object.runId ?? "";
+    message.checkpointPath = object.checkpointPath ?? "";
+    message.outPath = object.outPath ?? "";
+    return message;
+  },
+};
+
+function createBaseExportOnnxResponse(): ExportOnnxResponse {
+  return { path: "", reportJson: "" };
+}
+
+export const ExportOnnxResponse: MessageFns<ExportOnnxResponse> = {
+  encode(message: ExportOnnxResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.reportJson !== "") {
+      writer.uint32(18).string(message.reportJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExportOnnxResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExportOnnxResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reportJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExportOnnxResponse {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      reportJson: isSet(object.reportJson)
+        ? globalThis.String(object.reportJson)
+        : isSet(object.report_json)
+        ? globalThis.String(object.report_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ExportOnnxResponse): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.reportJson !== "") {
+      obj.reportJson = message.reportJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExportOnnxResponse>, I>>(base?: I): ExportOnnxResponse {
+    return ExportOnnxResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExportOnnxResponse>, I>>(object: I): ExportOnnxResponse {
+    const message = createBaseExportOnnxResponse();
+    message.path = object.path ?? "";
+    message.reportJson = object.reportJson ?? "";
+    return message;
+  },
+};
+
+function createBaseStreamEventsRequest(): StreamEventsRequest {
+  return { runId: "", fromSeq: 0 };
+}
+
+export const StreamEventsRequest: MessageFns<StreamEventsRequest> = {
+  encode(message: StreamEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.fromSeq !== 0) {
+      writer.uint32(16).uint64(message.fromSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.fromSeq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamEventsRequest {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      fromSeq: isSet(object.fromSeq)
+        ? globalThis.Number(object.fromSeq)
+        : isSet(object.from_seq)
+        ? globalThis.Number(object.from_seq)
+        : 0,
+    };
+  },
+
+  toJSON(message: StreamEventsRequest): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.fromSeq !== 0) {
+      obj.fromSeq = Math.round(message.fromSeq);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamEventsRequest>, I>>(base?: I): StreamEventsRequest {
+    return StreamEventsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamEventsRequest>, I>>(object: I): StreamEventsRequest {
+    const message = createBaseStreamEventsRequest();
+    message.runId = object.runId ?? "";
+    message.fromSeq = object.fromSeq ?? 0;
+    return message;
+  },
+};
+
 /** Trainer is served by `python -m stillmotion_trainer serve`. */
 export type TrainerService = typeof TrainerService;
 export const TrainerService = {
@@ -488,6 +2006,71 @@ export const TrainerService = {
     responseSerialize: (value: GetVersionResponse): Buffer => Buffer.from(GetVersionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetVersionResponse => GetVersionResponse.decode(value),
   },
+  /** Starts a training run from a config (JSON text of schemas/train-config.v1.schema.json). */
+  startRun: {
+    path: "/stillmotion.trainer.v1.Trainer/StartRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartRunRequest): Buffer => Buffer.from(StartRunRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartRunRequest => StartRunRequest.decode(value),
+    responseSerialize: (value: StartRunResponse): Buffer => Buffer.from(StartRunResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartRunResponse => StartRunResponse.decode(value),
+  },
+  /** Asks the run to stop: finish the current step, write a checkpoint, end with reason "stopped". */
+  stopRun: {
+    path: "/stillmotion.trainer.v1.Trainer/StopRun" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StopRunRequest): Buffer => Buffer.from(StopRunRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StopRunRequest => StopRunRequest.decode(value),
+    responseSerialize: (value: StopRunResponse): Buffer => Buffer.from(StopRunResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StopRunResponse => StopRunResponse.decode(value),
+  },
+  /** Where the run is now. */
+  getStatus: {
+    path: "/stillmotion.trainer.v1.Trainer/GetStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetStatusRequest): Buffer => Buffer.from(GetStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetStatusRequest => GetStatusRequest.decode(value),
+    responseSerialize: (value: RunStatus): Buffer => Buffer.from(RunStatus.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RunStatus => RunStatus.decode(value),
+  },
+  /** Checkpoints on disk for the run. */
+  listCheckpoints: {
+    path: "/stillmotion.trainer.v1.Trainer/ListCheckpoints" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCheckpointsRequest): Buffer =>
+      Buffer.from(ListCheckpointsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCheckpointsRequest => ListCheckpointsRequest.decode(value),
+    responseSerialize: (value: ListCheckpointsResponse): Buffer =>
+      Buffer.from(ListCheckpointsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCheckpointsResponse => ListCheckpointsResponse.decode(value),
+  },
+  /** Exports a checkpoint (default: best, else latest) of the run to ONNX. */
+  exportOnnx: {
+    path: "/stillmotion.trainer.v1.Trainer/ExportOnnx" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ExportOnnxRequest): Buffer => Buffer.from(ExportOnnxRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ExportOnnxRequest => ExportOnnxRequest.decode(value),
+    responseSerialize: (value: ExportOnnxResponse): Buffer => Buffer.from(ExportOnnxResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ExportOnnxResponse => ExportOnnxResponse.decode(value),
+  },
+  /**
+   * Every event of the run from `from_seq` on (replayed from memory or the durable log, then
+   * live), so a client can re-attach after a disconnect without losing or repeating events.
+   */
+  streamEvents: {
+    path: "/stillmotion.trainer.v1.Trainer/StreamEvents" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: StreamEventsRequest): Buffer => Buffer.from(StreamEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StreamEventsRequest => StreamEventsRequest.decode(value),
+    responseSerialize: (value: TelemetryEvent): Buffer => Buffer.from(TelemetryEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TelemetryEvent => TelemetryEvent.decode(value),
+  },
 } as const;
 
 export interface TrainerServer extends UntypedServiceImplementation {
@@ -495,6 +2078,21 @@ export interface TrainerServer extends UntypedServiceImplementation {
   health: handleUnaryCall<HealthRequest, HealthResponse>;
   /** Versions of the trainer and of the libraries it runs on. */
   getVersion: handleUnaryCall<GetVersionRequest, GetVersionResponse>;
+  /** Starts a training run from a config (JSON text of schemas/train-config.v1.schema.json). */
+  startRun: handleUnaryCall<StartRunRequest, StartRunResponse>;
+  /** Asks the run to stop: finish the current step, write a checkpoint, end with reason "stopped". */
+  stopRun: handleUnaryCall<StopRunRequest, StopRunResponse>;
+  /** Where the run is now. */
+  getStatus: handleUnaryCall<GetStatusRequest, RunStatus>;
+  /** Checkpoints on disk for the run. */
+  listCheckpoints: handleUnaryCall<ListCheckpointsRequest, ListCheckpointsResponse>;
+  /** Exports a checkpoint (default: best, else latest) of the run to ONNX. */
+  exportOnnx: handleUnaryCall<ExportOnnxRequest, ExportOnnxResponse>;
+  /**
+   * Every event of the run from `from_seq` on (replayed from memory or the durable log, then
+   * live), so a client can re-attach after a disconnect without losing or repeating events.
+   */
+  streamEvents: handleServerStreamingCall<StreamEventsRequest, TelemetryEvent>;
 }
 
 export interface TrainerClient extends Client {
@@ -530,6 +2128,96 @@ export interface TrainerClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetVersionResponse) => void,
   ): ClientUnaryCall;
+  /** Starts a training run from a config (JSON text of schemas/train-config.v1.schema.json). */
+  startRun(
+    request: StartRunRequest,
+    callback: (error: ServiceError | null, response: StartRunResponse) => void,
+  ): ClientUnaryCall;
+  startRun(
+    request: StartRunRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartRunResponse) => void,
+  ): ClientUnaryCall;
+  startRun(
+    request: StartRunRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartRunResponse) => void,
+  ): ClientUnaryCall;
+  /** Asks the run to stop: finish the current step, write a checkpoint, end with reason "stopped". */
+  stopRun(
+    request: StopRunRequest,
+    callback: (error: ServiceError | null, response: StopRunResponse) => void,
+  ): ClientUnaryCall;
+  stopRun(
+    request: StopRunRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StopRunResponse) => void,
+  ): ClientUnaryCall;
+  stopRun(
+    request: StopRunRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StopRunResponse) => void,
+  ): ClientUnaryCall;
+  /** Where the run is now. */
+  getStatus(
+    request: GetStatusRequest,
+    callback: (error: ServiceError | null, response: RunStatus) => void,
+  ): ClientUnaryCall;
+  getStatus(
+    request: GetStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RunStatus) => void,
+  ): ClientUnaryCall;
+  getStatus(
+    request: GetStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RunStatus) => void,
+  ): ClientUnaryCall;
+  /** Checkpoints on disk for the run. */
+  listCheckpoints(
+    request: ListCheckpointsRequest,
+    callback: (error: ServiceError | null, response: ListCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  listCheckpoints(
+    request: ListCheckpointsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  listCheckpoints(
+    request: ListCheckpointsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListCheckpointsResponse) => void,
+  ): ClientUnaryCall;
+  /** Exports a checkpoint (default: best, else latest) of the run to ONNX. */
+  exportOnnx(
+    request: ExportOnnxRequest,
+    callback: (error: ServiceError | null, response: ExportOnnxResponse) => void,
+  ): ClientUnaryCall;
+  exportOnnx(
+    request: ExportOnnxRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ExportOnnxResponse) => void,
+  ): ClientUnaryCall;
+  exportOnnx(
+    request: ExportOnnxRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ExportOnnxResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Every event of the run from `from_seq` on (replayed from memory or the durable log, then
+   * live), so a client can re-attach after a disconnect without losing or repeating events.
+   */
+  streamEvents(request: StreamEventsRequest, options?: Partial<CallOptions>): ClientReadableStream<TelemetryEvent>;
+  streamEvents(
+    request: StreamEventsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<TelemetryEvent>;
 }
 
 export const TrainerClient = makeGenericClientConstructor(
@@ -556,6 +2244,21 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
