@@ -3,24 +3,54 @@
 On start it prints exactly one JSON line to stdout so a parent process can find the ports:
     {"event": "listening", "grpc_port": 40123, "grpc_address": "127.0.0.1:40123",
      "telemetry_endpoint": "tcp://127.0.0.1:40124", "pid": 4242}
-It stops on SIGTERM/SIGINT and when its parent process dies.
+It stops on SIGTERM/SIGINT (an active run first finishes its step and checkpoints) and when
+its parent process dies. Binding a non-loopback address requires a token.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
 import sys
 import threading
 import time
+from typing import Optional
 
 from stillmotion_trainer.runtime import configure_threads, die_with_parent
 from stillmotion_trainer.server.grpc_server import start_server
 from stillmotion_trainer.server.telemetry import TelemetryPublisher
 
 
-def serve(address: str, telemetry_endpoint: str, heartbeat_s: float = 0.5) -> int:
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ServeError(ValueError):
+    pass
+
+
+def serve(
+    address: str,
+    telemetry_endpoint: str,
+    heartbeat_s: float = 0.5,
+    token: Optional[str] = None,
+    stop_grace_s: float = 120.0,
+) -> int:
+    host = address.rsplit(":", 1)[0]
+    telemetry_host = telemetry_endpoint.split("://", 1)[-1].rsplit(":", 1)[0]
+    if not token and not (is_loopback(host) and is_loopback(telemetry_host)):
+        raise ServeError(
+            f"--address {address} / --telemetry {telemetry_endpoint}: binding beyond loopback "
+            "requires --token (or STILLMOTION_TOKEN)"
+        )
     configure_threads()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -28,8 +58,7 @@ def serve(address: str, telemetry_endpoint: str, heartbeat_s: float = 0.5) -> in
     die_with_parent(stop.set)
 
     telemetry = TelemetryPublisher(telemetry_endpoint)
-    server, port = start_server(address, telemetry)
-    host = address.rsplit(":", 1)[0]
+    server, port, runs = start_server(address, telemetry, token=token)
     line = {
         "event": "listening",
         "grpc_port": port,
@@ -42,8 +71,10 @@ def serve(address: str, telemetry_endpoint: str, heartbeat_s: float = 0.5) -> in
 
     started = time.monotonic()
     while not stop.wait(heartbeat_s):
-        telemetry.heartbeat(os.getpid(), time.monotonic() - started)
+        step = runs.run.sink.step if runs.run is not None else 0
+        telemetry.heartbeat(os.getpid(), time.monotonic() - started, step)
 
+    runs.stop_and_wait(stop_grace_s)  # graceful: finish the step, checkpoint
     server.stop(grace=1.0).wait()
     telemetry.close()
     return 0

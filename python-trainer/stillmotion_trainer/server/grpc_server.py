@@ -1,29 +1,50 @@
 """gRPC control server. The only module of the trainer that imports grpc.
 
-A thin shell: each RPC validates its request and calls the library; no training logic here.
+A thin shell: each RPC converts its request, calls RunManager, and maps RunError codes onto
+gRPC status codes. Authentication is a bearer token checked by an interceptor.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
+import math
 import os
 import platform
+import threading
 import time
 from concurrent import futures
+from typing import Optional
 
 import grpc
 import torch
 
 from stillmotion_trainer import PROTOCOL, __version__
 from stillmotion_trainer.gen import trainer_pb2, trainer_pb2_grpc
+from stillmotion_trainer.server.run_manager import RunError, RunManager
 from stillmotion_trainer.server.telemetry import TelemetryPublisher
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+_STATES = {
+    "IDLE": trainer_pb2.RunStatus.STATE_IDLE,
+    "RUNNING": trainer_pb2.RunStatus.STATE_RUNNING,
+    "STOPPING": trainer_pb2.RunStatus.STATE_STOPPING,
+    "FINISHED": trainer_pb2.RunStatus.STATE_FINISHED,
+    "FAILED": trainer_pb2.RunStatus.STATE_FAILED,
+}
+
+
+def _abort(context: grpc.ServicerContext, err: RunError) -> None:
+    context.abort(getattr(grpc.StatusCode, err.code, grpc.StatusCode.UNKNOWN), str(err))
 
 
 class TrainerService(trainer_pb2_grpc.TrainerServicer):
-    def __init__(self, telemetry: TelemetryPublisher) -> None:
+    def __init__(self, telemetry: TelemetryPublisher, runs: RunManager) -> None:
         self._telemetry = telemetry
+        self._runs = runs
         self._started = time.monotonic()
 
-    def Health(self, request, context):  # noqa: N802 (gRPC method name)
+    def Health(self, request, context):  # noqa: N802 (gRPC method names)
         return trainer_pb2.HealthResponse(
             status=trainer_pb2.HealthResponse.SERVING_STATUS_SERVING,
             telemetry_endpoint=self._telemetry.endpoint,
@@ -40,13 +61,106 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
             device="cuda" if torch.cuda.is_available() else "cpu",
         )
 
+    def StartRun(self, request, context):  # noqa: N802
+        try:
+            run = self._runs.start(request.config_json, request.run_dir, request.resume)
+        except RunError as e:
+            _abort(context, e)
+        return trainer_pb2.StartRunResponse(
+            run_id=run.run_id, run_dir=str(run.run_dir), start_step=run.start_step
+        )
 
-def start_server(address: str, telemetry: TelemetryPublisher) -> tuple[grpc.Server, int]:
-    """Start serving on `address` ("127.0.0.1:0" picks a port); return the server and port."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    trainer_pb2_grpc.add_TrainerServicer_to_server(TrainerService(telemetry), server)
+    def StopRun(self, request, context):  # noqa: N802
+        try:
+            return trainer_pb2.StopRunResponse(accepted=self._runs.stop(request.run_id))
+        except RunError as e:
+            _abort(context, e)
+
+    def GetStatus(self, request, context):  # noqa: N802
+        try:
+            s = self._runs.status(request.run_id)
+        except RunError as e:
+            _abort(context, e)
+        best = s.get("best_val_loss", float("nan"))
+        return trainer_pb2.RunStatus(
+            run_id=s.get("run_id", ""),
+            state=_STATES[s["state"]],
+            step=s.get("step", 0),
+            epoch=s.get("epoch", 0),
+            last_metrics=s.get("last_metrics", {}),
+            best_val_loss=best if math.isfinite(best) else 0.0,
+            end_reason=s.get("end_reason", ""),
+            error=s.get("error", ""),
+            last_seq=s.get("last_seq", 0),
+            run_dir=s.get("run_dir", ""),
+        )
+
+    def ListCheckpoints(self, request, context):  # noqa: N802
+        try:
+            items = self._runs.checkpoints(request.run_id)
+        except RunError as e:
+            _abort(context, e)
+        return trainer_pb2.ListCheckpointsResponse(
+            checkpoints=[trainer_pb2.CheckpointInfo(**item) for item in items]
+        )
+
+    def ExportOnnx(self, request, context):  # noqa: N802
+        try:
+            out = self._runs.export(request.run_id, request.checkpoint_path, request.out_path)
+        except RunError as e:
+            _abort(context, e)
+        return trainer_pb2.ExportOnnxResponse(
+            path=out["path"], report_json=json.dumps(out["report"], default=str)
+        )
+
+    def StreamEvents(self, request, context):  # noqa: N802
+        if self._runs.run is None:
+            _abort(context, RunError("NOT_FOUND", "no run has been started on this trainer"))
+        gone = threading.Event()
+        context.add_callback(gone.set)
+        yield from self._telemetry.history.follow(request.from_seq, until=gone)
+
+
+class TokenInterceptor(grpc.ServerInterceptor):
+    """Rejects every call whose metadata lacks `authorization: Bearer <token>`."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}".encode()
+
+        def deny(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+
+        self._deny_unary = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream = grpc.unary_stream_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation, handler_call_details):
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        given = str(metadata.get("authorization", "")).encode()
+        if hmac.compare_digest(given, self._expected):
+            return continuation(handler_call_details)
+        streaming = handler_call_details.method.endswith("/StreamEvents")
+        return self._deny_stream if streaming else self._deny_unary
+
+
+def start_server(
+    address: str,
+    telemetry: TelemetryPublisher,
+    runs: Optional[RunManager] = None,
+    token: Optional[str] = None,
+) -> tuple[grpc.Server, int, RunManager]:
+    """Start serving on `address` ("127.0.0.1:0" picks a port); return server, port, runs."""
+    runs = runs or RunManager(telemetry)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        interceptors=[TokenInterceptor(token)] if token else [],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    trainer_pb2_grpc.add_TrainerServicer_to_server(TrainerService(telemetry, runs), server)
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"could not bind gRPC address {address!r}")
     server.start()
-    return server, port
+    return server, port, runs

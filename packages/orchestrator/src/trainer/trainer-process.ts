@@ -33,15 +33,25 @@ process.once("exit", () => {
 });
 
 export class TrainerProcess {
-  private exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly stderrTail: string[] = [];
-
   private constructor(
     readonly child: ChildProcess,
     readonly listening: ListeningLine,
-    exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
-  ) {
-    this.exitPromise = exitPromise;
+    private readonly exitPromise: Promise<{ code: number | null; signal: NodeJS.Signals | null }>,
+    private readonly stderrTail: string[],
+  ) {}
+
+  /** The last (up to 200) lines the trainer wrote to stderr. */
+  stderrLines(): string[] {
+    return [...this.stderrTail];
+  }
+
+  isRunning(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGKILL, no questions asked. */
+  kill(): void {
+    if (this.isRunning()) this.child.kill("SIGKILL");
   }
 
   get pid(): number {
@@ -64,6 +74,9 @@ export class TrainerProcess {
       cwd: trainerDir(),
       env: trainerEnv(),
       stdio: ["ignore", "pipe", "pipe"],
+      // Own process group: a terminal's Ctrl-C reaches only the orchestrator, which decides
+      // (graceful stop first, kill on the second). The trainer still dies with us (PDEATHSIG).
+      detached: true,
     });
     live.add(child);
     const exitPromise = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -75,7 +88,7 @@ export class TrainerProcess {
     const stderrTail: string[] = [];
     createInterface({ input: child.stderr }).on("line", (line) => {
       stderrTail.push(line);
-      if (stderrTail.length > 50) stderrTail.shift();
+      if (stderrTail.length > 200) stderrTail.shift();
       options.onStderr?.(line);
     });
 
@@ -110,9 +123,7 @@ export class TrainerProcess {
         );
       });
     });
-    const proc = new TrainerProcess(child, listening, exitPromise);
-    proc.stderrTail.push(...stderrTail);
-    return proc;
+    return new TrainerProcess(child, listening, exitPromise, stderrTail);
   }
 
   /** Resolves when the process has exited. */
@@ -122,7 +133,7 @@ export class TrainerProcess {
 
   /** SIGTERM, then SIGKILL if it is still alive after `graceMs`. */
   async stop(graceMs = 5_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+    if (this.isRunning()) {
       this.child.kill("SIGTERM");
       const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
       const result = await this.exitPromise;

@@ -1,0 +1,104 @@
+/**
+ * `stillmotion train`: validate the config, then supervise a training run of the Python trainer
+ * (gRPC control + ZeroMQ telemetry), with a progress bar, graceful Ctrl-C and restarts.
+ */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { loadRunConfig, type RunConfig } from "../config/run-config.js";
+import { createLogger } from "../logger.js";
+import { gitCommit, machineInfo, runFiles, writeJsonAtomic } from "../runs/run-record.js";
+import { RunProgress } from "../runs/progress.js";
+import { type RunOutcome, superviseRun } from "../runs/supervisor.js";
+import { repoRoot } from "../repo-paths.js";
+
+export interface TrainOptions {
+  config: string;
+  set?: string[];
+  runDir?: string;
+  resume?: boolean;
+  restartOnFailure?: number;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export function resolveRunDir(config: RunConfig, runDir?: string): string {
+  const fromConfig = (config.checkpoint as { run_dir?: string } | undefined)?.run_dir;
+  return resolve(runDir ?? fromConfig ?? "runs/default");
+}
+
+export async function train(options: TrainOptions): Promise<RunOutcome> {
+  const config = loadRunConfig(options.config, options.set ?? []);
+  // The trainer resolves relative dataset paths from its own working directory: pin them here.
+  config.data.dataset = resolve(config.data.dataset);
+  const runDir = resolveRunDir(config, options.runDir);
+  const log = createLogger({ file: runFiles.log(runDir) });
+  const stop = new AbortController();
+  const kill = new AbortController();
+  const onSigint = () => {
+    if (!stop.signal.aborted) {
+      process.stderr.write("\nstopping after this step (checkpoint follows); Ctrl-C again to kill\n");
+      stop.abort();
+    } else kill.abort();
+  };
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigint);
+
+  const maxSteps = (config.stop as { max_steps?: number | null } | undefined)?.max_steps ?? 1000;
+  const progress = new RunProgress(maxSteps, options.progress ?? Boolean(process.stderr.isTTY));
+  writeJsonAtomic(runFiles.env(runDir), {
+    startedAt: new Date().toISOString(),
+    gitCommit: gitCommit(repoRoot()),
+    machine: machineInfo(),
+    configSource: resolve(options.config),
+    overrides: options.set ?? [],
+  });
+  try {
+    const outcome = await superviseRun({
+      config,
+      runDir,
+      resume: options.resume,
+      restartOnFailure: options.restartOnFailure,
+      stopSignal: stop.signal,
+      killSignal: kill.signal,
+      logger: log,
+      onEvent: (event) => progress.onEvent(event),
+    });
+    writeJsonAtomic(runFiles.summary(runDir), { ...outcome, endedAt: new Date().toISOString() });
+    return outcome;
+  } finally {
+    progress.stop();
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigint);
+  }
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function register(program: Command): void {
+  program
+    .command("train")
+    .description("train the generator with the Python trainer, supervised over gRPC + ZeroMQ")
+    .requiredOption("-c, --config <file>", "run config, YAML or JSON (schemas/train-config.v1.schema.json)")
+    .option("--set <key=value>", "override a config key (repeatable)", collect)
+    .option("--run-dir <dir>", "run directory (default: checkpoint.run_dir of the config)")
+    .option("--resume", "continue the run directory's latest checkpoint")
+    .option("--restart-on-failure <n>", "restart a dead trainer from its last checkpoint up to n times", Number)
+    .option("--json", "print the outcome as one JSON object")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ stillmotion train --config configs/quickstart.yaml
+  $ stillmotion train -c run.yaml --set train.lr=3e-4 --set stop.max_steps=2000 --run-dir runs/lr3e-4
+  $ stillmotion train -c run.yaml --run-dir runs/a --resume --restart-on-failure 3
+
+Ctrl-C once: finish the step, checkpoint, stop. Twice: kill.`,
+    )
+    .action(async (opts: TrainOptions) => {
+      const outcome = await train(opts);
+      if (opts.json) console.log(JSON.stringify(outcome));
+      else console.log(`run ${outcome.runId} ended (${outcome.reason}) at step ${outcome.step}: ${outcome.runDir}`);
+    });
+}

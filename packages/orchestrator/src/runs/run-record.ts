@@ -1,0 +1,88 @@
+/**
+ * What the orchestrator adds to a run directory (the trainer writes config.json, metrics.jsonl
+ * and checkpoints/ itself):
+ *   env.json            versions, device, git commit, machine — written at start
+ *   orchestrator.json   where the live trainer listens (for `stillmotion stop/status`)
+ *   summary.json        how the run ended
+ *   logs/orchestrator.log
+ * Every write is atomic (temp file + rename).
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { cpus, hostname, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+
+export function writeJsonAtomic(path: string, data: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${Date.now()}-${process.pid}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+export function readJson<T>(path: string): T | undefined {
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+export function gitCommit(cwd: string): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "HEAD"], { cwd, stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
+  } catch {
+    return null;
+  }
+}
+
+export interface TrainerEndpoint {
+  pid: number;
+  orchestratorPid: number;
+  grpcAddress: string;
+  telemetryEndpoint: string;
+  runId: string;
+  attempt: number;
+  startedAt: string;
+}
+
+export const runFiles = {
+  env: (runDir: string) => join(runDir, "env.json"),
+  endpoint: (runDir: string) => join(runDir, "orchestrator.json"),
+  summary: (runDir: string) => join(runDir, "summary.json"),
+  log: (runDir: string) => join(runDir, "logs", "orchestrator.log"),
+  metrics: (runDir: string) => join(runDir, "metrics.jsonl"),
+  config: (runDir: string) => join(runDir, "config.json"),
+  stop: (runDir: string) => join(runDir, "STOP"),
+};
+
+export function machineInfo(): Record<string, unknown> {
+  return {
+    hostname: hostname(),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+export interface MetricRecord {
+  step: number;
+  kind?: string;
+  [key: string]: unknown;
+}
+
+/** The run's durable metrics (metrics.jsonl written by the trainer). */
+export function readMetrics(runDir: string): MetricRecord[] {
+  const path = runFiles.metrics(runDir);
+  if (!existsSync(path)) return [];
+  const out: MetricRecord[] = [];
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as MetricRecord);
+    } catch {
+      // a torn last line from a killed writer; the trainer rewrites the file on resume
+    }
+  }
+  return out;
+}

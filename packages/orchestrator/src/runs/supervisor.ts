@@ -1,0 +1,191 @@
+/**
+ * Drives one training run end to end: spawn the trainer, StartRun over gRPC, follow its
+ * ZeroMQ telemetry exactly once and in order (gaps back-filled from StreamEvents), watch
+ * heartbeats, stop gracefully on request, and — with `restartOnFailure` — restart a dead
+ * trainer from its last checkpoint. The trainer never outlives the supervisor.
+ */
+import { Code, StillMotionError } from "../errors.js";
+import { type Logger, silentLogger } from "../logger.js";
+import type { RunConfig } from "../config/run-config.js";
+import { TrainerRpc } from "../trainer/grpc-client.js";
+import { type TelemetryEvent, TelemetrySubscriber } from "../trainer/telemetry-subscriber.js";
+import { TrainerProcess } from "../trainer/trainer-process.js";
+import { runFiles, type TrainerEndpoint, writeJsonAtomic } from "./run-record.js";
+import { SequencedEvents, type SequenceStats } from "./sequenced-events.js";
+
+export interface SuperviseOptions {
+  config: RunConfig;
+  runDir: string;
+  /** Continue the run directory's latest checkpoint (a fresh run refuses a used directory). */
+  resume?: boolean;
+  /** Restart a trainer that died, from its last checkpoint, up to this many times. */
+  restartOnFailure?: number;
+  /** Declare the trainer dead after this long without a heartbeat (default 60 s). */
+  heartbeatTimeoutMs?: number;
+  /** Abort = graceful stop (finish the step, checkpoint). */
+  stopSignal?: AbortSignal;
+  /** Abort = kill the trainer now. */
+  killSignal?: AbortSignal;
+  /** Every event, in order, exactly once per trainer process (attempt). */
+  onEvent?: (event: TelemetryEvent, attempt: number) => void;
+  logger?: Logger;
+  token?: string;
+}
+
+export interface RunOutcome {
+  runDir: string;
+  runId: string;
+  reason: string;
+  step: number;
+  attempts: number;
+  failures: string[];
+  stats: SequenceStats;
+}
+
+type AttemptResult =
+  | { kind: "ended"; runId: string; reason: string; step: number; error: string }
+  | { kind: "died"; why: string }
+  | { kind: "killed" };
+
+export async function superviseRun(options: SuperviseOptions): Promise<RunOutcome> {
+  const log = options.logger ?? silentLogger;
+  const failures: string[] = [];
+  const stats: SequenceStats = { delivered: 0, backfilled: 0, duplicatesDropped: 0, gaps: 0 };
+  const maxRestarts = options.restartOnFailure ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    const result = await runAttempt(options, attempt, Boolean(options.resume) || attempt > 0, stats, log);
+    if (result.kind === "ended") {
+      if (result.reason === "failed") {
+        throw new StillMotionError(Code.ABORTED, `run failed at step ${result.step}: ${result.error}`);
+      }
+      return { ...result, runDir: options.runDir, attempts: attempt + 1, failures, stats };
+    }
+    if (result.kind === "killed") {
+      throw new StillMotionError(Code.CANCELLED, "run killed on request (second interrupt)");
+    }
+    failures.push(result.why);
+    if (attempt >= maxRestarts) {
+      throw new StillMotionError(
+        Code.UNAVAILABLE,
+        `trainer died: ${result.why}${maxRestarts ? ` (after ${attempt} restarts)` : ""}`,
+      );
+    }
+    log.warn({ why: result.why, attempt: attempt + 1 }, "trainer died; restarting from the last checkpoint");
+  }
+}
+
+async function runAttempt(
+  options: SuperviseOptions,
+  attempt: number,
+  resume: boolean,
+  stats: SequenceStats,
+  log: Logger,
+): Promise<AttemptResult> {
+  const proc = await TrainerProcess.spawn({ onStderr: (line) => log.debug({ trainer: line }) });
+  const rpc = new TrainerRpc(proc.grpcAddress, { token: options.token });
+  const sub = new TelemetrySubscriber(proc.telemetryEndpoint);
+  const cleanup: Array<() => void> = [];
+  let ended: AttemptResult | undefined;
+  let lastBeat = Date.now();
+
+  const sequenced = new SequencedEvents(
+    (from) => rpc.streamEvents(from),
+    (event) => {
+      if (event.runEnded) {
+        ended = {
+          kind: "ended",
+          runId: event.runId,
+          reason: event.runEnded.reason,
+          step: event.runEnded.step,
+          error: event.runEnded.error,
+        };
+      }
+      options.onEvent?.(event, attempt);
+    },
+  );
+
+  try {
+    const started = await rpc.startRun({
+      configJson: JSON.stringify(options.config),
+      runDir: options.runDir,
+      resume,
+    });
+    const endpoint: TrainerEndpoint = {
+      pid: proc.pid,
+      orchestratorPid: process.pid,
+      grpcAddress: proc.grpcAddress,
+      telemetryEndpoint: proc.telemetryEndpoint,
+      runId: started.runId,
+      attempt,
+      startedAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(runFiles.endpoint(options.runDir), endpoint);
+    log.info({ runId: started.runId, runDir: started.runDir, attempt, resume }, "run started");
+
+    const follow = (async (): Promise<AttemptResult> => {
+      for await (const message of sub) {
+        lastBeat = Date.now();
+        const event = message.event;
+        if (event.preview && message.payloads.length >= 2 && event.preview.images.length === 0) {
+          event.preview.images = message.payloads[0];
+          event.preview.masks = message.payloads[1];
+        }
+        await sequenced.accept(event);
+        // A heartbeat carries the last seq: catch up on a tail that ZeroMQ dropped.
+        if (event.heartbeat && event.seq > sequenced.lastDeliveredSeq) await sequenced.fill(event.seq + 1);
+        if (ended) return ended;
+      }
+      return { kind: "died", why: "telemetry closed" };
+    })();
+
+    const died = proc.exited().then(({ code, signal }): AttemptResult => {
+      const tail = proc.stderrLines().slice(-8).join("\n    ");
+      return { kind: "died", why: `exit code ${code}, signal ${signal}${tail ? `\n    ${tail}` : ""}` };
+    });
+
+    const watchdog = new Promise<AttemptResult>((resolve) => {
+      const timeout = options.heartbeatTimeoutMs ?? 60_000;
+      const timer = setInterval(() => {
+        if (Date.now() - lastBeat > timeout) {
+          resolve({ kind: "died", why: `no heartbeat for ${Math.round(timeout / 1000)} s` });
+        }
+      }, 250);
+      cleanup.push(() => clearInterval(timer));
+    });
+
+    const killed = new Promise<AttemptResult>((resolve) => {
+      const onKill = () => resolve({ kind: "killed" });
+      if (options.killSignal?.aborted) onKill();
+      options.killSignal?.addEventListener("abort", onKill, { once: true });
+      cleanup.push(() => options.killSignal?.removeEventListener("abort", onKill));
+    });
+
+    const onStop = () => {
+      log.info("stopping gracefully: finishing the step and writing a checkpoint");
+      rpc.stopRun(started.runId).catch((err) => log.warn({ err }, "StopRun failed"));
+    };
+    if (options.stopSignal?.aborted) onStop();
+    options.stopSignal?.addEventListener("abort", onStop, { once: true });
+    cleanup.push(() => options.stopSignal?.removeEventListener("abort", onStop));
+
+    const result = await Promise.race([follow, died, watchdog, killed]);
+    if (result.kind === "ended") await proc.stop();
+    return result;
+  } catch (err) {
+    if (proc.isRunning()) throw err;
+    const { code, signal } = await proc.exited();
+    return { kind: "died", why: `exit code ${code}, signal ${signal}: ${(err as Error).message}` };
+  } finally {
+    for (const fn of cleanup) fn();
+    Object.assign(stats, {
+      delivered: stats.delivered + sequenced.stats.delivered,
+      backfilled: stats.backfilled + sequenced.stats.backfilled,
+      duplicatesDropped: stats.duplicatesDropped + sequenced.stats.duplicatesDropped,
+      gaps: stats.gaps + sequenced.stats.gaps,
+    });
+    sub.close();
+    rpc.close();
+    if (proc.isRunning()) proc.kill();
+    await proc.exited();
+  }
+}

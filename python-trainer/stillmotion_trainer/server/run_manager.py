@@ -1,0 +1,176 @@
+"""One training run at a time inside the serve process: start, stop, status, checkpoints, export.
+
+The gRPC servicer is a thin shell over this class; this class is a thin shell over
+training.loop.train, run in a background thread so the server keeps answering.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from stillmotion_trainer.server.telemetry import TelemetryPublisher
+from stillmotion_trainer.server.telemetry_sink import TelemetrySink
+
+
+class RunError(Exception):
+    """An error with a gRPC status name ("INVALID_ARGUMENT", "NOT_FOUND", ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class ActiveRun:
+    run_id: str
+    run_dir: Path
+    sink: TelemetrySink
+    thread: threading.Thread
+    state: str = "RUNNING"  # RUNNING | STOPPING | FINISHED | FAILED
+    error: str = ""
+    start_step: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class RunManager:
+    def __init__(self, publisher: TelemetryPublisher) -> None:
+        self.publisher = publisher
+        self.run: Optional[ActiveRun] = None
+        self._lock = threading.Lock()
+
+    # -- control -----------------------------------------------------------------------------
+    def start(self, config_json: str, run_dir: str = "", resume: bool = False) -> ActiveRun:
+        from stillmotion_trainer.training.config import ConfigError, config_from_dict
+
+        try:
+            raw = json.loads(config_json)
+        except json.JSONDecodeError as e:
+            raise RunError("INVALID_ARGUMENT", f"config_json: not valid JSON ({e})") from e
+        if not isinstance(raw, dict):
+            raise RunError("INVALID_ARGUMENT", "config_json: must be a JSON object")
+        if run_dir:
+            raw.setdefault("checkpoint", {})["run_dir"] = run_dir
+        try:
+            cfg = config_from_dict(raw, source="StartRun.config_json")
+        except ConfigError as e:
+            raise RunError("INVALID_ARGUMENT", str(e)) from e
+
+        with self._lock:
+            if self.run is not None and not self.run.done.is_set():
+                raise RunError(
+                    "FAILED_PRECONDITION", f"run {self.run.run_id} is still {self.run.state}"
+                )
+            run_id = uuid.uuid4().hex[:12]
+            sink = TelemetrySink(self.publisher, run_id)
+            target_dir = Path(cfg.checkpoint.run_dir)
+            thread = threading.Thread(target=self._train, name=f"run-{run_id}", daemon=True)
+            self.run = ActiveRun(run_id, target_dir, sink, thread)
+            self._pending = (cfg, resume)
+            thread.start()
+            return self.run
+
+    def _train(self) -> None:
+        from stillmotion_trainer.training.loop import train
+
+        run = self.run
+        assert run is not None
+        cfg, resume = self._pending
+        try:
+            train(cfg, events=run.sink, resume="auto" if resume else None)
+            run.state = "FINISHED"
+        except Exception as e:  # the run fails, the server stays up and says why
+            run.state = "FAILED"
+            run.error = f"{type(e).__name__}: {e}"
+            run.sink.on_failure(run.sink.step, run.error + "\n" + traceback.format_exc(limit=5))
+        finally:
+            run.done.set()
+
+    def stop(self, run_id: str = "") -> bool:
+        run = self._require(run_id)
+        if run.done.is_set():
+            return False
+        run.state = "STOPPING"
+        run.sink.stop_requested.set()
+        return True
+
+    def stop_and_wait(self, timeout_s: float) -> None:
+        """For SIGTERM: ask the active run to checkpoint and end, then wait for it."""
+        if self.run is not None and not self.run.done.is_set():
+            self.stop()
+            self.run.done.wait(timeout_s)
+
+    # -- queries -----------------------------------------------------------------------------
+    def _require(self, run_id: str) -> ActiveRun:
+        if self.run is None:
+            raise RunError("NOT_FOUND", "no run has been started on this trainer")
+        if run_id and run_id != self.run.run_id:
+            raise RunError("NOT_FOUND", f"run_id {run_id!r} unknown (current: {self.run.run_id})")
+        return self.run
+
+    def status(self, run_id: str = "") -> dict:
+        if self.run is None:
+            return {"state": "IDLE"}
+        run = self._require(run_id)
+        sink = run.sink
+        return {
+            "run_id": run.run_id,
+            "state": run.state,
+            "step": sink.step,
+            "epoch": sink.epoch,
+            "last_metrics": dict(sink.last_metrics),
+            "best_val_loss": sink.best_val_loss,
+            "end_reason": sink.end_reason,
+            "error": run.error,
+            "last_seq": self.publisher.history.last_seq,
+            "run_dir": str(run.run_dir),
+        }
+
+    def checkpoints(self, run_id: str = "") -> list[dict]:
+        from stillmotion_trainer.training.checkpoint import (
+            best_checkpoint_path,
+            list_step_checkpoints,
+            load_checkpoint,
+        )
+
+        run_dir = self._require(run_id).run_dir
+        out = [
+            {"path": str(p), "step": s, "is_best": False} for s, p in list_step_checkpoints(run_dir)
+        ]
+        best = best_checkpoint_path(run_dir)
+        if best.exists():
+            ckpt = load_checkpoint(best)
+            out.append(
+                {
+                    "path": str(best),
+                    "step": int(ckpt.get("step", 0)),
+                    "is_best": True,
+                    "val_loss": float(ckpt.get("best_val_loss", float("nan"))),
+                }
+            )
+        return out
+
+    def export(self, run_id: str = "", checkpoint_path: str = "", out_path: str = "") -> dict:
+        from stillmotion_trainer.export.checkpoint_export import export_checkpoint
+        from stillmotion_trainer.training.checkpoint import best_checkpoint_path, latest_checkpoint
+
+        run_dir = self._require(run_id).run_dir
+        if checkpoint_path:
+            ckpt = Path(checkpoint_path)
+        elif best_checkpoint_path(run_dir).exists():
+            ckpt = best_checkpoint_path(run_dir)
+        else:
+            latest = latest_checkpoint(run_dir)
+            if latest is None:
+                raise RunError("FAILED_PRECONDITION", f"{run_dir} has no checkpoint to export yet")
+            ckpt = latest
+        if not ckpt.is_file():
+            raise RunError("NOT_FOUND", f"checkpoint_path: {ckpt} does not exist")
+        out = Path(out_path) if out_path else run_dir / "export" / "generator.onnx"
+        report = export_checkpoint(str(ckpt), str(out))
+        return {"path": str(out), "report": report}
