@@ -10,14 +10,16 @@ export function buildProgram(): Command {
   const program = new Command("stillmotion")
     .description("Still images to annotated video; sparse masks to masks on every frame.")
     .version("0.1.0")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Before registering: subcommands copy these settings, so usage errors return instead of exiting.
+    .exitOverride();
   for (const command of commands) command.register(program);
   return program;
 }
 
 /** Runs the CLI; returns the process exit code (2 for usage errors, 1 for failures). */
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
   try {
     await program.parseAsync(argv);
     return 0;

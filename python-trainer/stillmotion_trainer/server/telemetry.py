@@ -8,6 +8,7 @@ from the history (which holds no heartbeats) has no holes.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any, Iterator, Optional
@@ -86,7 +87,8 @@ class TelemetryPublisher:
         self._sock.setsockopt(zmq.LINGER, 0)
         # A slow subscriber must never block training: PUB drops beyond the high-water mark, and
         # the subscriber back-fills the gap from StreamEvents / metrics.jsonl.
-        self._sock.setsockopt(zmq.SNDHWM, 10_000)
+        hwm = int(os.environ.get("STILLMOTION_TELEMETRY_HWM", "10000"))
+        self._sock.setsockopt(zmq.SNDHWM, hwm)
         self._sock.bind(endpoint)
         self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.history = history or EventHistory()

@@ -1,6 +1,31 @@
 // Every `stillmotion` command, one module each; cli.ts registers them in this order.
 import type { Command } from "commander";
+import * as calibrate from "./calibrate.js";
+import * as control from "./control.js";
+import * as datasetCheck from "./dataset/check.js";
+import * as importDicom from "./dataset/import-dicom.js";
+import * as importFrames from "./dataset/import-frames.js";
+import * as importStills from "./dataset/import-stills.js";
+import * as importVideo from "./dataset/import-video.js";
+import * as datasetStats from "./dataset/stats.js";
 import * as doctor from "./doctor.js";
+import * as exportCmd from "./export.js";
+import * as keyframes from "./keyframes.js";
+import * as runs from "./runs.js";
 import * as train from "./train.js";
 
-export const commands: Array<{ register(program: Command): void }> = [doctor, train];
+export const commands: Array<{ register(program: Command): void }> = [
+  doctor,
+  train,
+  control,
+  runs,
+  exportCmd,
+  importFrames,
+  importVideo,
+  importStills,
+  importDicom,
+  datasetCheck,
+  datasetStats,
+  keyframes,
+  calibrate,
+];

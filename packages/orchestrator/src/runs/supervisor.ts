@@ -30,6 +30,12 @@ export interface SuperviseOptions {
   onEvent?: (event: TelemetryEvent, attempt: number) => void;
   logger?: Logger;
   token?: string;
+  /** Extra environment for the trainer process. */
+  trainerEnv?: NodeJS.ProcessEnv;
+  /** Receive high-water mark of the telemetry subscriber (tests use a tiny one). */
+  telemetryReceiveHwm?: number;
+  /** Called once per attempt with the live trainer (tests use it to kill it). */
+  onTrainer?: (trainer: TrainerProcess, attempt: number) => void;
 }
 
 export interface RunOutcome {
@@ -81,9 +87,14 @@ async function runAttempt(
   stats: SequenceStats,
   log: Logger,
 ): Promise<AttemptResult> {
-  const proc = await TrainerProcess.spawn({ onStderr: (line) => log.debug({ trainer: line }) });
+  const proc = await TrainerProcess.spawn({
+    env: options.trainerEnv,
+    token: options.token,
+    onStderr: (line) => log.debug({ trainer: line }),
+  });
+  options.onTrainer?.(proc, attempt);
   const rpc = new TrainerRpc(proc.grpcAddress, { token: options.token });
-  const sub = new TelemetrySubscriber(proc.telemetryEndpoint);
+  const sub = new TelemetrySubscriber(proc.telemetryEndpoint, [], { receiveHwm: options.telemetryReceiveHwm });
   const cleanup: Array<() => void> = [];
   let ended: AttemptResult | undefined;
   let lastBeat = Date.now();

@@ -13,14 +13,21 @@ export interface TelemetryMessage {
   payloads: Buffer[];
 }
 
+export interface SubscriberOptions {
+  /** Messages ZeroMQ queues for us before it drops (default 100k). */
+  receiveHwm?: number;
+}
+
 export class TelemetrySubscriber implements AsyncIterable<TelemetryMessage> {
-  private readonly socket = new Subscriber();
+  private readonly socket: Subscriber;
 
   /** Connects to `endpoint` and subscribes to `topics` (all topics when empty). */
   constructor(
     readonly endpoint: string,
     topics: string[] = [],
+    options: SubscriberOptions = {},
   ) {
+    this.socket = new Subscriber({ receiveHighWaterMark: options.receiveHwm ?? 100_000 });
     this.socket.connect(endpoint);
     if (topics.length === 0) this.socket.subscribe();
     else for (const t of topics) this.socket.subscribe(t);

@@ -23,6 +23,10 @@ export interface SpawnTrainerOptions {
   heartbeatS?: number;
   /** How long to wait for the listening line (default 60 s: torch imports are slow). */
   startTimeoutMs?: number;
+  /** Extra environment variables for the trainer. */
+  env?: NodeJS.ProcessEnv;
+  /** Bearer token the trainer will require (passed via STILLMOTION_TOKEN, never argv). */
+  token?: string;
   /** Receives every stderr line of the trainer. */
   onStderr?: (line: string) => void;
 }
@@ -72,7 +76,7 @@ export class TrainerProcess {
     if (options.heartbeatS !== undefined) args.push("--heartbeat-s", String(options.heartbeatS));
     const child = spawn(pythonExecutable(), args, {
       cwd: trainerDir(),
-      env: trainerEnv(),
+      env: trainerEnv({ ...options.env, ...(options.token ? { STILLMOTION_TOKEN: options.token } : {}) }),
       stdio: ["ignore", "pipe", "pipe"],
       // Own process group: a terminal's Ctrl-C reaches only the orchestrator, which decides
       // (graceful stop first, kill on the second). The trainer still dies with us (PDEATHSIG).

@@ -1,0 +1,40 @@
+/** `stillmotion export <runDir>`: a run's best (else latest) checkpoint to an ONNX generator. */
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { Code, StillMotionError } from "../errors.js";
+import { runTrainerCommand } from "../trainer/python-command.js";
+
+/** best.pt when there is one, else the step checkpoint with the highest step. */
+export function pickCheckpoint(runDir: string): string {
+  const dir = join(runDir, "checkpoints");
+  if (!existsSync(dir)) throw new StillMotionError(Code.NOT_FOUND, `${dir}: no checkpoints folder`);
+  const files = readdirSync(dir).filter((f) => f.endsWith(".pt"));
+  if (files.includes("best.pt")) return join(dir, "best.pt");
+  const steps = files
+    .map((f) => ({ f, step: Number(/(\d+)/.exec(f)?.[1] ?? Number.NaN) }))
+    .filter((x) => Number.isFinite(x.step))
+    .sort((a, b) => b.step - a.step);
+  if (!steps.length) throw new StillMotionError(Code.NOT_FOUND, `${dir}: no checkpoint files`);
+  return join(dir, steps[0].f);
+}
+
+export async function exportRun(runDir: string, options: { checkpoint?: string; out?: string } = {}) {
+  const checkpoint = resolve(options.checkpoint ?? pickCheckpoint(runDir));
+  const out = resolve(options.out ?? join(runDir, "export", "generator.onnx"));
+  const report = await runTrainerCommand(["export", "--checkpoint", checkpoint, "--out", out]);
+  return { checkpoint, out, report };
+}
+
+export function register(program: Command): void {
+  program
+    .command("export <runDir>")
+    .description("export a run's generator to ONNX (inputs image, mask; outputs next_image, next_mask)")
+    .option("--checkpoint <file>", "checkpoint to export (default: best, else latest)")
+    .option("--out <file>", "ONNX file (default: <runDir>/export/generator.onnx)")
+    .addHelpText("after", "\nExample:\n  $ stillmotion export runs/quickstart --out model.onnx")
+    .action(async (runDir: string, opts: { checkpoint?: string; out?: string }) => {
+      const { out, checkpoint } = await exportRun(runDir, opts);
+      console.log(`exported ${checkpoint} -> ${out}`);
+    });
+}

@@ -1,0 +1,52 @@
+/**
+ * One-shot trainer commands (`python -m stillmotion_trainer <command> ...`) whose last stdout
+ * line is a JSON report: export, synth, dataset-check. Errors keep the trainer's own message.
+ */
+import { spawn } from "node:child_process";
+import { Code, StillMotionError } from "../errors.js";
+import { pythonExecutable, trainerDir, trainerEnv } from "./python.js";
+
+export interface PythonCommandOptions {
+  /** Receives each stderr line (progress, logs). */
+  onStderr?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function runTrainerCommand<T = Record<string, unknown>>(
+  args: string[],
+  options: PythonCommandOptions = {},
+): Promise<T> {
+  const child = spawn(pythonExecutable(), ["-m", "stillmotion_trainer", ...args], {
+    cwd: trainerDir(),
+    env: trainerEnv(options.env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    const text = chunk.toString();
+    stderr += text;
+    if (options.onStderr) for (const line of text.split("\n")) if (line) options.onStderr(line);
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", (err) =>
+      reject(new StillMotionError(Code.UNAVAILABLE, `cannot start ${pythonExecutable()}: ${err.message}`)),
+    );
+    child.once("exit", resolve);
+  });
+  const lastLine = stdout.trim().split("\n").at(-1) ?? "";
+  let report: (T & { ok?: boolean; error?: string }) | undefined;
+  try {
+    report = JSON.parse(lastLine);
+  } catch {
+    report = undefined;
+  }
+  if (code !== 0 || !report || report.ok === false) {
+    const why = report?.error ?? (stderr.trim().split("\n").slice(-5).join("\n") || `exit code ${code}`);
+    throw new StillMotionError(code === 2 ? Code.INVALID_ARGUMENT : Code.INTERNAL, `${args[0]}: ${why}`);
+  }
+  return report;
+}
