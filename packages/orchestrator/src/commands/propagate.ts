@@ -1,0 +1,48 @@
+/** `stillmotion propagate`: a dataset whose videos carry key-frame masks -> masks on every frame (Fig. 6). */
+import { resolve } from "node:path";
+import type { Fusion } from "@stillmotion/inference";
+import type { Command } from "commander";
+import { propagateVideos } from "../pipelines/propagate-videos.js";
+import { stepBar } from "../runs/step-bar.js";
+
+export interface PropagateCommandOptions {
+  model: string;
+  out: string;
+  fusion?: Fusion;
+  video?: boolean;
+}
+
+export async function propagate(dataset: string, options: PropagateCommandOptions) {
+  const bar = stepBar("propagate");
+  try {
+    return await propagateVideos({
+      model: resolve(options.model),
+      dataset: resolve(dataset),
+      outDir: resolve(options.out),
+      fusion: options.fusion,
+      videos: options.video,
+      onProgress: (done, total, id) => bar.update(done, total, id),
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command("propagate <dataset>")
+    .description("propagate key-frame masks through every video of a dataset")
+    .requiredOption("-m, --model <file>", "exported generator (.onnx)")
+    .requiredOption("-o, --out <dir>", "output folder: videos/<id>/mask_*.png, overlay.mp4, preview.webp")
+    .option("--fusion <how>", "combining chains of several key frames: linear | nearest", "linear")
+    .option("--no-video", "skip the overlay mp4 (no ffmpeg needed)")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ stillmotion propagate data/clips -m model.onnx -o out/masks\n  $ stillmotion propagate data/clips -m model.onnx -o out/masks --fusion nearest --no-video",
+    )
+    .action(async (dataset: string, opts: PropagateCommandOptions) => {
+      const videos = await propagate(dataset, opts);
+      const fps = videos.reduce((s, v) => s + v.framesPerSecond, 0) / Math.max(1, videos.length);
+      console.log(`${videos.length} videos -> ${resolve(opts.out, "videos")} (${fps.toFixed(1)} frames/s)`);
+    });
+}
