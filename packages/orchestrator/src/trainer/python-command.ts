@@ -38,7 +38,7 @@ export async function runTrainerCommand<T = Record<string, unknown>>(
     child.once("exit", resolve);
   });
   const lastLine = stdout.trim().split("\n").at(-1) ?? "";
-  let report: (T & { ok?: boolean; error?: string }) | undefined;
+  let report: (T & { ok?: boolean; error?: string; code?: string }) | undefined;
   try {
     report = JSON.parse(lastLine);
   } catch {
@@ -46,7 +46,9 @@ export async function runTrainerCommand<T = Record<string, unknown>>(
   }
   if (code !== 0 || !report || report.ok === false) {
     const why = report?.error ?? (stderr.trim().split("\n").slice(-5).join("\n") || `exit code ${code}`);
-    throw new StillMotionError(code === 2 ? Code.INVALID_ARGUMENT : Code.INTERNAL, `${args[0]}: ${why}`);
+    // The trainer names a gRPC status ("NOT_FOUND", ...) when it knows one; keep it.
+    const named = report?.code && report.code in Code ? Code[report.code as keyof typeof Code] : undefined;
+    throw new StillMotionError(named ?? (code === 2 ? Code.INVALID_ARGUMENT : Code.INTERNAL), `${args[0]}: ${why}`);
   }
   return report;
 }

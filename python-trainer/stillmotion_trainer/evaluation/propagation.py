@@ -1,0 +1,116 @@
+"""Fig. 6 with a torch generator: key-frame masks -> a mask on every frame; next-frame images.
+
+Propagation (METHOD.md, Inference, Fig. 6): a chain starts at a key frame with its mask; each
+step feeds the real frame I_t and the previously inferred mask M^_t, and keeps only the mask of
+G(I_t, M^_t) as M^_{t +- 1}; predicted images are discarded. Chains and their fusion are
+`chains.plan_chains` / `chains.fuse_chains`, the semantics of the inference library's
+`propagateMasks`. Independent chains advance in lock-step, one batched generator call per step.
+
+A generator whose config has ``next_frame_input`` also receives the real frame the step moves
+to (the frame after I_t in the walk's direction): G(I_t, M^_t, I_{t +- 1}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from stillmotion_trainer.evaluation.chains import FusedMasks, fuse_chains, plan_chains
+
+
+def sees_next_frame(generator: nn.Module) -> bool:
+    """Whether the generator takes the next real frame as a third input (issue I's variant)."""
+    return bool(getattr(getattr(generator, "cfg", None), "next_frame_input", False))
+
+
+def generator_step(
+    generator: nn.Module,
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    next_images: Optional[torch.Tensor] = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One batched application of G: (B,C,H,W), (B,1,H,W) [, (B,C,H,W)] -> (image, mask)."""
+    if sees_next_frame(generator):
+        if next_images is None:
+            raise ValueError("next_images: this generator has next_frame_input and needs them")
+        return generator(images, masks, next_images)
+    return generator(images, masks)
+
+
+@dataclass
+class PropagationResult:
+    masks: np.ndarray  # (T, 1, H, W) float32 in [0, 1], soft
+    sources: list[list[tuple[int, float]]]  # per frame: (key frame, weight) of each chain used
+    steps: int  # generator applications (frames x chains)
+
+
+@torch.no_grad()
+def propagate_masks(
+    generator: nn.Module,
+    frames: torch.Tensor,
+    key_masks: Mapping[int, torch.Tensor],
+    fusion: str = "linear",
+    max_batch: int = 8,
+) -> PropagationResult:
+    """Masks for every frame of one video, propagated from `key_masks` by `generator`.
+
+    frames: (T, C, H, W) in [0, 1]; key_masks: {frame index: (1, H, W) in [0, 1]}.
+    """
+    if frames.dim() != 4:
+        raise ValueError(f"frames: expected (T, C, H, W), got {tuple(frames.shape)}")
+    if max_batch < 1:
+        raise ValueError(f"max_batch: expected an integer >= 1, got {max_batch}")
+    num_frames = frames.shape[0]
+    chains = plan_chains(num_frames, list(key_masks), fusion)
+    for k, m in key_masks.items():
+        if tuple(m.shape) != (1, *frames.shape[2:]):
+            raise ValueError(
+                f"key_masks[{k}]: expected shape {(1, *frames.shape[2:])}, got {tuple(m.shape)}"
+            )
+    pending = [list(c.steps) for c in chains]  # steps each chain still has to take
+    current = [key_masks[c.key].to(frames.dtype) for c in chains]  # (1, H, W) each
+    outputs: list[dict[int, np.ndarray]] = [{} for _ in chains]
+    steps = 0
+    # 1. Advance the chains in lock-step, up to max_batch of them per generator call.
+    while True:
+        active = [i for i, p in enumerate(pending) if p][:max_batch]
+        if not active:
+            break
+        moves = [pending[i].pop(0) for i in active]
+        images = frames[[a for a, _ in moves]]  # (B, C, H, W)
+        next_images = frames[[b for _, b in moves]]  # (B, C, H, W)
+        masks = torch.stack([current[i] for i in active])  # (B, 1, H, W)
+        _, next_masks = generator_step(generator, images, masks, next_images)
+        for j, i in enumerate(active):
+            current[i] = next_masks[j]
+            outputs[i][moves[j][1]] = next_masks[j].cpu().numpy()
+        steps += len(active)
+    # 2. Fuse: key frames keep their masks, other frames combine the chains that reached them.
+    keys_np = {k: m.to(torch.float32).cpu().numpy() for k, m in key_masks.items()}
+    fused: FusedMasks = fuse_chains(num_frames, keys_np, chains, outputs)
+    return PropagationResult(masks=fused.masks, sources=fused.sources, steps=steps)
+
+
+@torch.no_grad()
+def predict_next_frames(
+    generator: nn.Module, frames: torch.Tensor, masks: torch.Tensor, max_batch: int = 8
+) -> torch.Tensor:
+    """I^_{t+1} = G(I_t, M^_t).image for t = 0..T-2, batched: (T,C,H,W), (T,1,H,W) -> (T-1,C,H,W).
+
+    `masks` are the propagated masks, so the image branch sees the mask it sees in Fig. 6. A
+    next_frame_input generator also gets I_{t+1} (its image branch must not use it).
+    """
+    if frames.shape[0] < 2:
+        raise ValueError(f"frames: need at least 2 frames, got {frames.shape[0]}")
+    out = []
+    for start in range(0, frames.shape[0] - 1, max_batch):
+        stop = min(start + max_batch, frames.shape[0] - 1)
+        image, _ = generator_step(
+            generator, frames[start:stop], masks[start:stop], frames[start + 1 : stop + 1]
+        )
+        out.append(image)
+    return torch.cat(out)  # (T-1, C, H, W)

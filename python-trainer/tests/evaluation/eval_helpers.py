@@ -1,0 +1,77 @@
+"""Shared pieces of the evaluation tests: deterministic toy generators and a tiny checkpoint.
+
+Not a test module (no test_ prefix); test files import it by name (pytest puts this folder on
+sys.path).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from torch import nn
+
+from stillmotion_trainer.models import build_generator, generator_config
+
+
+def shift_right(mask: np.ndarray, by: int) -> np.ndarray:
+    """(..., W) shifted right by `by` pixels, zeros entering from the left (numpy reference)."""
+    out = np.zeros_like(mask)
+    if by == 0:
+        return mask.copy()
+    out[..., by:] = mask[..., :-by]
+    return out
+
+
+def frame_shift(image: torch.Tensor) -> torch.Tensor:
+    """The shift a toy generator reads from a constant frame of value t / 10: t pixels."""
+    return torch.round(image.mean(dim=(1, 2, 3)) * 10).long()  # (B,)
+
+
+class ShiftByFrame(nn.Module):
+    """Toy G: next mask = mask shifted right by the frame number its shift frame encodes;
+    next image = 1 - image. With next_frame_input the shift comes from the third input."""
+
+    def __init__(self, next_frame_input: bool = False) -> None:
+        super().__init__()
+        self.cfg = SimpleNamespace(next_frame_input=next_frame_input)
+        self.calls: list[int] = []  # batch size of every call
+
+    def forward(self, image, mask, next_image=None):  # type: ignore[no-untyped-def]
+        self.calls.append(image.shape[0])
+        source = next_image if self.cfg.next_frame_input else image
+        assert source is not None
+        shifts = frame_shift(source)
+        out = torch.zeros_like(mask)
+        for b, s in enumerate(shifts.tolist()):
+            out[b, ..., s:] = mask[b, ..., : mask.shape[-1] - s]
+        return 1.0 - image, out
+
+
+def constant_frames(num_frames: int, height: int = 4, width: int = 64) -> torch.Tensor:
+    """(T, 3, H, W) frames where frame t has value t / 10 everywhere."""
+    values = torch.arange(num_frames, dtype=torch.float32) / 10
+    return values.view(-1, 1, 1, 1).expand(num_frames, 3, height, width).contiguous()
+
+
+def save_tiny_checkpoint(path: str, channels: int = 3, size: int = 16, seed: int = 0) -> str:
+    """An untrained `tiny` generator saved the way the training loop saves checkpoints."""
+    torch.manual_seed(seed)
+    cfg = generator_config("tiny", channels=channels)
+    model = build_generator(cfg)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "generator_config": dataclasses.asdict(cfg),
+            "config": {
+                "data": {"size": size, "val_fraction": 0.34},
+                "model": {"preset": "tiny"},
+                "train": {"seed": 1},
+            },
+            "step": 0,
+        },
+        path,
+    )
+    return path
