@@ -1,1 +1,56 @@
-export {};
+// @stillmotion/inference: run an exported StillMotion generator with onnxruntime-node.
+// Re-exports only (kept in the linter's sorted order). Start with loadGenerator,
+// generateFromStill (still -> video) and propagateMasks / propagateStream (video -> masks).
+
+export type { OnnxSession, SessionOptions, TensorData, ValueInfo } from "./backend/onnx.js";
+// low level: any ONNX model (e.g. a key-frame lesion detector) behind the same session defaults
+export { createOnnxSession, defaultSessionOptions } from "./backend/onnx.js";
+export { Code, InferenceError } from "./errors.js";
+export type { GeneratorMetadata, LoadGeneratorOptions, StepResult } from "./generator.js";
+export {
+  configHash,
+  GENERATOR_FORMAT,
+  Generator,
+  INPUT_NAMES,
+  loadGenerator,
+  OUTPUT_NAMES,
+} from "./generator.js";
+export type { ReadImageOptions, ReadOptions } from "./image-io.js";
+export {
+  decode,
+  encodePng,
+  readImage,
+  readMask,
+  resizeImage,
+  writeImagePng,
+  writeMaskPng,
+} from "./image-io.js";
+export type { FloatImage, Mask, RawPixels } from "./image-types.js";
+export {
+  binarizeMask,
+  createImage,
+  createMask,
+  imageToPixels,
+  maskToPixels,
+  pixelsToImage,
+  pixelsToMask,
+} from "./image-types.js";
+export type { OverlayOptions } from "./overlay.js";
+export { overlayPixels } from "./overlay.js";
+export type { Fusion, KeyFrame, MaskSource, PropagateOptions, PropagationResult } from "./propagate.js";
+export { FUSIONS, propagateMasks } from "./propagate.js";
+export type { StreamedMask } from "./propagate-stream.js";
+export { propagateStream } from "./propagate-stream.js";
+export { randomMask } from "./random-mask.js";
+export type { SelectionMode, SimilarityName } from "./select.js";
+export { pick, SELECTION_MODES, SIMILARITY_NAMES, selectBySimilarity, selectEvery } from "./select.js";
+export type { GeneratedVideo, GenerateOptions } from "./still-to-video.js";
+export { generateFromStill } from "./still-to-video.js";
+export type { AnimatedPreviewOptions, PreviewFormat } from "./writers/animated-preview.js";
+export { writeAnimatedPreview } from "./writers/animated-preview.js";
+export type { DatasetOptions, DatasetVideo, DatasetWriteResult, KeySource } from "./writers/dataset.js";
+export { DATASET_FORMAT, DATASET_VERSION, writeDataset } from "./writers/dataset.js";
+export type { OverlayVideoOptions } from "./writers/overlay-video.js";
+export { writeOverlayVideo } from "./writers/overlay-video.js";
+export type { PngSequenceOptions, PngSequenceResult } from "./writers/png-sequence.js";
+export { writePngSequence } from "./writers/png-sequence.js";

@@ -1,0 +1,300 @@
+/**
+ * An exported StillMotion generator: `loadGenerator(path)` checks the file against the export
+ * contract (python-trainer/stillmotion_trainer/export/onnx_export.py) and returns a `Generator`
+ * whose `step` is one application of G: (I_t, M^_t) -> (I^_{t+1}, M^_{t+1}) (METHOD.md).
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+
+import { createOnnxSession, type OnnxSession, type SessionOptions, type TensorData } from "./backend/onnx.js";
+import { Code, InferenceError, invalidArgument } from "./errors.js";
+import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
+import { readOnnxHeader } from "./onnx-model-file.js";
+
+/** The format tag the exporter writes; a different major format is refused. */
+export const GENERATOR_FORMAT = "stillmotion.generator.onnx.v1";
+export const INPUT_NAMES = ["image", "mask"] as const;
+export const OUTPUT_NAMES = ["next_image", "next_mask"] as const;
+
+/** What the file says about itself (its `stillmotion.*` metadata, parsed). */
+export interface GeneratorMetadata {
+  format: string;
+  /** stillmotion_trainer version that exported it. */
+  version: string;
+  /** "tiny" | "realtime" | "quality" | "custom" | ... */
+  preset: string;
+  channels: 1 | 3;
+  valueRange: "0..1";
+  /** The GeneratorConfig (Python dataclass) as a plain object. */
+  generatorConfig: Record<string, unknown>;
+  /** sha256 of the canonical JSON of generatorConfig (verified on load). */
+  configHash: string;
+  /** Inputs are padded internally to a multiple of this; any size is accepted. */
+  padMultiple: number;
+  producer: string;
+  opset: number;
+  /** Every other `stillmotion.*` entry (step, checkpoint, run_config, ...), key without prefix. */
+  extra: Record<string, string>;
+}
+
+export interface LoadGeneratorOptions {
+  /** onnxruntime session options; defaults favour speed (see backend/onnx.ts). */
+  session?: SessionOptions;
+}
+
+/** The result of one generator step. */
+export interface StepResult {
+  image: FloatImage;
+  mask: Mask;
+}
+
+export class Generator {
+  /** @internal use loadGenerator */
+  constructor(
+    readonly path: string,
+    readonly metadata: GeneratorMetadata,
+    private readonly session: OnnxSession,
+  ) {}
+
+  get channels(): 1 | 3 {
+    return this.metadata.channels;
+  }
+
+  /** The onnxruntime options in effect (defaults merged with overrides). */
+  get sessionOptions(): OnnxSession["options"] {
+    return this.session.options;
+  }
+
+  /** One step of G on a single frame: (I_t, M^_t) -> (I^_{t+1}, M^_{t+1}). */
+  async step(image: FloatImage, mask: Mask): Promise<StepResult> {
+    const [result] = await this.stepBatch([image], [mask]);
+    return result;
+  }
+
+  /** Only the next mask (Fig. 6: predicted images are discarded). */
+  async stepMask(image: FloatImage, mask: Mask): Promise<Mask> {
+    return (await this.stepMaskBatch([image], [mask]))[0];
+  }
+
+  /** G applied to independent (image, mask) pairs of one size in a single batched run. */
+  async stepBatch(images: readonly FloatImage[], masks: readonly Mask[]): Promise<StepResult[]> {
+    const { h, w, out } = await this.runBatch(images, masks);
+    const image = out.next_image.data;
+    const mask = out.next_mask.data;
+    const c = this.channels;
+    return images.map((_, b) => ({
+      image: { data: image.subarray(b * c * h * w, (b + 1) * c * h * w), channels: c, height: h, width: w },
+      mask: { data: mask.subarray(b * h * w, (b + 1) * h * w), height: h, width: w },
+    }));
+  }
+
+  /** Like stepBatch, next masks only. */
+  async stepMaskBatch(images: readonly FloatImage[], masks: readonly Mask[]): Promise<Mask[]> {
+    const { h, w, out } = await this.runBatch(images, masks, ["next_mask"]);
+    const mask = out.next_mask.data;
+    return images.map((_, b) => ({ data: mask.subarray(b * h * w, (b + 1) * h * w), height: h, width: w }));
+  }
+
+  /** Free the onnxruntime session; the generator is unusable afterwards. */
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  private async runBatch(
+    images: readonly FloatImage[],
+    masks: readonly Mask[],
+    fetch?: readonly string[],
+  ): Promise<{ h: number; w: number; out: Record<string, TensorData> }> {
+    if (images.length === 0 || images.length !== masks.length) {
+      throw invalidArgument("images/masks", `${images.length}/${masks.length}`, "the same non-zero count");
+    }
+    const c = this.channels;
+    const { height: h, width: w } = images[0];
+    images.forEach((im, i) => {
+      checkImage(`images[${i}]`, im, c);
+      if (im.height !== h || im.width !== w) {
+        throw invalidArgument(`images[${i}] size`, `${im.height}x${im.width}`, `${h}x${w} like images[0]`);
+      }
+      checkMask(`masks[${i}]`, masks[i], h, w);
+    });
+    const b = images.length;
+    const image = b === 1 ? images[0].data : concat(images.map((x) => x.data));
+    const mask = b === 1 ? masks[0].data : concat(masks.map((x) => x.data));
+    const out = await this.session.run(
+      { image: { data: image, dims: [b, c, h, w] }, mask: { data: mask, dims: [b, 1, h, w] } },
+      fetch,
+    );
+    return { h, w, out };
+  }
+}
+
+/**
+ * Load an exported generator. Errors (InferenceError, naming the file):
+ * NOT_FOUND no such file; DATA_LOSS not ONNX / corrupt / config hash mismatch;
+ * FAILED_PRECONDITION not a StillMotion generator, unsupported format, wrong inputs/outputs.
+ */
+export async function loadGenerator(path: string, options: LoadGeneratorOptions = {}): Promise<Generator> {
+  if (typeof path !== "string" || path.length === 0) throw invalidArgument("path", path, "a model file path");
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code === "ENOENT" ? Code.NotFound : Code.Unavailable;
+    throw new InferenceError(
+      code,
+      code === Code.NotFound ? "no such model file" : "cannot read the model file",
+      {
+        file: path,
+        cause,
+      },
+    );
+  }
+  const header = readOnnxHeader(bytes, path);
+  const opset = header.opsets.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 0;
+  const metadata = parseMetadata(header.metadata, opset, path);
+  const session = await createOnnxSession(bytes, path, options.session);
+  try {
+    checkSignature(session, metadata.channels, path);
+  } catch (err) {
+    await session.release();
+    throw err;
+  }
+  return new Generator(path, metadata, session);
+}
+
+/** sha256 of the canonical JSON (sorted keys, no spaces) of a generator config, as in Python. */
+export function configHash(config: Record<string, unknown>): string {
+  return createHash("sha256").update(canonicalJson(config)).digest("hex");
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function parseMetadata(raw: Record<string, string>, opset: number, file: string): GeneratorMetadata {
+  const get = (key: string): string => {
+    const v = raw[`stillmotion.${key}`];
+    if (v === undefined) {
+      throw new InferenceError(
+        Code.FailedPrecondition,
+        `not a StillMotion generator: metadata "stillmotion.${key}" is missing ` +
+          `(export models with \`python -m stillmotion_trainer export\`)`,
+        { file },
+      );
+    }
+    return v;
+  };
+  const format = get("format");
+  if (format !== GENERATOR_FORMAT) {
+    throw new InferenceError(
+      Code.FailedPrecondition,
+      `unsupported generator format "${format}". Should be one of: ${GENERATOR_FORMAT}`,
+      { file },
+    );
+  }
+  const channels = Number(get("channels"));
+  if (channels !== 1 && channels !== 3) {
+    throw new InferenceError(
+      Code.DataLoss,
+      `metadata "stillmotion.channels" is ${get("channels")}, expected 1 or 3`,
+      {
+        file,
+      },
+    );
+  }
+  const valueRange = get("value_range");
+  if (valueRange !== "0..1") {
+    throw new InferenceError(
+      Code.FailedPrecondition,
+      `value range "${valueRange}" unsupported. Should be: 0..1`,
+      {
+        file,
+      },
+    );
+  }
+  let generatorConfig: Record<string, unknown>;
+  try {
+    generatorConfig = JSON.parse(get("generator_config"));
+  } catch (cause) {
+    throw new InferenceError(Code.DataLoss, `metadata "stillmotion.generator_config" is not JSON`, {
+      file,
+      cause,
+    });
+  }
+  const hash = get("config_hash");
+  if (configHash(generatorConfig) !== hash) {
+    throw new InferenceError(
+      Code.DataLoss,
+      `metadata "stillmotion.config_hash" ${hash.slice(0, 12)}... does not match the generator config ` +
+        `(${configHash(generatorConfig).slice(0, 12)}...): the metadata was altered`,
+      { file },
+    );
+  }
+  const known = new Set(["format", "version", "preset", "channels", "value_range", "generator_config"]);
+  for (const k of ["config_hash", "pad_multiple", "producer"]) known.add(k);
+  const extra: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const name = k.startsWith("stillmotion.") ? k.slice("stillmotion.".length) : undefined;
+    if (name !== undefined && !known.has(name)) extra[name] = v;
+  }
+  return {
+    format,
+    version: get("version"),
+    preset: get("preset"),
+    channels,
+    valueRange,
+    generatorConfig,
+    configHash: hash,
+    padMultiple: Number(get("pad_multiple")),
+    producer: get("producer"),
+    opset,
+    extra,
+  };
+}
+
+function checkSignature(session: OnnxSession, channels: number, file: string): void {
+  const expect = [
+    { kind: "input", list: session.inputs, names: INPUT_NAMES, channels: [channels, 1] },
+    { kind: "output", list: session.outputs, names: OUTPUT_NAMES, channels: [channels, 1] },
+  ] as const;
+  for (const { kind, list, names, channels: chans } of expect) {
+    const got = list.map((v) => v.name);
+    const missing = names.filter((n) => !got.includes(n));
+    if (missing.length > 0 || got.length !== names.length) {
+      throw new InferenceError(
+        Code.FailedPrecondition,
+        `model ${kind}s are [${got.join(", ")}], expected [${names.join(", ")}]` +
+          (missing.length ? ` (missing: ${missing.join(", ")})` : ""),
+        { file },
+      );
+    }
+    names.forEach((name, i) => {
+      const info = list.find((v) => v.name === name);
+      const shape = info?.shape ?? [];
+      if (info?.type !== "float32" || shape.length !== 4 || shape[1] !== chans[i]) {
+        throw new InferenceError(
+          Code.FailedPrecondition,
+          `model ${kind} "${name}" is ${info?.type} [${shape.join(", ")}], expected float32 [batch, ${chans[i]}, height, width]`,
+          { file },
+        );
+      }
+    });
+  }
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+// onnxruntime-node equals PyTorch within 1e-4: one step, a Fig. 5 roll-out and a Fig. 6 chain,
+// for both generator variants (reference outputs from `stillmotion_trainer infer-reference`).
+import { join } from "node:path";
+
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+import { maxAbsDiff, type Reference, readReference } from "../test/reference.js";
+import { type Generator, loadGenerator } from "./generator.js";
+import type { Mask } from "./image-types.js";
+import { propagateMasks } from "./propagate.js";
+import { propagateStream } from "./propagate-stream.js";
+import { generateFromStill } from "./still-to-video.js";
+
+const TOLERANCE = 1e-4;
+const fixtures = inject("fixtures");
+
+describe.each([
+  ["shared, upsample, 3 channels, 19x27", fixtures.shared3],
+  ["separate, transposed, 1 channel, 16x13", fixtures.separate1],
+  ["realtime preset (half-resolution stem, nearest), 3 channels, 21x30", fixtures.realtime3],
+])("parity with PyTorch: %s", (_name, dir) => {
+  let generator: Generator;
+  let ref: Reference;
+
+  beforeAll(async () => {
+    generator = await loadGenerator(join(dir, "model.onnx"));
+    ref = await readReference(dir);
+  });
+  afterAll(async () => generator?.dispose());
+
+  it("one step gives the same next image and next mask", async () => {
+    const out = await generator.step(ref.image, ref.mask);
+    expect(maxAbsDiff(out.image.data, ref.step.image.data)).toBeLessThan(TOLERANCE);
+    expect(maxAbsDiff(out.mask.data, ref.step.mask.data)).toBeLessThan(TOLERANCE);
+  });
+
+  it("generateFromStill rolls out like PyTorch (image and mask fed back)", async () => {
+    const video = await generateFromStill(generator, ref.image, ref.mask, { steps: ref.rollout.length });
+    expect(video.frames).toHaveLength(ref.rollout.length + 1);
+    ref.rollout.forEach((r, t) => {
+      expect(maxAbsDiff(video.frames[t + 1].data, r.image.data)).toBeLessThan(TOLERANCE);
+      expect(maxAbsDiff(video.masks[t + 1].data, r.mask.data)).toBeLessThan(TOLERANCE);
+    });
+  });
+
+  it("propagateMasks from key frame 0 follows the PyTorch mask chain", async () => {
+    const result = await propagateMasks(generator, ref.frames, [{ index: 0, mask: ref.mask }]);
+    expect(result.steps).toBe(ref.chain.length);
+    ref.chain.forEach((m, t) => {
+      expect(maxAbsDiff(result.masks[t + 1].data, m.data)).toBeLessThan(TOLERANCE);
+    });
+  });
+
+  it("propagateStream yields the same masks as the chain", async () => {
+    const masks: Mask[] = [];
+    for await (const { index, mask } of propagateStream(generator, ref.frames, ref.mask)) {
+      expect(index).toBe(masks.length);
+      masks.push(mask);
+    }
+    expect(masks).toHaveLength(ref.frames.length);
+    ref.chain.forEach((m, t) => {
+      expect(maxAbsDiff(masks[t + 1].data, m.data)).toBeLessThan(TOLERANCE);
+    });
+  });
+});

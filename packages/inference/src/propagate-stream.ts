@@ -1,0 +1,41 @@
+/**
+ * Fig. 6 for live video: frames arrive one by one, masks leave one by one. The mask of frame t+1
+ * is G(I_t, M^_t).mask, so it is ready as soon as frame t has been seen; each yielded mask
+ * belongs to the frame that was just consumed (frame 0 gets the initial mask).
+ */
+import { invalidArgument } from "./errors.js";
+import type { Generator } from "./generator.js";
+import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
+
+export interface StreamedMask {
+  /** Index of the frame this mask belongs to (0-based, in arrival order). */
+  index: number;
+  mask: Mask;
+}
+
+/** Masks for a stream of frames, starting from the mask of the first frame. */
+export async function* propagateStream(
+  generator: Generator,
+  frames: AsyncIterable<FloatImage> | Iterable<FloatImage>,
+  initialMask: Mask,
+): AsyncGenerator<StreamedMask, void, undefined> {
+  let mask = initialMask;
+  let index = 0;
+  let size: { height: number; width: number } | undefined;
+  for await (const frame of frames) {
+    checkImage(`frame ${index}`, frame, generator.channels);
+    if (size === undefined) {
+      size = { height: frame.height, width: frame.width };
+      checkMask("initialMask", initialMask, frame.height, frame.width);
+    } else if (frame.height !== size.height || frame.width !== size.width) {
+      throw invalidArgument(
+        `frame ${index} size`,
+        `${frame.height}x${frame.width}`,
+        `${size.height}x${size.width} like frame 0`,
+      );
+    }
+    yield { index, mask };
+    mask = await generator.stepMask(frame, mask); // M^_{t+1} = G(I_t, M^_t).mask
+    index++;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Fig. 6 of the method, untagged video -> tagged video (label propagation): from each key frame's
+ * mask, walk forward and backward through the real frames, feeding back only the predicted mask:
+ * M^_{t+1} = G(I_t, M^_t).mask forward, M^_{t-1} = G(I_t, M^_t).mask backward. Predicted images
+ * are discarded (METHOD.md, Inference).
+ *
+ * Several key frames (METHOD.md leaves the combination open; StillMotion decides):
+ * - "linear" (default): a frame between key frames a < t < b takes the distance-weighted average
+ *   of the forward chain from a and the backward chain from b,
+ *   M_t = ((b - t) * F_a(t) + (t - a) * B_b(t)) / (b - a),
+ *   so each chain counts more the closer its key frame is, and the masks meet smoothly. Frames
+ *   before the first key frame use its backward chain alone, frames after the last its forward
+ *   chain alone. Key frames keep their own masks.
+ * - "nearest": each frame takes the chain of its nearest key frame (ties go to the earlier key
+ *   frame); chains stop half-way, so this costs about half the model runs of "linear".
+ * Chains are independent, so they advance in lock-step in batched runs (`maxBatch`).
+ */
+import { Code, InferenceError, invalidArgument } from "./errors.js";
+import type { Generator } from "./generator.js";
+import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
+
+export type Fusion = "linear" | "nearest";
+export const FUSIONS: readonly Fusion[] = ["linear", "nearest"];
+
+/** A frame whose mask is known (clinician or detector, claim 10). */
+export interface KeyFrame {
+  index: number;
+  mask: Mask;
+}
+
+export interface PropagateOptions {
+  /** How chains from several key frames combine; default "linear". */
+  fusion?: Fusion;
+  /** Most chains run together in one batched model call; default 2 (1 = no batching). */
+  maxBatch?: number;
+  /** Called after each model call with (steps done, steps total). */
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Where a frame's mask came from: key frame index and weight, one entry per chain used. */
+export interface MaskSource {
+  keyframe: number;
+  weight: number;
+}
+
+export interface PropagationResult {
+  /** One soft mask per frame (0..1). */
+  masks: Mask[];
+  /** Per frame, the key frames (and weights) its mask was fused from. */
+  sources: MaskSource[][];
+  /** Generator steps run (frames x chains). */
+  steps: number;
+}
+
+interface Chain {
+  key: number;
+  direction: 1 | -1;
+  /** Frame whose mask the chain holds now. */
+  at: number;
+  /** Last frame the chain must reach. */
+  end: number;
+  mask: Mask;
+  /** Masks produced, by frame index. */
+  out: Map<number, Mask>;
+}
+
+/** Masks for every frame of `frames`, propagated from `keyframes`. */
+export async function propagateMasks(
+  generator: Generator,
+  frames: readonly FloatImage[],
+  keyframes: readonly KeyFrame[],
+  options: PropagateOptions = {},
+): Promise<PropagationResult> {
+  const fusion = options.fusion ?? "linear";
+  if (!FUSIONS.includes(fusion)) throw invalidArgument("fusion", fusion, `one of: ${FUSIONS.join(", ")}`);
+  const maxBatch = options.maxBatch ?? 2;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1)
+    throw invalidArgument("maxBatch", maxBatch, "an integer >= 1");
+  const keys = checkInputs(generator, frames, keyframes);
+  const n = frames.length;
+
+  // 1. Plan the chains: each key frame walks towards its neighbours (or the ends of the video).
+  const chains: Chain[] = [];
+  keys.forEach(({ index: k, mask }, j) => {
+    const prev = j > 0 ? keys[j - 1].index : undefined;
+    const next = j + 1 < keys.length ? keys[j + 1].index : undefined;
+    let fwdEnd = next === undefined ? n - 1 : next - 1;
+    let bwdEnd = prev === undefined ? 0 : prev + 1;
+    if (fusion === "nearest") {
+      if (next !== undefined) fwdEnd = Math.floor((k + next) / 2); // ties -> earlier key frame
+      if (prev !== undefined) bwdEnd = Math.floor((prev + k) / 2) + 1;
+    }
+    if (fwdEnd > k) chains.push({ key: k, direction: 1, at: k, end: fwdEnd, mask, out: new Map() });
+    if (bwdEnd < k) chains.push({ key: k, direction: -1, at: k, end: bwdEnd, mask, out: new Map() });
+  });
+  const total = chains.reduce((s, c) => s + Math.abs(c.end - c.at), 0);
+
+  // 2. Advance the chains in lock-step, batching up to maxBatch of them per model call.
+  let done = 0;
+  for (;;) {
+    const active = chains.filter((c) => c.at !== c.end).slice(0, maxBatch);
+    if (active.length === 0) break;
+    if (options.signal?.aborted) {
+      throw new InferenceError(Code.Aborted, `propagateMasks aborted after ${done} of ${total} steps`, {
+        cause: options.signal.reason,
+      });
+    }
+    const next = await generator.stepMaskBatch(
+      active.map((c) => frames[c.at]),
+      active.map((c) => c.mask),
+    );
+    active.forEach((c, i) => {
+      c.at += c.direction;
+      c.mask = next[i];
+      c.out.set(c.at, next[i]);
+    });
+    done += active.length;
+    options.onProgress?.(done, total);
+  }
+
+  // 3. Fuse: key frames keep their masks, others combine the chains that reached them.
+  const masks: Mask[] = new Array(n);
+  const sources: MaskSource[][] = new Array(n);
+  for (const { index, mask } of keys) {
+    masks[index] = mask;
+    sources[index] = [{ keyframe: index, weight: 1 }];
+  }
+  for (let t = 0; t < n; t++) {
+    if (masks[t]) continue;
+    const reaching = chains.filter((c) => c.out.has(t));
+    const weights = reaching.map((c) => (reaching.length === 1 ? 1 : linearWeight(c, t, reaching)));
+    masks[t] = weightedSum(
+      reaching.map((c) => c.out.get(t) as Mask),
+      weights,
+    );
+    sources[t] = reaching.map((c, i) => ({ keyframe: c.key, weight: weights[i] }));
+  }
+  return { masks, sources, steps: done };
+}
+
+/** Weight of chain `c` at frame t between two key frames a < t < b: (b - t)/(b - a) for a's. */
+function linearWeight(c: Chain, t: number, reaching: Chain[]): number {
+  const other = reaching.find((o) => o !== c) as Chain;
+  const span = Math.abs(other.key - c.key);
+  return Math.abs(other.key - t) / span;
+}
+
+function weightedSum(masks: Mask[], weights: number[]): Mask {
+  if (masks.length === 1) return masks[0];
+  const { height, width } = masks[0];
+  const data = new Float32Array(height * width);
+  masks.forEach((m, i) => {
+    const w = weights[i];
+    for (let p = 0; p < data.length; p++) data[p] += w * m.data[p];
+  });
+  return { data, height, width };
+}
+
+function checkInputs(
+  generator: Generator,
+  frames: readonly FloatImage[],
+  keyframes: readonly KeyFrame[],
+): KeyFrame[] {
+  if (frames.length === 0) throw invalidArgument("frames", frames, "at least one frame");
+  if (keyframes.length === 0) throw invalidArgument("keyframes", keyframes, "at least one key frame");
+  const { height: h, width: w } = frames[0];
+  frames.forEach((f, i) => {
+    checkImage(`frames[${i}]`, f, generator.channels);
+    if (f.height !== h || f.width !== w) {
+      throw invalidArgument(`frames[${i}] size`, `${f.height}x${f.width}`, `${h}x${w} like frames[0]`);
+    }
+  });
+  const seen = new Set<number>();
+  keyframes.forEach((k, i) => {
+    if (!Number.isInteger(k.index) || k.index < 0 || k.index >= frames.length) {
+      throw invalidArgument(`keyframes[${i}].index`, k.index, `an integer in 0..${frames.length - 1}`);
+    }
+    if (seen.has(k.index))
+      throw invalidArgument(`keyframes[${i}].index`, k.index, "a frame not already a key frame");
+    seen.add(k.index);
+    checkMask(`keyframes[${i}].mask`, k.mask, h, w);
+  });
+  return [...keyframes].sort((a, b) => a.index - b.index);
+}

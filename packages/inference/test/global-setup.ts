@@ -1,0 +1,91 @@
+/**
+ * Builds the test models once per test run, with the real trainer: tiny generators (fixed seeds)
+ * exported to ONNX plus PyTorch reference outputs (`infer-reference`), and the non-StillMotion
+ * smoke model (`onnx-smoke`). Tests find them through `inject("fixtures")`.
+ */
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+import type { TestProject } from "vitest/node";
+
+const run = promisify(execFile);
+const PYTHON = process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3";
+const TRAINER_DIR = resolve(import.meta.dirname, "../../../python-trainer");
+
+export interface Fixtures {
+  /** tiny, shared, upsample, 3 channels, 19x27 (odd: exercises the internal padding). */
+  shared3: string;
+  /** tiny, separate, transposed, 1 channel, 16x13. */
+  separate1: string;
+  /** realtime preset (half-resolution stem, nearest upsampling), 3 channels, 21x30. */
+  realtime3: string;
+  /** a plain conv net with inputs [image] and outputs [output], no StillMotion metadata. */
+  smoke: string;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    fixtures: Fixtures;
+  }
+}
+
+async function trainer(args: string[]): Promise<void> {
+  await run(PYTHON, ["-m", "stillmotion_trainer", ...args], {
+    cwd: TRAINER_DIR,
+    env: { ...process.env, STILLMOTION_THREADS: "1" },
+  });
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = await mkdtemp(join(tmpdir(), "stillmotion-inference-test-"));
+  const fixtures: Fixtures = {
+    shared3: join(dir, "shared3"),
+    separate1: join(dir, "separate1"),
+    realtime3: join(dir, "realtime3"),
+    smoke: join(dir, "smoke"),
+  };
+  const ref = ["infer-reference", "--preset", "tiny", "--steps", "3"];
+  await Promise.all([
+    trainer([
+      ...ref,
+      "--out",
+      fixtures.shared3,
+      "--channels",
+      "3",
+      "--height",
+      "19",
+      "--width",
+      "27",
+      "--seed",
+      "0",
+    ]),
+    trainer([
+      ...ref,
+      ...["--out", fixtures.separate1, "--variant", "separate", "--decoder", "transposed", "--channels", "1"],
+      ...["--height", "16", "--width", "13", "--seed", "1"],
+    ]),
+    trainer([
+      "infer-reference",
+      "--preset",
+      "realtime",
+      "--steps",
+      "3",
+      "--out",
+      fixtures.realtime3,
+      "--height",
+      "21",
+      "--width",
+      "30",
+      "--seed",
+      "2",
+    ]),
+    trainer(["onnx-smoke", "--out", fixtures.smoke]),
+  ]);
+  project.provide("fixtures", fixtures);
+  return async () => {
+    await rm(dir, { recursive: true, force: true });
+  };
+}

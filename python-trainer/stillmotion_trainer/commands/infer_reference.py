@@ -1,0 +1,94 @@
+"""infer-reference: PyTorch reference outputs of a generator, for the Node-side parity test.
+
+Builds a generator (from a preset and a seed, or from a checkpoint), exports it to ONNX next to a
+JSON file holding random inputs and PyTorch's outputs for them: one step, a Fig. 5 roll-out
+(predicted image and mask fed back) and a Fig. 6 chain (real frames, predicted mask fed back).
+packages/inference/src/parity.test.ts runs the ONNX file through onnxruntime-node and compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = (
+    "export a generator plus PyTorch reference outputs (parity vectors for @stillmotion/inference)"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="folder for model.onnx and reference.json")
+    p.add_argument("--checkpoint", help="use this checkpoint's generator instead of a preset")
+    p.add_argument("--preset", default="tiny", help="generator preset (default tiny)")
+    p.add_argument("--variant", help="override the preset's variant (shared | separate)")
+    p.add_argument("--decoder", help="override the preset's decoder (upsample | transposed)")
+    p.add_argument("--channels", type=int, default=3, help="image channels, 1 or 3 (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights and inputs (default 0)")
+    p.add_argument("--height", type=int, default=20)
+    p.add_argument("--width", type=int, default=28)
+    p.add_argument("--steps", type=int, default=3, help="roll-out and chain length (default 3)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    import torch
+
+    from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
+    from stillmotion_trainer.export.onnx_export import export_generator
+    from stillmotion_trainer.models.generator import build_generator
+    from stillmotion_trainer.models.presets import generator_config
+    from stillmotion_trainer.runtime import configure_threads
+
+    configure_threads()
+    torch.manual_seed(args.seed)
+    if args.checkpoint:
+        model, gen_cfg, _ = load_generator_from_checkpoint(args.checkpoint)
+        preset = "checkpoint"
+    else:
+        overrides = {"channels": args.channels}
+        overrides.update({k: getattr(args, k) for k in ("variant", "decoder") if getattr(args, k)})
+        gen_cfg = generator_config(args.preset, **overrides)
+        model = build_generator(gen_cfg).eval()
+        preset = args.preset
+
+    def tensor_json(t: torch.Tensor) -> dict:
+        return {"shape": list(t.shape), "data": t.flatten().tolist()}
+
+    c, h, w, n = gen_cfg.channels, args.height, args.width, args.steps
+    image = torch.rand(1, c, h, w)
+    mask = torch.rand(1, 1, h, w)
+    frames = torch.rand(n + 1, c, h, w)  # a random "video" for the Fig. 6 chain
+    with torch.no_grad():
+        next_image, next_mask = model(image, mask)
+        rollout = []  # Fig. 5: (I^_{t+1}, M^_{t+1}) = G(I^_t, M^_t), both fed back
+        cur_image, cur_mask = image, mask
+        for _ in range(n):
+            cur_image, cur_mask = model(cur_image, cur_mask)
+            rollout.append({"image": tensor_json(cur_image), "mask": tensor_json(cur_mask)})
+        chain = []  # Fig. 6: M^_{t+1} = G(I_t, M^_t)[1], real frames in, images discarded
+        cur_mask = mask
+        for t in range(n):
+            _, cur_mask = model(frames[t : t + 1], cur_mask)
+            chain.append(tensor_json(cur_mask))
+
+    os.makedirs(args.out, exist_ok=True)
+    onnx_path = os.path.join(args.out, "model.onnx")
+    report = export_generator(model, gen_cfg, onnx_path, {"preset": preset})
+    reference = {
+        "generator_config": report["metadata"]["stillmotion.generator_config"],
+        "seed": args.seed,
+        "image": tensor_json(image),
+        "mask": tensor_json(mask),
+        "step": {"next_image": tensor_json(next_image), "next_mask": tensor_json(next_mask)},
+        "rollout": rollout,
+        "frames": tensor_json(frames),
+        "chain": chain,
+    }
+    ref_path = os.path.join(args.out, "reference.json")
+    tmp = ref_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(reference, f)
+    os.replace(tmp, ref_path)
+    print(json.dumps({"ok": True, "onnx": onnx_path, "reference": ref_path}))
+    return 0

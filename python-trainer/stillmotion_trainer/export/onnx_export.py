@@ -1,0 +1,256 @@
+"""Export a generator to ONNX, the file @stillmotion/inference loads (see docs/inference.md).
+
+Contract of the file (checked by the Node loader, keep both sides in step):
+- inputs ``image`` float32 [batch, C, height, width] and ``mask`` float32 [batch, 1, height, width];
+- outputs ``next_image`` [batch, C, height, width] and ``next_mask`` [batch, 1, height, width];
+- batch, height and width dynamic, values in 0..1;
+- ``metadata_props``: the keys of ``METADATA_KEYS`` (JSON-encoded where not a plain string).
+
+The export checks itself in ways that need no onnxruntime in Python (it is not installed on
+the training machines):
+1. a torch re-run of the traced graph (the graph the ONNX file is converted from), traced at one
+   size and run at another batch and an odd height/width, must equal eager PyTorch: this proves
+   the pad/crop shape arithmetic was traced rather than frozen to the sample size;
+2. ``onnx.checker`` on the full model;
+3. ONNX shape inference, whose input/output names, ranks and channel counts must match the
+   contract with batch/height/width left symbolic.
+Numerical parity of the ONNX file itself (onnxruntime == PyTorch within 1e-4) is proved on the
+Node side, where onnxruntime lives: packages/inference/src/parity.test.ts runs PyTorch through
+``infer-reference`` and compares.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from typing import Any
+
+import torch
+from torch import nn
+
+import stillmotion_trainer
+from stillmotion_trainer.models.generator import GeneratorConfig
+
+INPUT_NAMES = ("image", "mask")
+OUTPUT_NAMES = ("next_image", "next_mask")
+FORMAT = "stillmotion.generator.onnx.v1"
+METADATA_KEYS = (
+    "stillmotion.format",
+    "stillmotion.version",
+    "stillmotion.preset",
+    "stillmotion.channels",
+    "stillmotion.value_range",
+    "stillmotion.generator_config",
+    "stillmotion.config_hash",
+    "stillmotion.pad_multiple",
+    "stillmotion.producer",
+)
+MIN_OPSET = 13
+
+
+class ExportError(RuntimeError):
+    """The export produced no valid file; the message names the file and the failed check."""
+
+
+def config_hash(gen_cfg: GeneratorConfig) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces) of the generator config."""
+    canonical = json.dumps(dataclasses.asdict(gen_cfg), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def build_metadata(gen_cfg: GeneratorConfig, extra: dict[str, Any]) -> dict[str, str]:
+    """The metadata_props written into the file: our keys, then `extra` (strings or JSON)."""
+    meta = {
+        "stillmotion.format": FORMAT,
+        "stillmotion.version": stillmotion_trainer.__version__,
+        "stillmotion.preset": str(extra.get("preset", "custom")),
+        "stillmotion.channels": str(gen_cfg.channels),
+        "stillmotion.value_range": "0..1",
+        "stillmotion.generator_config": json.dumps(dataclasses.asdict(gen_cfg), sort_keys=True),
+        "stillmotion.config_hash": config_hash(gen_cfg),
+        "stillmotion.pad_multiple": str(gen_cfg.multiple),
+        "stillmotion.producer": f"stillmotion_trainer {stillmotion_trainer.__version__}, "
+        f"torch {torch.__version__}",
+    }
+    for key, value in extra.items():
+        if key == "preset":
+            continue
+        name = key if key.startswith("stillmotion.") else f"stillmotion.{key}"
+        if name in meta:
+            raise ValueError(f"metadata: key {key!r} is reserved (written by the exporter)")
+        meta[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return meta
+
+
+def export_generator(
+    model: nn.Module,
+    gen_cfg: GeneratorConfig,
+    out_path: str,
+    metadata: dict[str, Any] | None = None,
+    opset: int = MIN_OPSET,
+    sample_size: tuple[int, int] = (64, 64),
+) -> dict[str, Any]:
+    """Write `model` to `out_path` as ONNX (atomically), check it, return a report dict.
+
+    metadata: extra entries; "preset" names the preset, others land as "stillmotion.<key>".
+    sample_size: H, W of the tracing sample (any multiple of 2**depth; the axes stay dynamic).
+    """
+    import onnx
+
+    if opset < MIN_OPSET:
+        raise ValueError(f"opset: expected >= {MIN_OPSET}, got {opset}")
+    gen_cfg.validate()
+    meta = build_metadata(gen_cfg, dict(metadata or {}))
+    out_path = os.path.abspath(out_path)
+    out_dir = os.path.dirname(out_path)
+    os.makedirs(out_dir, exist_ok=True)
+
+    # 1. Trace a sample on CPU in eval mode (no dropout/batch-norm updates leak into the graph).
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    model.cpu()
+    h, w = sample_size
+    sample_image = torch.rand(1, gen_cfg.channels, h, w)
+    sample_mask = torch.rand(1, 1, h, w)
+    dynamic = {0: "batch", 2: "height", 3: "width"}
+    fd, tmp_path = tempfile.mkstemp(prefix=".export-", suffix=".onnx.tmp", dir=out_dir)
+    os.close(fd)
+    started = time.perf_counter()
+    try:
+        checks = [check_trace_rerun(model, sample_image, sample_mask, gen_cfg, where=out_path)]
+        with torch.no_grad(), warnings.catch_warnings():
+            # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic; harmless
+            warnings.simplefilter("ignore", UserWarning)
+            torch.onnx.export(
+                model,
+                (sample_image, sample_mask),
+                tmp_path,
+                input_names=list(INPUT_NAMES),
+                output_names=list(OUTPUT_NAMES),
+                dynamic_axes={name: dynamic for name in INPUT_NAMES + OUTPUT_NAMES},
+                opset_version=opset,
+                do_constant_folding=True,
+            )
+        # 2. Metadata, then the self-checks, on the temporary file.
+        proto = onnx.load(tmp_path)
+        del proto.metadata_props[:]
+        for key, value in meta.items():
+            proto.metadata_props.add(key=key, value=value)
+        declare_output_shapes(proto, gen_cfg.channels)
+        proto.producer_name = "stillmotion_trainer"
+        proto.producer_version = stillmotion_trainer.__version__
+        checks += check_onnx_model(proto, gen_cfg.channels, where=out_path)
+        onnx.save(proto, tmp_path)
+        os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; the model is meant to be shared
+        # 3. Atomic publish: readers see the old file or the complete new one, never a torn one.
+        os.replace(tmp_path, out_path)
+    except BaseException:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
+        raise
+    finally:
+        model.to(device)
+        model.train(was_training)
+
+    return {
+        "onnx": out_path,
+        "bytes": os.path.getsize(out_path),
+        "opset": opset,
+        "inputs": list(INPUT_NAMES),
+        "outputs": list(OUTPUT_NAMES),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "metadata": meta,
+        "checks": checks,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def declare_output_shapes(proto: Any, channels: int) -> None:
+    """Declare outputs as [batch, C, height, width].
+
+    torch's exporter cannot see through the dynamic crop (a Slice) and leaves the channel axis of
+    the outputs as an unnamed symbol; the channel count is fixed by construction, so we state it.
+    Shape inference afterwards (strict mode) rejects the file if the declaration were wrong.
+    """
+    for output in proto.graph.output:
+        c = channels if output.name == "next_image" else 1
+        dims = output.type.tensor_type.shape.dim
+        for i, name in ((0, "batch"), (2, "height"), (3, "width")):
+            dims[i].dim_param = name
+        dims[1].dim_value = c
+
+
+def check_trace_rerun(
+    model: nn.Module,
+    sample_image: torch.Tensor,
+    sample_mask: torch.Tensor,
+    gen_cfg: GeneratorConfig,
+    where: str,
+    tolerance: float = 1e-5,
+) -> str:
+    """Trace at the sample size, re-run the trace at batch 2 and an odd size, compare to eager."""
+    h, w = sample_image.shape[-2:]
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, (sample_image, sample_mask), check_trace=False)
+        image = torch.rand(2, gen_cfg.channels, h + 3, w - 5)
+        mask = torch.rand(2, 1, h + 3, w - 5)
+        eager = model(image, mask)
+        rerun = traced(image, mask)
+    for name, a, b in zip(OUTPUT_NAMES, eager, rerun):
+        if a.shape != b.shape:
+            raise ExportError(
+                f"{where}: traced graph gives {name} shape {tuple(b.shape)} at input "
+                f"{tuple(image.shape)}, eager gives {tuple(a.shape)} (sizes frozen in the trace?)"
+            )
+        err = float((a - b).abs().max())
+        if err > tolerance:
+            raise ExportError(f"{where}: traced graph differs from eager on {name} by {err:.3g}")
+    return "torch_trace_rerun"
+
+
+def check_onnx_model(proto: Any, channels: int, where: str) -> list[str]:
+    """onnx.checker + shape inference; raise ExportError naming `where` on the first problem.
+
+    Returns the names of the checks passed, for the export report.
+    """
+    import onnx
+    from onnx import shape_inference
+
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as err:
+        raise ExportError(f"{where}: onnx.checker rejected the exported graph: {err}") from err
+    inferred = shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+
+    def dims(value_info: Any) -> list[str | int]:
+        return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+    expected_in = {"image": channels, "mask": 1}
+    expected_out = {"next_image": channels, "next_mask": 1}
+    got_in = {v.name: dims(v) for v in inferred.graph.input}
+    got_out = {v.name: dims(v) for v in inferred.graph.output}
+    for kind, expected, got in (("input", expected_in, got_in), ("output", expected_out, got_out)):
+        if set(got) != set(expected):
+            raise ExportError(
+                f"{where}: graph {kind}s are {sorted(got)}, expected {sorted(expected)}"
+            )
+        for name, c in expected.items():
+            shape = got[name]
+            # batch, height and width must stay symbolic (dynamic); channels fixed
+            if (
+                len(shape) != 4
+                or shape[1] != c
+                or not all(isinstance(shape[i], str) for i in (0, 2, 3))
+            ):
+                raise ExportError(
+                    f"{where}: {kind} {name!r} has shape {shape}, expected "
+                    f"[batch, {c}, height, width] with dynamic batch/height/width"
+                )
+    return ["onnx.checker", "shape_inference", "io_contract"]

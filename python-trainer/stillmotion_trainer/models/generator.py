@@ -1,0 +1,353 @@
+"""The next-frame generator G(I_t, M_t) -> (I_{t+1}, M_{t+1}) of METHOD.md (claims 5-7).
+
+Both arrangements the method asks for are built from the same small blocks:
+
+- ``separate`` (claims 5-6): two encoder-decoder networks with different structures, one predicts
+  the image, the other (half as wide, its own encoder) predicts the mask;
+- ``shared`` (claim 7): one shared encoder and the first ``shared_decoder_stages`` decoder
+  stages shared, then the decoder branches into an image branch and a mask branch.
+
+Encoders are groups of convolutions (stride-2 convolution per stage); decoders are groups of
+upsampling + convolution or transposed convolutions. Skip connections join each decoder stage to
+the encoder stage of the same resolution (a U-Net) because the next frame is mostly the current
+one: the network should only have to learn the change. Images and masks leave through a sigmoid,
+so outputs lie in [0, 1] like the inputs.
+
+``stem_stride=2`` starts the encoder at half resolution (as real-time segmentation networks do):
+nothing but the output heads runs at full resolution, where each head sees the upsampled decoder
+features concatenated with the raw input (image and mask), which carries the full-resolution
+detail. This cuts the CPU time about 1.6-fold (measured, docs/models.md); the ``realtime``
+preset uses it.
+
+Any H, W is accepted: the input is padded (edge replication) to a multiple of ``multiple``
+(``2**depth``, times 2 with ``stem_stride=2``) and the outputs are cropped back, so callers never
+resize for the network. Padding and cropping are traced as shape arithmetic, which keeps height
+and width dynamic in the ONNX export.
+
+Weights are initialised from torch's global RNG: call ``torch.manual_seed(seed)`` before
+``build_generator`` for a reproducible network (the training loop does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Optional, cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+VARIANTS = ("separate", "shared")
+DECODERS = ("upsample", "transposed")
+UPSAMPLE_MODES = ("bilinear", "nearest")
+MAX_WIDTH_MULTIPLIER = 8  # stage widths double per stage up to base_width * 8
+
+
+@dataclass
+class GeneratorConfig:
+    """Structure of a generator; ``dataclasses.asdict`` of it is stored in checkpoints and ONNX.
+
+    variant: "separate" (two networks, claims 5-6) or "shared" (shared encoder, claim 7).
+    channels: image channels, 1 (ultrasound) or 3 (endoscopy).
+    base_width: channels of the full-resolution stage; each deeper stage doubles it (max x8).
+    depth: number of down-sampling (and up-sampling) stages.
+    decoder: "upsample" (interpolation + 3x3 conv) or "transposed" (4x4 stride-2 transposed conv).
+    upsample_mode: interpolation of the "upsample" decoder, "bilinear" or "nearest".
+    shared_decoder_stages: "shared" only: how many decoder stages (deepest first) both outputs
+        share before branching; None = all of them (the branches are then just the two heads).
+    stem_stride: 1 = the encoder starts at full resolution; 2 = at half resolution, the heads
+        fuse the upsampled features with the raw input at full resolution (faster).
+    head_kernel: kernel of the output heads' convolution, 3 or 1 (1x1 heads are the cheapest
+        full-resolution layer; with stem_stride 2 they still see every input pixel).
+    next_frame_input: reserved for a later G(I_t, M_t, I_{t+1}); True is not implemented yet.
+    """
+
+    variant: str = "shared"
+    channels: int = 3
+    base_width: int = 16
+    depth: int = 3
+    decoder: str = "upsample"
+    upsample_mode: str = "bilinear"
+    shared_decoder_stages: Optional[int] = None
+    stem_stride: int = 1
+    head_kernel: int = 3
+    next_frame_input: bool = False
+
+    def validate(self) -> "GeneratorConfig":
+        """Raise ValueError naming the field and the allowed values; return self when valid."""
+        _check_choice("variant", self.variant, VARIANTS)
+        _check_choice("decoder", self.decoder, DECODERS)
+        _check_choice("upsample_mode", self.upsample_mode, UPSAMPLE_MODES)
+        _check_choice("channels", self.channels, (1, 3))
+        _check_choice("stem_stride", self.stem_stride, (1, 2))
+        _check_choice("head_kernel", self.head_kernel, (1, 3))
+        if not isinstance(self.base_width, int) or self.base_width < 2:
+            raise ValueError(f"base_width: expected an integer >= 2, got {self.base_width!r}")
+        if not isinstance(self.depth, int) or not 1 <= self.depth <= 6:
+            raise ValueError(f"depth: expected an integer in 1..6, got {self.depth!r}")
+        s = self.shared_decoder_stages
+        if s is not None:
+            if self.variant != "shared":
+                raise ValueError(
+                    f"shared_decoder_stages: only meaningful for variant 'shared', got {s!r} "
+                    f"with variant {self.variant!r} (leave it None)"
+                )
+            if not isinstance(s, int) or not 0 <= s <= self.depth:
+                raise ValueError(
+                    f"shared_decoder_stages: expected None or an integer in 0..depth "
+                    f"(0..{self.depth}), got {s!r}"
+                )
+        if self.next_frame_input:
+            raise NotImplementedError(
+                "next_frame_input=True (G(I_t, M_t, I_{t+1})) is reserved and not implemented"
+            )
+        return self
+
+    @property
+    def multiple(self) -> int:
+        """Inputs are padded internally to a multiple of this (2**depth * stem_stride)."""
+        return 2**self.depth * self.stem_stride
+
+
+def generator_config_fields() -> list[str]:
+    return [f.name for f in fields(GeneratorConfig)]
+
+
+def _check_choice(name: str, value: object, allowed: tuple) -> None:
+    if value not in allowed:
+        allowed_text = ", ".join(repr(a) for a in allowed)
+        raise ValueError(f"{name}: unsupported value {value!r}. Should be one of: {allowed_text}")
+
+
+def _stage_widths(base_width: int, depth: int) -> list[int]:
+    """Channels per resolution level 0 (full) .. depth (deepest)."""
+    return [base_width * min(2**i, MAX_WIDTH_MULTIPLIER) for i in range(depth + 1)]
+
+
+def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.ReLU(inplace=True))
+
+
+class Encoder(nn.Module):
+    """Stem conv (full resolution, or half with stem_stride 2), then `depth` stages of
+    (stride-2 conv, conv)."""
+
+    def __init__(self, in_channels: int, widths: list[int], stem_stride: int = 1) -> None:
+        super().__init__()
+        self.stem = _conv(in_channels, widths[0], stride=stem_stride)
+        self.stages = nn.ModuleList(
+            nn.Sequential(
+                _conv(widths[i], widths[i + 1], stride=2), _conv(widths[i + 1], widths[i + 1])
+            )
+            for i in range(len(widths) - 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = [self.stem(x)]  # (B, w0, H / s, W / s), s = stem stride
+        for stage in self.stages:
+            feats.append(stage(feats[-1]))  # (B, w_i, H / (s * 2**i), W / (s * 2**i))
+        return feats
+
+
+class UpStage(nn.Module):
+    """One decoder stage: double the resolution, then fuse with the encoder skip of that size.
+
+    "upsample": interpolate x2, then one 3x3 conv over [upsampled, skip] (cheaper than a conv
+    before the concatenation, which matters at full resolution). "transposed": a 4x4 stride-2
+    transposed conv reduces the channels, then a 3x3 conv over [upsampled, skip].
+    """
+
+    def __init__(
+        self, c_in: int, c_skip: int, c_out: int, decoder: str, upsample_mode: str
+    ) -> None:
+        super().__init__()
+        self.up: nn.Module
+        if decoder == "transposed":
+            self.up = nn.Sequential(
+                nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)
+            )
+            self.fuse = _conv(c_out + c_skip, c_out)
+        else:
+            align = False if upsample_mode == "bilinear" else None
+            self.up = nn.Upsample(scale_factor=2, mode=upsample_mode, align_corners=align)
+            self.fuse = _conv(c_in + c_skip, c_out)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = self.up(x)  # (B, c_in or c_out, 2h, 2w)
+        return self.fuse(torch.cat([x, skip], dim=1))  # (B, c_out, 2h, 2w)
+
+
+class Decoder(nn.Module):
+    """Decoder stages from level `start` (deep) up to level `stop` (shallower), with skips."""
+
+    def __init__(self, widths: list[int], start: int, stop: int, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.levels = list(range(start - 1, stop - 1, -1))  # target level of each stage
+        self.stages = nn.ModuleList(
+            UpStage(widths[lvl + 1], widths[lvl], widths[lvl], cfg.decoder, cfg.upsample_mode)
+            for lvl in self.levels
+        )
+
+    def forward(self, x: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
+        for lvl, stage in zip(self.levels, self.stages):
+            x = stage(x, feats[lvl])
+        return x
+
+
+def _head(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2), nn.Sigmoid())
+
+
+class FullResolutionLift(nn.Module):
+    """stem_stride 2: half-resolution features x2 (decoder's up-sampling kind), joined with the
+    raw input, so the heads predict at full resolution from coarse context + fine detail."""
+
+    def __init__(self, width: int, in_channels: int, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.up: nn.Module
+        if cfg.decoder == "transposed":
+            self.up = nn.Sequential(
+                nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), nn.ReLU(inplace=True)
+            )
+        else:
+            align = False if cfg.upsample_mode == "bilinear" else None
+            self.up = nn.Upsample(scale_factor=2, mode=cfg.upsample_mode, align_corners=align)
+
+    def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.up(y), x], dim=1)  # (B, w0 + C + 1, H, W)
+
+
+class EncoderDecoder(nn.Module):
+    """A U-Net mapping (image, mask) concatenated to `out_channels` sigmoid outputs."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, width: int, cfg: GeneratorConfig
+    ) -> None:
+        super().__init__()
+        widths = _stage_widths(width, cfg.depth)
+        self.encoder = Encoder(in_channels, widths, cfg.stem_stride)
+        self.decoder = Decoder(widths, cfg.depth, 0, cfg)
+        self.lift = (
+            FullResolutionLift(widths[0], in_channels, cfg) if cfg.stem_stride == 2 else None
+        )
+        head_in = widths[0] + in_channels if self.lift is not None else widths[0]
+        self.head = _head(head_in, out_channels, cfg.head_kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.encoder(x)
+        y = self.decoder(feats[-1], feats)
+        return self.head(self.lift(y, x) if self.lift is not None else y)
+
+
+class _PaddedGenerator(nn.Module):
+    """Shared input checks and pad-to-multiple / crop-back around `_predict`."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+
+    def _predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,C,H,W), (B,1,H,W) in [0,1] -> next image (B,C,H,W), next mask (B,1,H,W) in [0,1]."""
+        if not torch.jit.is_tracing():  # shape checks would freeze sizes into an ONNX trace
+            self._check_inputs(image, mask)
+        h, w = image.shape[-2], image.shape[-1]
+        m = self.cfg.multiple
+        pad_h = (m - h % m) % m
+        pad_w = (m - w % m) % m
+        x = torch.cat([image, mask], dim=1)  # (B, C+1, H, W)
+        x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")  # (B, C+1, H', W'), H' % m == 0
+        next_image, next_mask = self._predict(x)
+        return next_image[..., :h, :w], next_mask[..., :h, :w]
+
+    def _check_inputs(self, image: torch.Tensor, mask: torch.Tensor) -> None:
+        c = self.cfg.channels
+        if image.dim() != 4 or image.shape[1] != c:
+            raise ValueError(f"image: expected shape (B, {c}, H, W), got {tuple(image.shape)}")
+        expected = (image.shape[0], 1, image.shape[2], image.shape[3])
+        if tuple(mask.shape) != expected:
+            raise ValueError(f"mask: expected shape {expected}, got {tuple(mask.shape)}")
+
+
+class SharedGenerator(_PaddedGenerator):
+    """Claim 7: one encoder; decoder shared for the first stages, then image and mask branches."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__(cfg)
+        widths = _stage_widths(cfg.base_width, cfg.depth)
+        shared = cfg.depth if cfg.shared_decoder_stages is None else cfg.shared_decoder_stages
+        branch_level = cfg.depth - shared  # resolution level where the two branches start
+        in_channels = cfg.channels + 1
+        self.encoder = Encoder(in_channels, widths, cfg.stem_stride)
+        self.shared_decoder = Decoder(widths, cfg.depth, branch_level, cfg)
+        self.image_decoder = Decoder(widths, branch_level, 0, cfg)
+        self.mask_decoder = Decoder(widths, branch_level, 0, cfg)
+        # stem_stride 2: lift to full resolution once when the decoder is fully shared, else
+        # once per branch (the branches' features differ)
+        self.lifts = nn.ModuleList()
+        head_in = widths[0]
+        if cfg.stem_stride == 2:
+            for _ in range(1 if shared == cfg.depth else 2):
+                self.lifts.append(FullResolutionLift(widths[0], in_channels, cfg))
+            head_in = widths[0] + in_channels
+        self.image_head = _head(head_in, cfg.channels, cfg.head_kernel)
+        self.mask_head = _head(head_in, 1, cfg.head_kernel)
+
+    def _predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.encoder(x)
+        y = self.shared_decoder(feats[-1], feats)  # (B, w_b, H / (s 2**b), W / (s 2**b))
+        y_image = self.image_decoder(y, feats)  # (B, w0, H / s, W / s)
+        y_mask = self.mask_decoder(y, feats)
+        if len(self.lifts) == 1:  # fully shared decoder: y_image is y_mask
+            y_image = y_mask = self.lifts[0](y_image, x)  # (B, w0 + C + 1, H, W)
+        elif len(self.lifts) == 2:
+            y_image, y_mask = self.lifts[0](y_image, x), self.lifts[1](y_mask, x)
+        if y_image is y_mask:
+            return _heads_on_shared_features(y_image, self.image_head, self.mask_head)
+        return self.image_head(y_image), self.mask_head(y_mask)  # (B, C, H, W), (B, 1, H, W)
+
+
+def _heads_on_shared_features(
+    y: torch.Tensor, image_head: nn.Sequential, mask_head: nn.Sequential
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both heads applied to the same features, as ONE convolution with their stacked weights.
+
+    Same result as running them apart (output channels of a convolution are independent), but
+    one pass over the largest tensor of the network: the heads are full-resolution convolutions
+    with very few outputs, which onnxruntime pads to 8-channel blocks, so two of them cost twice
+    one (measured: the two 3x3 heads took 7.5 of 13.6 ms per 256x256 frame, fused 5.7 of 15.1
+    under the same load; docs/models.md).
+    """
+    conv_image, conv_mask = cast(nn.Conv2d, image_head[0]), cast(nn.Conv2d, mask_head[0])
+    weight = torch.cat([conv_image.weight, conv_mask.weight])  # (C + 1, c_in, k, k)
+    bias = torch.cat([cast(torch.Tensor, conv_image.bias), cast(torch.Tensor, conv_mask.bias)])
+    padding = conv_image.kernel_size[0] // 2
+    out = torch.sigmoid(F.conv2d(y, weight, bias, padding=padding))  # (B, C + 1, H, W)
+    c = conv_image.out_channels
+    return out[:, :c], out[:, c:]
+
+
+class SeparateGenerator(_PaddedGenerator):
+    """Claims 5-6: two networks with different structures (the mask net is half as wide)."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__(cfg)
+        self.image_net = EncoderDecoder(cfg.channels + 1, cfg.channels, cfg.base_width, cfg)
+        self.mask_net = EncoderDecoder(cfg.channels + 1, 1, max(2, cfg.base_width // 2), cfg)
+
+    def _predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.image_net(x), self.mask_net(x)  # (B, C, H, W), (B, 1, H, W)
+
+
+def build_generator(cfg: GeneratorConfig) -> nn.Module:
+    """The generator described by `cfg` (validated first); weights from torch's global RNG."""
+    cfg.validate()
+    if cfg.variant == "separate":
+        return SeparateGenerator(cfg)
+    return SharedGenerator(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+/**
+ * Benchmark `propagate_fps_256`: frames per second of propagateMasks (Fig. 6 label propagation)
+ * with the `realtime` preset at 256x256 on this machine's CPU cores, through onnxruntime-node.
+ *
+ * Timed per round, as a live pipeline does it: 8-bit decoded frames -> float planar tensors,
+ * propagateMasks from one key frame (frame 0) over the whole clip, every soft mask -> binary
+ * 8-bit mask. Not timed: model export, session creation, PNG/video decoding of the source.
+ * Random weights (a trained model of the same preset costs the same).
+ *
+ * Last stdout line: {"metric":"propagate_fps_256","value":...,"goal":">= 60","unit":"frames/s",...}
+ * Options: --frames N (default 150), --rounds R (default 5), --preset NAME (default realtime),
+ * --quick (60 frames, 3 rounds).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const { values: opts } = parseArgs({
+  options: {
+    frames: { type: "string", default: "150" },
+    rounds: { type: "string", default: "5" },
+    preset: { type: "string", default: "realtime" },
+    // passed by `npm run bench -- --quick` (tools/bench/run.mjs): fewer, shorter rounds
+    quick: { type: "boolean", default: false },
+  },
+});
+const N = opts.quick ? 60 : Number(opts.frames);
+const ROUNDS = opts.quick ? 3 : Number(opts.rounds);
+const SIZE = 256;
+const ROOT = resolve(import.meta.dirname, "../..");
+const PYTHON = process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3";
+
+let lib;
+try {
+  lib = await import("@stillmotion/inference");
+} catch (err) {
+  console.error(`cannot import @stillmotion/inference (run \`npm run build\` first): ${err.message}`);
+  process.exit(1);
+}
+const { loadGenerator, propagateMasks, pixelsToImage, maskToPixels } = lib;
+
+function exportModel(out) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(
+      PYTHON,
+      [join(ROOT, "tools/bench/generator_bench_helper.py"), "export", "--preset", opts.preset, "--out", out],
+      {
+        cwd: join(ROOT, "python-trainer"),
+        env: { ...process.env, PYTHONPATH: join(ROOT, "python-trainer") },
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolvePromise(JSON.parse(stdout.trim().split("\n").pop())) : reject(new Error(stderr)),
+    );
+  });
+}
+
+/** A synthetic endoscopy-like clip: a bright blob drifting over a shaded background. */
+function syntheticFrames(n) {
+  const frames = [];
+  for (let t = 0; t < n; t++) {
+    const data = new Uint8Array(SIZE * SIZE * 3);
+    const cx = 128 + 60 * Math.cos(t / 20);
+    const cy = 128 + 40 * Math.sin(t / 15);
+    for (let y = 0; y < SIZE; y++) {
+      for (let x = 0; x < SIZE; x++) {
+        const d2 = ((x - cx) ** 2 + (y - cy) ** 2) / 900;
+        const blob = Math.exp(-d2);
+        const i = (y * SIZE + x) * 3;
+        data[i] = Math.min(255, 120 + 80 * blob + (x >> 2));
+        data[i + 1] = Math.min(255, 60 + 60 * blob + (y >> 3));
+        data[i + 2] = Math.min(255, 50 + 30 * blob);
+      }
+    }
+    frames.push({ data, channels: 3, height: SIZE, width: SIZE });
+  }
+  return frames;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-fps-"));
+try {
+  const exported = await exportModel(join(dir, "model.onnx"));
+  const generator = await loadGenerator(exported.onnx);
+  const raw = syntheticFrames(N);
+  const keyMask = { data: new Float32Array(SIZE * SIZE), height: SIZE, width: SIZE };
+  for (let y = 100; y < 160; y++) for (let x = 150; x < 210; x++) keyMask.data[y * SIZE + x] = 1;
+
+  let cpuMicros = 0;
+  const round = async (frames) => {
+    const cpu0 = process.cpuUsage();
+    const start = performance.now();
+    const images = frames.map(pixelsToImage);
+    const result = await propagateMasks(generator, images, [{ index: 0, mask: keyMask }]);
+    const masks = result.masks.map((m) => maskToPixels(m, 0.5));
+    const seconds = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    cpuMicros = cpu.user + cpu.system;
+    if (masks.length !== frames.length) throw new Error("lost frames");
+    return frames.length / seconds;
+  };
+  await round(raw.slice(0, 10)); // warm-up: onnxruntime plans memory on the first runs
+  const fps = [];
+  const cpuMsPerFrame = [];
+  const load = [loadavg()[0]];
+  for (let r = 0; r < ROUNDS; r++) {
+    fps.push(await round(raw));
+    cpuMsPerFrame.push(cpuMicros / 1000 / N);
+  }
+  load.push(loadavg()[0]);
+  await generator.dispose();
+  const sorted = [...fps].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  console.log(
+    JSON.stringify({
+      metric: "propagate_fps_256",
+      value: Number(median.toFixed(2)),
+      goal: ">= 60",
+      unit: "frames/s",
+      details: {
+        direction: "higher is better",
+        preset: opts.preset,
+        parameters: exported.parameters,
+        generator_config: generator.metadata.generatorConfig,
+        frames_per_round: N,
+        rounds_fps: fps.map((v) => Number(v.toFixed(2))),
+        best_fps: Number(sorted[sorted.length - 1].toFixed(2)),
+        size: `${SIZE}x${SIZE}x3`,
+        intra_op_threads: generator.sessionOptions.intraOpNumThreads,
+        // CPU time of this process per frame (all threads, spin-waits included)
+        cpu_ms_per_frame: Number(cpuMsPerFrame.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)].toFixed(2)),
+        load_average_1m: load.map((v) => Number(v.toFixed(2))),
+        cores: availableParallelism(),
+        cpu: cpus()[0]?.model,
+        timed: "uint8 frames -> float tensors, propagateMasks (1 key frame), soft -> binary uint8 masks",
+      },
+    }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
