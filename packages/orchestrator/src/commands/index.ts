@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import * as calibrate from "./calibrate.js";
 import * as control from "./control.js";
+import * as dashboard from "./dashboard.js";
 import * as datasetCheck from "./dataset/check.js";
 import * as importDicom from "./dataset/import-dicom.js";
 import * as importFrames from "./dataset/import-frames.js";
@@ -9,8 +10,13 @@ import * as importStills from "./dataset/import-stills.js";
 import * as importVideo from "./dataset/import-video.js";
 import * as datasetStats from "./dataset/stats.js";
 import * as doctor from "./doctor.js";
+import * as evalCmd from "./eval.js";
 import * as exportCmd from "./export.js";
+import * as generate from "./generate.js";
 import * as keyframes from "./keyframes.js";
+import * as propagate from "./propagate.js";
+import * as quickstart from "./quickstart.js";
+import * as report from "./report.js";
 import * as runs from "./runs.js";
 import * as train from "./train.js";
 
@@ -19,7 +25,13 @@ export const commands: Array<{ register(program: Command): void }> = [
   train,
   control,
   runs,
+  dashboard,
+  report,
   exportCmd,
+  generate,
+  propagate,
+  quickstart,
+  evalCmd,
   importFrames,
   importVideo,
   importStills,

@@ -5,11 +5,12 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { loadRunConfig, type RunConfig } from "../config/run-config.js";
+import { TrainDashboard } from "../dashboard/train-dashboard.js";
 import { createLogger } from "../logger.js";
-import { gitCommit, machineInfo, runFiles, writeJsonAtomic } from "../runs/run-record.js";
-import { RunProgress } from "../runs/progress.js";
-import { type RunOutcome, superviseRun } from "../runs/supervisor.js";
 import { repoRoot } from "../repo-paths.js";
+import { RunProgress } from "../runs/progress.js";
+import { gitCommit, machineInfo, runFiles, writeJsonAtomic } from "../runs/run-record.js";
+import { type RunOutcome, superviseRun } from "../runs/supervisor.js";
 
 export interface TrainOptions {
   config: string;
@@ -19,6 +20,8 @@ export interface TrainOptions {
   restartOnFailure?: number;
   json?: boolean;
   progress?: boolean;
+  /** Serve the live dashboard: true = default port, or a port number ("0" = any free port). */
+  dashboard?: string | boolean;
 }
 
 export function resolveRunDir(config: RunConfig, runDir?: string): string {
@@ -32,6 +35,8 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
   config.data.dataset = resolve(config.data.dataset);
   const runDir = resolveRunDir(config, options.runDir);
   const log = createLogger({ file: runFiles.log(runDir) });
+  // Keeps previews in run_dir/previews/, serves --dashboard, writes report.html at the end.
+  const board = await TrainDashboard.start(runDir, { dashboard: options.dashboard, logger: log });
   const stop = new AbortController();
   const kill = new AbortController();
   const onSigint = () => {
@@ -52,6 +57,7 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
     configSource: resolve(options.config),
     overrides: options.set ?? [],
   });
+  let failure: unknown;
   try {
     const outcome = await superviseRun({
       config,
@@ -61,12 +67,19 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
       stopSignal: stop.signal,
       killSignal: kill.signal,
       logger: log,
-      onEvent: (event) => progress.onEvent(event),
+      onEvent: (event) => {
+        progress.onEvent(event);
+        board.onEvent(event);
+      },
     });
     writeJsonAtomic(runFiles.summary(runDir), { ...outcome, endedAt: new Date().toISOString() });
     return outcome;
+  } catch (err) {
+    failure = err;
+    throw err;
   } finally {
     progress.stop();
+    await board.finish(failure);
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
   }
@@ -84,8 +97,13 @@ export function register(program: Command): void {
     .option("--set <key=value>", "override a config key (repeatable)", collect)
     .option("--run-dir <dir>", "run directory (default: checkpoint.run_dir of the config)")
     .option("--resume", "continue the run directory's latest checkpoint")
-    .option("--restart-on-failure <n>", "restart a dead trainer from its last checkpoint up to n times", Number)
+    .option(
+      "--restart-on-failure <n>",
+      "restart a dead trainer from its last checkpoint up to n times",
+      Number,
+    )
     .option("--json", "print the outcome as one JSON object")
+    .option("--dashboard [port]", "serve the live dashboard (default port 6007; 0 = any free one)")
     .addHelpText(
       "after",
       `
@@ -93,12 +111,16 @@ Examples:
   $ stillmotion train --config configs/quickstart.yaml
   $ stillmotion train -c run.yaml --set train.lr=3e-4 --set stop.max_steps=2000 --run-dir runs/lr3e-4
   $ stillmotion train -c run.yaml --run-dir runs/a --resume --restart-on-failure 3
+  $ stillmotion train -c run.yaml --dashboard          # then open the printed URL
 
 Ctrl-C once: finish the step, checkpoint, stop. Twice: kill.`,
     )
     .action(async (opts: TrainOptions) => {
       const outcome = await train(opts);
       if (opts.json) console.log(JSON.stringify(outcome));
-      else console.log(`run ${outcome.runId} ended (${outcome.reason}) at step ${outcome.step}: ${outcome.runDir}`);
+      else
+        console.log(
+          `run ${outcome.runId} ended (${outcome.reason}) at step ${outcome.step}: ${outcome.runDir}`,
+        );
     });
 }

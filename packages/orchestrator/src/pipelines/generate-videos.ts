@@ -37,6 +37,7 @@ export interface GeneratedClip {
   maskAreas: number[];
   /** Mean pixel value per frame (drift to grey or black shows here). */
   meanIntensity: number[];
+  video: GeneratedVideo;
 }
 
 export interface GenerateVideosResult {
@@ -76,6 +77,7 @@ export async function generateVideos(options: GenerateVideosOptions): Promise<Ge
       preview,
       maskAreas: video.masks.map(area),
       meanIntensity: video.frames.map((f) => mean(f.data)),
+      video,
     });
     videos.push({ id: still.id, video });
     options.onProgress?.(i + 1, options.stills.length, still.id);

@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import {
+  type FloatImage,
   type Fusion,
   loadGenerator,
   type Mask,
@@ -27,6 +28,7 @@ export interface PropagateVideosOptions {
 export interface PropagatedVideo {
   id: string;
   dir: string;
+  frames: FloatImage[];
   masks: Mask[];
   overlay?: string;
   preview: string;
@@ -53,6 +55,7 @@ export async function propagateVideos(options: PropagateVideosOptions): Promise<
     out.push({
       id: video.id,
       dir,
+      frames: video.frames,
       masks: result.masks,
       overlay,
       preview,
