@@ -22,8 +22,18 @@ const STEPS = quick ? 40 : 120;
 const WARMUP = 10;
 const work = mkdtempSync(join(tmpdir(), "stillmotion-bench-bridge-"));
 const dataset = join(work, "dataset");
-execFileSync(PY, ["-m", "stillmotion_trainer", "synth", "--kind", "endoscopy", "--out", dataset, "--videos", "4"]
-  .concat(["--frames", "12", "--size", "64", "--seed", "0"]), { cwd: trainerDir, stdio: "ignore" });
+execFileSync(
+  PY,
+  ["-m", "stillmotion_trainer", "synth", "--kind", "endoscopy", "--out", dataset, "--videos", "4"].concat([
+    "--frames",
+    "12",
+    "--size",
+    "64",
+    "--seed",
+    "0",
+  ]),
+  { cwd: trainerDir, stdio: "ignore" },
+);
 
 const config = {
   data: { dataset, size: 64, clip_len: 4, batch_size: 4, val_fraction: 0.25 },
@@ -36,7 +46,10 @@ const config = {
 };
 
 function stepsPerSecond(runDir) {
-  const rows = readFileSync(join(runDir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+  const rows = readFileSync(join(runDir, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
     .filter((r) => r.kind === "train" && r.step > WARMUP);
   const first = rows[0];
   const last = rows.at(-1);
@@ -46,7 +59,10 @@ function stepsPerSecond(runDir) {
 function direct(tag) {
   const runDir = join(work, `direct-${tag}`);
   const cfgFile = join(work, `direct-${tag}.json`);
-  writeFileSync(cfgFile, JSON.stringify({ ...config, checkpoint: { ...config.checkpoint, run_dir: runDir } }));
+  writeFileSync(
+    cfgFile,
+    JSON.stringify({ ...config, checkpoint: { ...config.checkpoint, run_dir: runDir } }),
+  );
   const r = spawnSync(PY, ["-m", "stillmotion_trainer", "train", "--config", cfgFile], {
     cwd: trainerDir,
     stdio: ["ignore", "pipe", "pipe"],
@@ -79,6 +95,15 @@ console.log(
     value: ratio,
     goal: ">= 0.97",
     unit: "ratio",
-    details: { steps: STEPS, warmup: WARMUP, preset: "realtime", size: 64, batch: 4, directRates, orchestratedRates, eventsFollowed: events },
+    details: {
+      steps: STEPS,
+      warmup: WARMUP,
+      preset: "realtime",
+      size: 64,
+      batch: 4,
+      directRates,
+      orchestratedRates,
+      eventsFollowed: events,
+    },
   }),
 );

@@ -77,12 +77,16 @@ for (const bench of BENCHES) {
   if (only && !only.includes(bench.name)) continue;
   process.stderr.write(`bench: ${bench.name} ...\n`);
   const started = Date.now();
-  const run = spawnSync(bench.cmd[0], bench.cmd.slice(1).concat(args.includes("--quick") ? ["--quick"] : []), {
-    cwd: root,
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const run = spawnSync(
+    bench.cmd[0],
+    bench.cmd.slice(1).concat(args.includes("--quick") ? ["--quick"] : []),
+    {
+      cwd: root,
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const seconds = (Date.now() - started) / 1000;
   const parsed = run.status === 0 ? lastJsonLine(run.stdout) : undefined;
   const metrics = parsed ? (Array.isArray(parsed.metrics) ? parsed.metrics : [parsed]) : [];
@@ -90,7 +94,8 @@ for (const bench of BENCHES) {
     results.push({ bench: bench.name, issue: bench.issue, error: `exit ${run.status}`, seconds });
     continue;
   }
-  for (const m of metrics) results.push({ bench: bench.name, issue: bench.issue, ...m, met: meetsGoal(m.value, m.goal), seconds });
+  for (const m of metrics)
+    results.push({ bench: bench.name, issue: bench.issue, ...m, met: meetsGoal(m.value, m.goal), seconds });
 }
 
 const report = { machine: machine(), results };

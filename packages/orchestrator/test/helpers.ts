@@ -14,8 +14,17 @@ export function makeSyntheticDataset(dir: string, videos = 3, frames = 8, size =
   const out = join(dir, "dataset");
   execFileSync(
     pythonExecutable(),
-    ["-m", "stillmotion_trainer", "synth", "--kind", "endoscopy", "--out", out, "--videos", String(videos)]
-      .concat(["--frames", String(frames), "--size", String(size), "--seed", "0"]),
+    [
+      "-m",
+      "stillmotion_trainer",
+      "synth",
+      "--kind",
+      "endoscopy",
+      "--out",
+      out,
+      "--videos",
+      String(videos),
+    ].concat(["--frames", String(frames), "--size", String(size), "--seed", "0"]),
     { cwd: trainerDir(), stdio: ["ignore", "pipe", "inherit"] },
   );
   return out;

@@ -5,15 +5,18 @@
  */
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { TrainerRpc } from "../trainer/grpc-client.js";
 import { readJson, runFiles, type TrainerEndpoint } from "../runs/run-record.js";
 import { summarizeRun } from "../runs/run-summary.js";
+import { TrainerRpc } from "../trainer/grpc-client.js";
 import { train } from "./train.js";
 
 async function liveRpc(runDir: string): Promise<{ rpc: TrainerRpc; endpoint: TrainerEndpoint } | undefined> {
   const endpoint = readJson<TrainerEndpoint>(runFiles.endpoint(runDir));
   if (!endpoint) return undefined;
-  const rpc = new TrainerRpc(endpoint.grpcAddress, { timeoutMs: 3_000, token: process.env.STILLMOTION_TOKEN });
+  const rpc = new TrainerRpc(endpoint.grpcAddress, {
+    timeoutMs: 3_000,
+    token: process.env.STILLMOTION_TOKEN,
+  });
   try {
     await rpc.waitForReady(2_000);
     return { rpc, endpoint };
@@ -63,7 +66,13 @@ export function register(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ stillmotion status runs/quickstart --json")
     .action(async (runDir: string, opts: { json?: boolean }) => {
       const s = await runStatus(runDir);
-      console.log(opts.json ? JSON.stringify(s) : Object.entries(s).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join("\n"));
+      console.log(
+        opts.json
+          ? JSON.stringify(s)
+          : Object.entries(s)
+              .map(([k, v]) => `${k}: ${JSON.stringify(v)}`)
+              .join("\n"),
+      );
     });
   program
     .command("resume <runDir>")

@@ -36,16 +36,26 @@ function say(text: string): void {
   process.stderr.write(`\n== ${text}\n`);
 }
 
-async function synth(out: string, videos: number, frames: number, size: number, seed: number, motion = "easy") {
+async function synth(
+  out: string,
+  videos: number,
+  frames: number,
+  size: number,
+  seed: number,
+  motion = "easy",
+) {
   await runTrainerCommand(
-    ["synth", "--kind", "endoscopy", "--out", out, "--videos", String(videos), "--frames", String(frames)].concat([
-      "--size",
-      String(size),
-      "--seed",
-      String(seed),
-      "--motion",
-      motion,
-    ]),
+    [
+      "synth",
+      "--kind",
+      "endoscopy",
+      "--out",
+      out,
+      "--videos",
+      String(videos),
+      "--frames",
+      String(frames),
+    ].concat(["--size", String(size), "--seed", String(seed), "--motion", motion]),
   );
   return out;
 }
@@ -67,7 +77,12 @@ export async function quickstart(options: QuickstartOptions = {}) {
   const runDir = join(out, "run");
   const outcome = await train({
     config: join(repoRoot(), "configs", "quickstart.yaml"),
-    set: [`data.dataset=${trainSet}`, `data.size=${size}`, `stop.time_budget_s=${minutes * 60}`, `train.seed=${seed}`],
+    set: [
+      `data.dataset=${trainSet}`,
+      `data.size=${size}`,
+      `stop.time_budget_s=${minutes * 60}`,
+      `train.seed=${seed}`,
+    ],
     runDir,
   });
 
@@ -144,14 +159,21 @@ export async function quickstart(options: QuickstartOptions = {}) {
 export function register(program: Command): void {
   program
     .command("quickstart")
-    .description("the whole product on generated data: data, train, export, generate, propagate, eval, report")
+    .description(
+      "the whole product on generated data: data, train, export, generate, propagate, eval, report",
+    )
     .option("--out <dir>", "output folder (default runs/quickstart/<timestamp>)")
     .option("--minutes <n>", "training time budget in minutes", Number, 4)
     .option("--size <px>", "frame size", Number, 64)
     .option("--seed <n>", "seed for data and training", Number, 0)
-    .addHelpText("after", "\nExamples:\n  $ stillmotion quickstart\n  $ stillmotion quickstart --minutes 10 --out runs/qs")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ stillmotion quickstart\n  $ stillmotion quickstart --minutes 10 --out runs/qs",
+    )
     .action(async (opts: QuickstartOptions) => {
       const s = await quickstart(opts);
-      console.log(`\nreport:    ${s.report}\nmodel:     ${s.model}\ngenerated: ${s.generated}\npropagated: ${s.propagated}`);
+      console.log(
+        `\nreport:    ${s.report}\nmodel:     ${s.model}\ngenerated: ${s.generated}\npropagated: ${s.propagated}`,
+      );
     });
 }

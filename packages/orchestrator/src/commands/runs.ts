@@ -30,7 +30,9 @@ export function register(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ stillmotion runs list --root runs")
     .action((opts: { root: string; json?: boolean }) => {
       const found = listRuns(opts.root);
-      console.log(opts.json ? JSON.stringify(found) : found.length ? table(found) : `no runs under ${opts.root}`);
+      console.log(
+        opts.json ? JSON.stringify(found) : found.length ? table(found) : `no runs under ${opts.root}`,
+      );
     });
   runs
     .command("show <runDir>")
@@ -39,7 +41,9 @@ export function register(program: Command): void {
     .addHelpText("after", "\nExample:\n  $ stillmotion runs show runs/quickstart")
     .action((runDir: string, opts: { json?: boolean }) => {
       const s = summarizeRun(runDir);
-      console.log(opts.json ? JSON.stringify(s) : `${table([s])}\ncheckpoints: ${s.checkpoints.join(", ") || "-"}`);
+      console.log(
+        opts.json ? JSON.stringify(s) : `${table([s])}\ncheckpoints: ${s.checkpoints.join(", ") || "-"}`,
+      );
     });
   runs
     .command("compare <runDirs...>")

@@ -16,7 +16,9 @@ describe("run config", () => {
 
   it("names the key, the value and what is allowed", () => {
     expect(configErrors({ data: { dataset: "x" }, train: { mode: "sideways" } })).toEqual([
-      expect.stringMatching(/^train\.mode: must be one of "forward", "reverse", "fused", "keyframe".*got "sideways"/),
+      expect.stringMatching(
+        /^train\.mode: must be one of "forward", "reverse", "fused", "keyframe".*got "sideways"/,
+      ),
     ]);
     expect(configErrors({ data: { dataset: "x" }, trian: {} })).toEqual(["trian: unknown key"]);
     expect(configErrors({})).toEqual(["data: required"]);

@@ -39,7 +39,9 @@ export function readConfigFile(path: string): Record<string, unknown> {
     throw new StillMotionError(Code.NOT_FOUND, `${path}: cannot read config (${(err as Error).message})`);
   }
   try {
-    const parsed = [".yaml", ".yml"].includes(extname(path).toLowerCase()) ? YAML.parse(text) : JSON.parse(text);
+    const parsed = [".yaml", ".yml"].includes(extname(path).toLowerCase())
+      ? YAML.parse(text)
+      : JSON.parse(text);
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new Error("the top level must be a mapping");
     }
@@ -99,7 +101,8 @@ export function configErrors(config: unknown): string[] {
   const check = validate();
   if (check(config)) return [];
   const seen = new Set<string>();
-  for (const e of check.errors ?? []) if (e.keyword !== "oneOf" && e.keyword !== "if") seen.add(describe(e, config));
+  for (const e of check.errors ?? [])
+    if (e.keyword !== "oneOf" && e.keyword !== "if") seen.add(describe(e, config));
   return [...seen];
 }
 

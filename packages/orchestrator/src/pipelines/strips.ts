@@ -4,13 +4,21 @@ import type { SampleStrip } from "../dashboard/page-data.js";
 import { sampleStrip } from "../dashboard/report.js";
 
 function toUint8(values: Float32Array, into: Uint8Array, offset: number): void {
-  for (let i = 0; i < values.length; i++) into[offset + i] = Math.max(0, Math.min(255, Math.round(values[i] * 255)));
+  for (let i = 0; i < values.length; i++)
+    into[offset + i] = Math.max(0, Math.min(255, Math.round(values[i] * 255)));
 }
 
 /** `count` evenly spaced frames of a clip as one strip. */
-export function clipStrip(label: string, frames: readonly FloatImage[], masks: readonly Mask[], count = 8): SampleStrip {
+export function clipStrip(
+  label: string,
+  frames: readonly FloatImage[],
+  masks: readonly Mask[],
+  count = 8,
+): SampleStrip {
   const n = Math.min(count, frames.length);
-  const picks = Array.from({ length: n }, (_, i) => Math.round((i * (frames.length - 1)) / Math.max(1, n - 1)));
+  const picks = Array.from({ length: n }, (_, i) =>
+    Math.round((i * (frames.length - 1)) / Math.max(1, n - 1)),
+  );
   const { channels: c, height: h, width: w } = frames[0];
   const images = new Uint8Array(n * c * h * w);
   const maskBytes = new Uint8Array(n * h * w);

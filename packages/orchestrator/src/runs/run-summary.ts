@@ -43,7 +43,11 @@ export function summarizeRun(dir: string): RunSummary {
     reason: summary?.reason ?? "",
     lastLoss,
     bestValLoss: valTotals.length ? Math.min(...valTotals) : null,
-    checkpoints: existsSync(ckptDir) ? readdirSync(ckptDir).filter((f) => f.endsWith(".pt")).sort() : [],
+    checkpoints: existsSync(ckptDir)
+      ? readdirSync(ckptDir)
+          .filter((f) => f.endsWith(".pt"))
+          .sort()
+      : [],
   };
 }
 
@@ -59,7 +63,14 @@ export function listRuns(root: string): RunSummary[] {
 
 export function formatTable(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-  return rows.map((r) => r.map((cell, c) => (cell ?? "").padEnd(widths[c])).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => (cell ?? "").padEnd(widths[c]))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 export function fmt(value: number | null | undefined, digits = 4): string {

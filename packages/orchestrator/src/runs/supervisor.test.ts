@@ -85,7 +85,9 @@ describe("superviseRun", () => {
 
   it("rejects an invalid config with INVALID_ARGUMENT naming the field", async () => {
     const config = tinyConfig(dataset, 5, { train: { lr: -1 } });
-    const err = await superviseRun({ config: config as never, runDir: join(root, "invalid") }).catch((e) => e);
+    const err = await superviseRun({ config: config as never, runDir: join(root, "invalid") }).catch(
+      (e) => e,
+    );
     expect(err).toBeInstanceOf(StillMotionError);
     // the trainer's StartRun refuses it; the attempt reports the gRPC code and the field
     expect((err as StillMotionError).code).toBe(Code.INVALID_ARGUMENT);

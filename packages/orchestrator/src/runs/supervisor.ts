@@ -4,9 +4,10 @@
  * heartbeats, stop gracefully on request, and — with `restartOnFailure` — restart a dead
  * trainer from its last checkpoint. The trainer never outlives the supervisor.
  */
+
+import type { RunConfig } from "../config/run-config.js";
 import { Code, StillMotionError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import type { RunConfig } from "../config/run-config.js";
 import { TrainerRpc } from "../trainer/grpc-client.js";
 import { type TelemetryEvent, TelemetrySubscriber } from "../trainer/telemetry-subscriber.js";
 import { TrainerProcess } from "../trainer/trainer-process.js";
@@ -94,7 +95,9 @@ async function runAttempt(
   });
   options.onTrainer?.(proc, attempt);
   const rpc = new TrainerRpc(proc.grpcAddress, { token: options.token });
-  const sub = new TelemetrySubscriber(proc.telemetryEndpoint, [], { receiveHwm: options.telemetryReceiveHwm });
+  const sub = new TelemetrySubscriber(proc.telemetryEndpoint, [], {
+    receiveHwm: options.telemetryReceiveHwm,
+  });
   const cleanup: Array<() => void> = [];
   let ended: AttemptResult | undefined;
   let lastBeat = Date.now();

@@ -24,7 +24,12 @@ export interface TrainerRpcOptions {
 }
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
-type UnaryCall<Req, Res> = (req: Req, meta: Metadata, opts: { deadline: number }, cb: Callback<Res>) => unknown;
+type UnaryCall<Req, Res> = (
+  req: Req,
+  meta: Metadata,
+  opts: { deadline: number },
+  cb: Callback<Res>,
+) => unknown;
 
 export class TrainerRpc {
   private readonly client: trainer.TrainerClient;
@@ -79,7 +84,11 @@ export class TrainerRpc {
   }
 
   /** Every event of the run from `fromSeq` on; ends when the run has ended or on cancel(). */
-  async *streamEvents(fromSeq = 0, runId = "", signal?: AbortSignal): AsyncGenerator<telemetry.TelemetryEvent> {
+  async *streamEvents(
+    fromSeq = 0,
+    runId = "",
+    signal?: AbortSignal,
+  ): AsyncGenerator<telemetry.TelemetryEvent> {
     const call = this.client.streamEvents({ runId, fromSeq }, this.metadata());
     const abort = () => call.cancel();
     signal?.addEventListener("abort", abort, { once: true });
@@ -99,7 +108,9 @@ export class TrainerRpc {
     return new Promise((resolve, reject) => {
       this.client.waitForReady(Date.now() + timeoutMs, (err) =>
         err
-          ? reject(new StillMotionError(Code.UNAVAILABLE, `trainer at ${this.address} not ready: ${err.message}`))
+          ? reject(
+              new StillMotionError(Code.UNAVAILABLE, `trainer at ${this.address} not ready: ${err.message}`),
+            )
           : resolve(),
       );
     });

@@ -48,7 +48,10 @@ export async function runTrainerCommand<T = Record<string, unknown>>(
     const why = report?.error ?? (stderr.trim().split("\n").slice(-5).join("\n") || `exit code ${code}`);
     // The trainer names a gRPC status ("NOT_FOUND", ...) when it knows one; keep it.
     const named = report?.code && report.code in Code ? Code[report.code as keyof typeof Code] : undefined;
-    throw new StillMotionError(named ?? (code === 2 ? Code.INVALID_ARGUMENT : Code.INTERNAL), `${args[0]}: ${why}`);
+    throw new StillMotionError(
+      named ?? (code === 2 ? Code.INVALID_ARGUMENT : Code.INTERNAL),
+      `${args[0]}: ${why}`,
+    );
   }
   return report;
 }
