@@ -10,7 +10,8 @@ import { createLogger } from "../logger.js";
 import { repoRoot } from "../repo-paths.js";
 import { RunProgress } from "../runs/progress.js";
 import { gitCommit, machineInfo, runFiles, writeJsonAtomic } from "../runs/run-record.js";
-import { type RunOutcome, superviseRun } from "../runs/supervisor.js";
+import { type RunOutcome, type SuperviseOptions, superviseRun } from "../runs/supervisor.js";
+import { superviseTorchrun } from "../runs/torchrun-supervisor.js";
 
 export interface TrainOptions {
   config: string;
@@ -20,6 +21,12 @@ export interface TrainOptions {
   restartOnFailure?: number;
   json?: boolean;
   progress?: boolean;
+  /** Processes per node under torchrun (1 = one trainer process driven over gRPC). */
+  nproc?: number;
+  nnodes?: number;
+  nodeRank?: number;
+  masterAddr?: string;
+  masterPort?: number;
   /** Serve the live dashboard: true = default port, or a port number ("0" = any free port). */
   dashboard?: string | boolean;
 }
@@ -59,7 +66,21 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
   });
   let failure: unknown;
   try {
-    const outcome = await superviseRun({
+    const supervise =
+      (options.nproc ?? 1) > 1 || (options.nnodes ?? 1) > 1
+        ? (o: SuperviseOptions) =>
+            superviseTorchrun({
+              ...o,
+              distributed: {
+                nproc: options.nproc ?? 1,
+                nnodes: options.nnodes,
+                nodeRank: options.nodeRank,
+                masterAddr: options.masterAddr,
+                masterPort: options.masterPort,
+              },
+            })
+        : superviseRun;
+    const outcome = await supervise({
       config,
       runDir,
       resume: options.resume,
@@ -103,6 +124,11 @@ export function register(program: Command): void {
       Number,
     )
     .option("--json", "print the outcome as one JSON object")
+    .option("--nproc <n>", "processes per node under torchrun (DistributedDataParallel)", Number)
+    .option("--nnodes <n>", "machines taking part (multi-node torchrun)", Number)
+    .option("--node-rank <r>", "this machine's rank among --nnodes", Number)
+    .option("--master-addr <host>", "rank 0's address for multi-node rendezvous")
+    .option("--master-port <port>", "rank 0's port for multi-node rendezvous", Number)
     .option("--dashboard [port]", "serve the live dashboard (default port 6007; 0 = any free one)")
     .addHelpText(
       "after",
@@ -111,6 +137,8 @@ Examples:
   $ stillmotion train --config configs/quickstart.yaml
   $ stillmotion train -c run.yaml --set train.lr=3e-4 --set stop.max_steps=2000 --run-dir runs/lr3e-4
   $ stillmotion train -c run.yaml --run-dir runs/a --resume --restart-on-failure 3
+  $ stillmotion train -c run.yaml --nproc 2                      # 2 processes, DDP (gloo on CPU)
+  $ stillmotion train -c run.yaml --nproc 8 --nnodes 2 --node-rank 0 --master-addr 10.0.0.1
   $ stillmotion train -c run.yaml --dashboard          # then open the printed URL
 
 Ctrl-C once: finish the step, checkpoint, stop. Twice: kill.`,
