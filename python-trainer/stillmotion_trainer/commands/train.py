@@ -1,0 +1,89 @@
+"""train: run the training loop from a config file (docs/training.md).
+
+stdout carries exactly one JSON line at the end, {"event": "end", ...} or {"event": "error",
+...}; human logs go to stderr. SIGTERM/SIGINT finish the current step, checkpoint and exit 0
+(a second signal stops at once). Under `torchrun --nproc_per_node=N` every process runs this
+command; rank 0 alone prints and writes.
+"""
+
+import argparse
+
+HELP = "train the next-frame generator (METHOD.md Fig. 4) from a YAML/JSON config"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="run config, .yaml/.yml/.json")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set train.lr=5e-4 (repeatable; JSON values)",
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="auto|PATH",
+        help="continue the run: 'auto' (newest checkpoint of the run dir, if any) or a path",
+    )
+    p.add_argument("--run-dir", default=None, help="run directory (overrides checkpoint.run_dir)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import os
+    import signal
+    import sys
+    import threading
+
+    from stillmotion_trainer import runtime
+    from stillmotion_trainer.data.errors import DatasetError
+    from stillmotion_trainer.training.checkpoint import CheckpointError
+    from stillmotion_trainer.training.config import ConfigError, load_config
+    from stillmotion_trainer.training.distributed import local_world_size
+    from stillmotion_trainer.training.loop import train
+
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    # N processes on one machine share its cores instead of each taking all of them;
+    # STILLMOTION_THREADS, when set, wins.
+    shared = max(1, runtime.available_cores() // local_world_size())
+    runtime.configure_threads(int(os.environ.get("STILLMOTION_THREADS", "0")) or shared)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():  # second signal: the user does not want to wait for the step
+            raise KeyboardInterrupt
+        stop.set()
+        if is_main:
+            name = signal.Signals(signum).name
+            print(f"{name}: finishing the step, then checkpoint and exit", file=sys.stderr)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        cfg = load_config(args.config, args.set)
+        result = train(cfg, run_dir=args.run_dir, resume=args.resume, external_stop=stop.is_set)
+    except (ConfigError, DatasetError, CheckpointError) as e:
+        if is_main:
+            print(f"error: {e}", file=sys.stderr)
+            code = getattr(e, "grpc_status", None) or e.code
+            print(json.dumps({"event": "error", "code": code, "message": str(e)}), flush=True)
+        return 2
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if is_main:
+        summary = {
+            "event": "end",
+            "reason": result.reason,
+            "step": result.step,
+            "epoch": result.epoch,
+            "run_dir": result.run_dir,
+            "last_checkpoint": result.last_checkpoint,
+            "best_checkpoint": result.best_checkpoint,
+            "best_val": result.best_val,
+        }
+        print(json.dumps(summary), flush=True)
+    return 0

@@ -1,0 +1,122 @@
+"""Distributed set-up: one process per device under torchrun, or a plain single process.
+
+torchrun sets RANK, WORLD_SIZE and LOCAL_RANK; we then join the process group (gloo on CPU,
+nccl on CUDA) and the loop wraps the networks in DistributedDataParallel. Rank 0 alone writes
+checkpoints, metrics and events.
+
+Debian 12's torch 1.13 on Python 3.11 ships a torchrun whose default `--redirects 0 --tee 0`
+crashes (IntFlag iteration changed in 3.11); `torchrun --redirects 2 --tee 2 ...` works there
+(docs/training.md). Newer torch releases need no flags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+import torch.distributed as dist
+
+from stillmotion_trainer.training.config import ConfigError
+
+
+@dataclass(frozen=True)
+class DistContext:
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    initialized_here: bool  # we called init_process_group, so we tear it down
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
+    """ "cpu", "cuda" (error if absent) or "auto" (cuda when available) -> a torch.device."""
+    if preference == "cpu":
+        return torch.device("cpu")
+    if preference == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(['train.device: "cuda" was asked for, but CUDA is not available'])
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        return torch.device("cpu")
+    raise ConfigError(
+        [f'train.device: unsupported value "{preference}". Should be one of: auto, cpu, cuda']
+    )
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_distributed(device_preference: str) -> DistContext:
+    """Join the torchrun process group when there is one; otherwise a 1-process context."""
+    if not launched_by_torchrun():
+        return DistContext(0, 1, 0, resolve_device(device_preference), False)
+    rank = int(os.environ["RANK"])
+    world = int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(device_preference, local_rank)
+    initialized_here = False
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend)
+        initialized_here = True
+    return DistContext(rank, world, local_rank, device, initialized_here)
+
+
+def local_world_size() -> int:
+    return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+
+
+def all_reduce_sum(values: Sequence[float], ctx: DistContext) -> list[float]:
+    """Sum a short list of floats over all ranks (float64, so sums of losses stay exact-ish)."""
+    if not ctx.enabled:
+        return list(values)
+    device = ctx.device if ctx.device.type == "cuda" else torch.device("cpu")
+    t = torch.tensor(list(values), dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return [float(v) for v in t.cpu()]
+
+
+def parameter_digest(*modules: torch.nn.Module) -> str:
+    """SHA-256 of every parameter's bytes, in state_dict order: equal digests = equal weights."""
+    h = hashlib.sha256()
+    for module in modules:
+        for name, tensor in module.state_dict().items():
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def replica_digests(modules: Sequence[torch.nn.Module], ctx: DistContext) -> list[str]:
+    """parameter_digest of every rank (a collective: all ranks must call it together)."""
+    mine = parameter_digest(*modules)
+    if not ctx.enabled:
+        return [mine]
+    gathered: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(gathered, mine)
+    return [str(d) for d in gathered]
+
+
+def barrier(ctx: DistContext) -> None:
+    if ctx.enabled:
+        dist.barrier()
+
+
+def shutdown(ctx: DistContext) -> None:
+    if ctx.initialized_here and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,123 @@
+"""Input modes (claim 4): the order in which a walk visits the frames of a clip.
+
+A clip has T frames; every walk over it has exactly J = T - 1 transitions, so walks of any mode
+batch together. Transition j feeds real frame `src[j]` (teacher forcing) and the mask input, and
+predicts frame `dst[j]`. `seed[j]` marks transitions whose mask input is the walk's seed mask
+(random / key frame / zeros) rather than the mask inferred at transition j - 1; METHOD.md's
+L_M1 skips exactly those.
+
+    forward   0 -> 1 -> ... -> T-1                                   (one seed, at j = 0)
+    reverse   T-1 -> T-2 -> ... -> 0                                 (one seed, at j = 0)
+    fused     both of the above for every clip: 2 walks per clip, so a batch of B clips makes
+              2B walks (forward walks first, then reverse walks)
+    keyframe  from a key frame k forward to T-1, then again from k backward to 0; the chain
+              restarts at k with the seed mask (seed at j = 0 and j = T-1-k). k is drawn
+              uniformly among the clip's key frames (clips are required to have one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+MODES = ("forward", "reverse", "fused", "keyframe")
+
+
+@dataclass(frozen=True)
+class Walks:
+    clip: torch.Tensor  # (W,) long: the batch clip each walk runs over
+    direction: torch.Tensor  # (W,) long: 0 forward / keyframe, 1 reverse (fused has both)
+    start: torch.Tensor  # (W,) long: the frame the walk starts at (where its seed mask sits)
+    src: torch.Tensor  # (W, J) long: frame fed as the image input at transition j
+    dst: torch.Tensor  # (W, J) long: frame predicted at transition j
+    seed: torch.Tensor  # (W, J) bool: mask input at j is the seed, not an inferred mask
+
+    @property
+    def count(self) -> int:
+        return int(self.clip.shape[0])
+
+    @property
+    def transitions(self) -> int:
+        return int(self.src.shape[1])
+
+
+def forward_order(t: int) -> list[int]:
+    return list(range(t))
+
+
+def keyframe_segments(t: int, k: int) -> tuple[list[int], list[int], list[bool]]:
+    """(src, dst, seed) of a keyframe walk from key frame k in a clip of t frames."""
+    src = list(range(k, t - 1)) + list(range(k, 0, -1))
+    dst = list(range(k + 1, t)) + list(range(k - 1, -1, -1))
+    seed = [False] * (t - 1)
+    seed[0] = True
+    if 0 < k < t - 1:
+        seed[t - 1 - k] = True  # the backward segment restarts the chain at k
+    return src, dst, seed
+
+
+def plan_walks(mode: str, is_key: torch.Tensor, key_draws: Sequence[float]) -> Walks:
+    """The walks of a batch. is_key (B, T) bool; key_draws: one uniform [0, 1) draw per clip,
+    used by the keyframe mode to pick the start key frame (ignored by the other modes)."""
+    if mode not in MODES:
+        raise ValueError(f'mode: unsupported value "{mode}". Should be one of: {", ".join(MODES)}')
+    b, t = is_key.shape
+    if t < 2:
+        raise ValueError(f"clip length: a walk needs at least 2 frames, got {t}")
+    fwd = list(range(t))
+    rev = fwd[::-1]
+    chain_seed = [True] + [False] * (t - 2)
+    rows: list[tuple[int, int, int, list[int], list[int], list[bool]]] = []
+    if mode in ("forward", "fused"):
+        rows += [(i, 0, 0, fwd[:-1], fwd[1:], chain_seed) for i in range(b)]
+    if mode in ("reverse", "fused"):
+        rows += [(i, 1, t - 1, rev[:-1], rev[1:], chain_seed) for i in range(b)]
+    if mode == "keyframe":
+        for i in range(b):
+            keys = torch.nonzero(is_key[i]).flatten().tolist()
+            if not keys:
+                raise ValueError(
+                    f"is_key: clip {i} of the batch has no key frame; mode keyframe needs one "
+                    "(data.require_key must be true)"
+                )
+            k = keys[min(int(key_draws[i] * len(keys)), len(keys) - 1)]
+            src, dst, seed = keyframe_segments(t, k)
+            rows.append((i, 0, k, src, dst, seed))
+    return Walks(
+        clip=torch.tensor([r[0] for r in rows], dtype=torch.long),
+        direction=torch.tensor([r[1] for r in rows], dtype=torch.long),
+        start=torch.tensor([r[2] for r in rows], dtype=torch.long),
+        src=torch.tensor([r[3] for r in rows], dtype=torch.long),
+        dst=torch.tensor([r[4] for r in rows], dtype=torch.long),
+        seed=torch.tensor([r[5] for r in rows], dtype=torch.bool),
+    )
+
+
+def gather_frames(clips: torch.Tensor, walks: Walks, index: torch.Tensor) -> torch.Tensor:
+    """clips (B, T, ...) -> (W, J, ...): clip `walks.clip[w]`, frame `index[w, j]`."""
+    return clips[walks.clip.unsqueeze(1).to(clips.device), index.to(clips.device)]
+
+
+def gather_key_frames(
+    frames: torch.Tensor, key_masks: torch.Tensor, is_key: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The key frames of each clip, packed to K = max key frames per clip (at least 1).
+
+    frames (B, T, C, H, W), key_masks (B, T, 1, H, W), is_key (B, T) ->
+    key_images (B, K, C, H, W), key_masks (B, K, 1, H, W), key_valid (B, K) bool.
+    """
+    b, t = is_key.shape
+    counts = is_key.sum(1)
+    k = max(1, int(counts.max()))
+    # Stable sort puts each clip's key frames first, in frame order; the rest are padding.
+    order = torch.argsort((~is_key).to(torch.int8), dim=1, stable=True)[:, :k]  # (B, K)
+    valid = torch.arange(k).unsqueeze(0) < counts.unsqueeze(1)  # (B, K)
+    rows = torch.arange(b).unsqueeze(1)
+    dev = frames.device
+    return (
+        frames[rows.to(dev), order.to(dev)],
+        key_masks[rows.to(dev), order.to(dev)],
+        valid.to(dev),
+    )
