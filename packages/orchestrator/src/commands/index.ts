@@ -18,6 +18,7 @@ import * as propagate from "./propagate.js";
 import * as quickstart from "./quickstart.js";
 import * as report from "./report.js";
 import * as runs from "./runs.js";
+import * as sweep from "./sweep.js";
 import * as train from "./train.js";
 
 export const commands: Array<{ register(program: Command): void }> = [
@@ -25,6 +26,7 @@ export const commands: Array<{ register(program: Command): void }> = [
   train,
   control,
   runs,
+  sweep,
   dashboard,
   report,
   exportCmd,

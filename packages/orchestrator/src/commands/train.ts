@@ -57,13 +57,17 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
 
   const maxSteps = (config.stop as { max_steps?: number | null } | undefined)?.max_steps ?? 1000;
   const progress = new RunProgress(maxSteps, options.progress ?? Boolean(process.stderr.isTTY));
-  writeJsonAtomic(runFiles.env(runDir), {
+  const env: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
     gitCommit: gitCommit(repoRoot()),
     machine: machineInfo(),
     configSource: resolve(options.config),
     overrides: options.set ?? [],
-  });
+  };
+  writeJsonAtomic(runFiles.env(runDir), env);
+  // Once the trainer answers: its versions (trainer, protocol, Python, torch) and device.
+  const onStarted = ({ version }: { version: object }) =>
+    writeJsonAtomic(runFiles.env(runDir), { ...env, trainer: version });
   let failure: unknown;
   try {
     const supervise =
@@ -88,6 +92,7 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
       stopSignal: stop.signal,
       killSignal: kill.signal,
       logger: log,
+      onStarted,
       onEvent: (event) => {
         progress.onEvent(event);
         board.onEvent(event);

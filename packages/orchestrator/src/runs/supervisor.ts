@@ -8,7 +8,7 @@
 import type { RunConfig } from "../config/run-config.js";
 import { Code, StillMotionError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import { TrainerRpc } from "../trainer/grpc-client.js";
+import { type GetVersionResponse, TrainerRpc } from "../trainer/grpc-client.js";
 import { type TelemetryEvent, TelemetrySubscriber } from "../trainer/telemetry-subscriber.js";
 import { TrainerProcess } from "../trainer/trainer-process.js";
 import { runFiles, type TrainerEndpoint, writeJsonAtomic } from "./run-record.js";
@@ -35,6 +35,8 @@ export interface SuperviseOptions {
   trainerEnv?: NodeJS.ProcessEnv;
   /** Receive high-water mark of the telemetry subscriber (tests use a tiny one). */
   telemetryReceiveHwm?: number;
+  /** Called once per attempt when the run has started, with the trainer's versions and device. */
+  onStarted?: (info: { runId: string; attempt: number; version: GetVersionResponse }) => void;
   /** Called once per attempt with the live trainer (tests use it to kill it). */
   onTrainer?: (trainer: TrainerProcess, attempt: number) => void;
 }
@@ -135,6 +137,7 @@ async function runAttempt(
     };
     writeJsonAtomic(runFiles.endpoint(options.runDir), endpoint);
     log.info({ runId: started.runId, runDir: started.runDir, attempt, resume }, "run started");
+    options.onStarted?.({ runId: started.runId, attempt, version: await rpc.getVersion() });
 
     const follow = (async (): Promise<AttemptResult> => {
       for await (const message of sub) {
