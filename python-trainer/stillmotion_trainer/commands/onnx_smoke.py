@@ -5,6 +5,11 @@ HELP = "export a tiny conv net and a sample for parity checks"
 
 def add_arguments(p):
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--output-name",
+        default="output",
+        help='output tensor name ("mask" makes it a lesion detector per docs/datasets.md)',
+    )
 
 
 def run(args) -> int:
@@ -12,5 +17,5 @@ def run(args) -> int:
 
     from stillmotion_trainer.export.smoke import export_smoke
 
-    print(json.dumps(export_smoke(args.out)))
+    print(json.dumps(export_smoke(args.out, output_name=args.output_name)))
     return 0

@@ -23,7 +23,7 @@ class TinyConv(nn.Module):
         return torch.sigmoid(self.conv2(torch.relu(self.conv1(image))))
 
 
-def export_smoke(out_dir: str, seed: int = 0) -> dict:
+def export_smoke(out_dir: str, seed: int = 0, output_name: str = "output") -> dict:
     torch.manual_seed(seed)
     model = TinyConv().eval()
     image = torch.rand(1, 3, 8, 8)
@@ -36,8 +36,11 @@ def export_smoke(out_dir: str, seed: int = 0) -> dict:
         (image,),
         onnx_path,
         input_names=["image"],
-        output_names=["output"],
-        dynamic_axes={"image": {0: "batch"}, "output": {0: "batch"}},
+        output_names=[output_name],
+        dynamic_axes={
+            "image": {0: "batch", 2: "height", 3: "width"},
+            output_name: {0: "batch", 2: "height", 3: "width"},
+        },
         opset_version=13,
     )
     sample = {

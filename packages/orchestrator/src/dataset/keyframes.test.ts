@@ -105,6 +105,27 @@ describe("keyframes", () => {
     expect(key).toMatchObject({ keySource: "detector", keyMask: expect.stringMatching(/\.detector\.png$/) });
   });
 
+  it("runs a real ONNX detector through onnxruntime-node", async () => {
+    const ds = await copy("real-detector");
+    const modelDir = path.join(ds, "..", "real-detector-model");
+    execFileSync(
+      "/usr/bin/python3",
+      ["-m", "stillmotion_trainer", "onnx-smoke", "--out", modelDir, "--output-name", "mask"],
+      { cwd: path.join(repoRoot(), "python-trainer"), stdio: ["ignore", "pipe", "inherit"] },
+    );
+    const r = await keyframes({
+      dataset: ds,
+      k: 1,
+      detector: path.join(modelDir, "tiny.onnx"),
+      write: true,
+      assign: "detector",
+    });
+    expect(r.videos.every((v) => v.maskSource === "detector")).toBe(true);
+    const m = await loadManifest(ds);
+    const key = m.data.videos[0].frames[r.videos[0].chosen[0]];
+    expect(key).toMatchObject({ keySource: "detector", keyMask: expect.stringMatching(/\.detector\.png$/) });
+  });
+
   it("refuses detectors that break the contract, naming what they have", async () => {
     const model = path.join(synth, "manifest.json");
     const noInput = fakeOpener({ inputs: [{ name: "input.1", shape: [1, 3, 24, 24] }] });
