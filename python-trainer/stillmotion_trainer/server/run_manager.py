@@ -67,13 +67,22 @@ class RunManager:
                     "FAILED_PRECONDITION", f"run {self.run.run_id} is still {self.run.state}"
                 )
             run_id = uuid.uuid4().hex[:12]
+            start_step = self._resume_step(Path(cfg.checkpoint.run_dir)) if resume else 0
             sink = TelemetrySink(self.publisher, run_id)
             target_dir = Path(cfg.checkpoint.run_dir)
             thread = threading.Thread(target=self._train, name=f"run-{run_id}", daemon=True)
-            self.run = ActiveRun(run_id, target_dir, sink, thread)
+            self.run = ActiveRun(run_id, target_dir, sink, thread, start_step=start_step)
             self._pending = (cfg, resume)
             thread.start()
             return self.run
+
+    @staticmethod
+    def _resume_step(run_dir: Path) -> int:
+        """Step of the newest step checkpoint (what `resume` continues from), 0 if none."""
+        from stillmotion_trainer.training.checkpoint import list_step_checkpoints
+
+        steps = list_step_checkpoints(run_dir)
+        return steps[-1][0] if steps else 0
 
     def _train(self) -> None:
         from stillmotion_trainer.training.loop import train

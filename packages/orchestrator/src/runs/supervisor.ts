@@ -154,6 +154,8 @@ async function runAttempt(
       }
       return { kind: "died", why: "telemetry closed" };
     })();
+    // When another branch of the race wins, closing the socket ends this loop with an error.
+    follow.catch(() => undefined);
 
     const died = proc.exited().then(({ code, signal }): AttemptResult => {
       const tail = proc.stderrLines().slice(-8).join("\n    ");

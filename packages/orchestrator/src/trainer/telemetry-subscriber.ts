@@ -40,13 +40,28 @@ export class TelemetrySubscriber implements AsyncIterable<TelemetryMessage> {
     }
   }
 
-  /** The next message whose topic is `topic`, or a rejection after `timeoutMs`. */
+  /** The next message whose topic is `topic`; rejects after `timeoutMs` (the socket stays usable). */
   async next(topic: string, timeoutMs = 10_000): Promise<TelemetryMessage> {
-    const timer = setTimeout(() => this.socket.close(), timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    const previous = this.socket.receiveTimeout;
     try {
-      for await (const message of this) if (message.topic === topic) return message;
+      for (;;) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        this.socket.receiveTimeout = left;
+        let frames: Buffer[];
+        try {
+          frames = await this.socket.receive();
+        } catch {
+          break; // timed out (EAGAIN) or closed
+        }
+        const [t, body, ...payloads] = frames;
+        if (t?.toString("utf8") === topic && body) {
+          return { topic, event: telemetry.TelemetryEvent.decode(body), payloads };
+        }
+      }
     } finally {
-      clearTimeout(timer);
+      if (!this.socket.closed) this.socket.receiveTimeout = previous;
     }
     throw new Error(`no "${topic}" telemetry from ${this.endpoint} within ${timeoutMs} ms`);
   }
