@@ -135,6 +135,53 @@ describe("loadGenerator", () => {
       /inputs are \[image\], expected \[image, mask\] \(missing: mask\)/,
     );
   });
+
+  it("a next_frame input that the generator config does not declare -> FAILED_PRECONDITION", async () => {
+    const bytes = await readFile(join(fixtures.nextWarp3, "model.onnx"));
+    const edited = editMetadata(bytes, (m) => {
+      const config = { ...JSON.parse(m["stillmotion.generator_config"]), next_frame_input: false };
+      return {
+        ...m,
+        "stillmotion.generator_config": JSON.stringify(config),
+        "stillmotion.config_hash": configHash(config),
+      };
+    });
+    await expectError(
+      await variant("undeclared-next-frame", edited),
+      Code.FailedPrecondition,
+      /inputs include "next_frame" but its generator config says next_frame_input=false/,
+    );
+  });
+});
+
+describe("next-frame generators G(I_t, M_t, I_{t+1})", () => {
+  const image = { data: new Float32Array(3 * 8 * 8).fill(0.5), channels: 3 as const, height: 8, width: 8 };
+  const mask = { data: new Float32Array(8 * 8), height: 8, width: 8 };
+
+  it("are detected from the model's inputs and need the next frame", async () => {
+    const g = await loadGenerator(join(fixtures.nextWarp3, "model.onnx"));
+    try {
+      expect(g.takesNextFrame).toBe(true);
+      await expect(g.step(image, mask)).rejects.toMatchObject({
+        code: Code.InvalidArgument,
+        message: expect.stringMatching(/nextFrames: expected the real next frame/),
+      });
+      const out = await g.step(image, mask, image);
+      expect(out.mask.data).toHaveLength(64);
+    } finally {
+      await g.dispose();
+    }
+  });
+
+  it("a literal generator refuses a next frame instead of ignoring it", async () => {
+    const g = await loadGenerator(model);
+    try {
+      expect(g.takesNextFrame).toBe(false);
+      await expect(g.step(image, mask, image)).rejects.toMatchObject({ code: Code.InvalidArgument });
+    } finally {
+      await g.dispose();
+    }
+  });
 });
 
 function readMeta(bytes: Uint8Array): Record<string, string> {

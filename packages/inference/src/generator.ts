@@ -2,6 +2,11 @@
  * An exported StillMotion generator: `loadGenerator(path)` checks the file against the export
  * contract (python-trainer/stillmotion_trainer/export/onnx_export.py) and returns a `Generator`
  * whose `step` is one application of G: (I_t, M^_t) -> (I^_{t+1}, M^_{t+1}) (METHOD.md).
+ *
+ * A generator exported with `next_frame_input` (python-trainer models/next_frame.py) is
+ * G(I_t, M^_t, I_{t+1}): its mask branch also sees the real next frame, through a third ONNX
+ * input `next_frame`. `takesNextFrame` says which kind was loaded (from the model's inputs,
+ * cross-checked with its generator config); step/stepBatch then need the next frames.
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -14,6 +19,8 @@ import { readOnnxHeader } from "./onnx-model-file.js";
 /** The format tag the exporter writes; a different major format is refused. */
 export const GENERATOR_FORMAT = "stillmotion.generator.onnx.v1";
 export const INPUT_NAMES = ["image", "mask"] as const;
+/** The third input of G(I_t, M^_t, I_{t+1}) (not "next_image": that is an output's name). */
+export const NEXT_FRAME_INPUT = "next_frame";
 export const OUTPUT_NAMES = ["next_image", "next_mask"] as const;
 
 /** What the file says about itself (its `stillmotion.*` metadata, parsed). */
@@ -60,25 +67,37 @@ export class Generator {
     return this.metadata.channels;
   }
 
+  /** True for G(I_t, M^_t, I_{t+1}): the model has the `next_frame` input. */
+  get takesNextFrame(): boolean {
+    return this.metadata.generatorConfig.next_frame_input === true;
+  }
+
   /** The onnxruntime options in effect (defaults merged with overrides). */
   get sessionOptions(): OnnxSession["options"] {
     return this.session.options;
   }
 
-  /** One step of G on a single frame: (I_t, M^_t) -> (I^_{t+1}, M^_{t+1}). */
-  async step(image: FloatImage, mask: Mask): Promise<StepResult> {
-    const [result] = await this.stepBatch([image], [mask]);
+  /**
+   * One step of G on a single frame: (I_t, M^_t [, I_{t+1}]) -> (I^_{t+1}, M^_{t+1}).
+   * `nextFrame` (the real I_{t+1}) is required when `takesNextFrame`, refused otherwise.
+   */
+  async step(image: FloatImage, mask: Mask, nextFrame?: FloatImage): Promise<StepResult> {
+    const [result] = await this.stepBatch([image], [mask], nextFrame && [nextFrame]);
     return result;
   }
 
   /** Only the next mask (Fig. 6: predicted images are discarded). */
-  async stepMask(image: FloatImage, mask: Mask): Promise<Mask> {
-    return (await this.stepMaskBatch([image], [mask]))[0];
+  async stepMask(image: FloatImage, mask: Mask, nextFrame?: FloatImage): Promise<Mask> {
+    return (await this.stepMaskBatch([image], [mask], nextFrame && [nextFrame]))[0];
   }
 
-  /** G applied to independent (image, mask) pairs of one size in a single batched run. */
-  async stepBatch(images: readonly FloatImage[], masks: readonly Mask[]): Promise<StepResult[]> {
-    const { h, w, out } = await this.runBatch(images, masks);
+  /** G applied to independent (image, mask [, next frame]) triples of one size in one run. */
+  async stepBatch(
+    images: readonly FloatImage[],
+    masks: readonly Mask[],
+    nextFrames?: readonly FloatImage[],
+  ): Promise<StepResult[]> {
+    const { h, w, out } = await this.runBatch(images, masks, nextFrames);
     const image = out.next_image.data;
     const mask = out.next_mask.data;
     const c = this.channels;
@@ -89,8 +108,12 @@ export class Generator {
   }
 
   /** Like stepBatch, next masks only. */
-  async stepMaskBatch(images: readonly FloatImage[], masks: readonly Mask[]): Promise<Mask[]> {
-    const { h, w, out } = await this.runBatch(images, masks, ["next_mask"]);
+  async stepMaskBatch(
+    images: readonly FloatImage[],
+    masks: readonly Mask[],
+    nextFrames?: readonly FloatImage[],
+  ): Promise<Mask[]> {
+    const { h, w, out } = await this.runBatch(images, masks, nextFrames, ["next_mask"]);
     const mask = out.next_mask.data;
     return images.map((_, b) => ({ data: mask.subarray(b * h * w, (b + 1) * h * w), height: h, width: w }));
   }
@@ -103,6 +126,7 @@ export class Generator {
   private async runBatch(
     images: readonly FloatImage[],
     masks: readonly Mask[],
+    nextFrames: readonly FloatImage[] | undefined,
     fetch?: readonly string[],
   ): Promise<{ h: number; w: number; out: Record<string, TensorData> }> {
     if (images.length === 0 || images.length !== masks.length) {
@@ -117,13 +141,44 @@ export class Generator {
       }
       checkMask(`masks[${i}]`, masks[i], h, w);
     });
+    if (this.takesNextFrame && nextFrames === undefined) {
+      throw invalidArgument(
+        "nextFrames",
+        "none",
+        "the real next frame of every input: this generator is G(I_t, M_t, I_{t+1})",
+      );
+    }
+    if (!this.takesNextFrame && nextFrames !== undefined) {
+      throw invalidArgument(
+        "nextFrames",
+        `${nextFrames.length} frame(s)`,
+        "none: this generator is G(I_t, M_t)",
+      );
+    }
     const b = images.length;
-    const image = b === 1 ? images[0].data : concat(images.map((x) => x.data));
-    const mask = b === 1 ? masks[0].data : concat(masks.map((x) => x.data));
-    const out = await this.session.run(
-      { image: { data: image, dims: [b, c, h, w] }, mask: { data: mask, dims: [b, 1, h, w] } },
-      fetch,
-    );
+    const batch = (list: readonly { data: Float32Array }[]) =>
+      b === 1 ? list[0].data : concat(list.map((x) => x.data));
+    const feeds: Record<string, TensorData> = {
+      image: { data: batch(images), dims: [b, c, h, w] },
+      mask: { data: batch(masks), dims: [b, 1, h, w] },
+    };
+    if (nextFrames !== undefined) {
+      if (nextFrames.length !== b) {
+        throw invalidArgument("nextFrames", `${nextFrames.length} frame(s)`, `${b}, one per image`);
+      }
+      nextFrames.forEach((f, i) => {
+        checkImage(`nextFrames[${i}]`, f, c);
+        if (f.height !== h || f.width !== w) {
+          throw invalidArgument(
+            `nextFrames[${i}] size`,
+            `${f.height}x${f.width}`,
+            `${h}x${w} like images[0]`,
+          );
+        }
+      });
+      feeds[NEXT_FRAME_INPUT] = { data: batch(nextFrames), dims: [b, c, h, w] };
+    }
+    const out = await this.session.run(feeds, fetch);
     return { h, w, out };
   }
 }
@@ -154,7 +209,18 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
   const metadata = parseMetadata(header.metadata, opset, path);
   const session = await createOnnxSession(bytes, path, options.session);
   try {
-    checkSignature(session, metadata.channels, path);
+    // the model's inputs decide (a third input `next_frame`), and must agree with its config
+    const nextFrame = session.inputs.some((v) => v.name === NEXT_FRAME_INPUT);
+    const declared = metadata.generatorConfig.next_frame_input === true;
+    if (nextFrame !== declared) {
+      throw new InferenceError(
+        Code.FailedPrecondition,
+        `model inputs ${nextFrame ? "include" : "lack"} "${NEXT_FRAME_INPUT}" but its generator config says ` +
+          `next_frame_input=${declared}`,
+        { file: path },
+      );
+    }
+    checkSignature(session, metadata.channels, nextFrame, path);
   } catch (err) {
     await session.release();
     throw err;
@@ -259,9 +325,10 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
   };
 }
 
-function checkSignature(session: OnnxSession, channels: number, file: string): void {
+function checkSignature(session: OnnxSession, channels: number, nextFrame: boolean, file: string): void {
+  const inputs = nextFrame ? [...INPUT_NAMES, NEXT_FRAME_INPUT] : [...INPUT_NAMES];
   const expect = [
-    { kind: "input", list: session.inputs, names: INPUT_NAMES, channels: [channels, 1] },
+    { kind: "input", list: session.inputs, names: inputs, channels: [channels, 1, channels] },
     { kind: "output", list: session.outputs, names: OUTPUT_NAMES, channels: [channels, 1] },
   ] as const;
   for (const { kind, list, names, channels: chans } of expect) {

@@ -13,6 +13,7 @@ export {
   Generator,
   INPUT_NAMES,
   loadGenerator,
+  NEXT_FRAME_INPUT,
   OUTPUT_NAMES,
 } from "./generator.js";
 export type { ReadImageOptions, ReadOptions } from "./image-io.js";
@@ -45,7 +46,7 @@ export { randomMask } from "./random-mask.js";
 export type { SelectionMode, SimilarityName } from "./select.js";
 export { pick, SELECTION_MODES, SIMILARITY_NAMES, selectBySimilarity, selectEvery } from "./select.js";
 export type { GeneratedVideo, GenerateOptions } from "./still-to-video.js";
-export { generateFromStill } from "./still-to-video.js";
+export { generateFromStill, generationStep } from "./still-to-video.js";
 export type { AnimatedPreviewOptions, PreviewFormat } from "./writers/animated-preview.js";
 export { writeAnimatedPreview } from "./writers/animated-preview.js";
 export type { DatasetOptions, DatasetVideo, DatasetWriteResult, KeySource } from "./writers/dataset.js";

@@ -1,7 +1,9 @@
 /**
  * Fig. 6 for live video: frames arrive one by one, masks leave one by one. The mask of frame t+1
  * is G(I_t, M^_t).mask, so it is ready as soon as frame t has been seen; each yielded mask
- * belongs to the frame that was just consumed (frame 0 gets the initial mask).
+ * belongs to the frame that was just consumed (frame 0 gets the initial mask). A next-frame
+ * generator, G(I_t, M^_t, I_{t+1}), needs frame t+1 itself: its mask is computed when that
+ * frame arrives, so the yielded sequence is the same, each mask one model run later.
  */
 import { invalidArgument } from "./errors.js";
 import type { Generator } from "./generator.js";
@@ -22,6 +24,7 @@ export async function* propagateStream(
   let mask = initialMask;
   let index = 0;
   let size: { height: number; width: number } | undefined;
+  let previous: FloatImage | undefined;
   for await (const frame of frames) {
     checkImage(`frame ${index}`, frame, generator.channels);
     if (size === undefined) {
@@ -34,8 +37,12 @@ export async function* propagateStream(
         `${size.height}x${size.width} like frame 0`,
       );
     }
+    if (generator.takesNextFrame && previous !== undefined) {
+      mask = await generator.stepMask(previous, mask, frame); // M^_t = G(I_{t-1}, M^_{t-1}, I_t)
+    }
     yield { index, mask };
-    mask = await generator.stepMask(frame, mask); // M^_{t+1} = G(I_t, M^_t).mask
+    if (!generator.takesNextFrame) mask = await generator.stepMask(frame, mask); // G(I_t, M^_t)
+    previous = frame;
     index++;
   }
 }

@@ -106,9 +106,12 @@ export async function propagateMasks(
         cause: options.signal.reason,
       });
     }
+    // G(I_t, M^_t) or, for a next-frame generator, G(I_t, M^_t, I_{t +- 1}) with the real frame
+    // the chain moves to
     const next = await generator.stepMaskBatch(
       active.map((c) => frames[c.at]),
       active.map((c) => c.mask),
+      generator.takesNextFrame ? active.map((c) => frames[c.at + c.direction]) : undefined,
     );
     active.forEach((c, i) => {
       c.at += c.direction;

@@ -3,7 +3,7 @@
  * feeds back the model's own predicted image and mask, for `steps` steps (METHOD.md, Inference).
  */
 import { Code, InferenceError, invalidArgument } from "./errors.js";
-import type { Generator } from "./generator.js";
+import type { Generator, StepResult } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
 import { randomMask } from "./random-mask.js";
 
@@ -63,10 +63,26 @@ export async function generateFromStill(
       });
     }
     // (I^_{t+1}, M^_{t+1}) = G(I^_t, M^_t): both outputs fed back (Fig. 5)
-    const next = await generator.step(frames[t], masks[t]);
+    const next = await generationStep(generator, frames[t], masks[t]);
     frames.push(next.image);
     masks.push(next.mask);
     options.onProgress?.(t + 1, steps);
   }
   return { frames, masks };
+}
+
+/**
+ * One Fig. 5 step for either kind of generator. A next-frame generator G(I_t, M^_t, I_{t+1})
+ * has no real next frame here, so its own prediction stands in: one run gives I^_{t+1} (the
+ * image branch never reads `next_frame`; the current frame is passed), a second gives
+ * M^_{t+1} = G(I^_t, M^_t, I^_{t+1}).mask. Mirrors Python models/next_frame.generation_step.
+ */
+export async function generationStep(
+  generator: Generator,
+  image: FloatImage,
+  mask: Mask,
+): Promise<StepResult> {
+  if (!generator.takesNextFrame) return generator.step(image, mask);
+  const { image: nextImage } = await generator.step(image, mask, image);
+  return { image: nextImage, mask: await generator.stepMask(image, mask, nextImage) };
 }

@@ -22,6 +22,10 @@ export interface Fixtures {
   separate1: string;
   /** realtime preset (half-resolution stem, nearest upsampling), 3 channels, 21x30. */
   realtime3: string;
+  /** tiny G(I_t, M_t, I_{t+1}) with the warp mask head (GridSample, opset 16), 3 channels, 20x27. */
+  nextWarp3: string;
+  /** tiny G(I_t, M_t, I_{t+1}) with the conv mask head, 1 channel, 17x22. */
+  nextConv1: string;
   /** a plain conv net with inputs [image] and outputs [output], no StillMotion metadata. */
   smoke: string;
 }
@@ -45,6 +49,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     shared3: join(dir, "shared3"),
     separate1: join(dir, "separate1"),
     realtime3: join(dir, "realtime3"),
+    nextWarp3: join(dir, "next-warp3"),
+    nextConv1: join(dir, "next-conv1"),
     smoke: join(dir, "smoke"),
   };
   const ref = ["infer-reference", "--preset", "tiny", "--steps", "3"];
@@ -81,6 +87,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
       "30",
       "--seed",
       "2",
+    ]),
+    trainer([
+      ...ref,
+      ...["--out", fixtures.nextWarp3, "--next-frame-input", "warp", "--channels", "3"],
+      ...["--height", "20", "--width", "27", "--seed", "3"],
+    ]),
+    trainer([
+      ...ref,
+      ...["--out", fixtures.nextConv1, "--next-frame-input", "conv", "--channels", "1"],
+      ...["--height", "17", "--width", "22", "--seed", "4"],
     ]),
     trainer(["onnx-smoke", "--out", fixtures.smoke]),
   ]);

@@ -12,6 +12,8 @@ interface TensorJson {
 export interface Reference {
   image: FloatImage;
   mask: Mask;
+  /** The real next frame of the one-step reference (next-frame generators only). */
+  nextFrame?: FloatImage;
   step: { image: FloatImage; mask: Mask };
   rollout: { image: FloatImage; mask: Mask }[];
   frames: FloatImage[];
@@ -38,6 +40,7 @@ export async function readReference(dir: string): Promise<Reference> {
   return {
     image: asImage(raw.image),
     mask: asMask(raw.mask),
+    nextFrame: raw.next_frame ? asImage(raw.next_frame) : undefined,
     step: { image: asImage(raw.step.next_image), mask: asMask(raw.step.next_mask) },
     rollout: raw.rollout.map((s: { image: TensorJson; mask: TensorJson }) => ({
       image: asImage(s.image),

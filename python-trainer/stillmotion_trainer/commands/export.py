@@ -10,7 +10,11 @@ HELP = "export a checkpoint's generator to ONNX (prints one JSON report line)"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint file written by `train`")
     p.add_argument("--out", required=True, help="ONNX file to write (atomically)")
-    p.add_argument("--opset", type=int, default=13, help="ONNX opset (>= 13, default 13)")
+    p.add_argument(
+        "--opset",
+        type=int,
+        help="ONNX opset (default: the lowest the model needs, 13 or 16)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="tiny", help="generator preset (default tiny)")
     p.add_argument("--variant", help="override the preset's variant (shared | separate)")
     p.add_argument("--decoder", help="override the preset's decoder (upsample | transposed)")
+    p.add_argument(
+        "--next-frame-input",
+        choices=["conv", "warp"],
+        help="build G(I_t, M_t, I_{t+1}) with this mask head (models/next_frame.py)",
+    )
     p.add_argument("--channels", type=int, default=3, help="image channels, 1 or 3 (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and inputs (default 0)")
     p.add_argument("--height", type=int, default=20)
@@ -37,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
     from stillmotion_trainer.export.onnx_export import export_generator
     from stillmotion_trainer.models.generator import build_generator
+    from stillmotion_trainer.models.next_frame import generation_step
     from stillmotion_trainer.models.presets import generator_config
     from stillmotion_trainer.runtime import configure_threads
 
@@ -48,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         overrides = {"channels": args.channels}
         overrides.update({k: getattr(args, k) for k in ("variant", "decoder") if getattr(args, k)})
+        if args.next_frame_input:
+            overrides.update(next_frame_input=True, mask_head=args.next_frame_input)
         gen_cfg = generator_config(args.preset, **overrides)
         model = build_generator(gen_cfg).eval()
         preset = args.preset
@@ -59,17 +67,22 @@ def run(args: argparse.Namespace) -> int:
     image = torch.rand(1, c, h, w)
     mask = torch.rand(1, 1, h, w)
     frames = torch.rand(n + 1, c, h, w)  # a random "video" for the Fig. 6 chain
+    # G(I_t, M_t, I_{t+1}) also takes the real next frame: a shifted copy of the image, so the
+    # warp head has a real displacement to find
+    next_frame = torch.roll(image, shifts=(1, 2), dims=(2, 3))
+    nf = gen_cfg.next_frame_input
     with torch.no_grad():
-        next_image, next_mask = model(image, mask)
+        next_image, next_mask = model(image, mask, next_frame) if nf else model(image, mask)
         rollout = []  # Fig. 5: (I^_{t+1}, M^_{t+1}) = G(I^_t, M^_t), both fed back
         cur_image, cur_mask = image, mask
         for _ in range(n):
-            cur_image, cur_mask = model(cur_image, cur_mask)
+            cur_image, cur_mask = generation_step(model, cur_image, cur_mask)
             rollout.append({"image": tensor_json(cur_image), "mask": tensor_json(cur_mask)})
-        chain = []  # Fig. 6: M^_{t+1} = G(I_t, M^_t)[1], real frames in, images discarded
+        chain = []  # Fig. 6: M^_{t+1} = G(I_t, M^_t [, I_{t+1}])[1], real frames in
         cur_mask = mask
         for t in range(n):
-            _, cur_mask = model(frames[t : t + 1], cur_mask)
+            extra = (frames[t + 1 : t + 2],) if nf else ()
+            _, cur_mask = model(frames[t : t + 1], cur_mask, *extra)
             chain.append(tensor_json(cur_mask))
 
     os.makedirs(args.out, exist_ok=True)
@@ -80,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "image": tensor_json(image),
         "mask": tensor_json(mask),
+        "next_frame": tensor_json(next_frame) if nf else None,
         "step": {"next_image": tensor_json(next_image), "next_mask": tensor_json(next_mask)},
         "rollout": rollout,
         "frames": tensor_json(frames),

@@ -29,6 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="continue the run: 'auto' (newest checkpoint of the run dir, if any) or a path",
     )
     p.add_argument("--run-dir", default=None, help="run directory (overrides checkpoint.run_dir)")
+    p.add_argument(
+        "--fail-on-collapse",
+        action="store_true",
+        help="stop with reason 'collapse' when the masks stop depending on the input "
+        "(same as --set train.fail_on_collapse=true; docs/recipes.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        cfg = load_config(args.config, args.set)
+        overrides = list(args.set)
+        if args.fail_on_collapse:
+            overrides.append("train.fail_on_collapse=true")
+        cfg = load_config(args.config, overrides)
         result = train(cfg, run_dir=args.run_dir, resume=args.resume, external_stop=stop.is_set)
     except (ConfigError, DatasetError, CheckpointError) as e:
         if is_main:

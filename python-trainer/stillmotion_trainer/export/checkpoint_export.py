@@ -8,7 +8,7 @@ name, when present, are carried into the ONNX metadata so a model file says wher
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -75,7 +75,7 @@ def checkpoint_preset(ckpt: dict) -> str:
     return "custom"
 
 
-def export_checkpoint(ckpt_path: str, out_path: str, opset: int = 13) -> dict[str, Any]:
+def export_checkpoint(ckpt_path: str, out_path: str, opset: Optional[int] = None) -> dict[str, Any]:
     """Export the generator of `ckpt_path` to `out_path`; return the export report."""
     model, gen_cfg, ckpt = load_generator_from_checkpoint(ckpt_path)
     metadata: dict[str, Any] = {

@@ -2,6 +2,9 @@
 
 Contract of the file (checked by the Node loader, keep both sides in step):
 - inputs ``image`` float32 [batch, C, height, width] and ``mask`` float32 [batch, 1, height, width];
+  a generator with ``next_frame_input`` (G(I_t, M_t, I_{t+1}), models/next_frame.py) has a third
+  input ``next_frame`` float32 [batch, C, height, width], the real frame I_{t+1} (``input_names``;
+  not "next_image": ONNX value names are unique and that is the predicted-image output);
 - outputs ``next_image`` [batch, C, height, width] and ``next_mask`` [batch, 1, height, width];
 - batch, height and width dynamic, values in 0..1;
 - ``metadata_props``: the keys of ``METADATA_KEYS`` (JSON-encoded where not a plain string).
@@ -50,7 +53,19 @@ METADATA_KEYS = (
     "stillmotion.pad_multiple",
     "stillmotion.producer",
 )
+NEXT_FRAME_INPUT = "next_frame"
 MIN_OPSET = 13
+WARP_OPSET = 16  # GridSample (the warp mask head) entered the ONNX standard in opset 16
+
+
+def input_names(gen_cfg: GeneratorConfig) -> tuple[str, ...]:
+    """The ONNX inputs of a generator: image, mask [, next_frame]."""
+    return INPUT_NAMES + ((NEXT_FRAME_INPUT,) if gen_cfg.next_frame_input else ())
+
+
+def required_opset(gen_cfg: GeneratorConfig) -> int:
+    """The lowest opset the generator's ops need."""
+    return WARP_OPSET if gen_cfg.mask_head == "warp" else MIN_OPSET
 
 
 class ExportError(RuntimeError):
@@ -92,19 +107,24 @@ def export_generator(
     gen_cfg: GeneratorConfig,
     out_path: str,
     metadata: dict[str, Any] | None = None,
-    opset: int = MIN_OPSET,
+    opset: int | None = None,
     sample_size: tuple[int, int] = (64, 64),
 ) -> dict[str, Any]:
     """Write `model` to `out_path` as ONNX (atomically), check it, return a report dict.
 
     metadata: extra entries; "preset" names the preset, others land as "stillmotion.<key>".
     sample_size: H, W of the tracing sample (any multiple of 2**depth; the axes stay dynamic).
+    opset: None = the lowest the generator needs (`required_opset`); lower values are refused.
     """
     import onnx
 
-    if opset < MIN_OPSET:
-        raise ValueError(f"opset: expected >= {MIN_OPSET}, got {opset}")
     gen_cfg.validate()
+    needed = required_opset(gen_cfg)
+    opset = needed if opset is None else opset
+    if opset < needed:
+        why = " (the warp mask head uses GridSample)" if needed == WARP_OPSET else ""
+        raise ValueError(f"opset: expected >= {needed}{why}, got {opset}")
+    names = input_names(gen_cfg)
     meta = build_metadata(gen_cfg, dict(metadata or {}))
     out_path = os.path.abspath(out_path)
     out_dir = os.path.dirname(out_path)
@@ -118,22 +138,25 @@ def export_generator(
     h, w = sample_size
     sample_image = torch.rand(1, gen_cfg.channels, h, w)
     sample_mask = torch.rand(1, 1, h, w)
+    samples = (sample_image, sample_mask) + (
+        (torch.rand(1, gen_cfg.channels, h, w),) if gen_cfg.next_frame_input else ()
+    )
     dynamic = {0: "batch", 2: "height", 3: "width"}
     fd, tmp_path = tempfile.mkstemp(prefix=".export-", suffix=".onnx.tmp", dir=out_dir)
     os.close(fd)
     started = time.perf_counter()
     try:
-        checks = [check_trace_rerun(model, sample_image, sample_mask, gen_cfg, where=out_path)]
+        checks = [check_trace_rerun(model, samples, gen_cfg, where=out_path)]
         with torch.no_grad(), warnings.catch_warnings():
             # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic; harmless
             warnings.simplefilter("ignore", UserWarning)
             torch.onnx.export(
                 model,
-                (sample_image, sample_mask),
+                samples,
                 tmp_path,
-                input_names=list(INPUT_NAMES),
+                input_names=list(names),
                 output_names=list(OUTPUT_NAMES),
-                dynamic_axes={name: dynamic for name in INPUT_NAMES + OUTPUT_NAMES},
+                dynamic_axes={name: dynamic for name in names + OUTPUT_NAMES},
                 opset_version=opset,
                 do_constant_folding=True,
             )
@@ -145,7 +168,7 @@ def export_generator(
         declare_output_shapes(proto, gen_cfg.channels)
         proto.producer_name = "stillmotion_trainer"
         proto.producer_version = stillmotion_trainer.__version__
-        checks += check_onnx_model(proto, gen_cfg.channels, where=out_path)
+        checks += check_onnx_model(proto, gen_cfg.channels, where=out_path, inputs=names)
         onnx.save(proto, tmp_path)
         os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; the model is meant to be shared
         # 3. Atomic publish: readers see the old file or the complete new one, never a torn one.
@@ -162,7 +185,7 @@ def export_generator(
         "onnx": out_path,
         "bytes": os.path.getsize(out_path),
         "opset": opset,
-        "inputs": list(INPUT_NAMES),
+        "inputs": list(names),
         "outputs": list(OUTPUT_NAMES),
         "parameters": sum(p.numel() for p in model.parameters()),
         "metadata": meta,
@@ -188,21 +211,25 @@ def declare_output_shapes(proto: Any, channels: int) -> None:
 
 def check_trace_rerun(
     model: nn.Module,
-    sample_image: torch.Tensor,
-    sample_mask: torch.Tensor,
+    samples: tuple[torch.Tensor, ...],
     gen_cfg: GeneratorConfig,
     where: str,
     tolerance: float = 1e-5,
 ) -> str:
-    """Trace at the sample size, re-run the trace at batch 2 and an odd size, compare to eager."""
-    h, w = sample_image.shape[-2:]
+    """Trace at the sample size, re-run the trace at batch 2 and an odd size, compare to eager.
+
+    samples: (image, mask) or (image, mask, next_frame), as the generator's forward takes them.
+    """
+    h, w = samples[0].shape[-2:]
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        traced = torch.jit.trace(model, (sample_image, sample_mask), check_trace=False)
+        traced = torch.jit.trace(model, samples, check_trace=False)
         image = torch.rand(2, gen_cfg.channels, h + 3, w - 5)
-        mask = torch.rand(2, 1, h + 3, w - 5)
-        eager = model(image, mask)
-        rerun = traced(image, mask)
+        inputs = (image, torch.rand(2, 1, h + 3, w - 5)) + tuple(
+            torch.rand(2, gen_cfg.channels, h + 3, w - 5) for _ in samples[2:]
+        )
+        eager = model(*inputs)
+        rerun = traced(*inputs)
     for name, a, b in zip(OUTPUT_NAMES, eager, rerun):
         if a.shape != b.shape:
             raise ExportError(
@@ -215,7 +242,9 @@ def check_trace_rerun(
     return "torch_trace_rerun"
 
 
-def check_onnx_model(proto: Any, channels: int, where: str) -> list[str]:
+def check_onnx_model(
+    proto: Any, channels: int, where: str, inputs: tuple[str, ...] = INPUT_NAMES
+) -> list[str]:
     """onnx.checker + shape inference; raise ExportError naming `where` on the first problem.
 
     Returns the names of the checks passed, for the export report.
@@ -232,7 +261,7 @@ def check_onnx_model(proto: Any, channels: int, where: str) -> list[str]:
     def dims(value_info: Any) -> list[str | int]:
         return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
-    expected_in = {"image": channels, "mask": 1}
+    expected_in = {name: 1 if name == "mask" else channels for name in inputs}
     expected_out = {"next_image": channels, "next_mask": 1}
     got_in = {v.name: dims(v) for v in inferred.graph.input}
     got_out = {v.name: dims(v) for v in inferred.graph.output}

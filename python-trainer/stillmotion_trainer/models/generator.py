@@ -40,6 +40,7 @@ from torch import nn
 VARIANTS = ("separate", "shared")
 DECODERS = ("upsample", "transposed")
 UPSAMPLE_MODES = ("bilinear", "nearest")
+MASK_HEADS = ("conv", "warp")
 MAX_WIDTH_MULTIPLIER = 8  # stage widths double per stage up to base_width * 8
 
 
@@ -59,7 +60,16 @@ class GeneratorConfig:
         fuse the upsampled features with the raw input at full resolution (faster).
     head_kernel: kernel of the output heads' convolution, 3 or 1 (1x1 heads are the cheapest
         full-resolution layer; with stem_stride 2 they still see every input pixel).
-    next_frame_input: reserved for a later G(I_t, M_t, I_{t+1}); True is not implemented yet.
+    next_frame_input: False = the literal G(I_t, M_t); True = the mask branch also sees the next
+        real frame, G(I_t, M_t, I_{t+1}) (Fig. 6, models/next_frame.py); the image branch never
+        sees it.
+    mask_head: next_frame_input only: "warp" (M^_{t+1} = M^_t carried along the displacement
+        between I_t and I_{t+1}, models/warp.py) or "conv" (an encoder-decoder over
+        [I_t, M^_t, I_{t+1}]); the literal generator has "conv" heads only.
+    image_residual / mask_residual: the head predicts the change instead of the output:
+        out = clamp(input + (2 s - 1), 0, 1) with s the head's sigmoid, so an untrained network
+        starts near "copy the input" (the next frame is mostly the current one; a residual mask
+        cannot drift to a constant unless the heads learn to push every pixel there).
     """
 
     variant: str = "shared"
@@ -72,6 +82,9 @@ class GeneratorConfig:
     stem_stride: int = 1
     head_kernel: int = 3
     next_frame_input: bool = False
+    mask_head: str = "conv"
+    image_residual: bool = False
+    mask_residual: bool = False
 
     def validate(self) -> "GeneratorConfig":
         """Raise ValueError naming the field and the allowed values; return self when valid."""
@@ -97,9 +110,14 @@ class GeneratorConfig:
                     f"shared_decoder_stages: expected None or an integer in 0..depth "
                     f"(0..{self.depth}), got {s!r}"
                 )
-        if self.next_frame_input:
-            raise NotImplementedError(
-                "next_frame_input=True (G(I_t, M_t, I_{t+1})) is reserved and not implemented"
+        _check_choice("next_frame_input", self.next_frame_input, (False, True))
+        _check_choice("mask_head", self.mask_head, MASK_HEADS)
+        _check_choice("image_residual", self.image_residual, (False, True))
+        _check_choice("mask_residual", self.mask_residual, (False, True))
+        if self.mask_head == "warp" and not self.next_frame_input:
+            raise ValueError(
+                "mask_head: 'warp' needs next_frame_input=True (the displacement is measured "
+                "between I_t and I_{t+1}); the literal G(I_t, M_t) has 'conv' only"
             )
         return self
 
@@ -260,7 +278,12 @@ class _PaddedGenerator(nn.Module):
         x = torch.cat([image, mask], dim=1)  # (B, C+1, H, W)
         x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")  # (B, C+1, H', W'), H' % m == 0
         next_image, next_mask = self._predict(x)
-        return next_image[..., :h, :w], next_mask[..., :h, :w]
+        next_image, next_mask = next_image[..., :h, :w], next_mask[..., :h, :w]
+        if self.cfg.image_residual:  # the head's sigmoid s in (0, 1) is read as a change 2s - 1
+            next_image = (image + 2 * next_image - 1).clamp(0.0, 1.0)
+        if self.cfg.mask_residual:
+            next_mask = (mask + 2 * next_mask - 1).clamp(0.0, 1.0)
+        return next_image, next_mask
 
     def _check_inputs(self, image: torch.Tensor, mask: torch.Tensor) -> None:
         c = self.cfg.channels
@@ -344,9 +367,32 @@ class SeparateGenerator(_PaddedGenerator):
 def build_generator(cfg: GeneratorConfig) -> nn.Module:
     """The generator described by `cfg` (validated first); weights from torch's global RNG."""
     cfg.validate()
-    if cfg.variant == "separate":
-        return SeparateGenerator(cfg)
-    return SharedGenerator(cfg)
+    model: nn.Module
+    if cfg.next_frame_input:
+        from stillmotion_trainer.models.next_frame import NextFrameGenerator
+
+        model = NextFrameGenerator(cfg)
+    elif cfg.variant == "separate":
+        model = SeparateGenerator(cfg)
+    else:
+        model = SharedGenerator(cfg)
+    _zero_residual_heads(model, cfg)
+    return model
+
+
+def _zero_residual_heads(model: nn.Module, cfg: GeneratorConfig) -> None:
+    """Residual heads start at "no change" exactly: weights and bias 0, so the sigmoid gives 0.5
+    and 2 * 0.5 - 1 = 0 (an untrained generator copies its input instead of drifting by its
+    random bias at every roll-out step). Gradients still reach the zeroed layer."""
+    for name, module in model.named_modules():
+        is_image_head = name.endswith("image_head") or name.endswith("image_net.head")
+        is_mask_head = name.endswith("mask_head") or name.endswith("mask_net.head")
+        if cfg.next_frame_input and name.startswith("mask_net"):  # next-frame "conv" branch:
+            continue  # not residual
+        if (is_image_head and cfg.image_residual) or (is_mask_head and cfg.mask_residual):
+            conv = cast(nn.Conv2d, cast(nn.Sequential, module)[0])
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(cast(torch.Tensor, conv.bias))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -98,6 +98,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     amp: Union[str, bool] = "auto"
     gan: GanConfig = field(default_factory=GanConfig)
+    fail_on_collapse: bool = False  # stop with reason "collapse" (training/collapse.py)
 
 
 @dataclass

@@ -10,6 +10,9 @@ Per step, for every walk of the batch (walks.py gives the frame order of the inp
     loss         = losses.training_loss: L_I + L_M1 (inferred mask inputs only) + L_M2 (key
                    frames of the clip) [+ lambda_adv L_adv, discriminator stepped after G].
 
+The step metrics also carry the masks' collapse statistics (training/collapse.py: mean,
+fraction > 0.5, spread across the batch, IoU with the key mask at key frames); a collapse is
+logged as a warning, and with train.fail_on_collapse ends the run with reason "collapse".
 Then the stop conditions (claim 2) are checked. Rank 0 alone writes metrics.jsonl, checkpoints
 and events; all ranks take the same decisions from all-reduced values.
 """
@@ -41,6 +44,7 @@ from stillmotion_trainer.models.discriminator import (
 )
 from stillmotion_trainer.models.generator import build_generator, count_parameters
 from stillmotion_trainer.training import checkpoint as ckpt_io
+from stillmotion_trainer.training.collapse import CollapseMonitor, mask_statistics
 from stillmotion_trainer.training.config import (
     ConfigError,
     RunConfig,
@@ -394,6 +398,7 @@ def _train(
 
     step, epoch, batch_in_epoch, elapsed_before = 0, 0, 0, 0.0
     early = EarlyStopping.from_config(cfg.stop.early_stopping)
+    collapse = CollapseMonitor()  # not checkpointed: a resumed run re-counts its streak
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -569,12 +574,27 @@ def _train(
             batch_in_epoch += 1
             if batch_in_epoch == len(batches):
                 epoch, batch_in_epoch, loader_iter = epoch + 1, 0, None
-            local = [float(terms[n]) for n in LOSS_TERMS] + [d_loss_value]
+            stats = mask_statistics(wb.pred_masks, walks.dst, walks.clip, key_masks, is_key)
+            iou = stats.pop("mask_key_iou")
+            spread_known = not math.isnan(stats["mask_spread"])  # NaN with one walk per rank
+            stats["mask_spread"] = stats["mask_spread"] if spread_known else 0.0
+            has_iou = not math.isnan(iou)
+            local = [float(terms[n]) for n in LOSS_TERMS] + [d_loss_value] + list(stats.values())
+            local += [iou if has_iou else 0.0, 1.0 if has_iou else 0.0]
             reduced = all_reduce_sum(local, ctx)
             values = [v / ctx.world_size for v in reduced]
             m = dict(zip(LOSS_TERMS, values[:5]))
             if disc is not None:
                 m["d_loss"] = values[5]
+            # collapse statistics (training/collapse.py), averaged over ranks like the losses
+            m.update(zip(stats, values[6:9]))
+            if not spread_known:
+                del m["mask_spread"]
+            if reduced[10] > 0:  # mask/key IoU only where some transition landed on a key frame
+                m["mask_key_iou"] = reduced[9] / reduced[10]
+            collapse_warning = collapse.update(step, m)
+            if collapse_warning and master:
+                log(f"warning: {collapse_warning}")
             m.update(
                 lr=lr,
                 epoch=float(epoch),
@@ -618,6 +638,8 @@ def _train(
                 cfg.stop, step=step, epoch=epoch, elapsed_s=elapsed(), last_loss=last_loss,
                 early=early,
             )  # fmt: skip
+            if mine_reason is None and cfg.train.fail_on_collapse and collapse.collapsed:
+                mine_reason = "collapse"
             reason = decode_reason(all_reduce_sum(encode_reason(mine_reason), ctx))
             every = cfg.checkpoint.every_n_steps
             if reason is not None or (every and step % every == 0):

@@ -24,6 +24,7 @@ REASONS = (
     "time_budget",
     "target_loss",
     "early_stopping",
+    "collapse",  # train.fail_on_collapse and the masks stopped depending on the input
 )
 EXTERNAL_REASONS = REASONS[:3]
 

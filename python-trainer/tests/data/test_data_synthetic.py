@@ -14,6 +14,7 @@ from stillmotion_trainer.data.check import check_dataset
 from stillmotion_trainer.data.images import load_mask
 from stillmotion_trainer.data.manifest import load_manifest
 from stillmotion_trainer.data.synthetic import generate_dataset
+from stillmotion_trainer.data.synthetic import endoscopy
 
 PYTHON_ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,3 +107,30 @@ def test_synth_command_prints_manifest_path(tmp_path: Path) -> None:
     line = json.loads(res.stdout)
     assert line == {"ok": True, "manifest": str(out / "manifest.json")}
     assert load_manifest(out).videos[0].width == 16
+
+
+def test_hard_motion_keeps_the_lesion_in_view_most_of_the_time():
+    """The realistic benchmark is hard, not impossible: the lesion leaves the view for a short
+    stretch (common.MOTION_STYLES "hard": exit_fraction) and is visible in most frames.
+    """
+    rng_videos = [np.random.default_rng([11, v]) for v in range(4)]
+    visible = []
+    for rng in rng_videos:
+        _, masks = endoscopy.render_video(rng, 16, (24, 24), "hard")
+        visible.append(np.mean([m.sum() > 0 for m in masks]))
+    assert np.mean(visible) >= 0.7
+    assert min(visible) < 1.0  # and it does leave the view in some video
+
+
+@pytest.mark.parametrize("motion", ["sweep", "shake"])
+def test_held_out_motion_styles_render_and_move(motion):
+    frames, masks = endoscopy.render_video(np.random.default_rng(5), 6, (16, 16), motion)
+    assert len(frames) == 6 and all(f.shape == (16, 16, 3) for f in frames)
+    diffs = [np.abs(frames[t].astype(float) - frames[t - 1]).mean() for t in range(1, 6)]
+    assert min(diffs) > 1.0  # every frame moves
+    assert sum(m.sum() > 0 for m in masks) >= 3
+
+
+def test_unknown_motion_style_is_named():
+    with pytest.raises(ValueError, match="Should be one of: easy, hard, sweep, shake"):
+        generate_dataset("/nonexistent-never-written", num_videos=1, motion="wobbly")

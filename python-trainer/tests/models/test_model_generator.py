@@ -130,9 +130,9 @@ def test_bad_config_raises_naming_the_field(field, value, message):
         build_generator(cfg)
 
 
-def test_next_frame_input_is_reserved():
-    with pytest.raises(NotImplementedError, match="next_frame_input"):
-        build_generator(GeneratorConfig(next_frame_input=True))
+def test_warp_mask_head_needs_the_next_frame_input():
+    with pytest.raises(ValueError, match="mask_head: 'warp' needs next_frame_input=True"):
+        build_generator(GeneratorConfig(mask_head="warp"))
 
 
 def test_wrong_input_shapes_raise_clear_errors():

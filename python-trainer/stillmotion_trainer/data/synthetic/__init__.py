@@ -15,10 +15,11 @@ import numpy as np
 
 from stillmotion_trainer.data.keyframes import score_frames, select_keyframes
 from stillmotion_trainer.data.synthetic import endoscopy, ultrasound
+from stillmotion_trainer.data.synthetic.common import MOTION_STYLES
 from stillmotion_trainer.data.synthetic.writer import prepare_output, write_manifest, write_png
 
 KINDS = {"endoscopy": (endoscopy.render_video, 3), "ultrasound": (ultrasound.render_video, 1)}
-MOTIONS = ("easy", "hard")
+MOTIONS = tuple(MOTION_STYLES)  # easy, hard, sweep, shake
 FPS = 25.0
 
 

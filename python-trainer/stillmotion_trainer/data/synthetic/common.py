@@ -96,16 +96,31 @@ def random_walk_path(
     jump_prob: float = 0.0,
     jump_size: float = 0.0,
     excursion: float = 0.0,
+    exit_fraction: float = 0.25,
+    drift: float = 0.0,
+    spin: float = 0.0,
+    tremor: float = 0.0,
 ) -> list[Pose]:
-    """Smooth random camera motion; optional sudden jumps and one out-and-back excursion.
+    """Random camera motion around the lesion; every option adds one kind of realistic motion.
 
-    The excursion moves the view `excursion` view units away along a random direction and back
-    (a half sine over the video), which carries a lesion at the origin out of view and back.
+    step / zoom_step / angle_step: smoothed random velocities (momentum `momentum`);
+    jump_prob, jump_size: sudden jumps of the view (view units);
+    excursion, exit_fraction: once per video the view swings `excursion` view units away and
+        back over a window of `exit_fraction` of the frames (a sin^2 bump at a random time), which
+        carries the lesion out of view for a short part of the video and brings it back;
+    drift, spin: a steady pan (view units per frame, bouncing inside the walk's box) and a steady
+        rotation (radians per frame) - the "sweep" style;
+    tremor: independent per-frame jitter of the position (hand tremor) - the "shake" style.
     """
     x = y = angle = 0.0
     zoom = 1.0
     vx = vy = vz = va = 0.0
     direction = rng.uniform(0, 2 * np.pi)
+    pan = rng.uniform(0, 2 * np.pi)
+    dx, dy = drift * np.cos(pan), drift * np.sin(pan)
+    spin_sign = rng.choice([-1.0, 1.0])
+    window = max(2, int(round(exit_fraction * n)))
+    exit_start = int(rng.integers(max(1, n // 4), max(2, n - window))) if n > 3 else 0
     poses = []
     for t in range(n):
         if t > 0:
@@ -113,17 +128,78 @@ def random_walk_path(
             vy = momentum * vy + (1 - momentum) * rng.normal(0, step) * 3
             vz = momentum * vz + (1 - momentum) * rng.normal(0, zoom_step) * 3
             va = momentum * va + (1 - momentum) * rng.normal(0, angle_step) * 3
-            x, y = x + vx, y + vy
+            x, y = x + vx + dx, y + vy + dy
             if jump_prob and rng.random() < jump_prob:
                 a = rng.uniform(0, 2 * np.pi)
                 x, y = x + jump_size * np.cos(a), y + jump_size * np.sin(a)
             zoom = float(np.clip(zoom + vz, *zoom_range))
-            angle += va
-            # keep the walk near the lesion so easy videos never lose it for long
+            angle += va + spin_sign * spin
+            # keep the walk near the lesion (a steady pan bounces back at the box's edge)
+            if abs(x) > 0.35:
+                dx = -dx
+            if abs(y) > 0.35:
+                dy = -dy
             x, y = float(np.clip(x, -0.35, 0.35)), float(np.clip(y, -0.35, 0.35))
-        off = excursion * np.sin(np.pi * t / max(n - 1, 1))
-        poses.append(Pose(x + off * np.cos(direction), y + off * np.sin(direction), zoom, angle))
+        jx, jy = (float(v) for v in rng.normal(0, tremor, 2)) if tremor else (0.0, 0.0)
+        phase = (t - exit_start) / window
+        off = excursion * np.sin(np.pi * phase) ** 2 if 0 <= phase <= 1 else 0.0
+        poses.append(
+            Pose(x + jx + off * np.cos(direction), y + jy + off * np.sin(direction), zoom, angle)
+        )
     return poses
+
+
+# Motion styles of the synthetic benchmark (docs/recipes.md). "easy" is a slow 30 fps-like
+# drift; "hard" has large jumps, zoom, rotation, a short exit of the lesion from the view (plus
+# tissue deformation, glare and blur, drawn by the renderers); "sweep" (a steady pan with
+# rotation) and "shake" (hand tremor: large independent jumps every frame) are styles to hold
+# out of training to test generalisation to motion the model never saw.
+MOTION_STYLES: dict[str, dict[str, float]] = {
+    "easy": dict(step=0.012, zoom_lo=0.92, zoom_hi=1.1, zoom_step=0.006, angle_step=0.01),
+    "hard": dict(
+        step=0.035,
+        zoom_lo=0.8,
+        zoom_hi=1.35,
+        zoom_step=0.025,
+        angle_step=0.04,
+        jump_prob=0.12,
+        jump_size=0.12,
+        excursion=1.1,
+        exit_fraction=0.25,
+    ),
+    "sweep": dict(
+        step=0.01,
+        zoom_lo=0.85,
+        zoom_hi=1.25,
+        zoom_step=0.02,
+        angle_step=0.01,
+        drift=0.04,
+        spin=0.05,
+    ),
+    "shake": dict(
+        step=0.015, zoom_lo=0.85, zoom_hi=1.2, zoom_step=0.03, angle_step=0.02, tremor=0.05
+    ),
+}
+
+
+def motion_path(
+    rng: np.random.Generator, n: int, motion: str, scale: float = 1.0, zoom: bool = True
+) -> list[Pose]:
+    """Camera/probe poses of motion style `motion` (MOTION_STYLES); `scale` shrinks the steps
+    (ultrasound probes move less), zoom=False keeps the zoom at 1 (a probe does not zoom)."""
+    if motion not in MOTION_STYLES:
+        allowed = ", ".join(MOTION_STYLES)
+        raise ValueError(f'Unsupported motion: "{motion}". Should be one of: {allowed}')
+    p = dict(MOTION_STYLES[motion])
+    zoom_range = (p.pop("zoom_lo"), p.pop("zoom_hi"))
+    zoom_step = p.pop("zoom_step")
+    if not zoom:
+        zoom_range, zoom_step = (1.0, 1.0), 0.0
+    for k in ("step", "angle_step", "jump_size", "drift", "tremor"):
+        if k in p:
+            p[k] *= scale
+    step, angle_step = p.pop("step"), p.pop("angle_step")
+    return random_walk_path(rng, n, step, zoom_range, zoom_step, angle_step, **p)
 
 
 def blob_radius(theta: np.ndarray, radius: float, harmonics: np.ndarray) -> np.ndarray:

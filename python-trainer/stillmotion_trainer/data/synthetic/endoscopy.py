@@ -1,8 +1,9 @@
 """Endoscopy-like synthetic video: lumen, pink tissue, a polyp-like lesion, a moving camera.
 
 Per frame (view units: 1.0 = shorter side):
-1. camera pose from a smooth random walk ("hard": larger steps, zoom, rotation, jumps, and an
-   excursion that carries the lesion out of view and back);
+1. camera pose of the motion style (common.MOTION_STYLES: "hard" has larger steps, zoom,
+   rotation, jumps, and a short excursion that carries the lesion out of view and back;
+   "sweep" and "shake" are styles held out of training);
 2. the scene sampled at world coordinates: textured tissue with vessels, and a lobed lesion
    with its own texture and dome shading ("hard": the tissue also deforms);
 3. optics: dark lumen, vignetting, a circular field stop, specular highlights;
@@ -19,7 +20,7 @@ from stillmotion_trainer.data.synthetic.common import (
     Pose,
     blob_radius,
     quantise,
-    random_walk_path,
+    motion_path,
     to_world,
     view_grid,
 )
@@ -82,18 +83,11 @@ def render_video(
     rng: np.random.Generator, num_frames: int, size: tuple[int, int], motion: str
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(frames as (H, W, 3) uint8, masks as (H, W) bool) for one video."""
-    hard = motion == "hard"
+    # every style but "easy" also deforms the tissue, enlarges highlights and flashes glare
+    hard = motion != "easy"
     h, w = size
     scene = EndoscopyScene(rng, hard)
-    if hard:
-        poses = random_walk_path(
-            rng, num_frames, step=0.05, zoom_range=(0.75, 1.5), zoom_step=0.03,
-            angle_step=0.06, jump_prob=0.12, jump_size=0.15, excursion=0.95,
-        )  # fmt: skip
-    else:
-        poses = random_walk_path(
-            rng, num_frames, step=0.012, zoom_range=(0.92, 1.1), zoom_step=0.006, angle_step=0.01
-        )
+    poses = motion_path(rng, num_frames, motion)
     u, v = view_grid(h, w)
     px = 1.0 / min(h, w)
     r = np.hypot(u, v) / np.hypot(w, h) * min(h, w) * 2  # 1 at the frame corners

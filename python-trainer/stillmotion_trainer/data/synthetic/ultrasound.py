@@ -19,7 +19,7 @@ from stillmotion_trainer.data.synthetic.common import (
     Lattice,
     Pose,
     quantise,
-    random_walk_path,
+    motion_path,
     to_world,
     view_grid,
 )
@@ -60,18 +60,10 @@ def render_video(
     rng: np.random.Generator, num_frames: int, size: tuple[int, int], motion: str
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(frames as (H, W) uint8, masks as (H, W) bool) for one video."""
-    hard = motion == "hard"
+    hard = motion != "easy"  # compression and gain jumps in every style but "easy"
     h, w = size
     scene = UltrasoundScene(rng, size, hard)
-    if hard:
-        poses = random_walk_path(
-            rng, num_frames, step=0.04, zoom_range=(1.0, 1.0), zoom_step=0.0,
-            angle_step=0.03, jump_prob=0.1, jump_size=0.12, excursion=0.9,
-        )  # fmt: skip
-    else:
-        poses = random_walk_path(
-            rng, num_frames, step=0.01, zoom_range=(1.0, 1.0), zoom_step=0.0, angle_step=0.006
-        )
+    poses = motion_path(rng, num_frames, motion, scale=0.8, zoom=False)
     u, v = view_grid(h, w)
     # convex-probe fan: virtual apex above the image, +-38 degrees, near field cut by the arc
     half_h = h / min(h, w) / 2

@@ -99,8 +99,9 @@ export interface RunStarted {
 export interface RunEnded {
   step: number;
   /**
-   * "max_steps", "max_epochs", "time_budget", "target_loss", "early_stopping", "stopped",
-   * "failed".
+   * One of the trainer's stop reasons (training/stop_conditions.py REASONS): "signal",
+   * "stop_requested", "stop_file", "max_steps", "max_epochs", "time_budget", "target_loss",
+   * "early_stopping", "collapse"; or "error" / "failed" when an exception ended the run.
    */
   reason: string;
   error: string;

@@ -1,0 +1,94 @@
+"""G(I_t, M^_t, I_{t+1}): the propagation variant whose mask branch also sees the next frame.
+
+METHOD.md's generator is G(I_t, M^_t): nothing tells the mask branch where the lesion goes, so
+it can only guess the motion. In propagation (Fig. 6) the next real frame exists, so this
+variant hands it to the mask branch:
+
+    I^_{t+1} = image branch of the literal generator (variant `separate` or `shared`), from
+               (I_t, M^_t) only, so L_I still measures prediction, not copying;
+    M^_{t+1} = mask branch from (I_t, M^_t, I_{t+1}):
+               "warp": M^_t carried along the displacement from I_{t+1} back to I_t
+                       (models/warp.py), no parameters to collapse into a constant mask;
+               "conv": an encoder-decoder over [I_t, M^_t, I_{t+1}] with a sigmoid output.
+
+The literal generator inside still has its own mask head (unused here, so its weights get no
+gradient); it is kept so that the image branch is exactly the literal one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stillmotion_trainer.models.generator import (
+    EncoderDecoder,
+    GeneratorConfig,
+    SeparateGenerator,
+    SharedGenerator,
+)
+from stillmotion_trainer.models.warp import DisplacementEstimator, warp
+
+
+class NextFrameGenerator(nn.Module):
+    """forward(image, mask, next_frame) -> (next_image, next_mask); shapes as the literal
+    generator's; next_frame is the real I_{t+1}, (B, C, H, W) in [0, 1]."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        literal = dataclasses.replace(cfg, next_frame_input=False, mask_head="conv")
+        self.image_model = (
+            SeparateGenerator(literal) if cfg.variant == "separate" else SharedGenerator(literal)
+        )
+        self.displacement: Optional[DisplacementEstimator] = None
+        self.mask_net: Optional[EncoderDecoder] = None
+        if cfg.mask_head == "warp":
+            self.displacement = DisplacementEstimator(cfg.channels)
+        else:
+            width = max(2, cfg.base_width // 2)
+            self.mask_net = EncoderDecoder(2 * cfg.channels + 1, 1, width, literal)
+
+    def forward(
+        self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if not torch.jit.is_tracing():
+            if tuple(next_frame.shape) != tuple(image.shape):
+                raise ValueError(
+                    f"next_frame: expected the shape of image {tuple(image.shape)}, "
+                    f"got {tuple(next_frame.shape)}"
+                )
+        pred_image, _ = self.image_model(image, mask)  # (B, C, H, W), the literal image branch
+        if self.displacement is not None:
+            flow = self.displacement(image, next_frame)  # (B, 2, H, W), pixels
+            return pred_image, warp(mask, flow).clamp(0.0, 1.0)
+        assert self.mask_net is not None
+        h, w = image.shape[-2], image.shape[-1]
+        m = self.cfg.multiple
+        pad_h = (m - h % m) % m
+        pad_w = (m - w % m) % m
+        x = torch.cat([image, mask, next_frame], dim=1)  # (B, 2C + 1, H, W)
+        x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
+        return pred_image, self.mask_net(x)[..., :h, :w]
+
+
+def generation_step(
+    model: nn.Module, image: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Fig. 5 step (still -> video) for either generator: (I^_t, M^_t) -> (I^_{t+1}, M^_{t+1}).
+
+    The literal G(I_t, M_t) is applied once. G(I_t, M_t, I_{t+1}) has no real next frame when
+    generating, so its own predicted frame stands in: I^_{t+1} from the image branch (which never
+    reads the third input; `image` is passed there), then M^_{t+1} = mask branch
+    (I^_t, M^_t, I^_{t+1}): the mask follows the motion the model generated. The inference
+    library's generateFromStill does the same two runs (packages/inference/src/still-to-video.ts).
+    """
+    if not getattr(getattr(model, "cfg", None), "next_frame_input", False):
+        out: tuple[torch.Tensor, torch.Tensor] = model(image, mask)
+        return out
+    next_image, _ = model(image, mask, image)
+    _, next_mask = model(image, mask, next_image)
+    return next_image, next_mask

@@ -1,0 +1,112 @@
+"""G(I_t, M_t, I_{t+1}) (models/next_frame.py, models/warp.py) and the residual heads."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from stillmotion_trainer.export.onnx_export import export_generator
+from stillmotion_trainer.models import build_generator, generator_config
+from stillmotion_trainer.models.next_frame import generation_step
+from stillmotion_trainer.models.warp import DisplacementEstimator, normalise, warp
+
+
+def _textured(seed: int, h: int = 48, w: int = 48) -> torch.Tensor:
+    """A smooth random texture (1, 3, H, W) in [0, 1], enough structure to match."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, h // 6, w // 6, generator=g)
+    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic").clamp(0, 1)
+
+
+def test_warp_with_zero_flow_is_identity_and_integer_flow_shifts():
+    x = torch.rand(2, 1, 9, 11)
+    assert torch.allclose(warp(x, torch.zeros(2, 2, 9, 11)), x, atol=1e-6)
+    flow = torch.zeros(2, 2, 9, 11)
+    flow[:, 0] = 2.0  # out(p) = x(p + (2, 0)): content moves 2 pixels left
+    out = warp(x, flow)
+    assert torch.allclose(out[..., :, :-2], x[..., :, 2:], atol=1e-6)
+    assert torch.all(out[..., :, -2:] == 0)  # outside the frame reads zero (the lesion left)
+
+
+def test_normalise_gives_zero_mean_unit_variance_per_channel():
+    x = torch.rand(2, 3, 8, 8) * 5 + 2
+    y = normalise(x)
+    assert torch.allclose(y.mean(dim=(2, 3)), torch.zeros(2, 3), atol=1e-5)
+    assert torch.allclose(y.std(dim=(2, 3), unbiased=False), torch.ones(2, 3), atol=1e-3)
+
+
+def test_untrained_displacement_estimator_finds_a_known_shift():
+    image = _textured(0)
+    shifted = torch.roll(image, shifts=(3, -5), dims=(2, 3))  # content moves down 3, left 5
+    flow = DisplacementEstimator(3)(image, shifted)  # frame t+1 -> t: (+5, -3)
+    inner = flow[..., 12:-12, 12:-12].mean(dim=(2, 3))[0]
+    assert abs(float(inner[0]) - 5) < 1.0 and abs(float(inner[1]) + 3) < 1.0
+
+
+@pytest.mark.parametrize("head", ["warp", "conv"])
+def test_image_branch_never_reads_the_next_frame(head):
+    torch.manual_seed(0)
+    g = build_generator(generator_config("tiny", next_frame_input=True, mask_head=head)).eval()
+    image, mask = torch.rand(2, 3, 20, 24), torch.rand(2, 1, 20, 24)
+    a_img, a_mask = g(image, mask, torch.rand(2, 3, 20, 24))
+    b_img, b_mask = g(image, mask, torch.rand(2, 3, 20, 24))
+    assert torch.equal(a_img, b_img)  # L_I still measures prediction, not copying
+    assert not torch.equal(a_mask, b_mask)  # the mask branch does read it
+    assert a_mask.shape == (2, 1, 20, 24) and float(a_mask.min()) >= 0 and float(a_mask.max()) <= 1
+
+
+def test_next_frame_shape_mismatch_is_named():
+    g = build_generator(generator_config("tiny", next_frame_input=True, mask_head="warp"))
+    with pytest.raises(ValueError, match="next_frame: expected the shape of image"):
+        g(torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16), torch.rand(1, 3, 16, 8))
+
+
+def test_warp_head_carries_the_mask_with_the_motion():
+    image = _textured(1)
+    mask = torch.zeros(1, 1, 48, 48)
+    mask[..., 18:30, 18:30] = 1
+    nxt = torch.roll(image, shifts=(0, 4), dims=(2, 3))  # content moves right 4
+    g = build_generator(generator_config("tiny", next_frame_input=True, mask_head="warp")).eval()
+    _, m = g(image, mask, nxt)
+    cols = (m[0, 0] > 0.5).any(dim=0).nonzero().flatten()
+    assert int(cols.min()) in (21, 22, 23) and int(cols.max()) in (32, 33, 34)
+
+
+def test_residual_heads_start_near_copying_the_input():
+    torch.manual_seed(0)
+    cfg = generator_config("tiny", image_residual=True, mask_residual=True)
+    g = build_generator(cfg).eval()
+    image, mask = torch.rand(1, 3, 16, 16), (torch.rand(1, 1, 16, 16) > 0.5).float()
+    nxt_img, nxt_mask = g(image, mask)
+    assert float((nxt_img - image).abs().mean()) < 0.1
+    assert float((nxt_mask - mask).abs().mean()) < 0.1
+
+
+def test_export_has_the_next_frame_input_and_opset_16_for_warp(tmp_path):
+    import onnx
+
+    cfg = generator_config("tiny", next_frame_input=True, mask_head="warp")
+    g = build_generator(cfg)
+    report = export_generator(g, cfg, str(tmp_path / "g.onnx"))
+    assert report["inputs"] == ["image", "mask", "next_frame"] and report["opset"] == 16
+    proto = onnx.load(report["onnx"])
+    assert any(n.op_type == "GridSample" for n in proto.graph.node)
+    with pytest.raises(ValueError, match="opset: expected >= 16"):
+        export_generator(g, cfg, str(tmp_path / "h.onnx"), opset=13)
+
+
+def test_generation_step_uses_the_predicted_frame_as_the_next_frame():
+    torch.manual_seed(0)
+    cfg = generator_config("tiny", next_frame_input=True, mask_head="warp", image_residual=True)
+    g = build_generator(cfg).eval()
+    image, mask = torch.rand(1, 3, 16, 16), torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        img, m = generation_step(g, image, mask)
+        expected_img, _ = g(image, mask, image)
+        _, expected_mask = g(image, mask, expected_img)
+    assert torch.equal(img, expected_img) and torch.equal(m, expected_mask)
+    literal = build_generator(dataclasses.replace(cfg, next_frame_input=False, mask_head="conv"))
+    with torch.no_grad():
+        out = generation_step(literal.eval(), image, mask)
+    assert out[0].shape == image.shape and np.isfinite(out[1].numpy()).all()
