@@ -3,6 +3,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { vi } from "vitest";
+import { main } from "../src/cli.js";
 import { pythonExecutable, trainerDir } from "../src/trainer/python.js";
 
 export function tempDir(prefix: string): string {
@@ -42,4 +44,19 @@ export function tinyConfig(dataset: string, maxSteps: number, extra: Record<stri
     log: { every_n_steps: 1, preview_every_n_steps: 0 },
     ...extra,
   };
+}
+
+/** Runs the CLI in-process; returns its exit code and what it printed. */
+export async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
+  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
+  try {
+    const code = await main(["node", "stillmotion", ...args]);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+  }
 }

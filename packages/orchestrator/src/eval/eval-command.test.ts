@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { makeSyntheticDataset, tempDir } from "../../test/helpers.js";
-import { main } from "../cli.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli as cli, makeSyntheticDataset, tempDir } from "../../test/helpers.js";
 import { pythonExecutable, trainerDir } from "../trainer/python.js";
 import { parseEvalReport } from "./eval-report.js";
 import { runDirOfCheckpoint } from "./run-eval.js";
@@ -11,21 +10,6 @@ import { runDirOfCheckpoint } from "./run-eval.js";
 let dir: string;
 let dataset: string;
 let runDir: string;
-
-/** Run the CLI in-process; returns exit code and what it printed. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  try {
-    const code = await main(["node", "stillmotion", ...args]);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 beforeAll(() => {
   // A real (tiny) run: 3 synthetic videos of 6 frames, 16x16, two training steps.

@@ -2,8 +2,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../cli.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli as cli } from "../../../test/helpers.js";
 import { writePng } from "../../dataset/images.js";
 import { repoRoot } from "../../repo-paths.js";
 
@@ -14,21 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Run the CLI in-process; returns exit code and what it printed. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a) => void out.push(a.join(" ")));
-  const error = vi.spyOn(console, "error").mockImplementation((...a) => void err.push(a.join(" ")));
-  try {
-    const code = await main(["node", "stillmotion", ...args]);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 describe("stillmotion dataset / keyframes / calibrate", () => {
   it("imports frames, checks, describes, picks key frames and calibrates", async () => {
