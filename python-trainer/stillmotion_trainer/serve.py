@@ -42,7 +42,6 @@ def serve(
     telemetry_endpoint: str,
     heartbeat_s: float = 0.5,
     token: Optional[str] = None,
-    stop_grace_s: float = 120.0,
 ) -> int:
     host = address.rsplit(":", 1)[0]
     telemetry_host = telemetry_endpoint.split("://", 1)[-1].rsplit(":", 1)[0]
@@ -53,12 +52,22 @@ def serve(
         )
     configure_threads()
     stop = threading.Event()
+    runs_ref: list = []
+
+    def shutdown(*_: object) -> None:
+        # Runs in the main thread between bytecodes, even mid-training: the active run then
+        # finishes its step, checkpoints and returns; the loop below sees `stop` and exits.
+        stop.set()
+        if runs_ref:
+            runs_ref[0].request_stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    die_with_parent(stop.set)
+        signal.signal(sig, shutdown)
+    die_with_parent(shutdown)
 
     telemetry = TelemetryPublisher(telemetry_endpoint)
     server, port, runs = start_server(address, telemetry, token=token)
+    runs_ref.append(runs)
     line = {
         "event": "listening",
         "grpc_port": port,
@@ -70,11 +79,17 @@ def serve(
     sys.stdout.flush()
 
     started = time.monotonic()
-    while not stop.wait(heartbeat_s):
-        step = runs.run.sink.step if runs.run is not None else 0
-        telemetry.heartbeat(os.getpid(), time.monotonic() - started, step)
 
-    runs.stop_and_wait(stop_grace_s)  # graceful: finish the step, checkpoint
+    def beat() -> None:
+        while not stop.wait(heartbeat_s):
+            step = runs.run.sink.step if runs.run is not None else 0
+            telemetry.heartbeat(os.getpid(), time.monotonic() - started, step)
+
+    threading.Thread(target=beat, name="heartbeat", daemon=True).start()
+    # The main thread trains (see server/run_manager.py for why); between runs it waits.
+    while not stop.is_set():
+        runs.run_pending(timeout_s=0.2)
+
     server.stop(grace=1.0).wait()
     telemetry.close()
     return 0
