@@ -6,6 +6,7 @@ export type { OnnxSession, SessionOptions, TensorData, ValueInfo } from "./backe
 // low level: any ONNX model (e.g. a key-frame lesion detector) behind the same session defaults
 export { createOnnxSession, defaultSessionOptions } from "./backend/onnx.js";
 export { Code, InferenceError } from "./errors.js";
+export { writeFileAtomic } from "./fs-atomic.js";
 export type { GeneratorMetadata, LoadGeneratorOptions, StepResult } from "./generator.js";
 export {
   configHash,

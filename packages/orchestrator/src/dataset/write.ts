@@ -2,25 +2,17 @@
  * Writing datasets: atomic files (temp + rename), output folders that never clobber someone's
  * data, and the manifest.
  */
-import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
+import { writeFileAtomic } from "@stillmotion/inference";
 import { DatasetError } from "./errors.js";
 import { MANIFEST_NAME, type ManifestData, validateManifest } from "./manifest.js";
 
-let counter = 0;
-
 /** Write `data` to `file` through a temporary file in the same folder, then rename. */
-export async function atomicWrite(file: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter++}.tmp`);
-  try {
-    await writeFile(tmp, data);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
+export const atomicWrite = writeFileAtomic;
+
+/** Distinguishes staging folders of one process. */
+let counter = 0;
 
 /** Refuse a non-empty `out` unless `overwrite` and it holds a dataset (never someone's other files). */
 export async function checkOutput(out: string, overwrite = false): Promise<void> {
