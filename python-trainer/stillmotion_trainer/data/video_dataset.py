@@ -97,11 +97,13 @@ class VideoClipDataset(Dataset):  # type: ignore[type-arg]
             return len(self._flat)
         return len(self.videos) * self.clips_per_video
 
-    def _rng(self, index: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, self.epoch, index])
+    def _rng(self, index: int, epoch: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, epoch, index])
 
-    def clip_at(self, index: int) -> tuple[int, int]:
-        """(video position in video_ids, start frame) of item `index` in the current epoch."""
+    def clip_at(self, index: int, epoch: int | None = None) -> tuple[int, int]:
+        """(video position in video_ids, start frame) of item `index` in `epoch` (default: the
+        current epoch)."""
+        epoch = self.epoch if epoch is None else epoch
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} clips")
         if self.clips_per_video is None:
@@ -109,7 +111,7 @@ class VideoClipDataset(Dataset):  # type: ignore[type-arg]
         vi = index // self.clips_per_video
         starts = self.starts[vi]
         # A separate stream from augmentation's, so turning augmentation on keeps the clips.
-        pick = np.random.default_rng([self.seed, self.epoch, index, 1]).integers(len(starts))
+        pick = np.random.default_rng([self.seed, epoch, index, 1]).integers(len(starts))
         return vi, starts[int(pick)]
 
     def _resize(self, x: torch.Tensor, is_mask: bool) -> torch.Tensor:
@@ -130,8 +132,12 @@ class VideoClipDataset(Dataset):  # type: ignore[type-arg]
             )
         return mask
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        vi, start = self.clip_at(index)
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """Item `index` of the current epoch, or of epoch `e` for key = (e, index): the form the
+        training loader uses, because its worker processes live across epochs and never see
+        set_epoch calls made in the parent."""
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        vi, start = self.clip_at(index, epoch)
         video = self.videos[vi]
         frames, keys, gts, is_key, has_gt = [], [], [], [], []
         for entry in video.frames[start : start + self.clip_len]:
@@ -157,7 +163,7 @@ class VideoClipDataset(Dataset):  # type: ignore[type-arg]
         keys_t = self._resize(torch.from_numpy(np.stack(keys)), is_mask=True)  # (T, 1, H, W)
         gts_t = self._resize(torch.from_numpy(np.stack(gts)), is_mask=True)  # (T, 1, H, W)
         if self.augment:
-            aug = ClipAugmentation.sample(self._rng(index), self.manifest.modality)
+            aug = ClipAugmentation.sample(self._rng(index, epoch), self.manifest.modality)
             frames_t = aug.apply_frames(frames_t)
             keys_t = aug.apply_masks(keys_t)
             gts_t = aug.apply_masks(gts_t)

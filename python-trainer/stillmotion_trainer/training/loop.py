@@ -52,7 +52,7 @@ from stillmotion_trainer.training.config import (
     generator_config_for,
     resume_differences,
 )
-from stillmotion_trainer.training.data_order import epoch_batches, rank_slice, validation_shard
+from stillmotion_trainer.training.data_order import RunBatches, validation_shard
 from stillmotion_trainer.training.distributed import (
     DistContext,
     all_reduce_sum,
@@ -505,18 +505,19 @@ def _train(
     reason = stop_reason(
         cfg.stop, step=step, epoch=epoch, elapsed_s=elapsed(), last_loss=None, early=early
     )
-    batches: list[list[int]] = []
+    # One loader for the whole run (training/data_order.py RunBatches says why), resumed at
+    # (epoch, batch_in_epoch); the order is a function of (seed, epoch) only.
+    run_batches = RunBatches(
+        len(train_set), b_global, cfg.train.seed, epoch, batch_in_epoch, ctx.rank, ctx.world_size
+    )
     loader_iter = None
     try:
         while reason is None:
-            # 5a. the next batch: epoch order from (seed, epoch), resumed at batch_in_epoch
+            # 5a. the next batch (the loader's workers start with the first one)
             if loader_iter is None:
-                train_set.set_epoch(epoch)
-                batches = epoch_batches(len(train_set), b_global, cfg.train.seed, epoch)
-                mine = [rank_slice(b, ctx.rank, ctx.world_size) for b in batches[batch_in_epoch:]]
                 loader_iter = iter(
                     DataLoader(
-                        train_set, batch_sampler=mine, num_workers=cfg.data.num_workers,
+                        train_set, batch_sampler=run_batches, num_workers=cfg.data.num_workers,
                         pin_memory=device.type == "cuda",
                     )
                 )  # fmt: skip
@@ -572,8 +573,8 @@ def _train(
             # 5d. bookkeeping: step, data position, metrics averaged over ranks
             step += 1
             batch_in_epoch += 1
-            if batch_in_epoch == len(batches):
-                epoch, batch_in_epoch, loader_iter = epoch + 1, 0, None
+            if batch_in_epoch == run_batches.per_epoch:
+                epoch, batch_in_epoch = epoch + 1, 0
             stats = mask_statistics(wb.pred_masks, walks.dst, walks.clip, key_masks, is_key)
             iou = stats.pop("mask_key_iou")
             spread_known = not math.isnan(stats["mask_spread"])  # NaN with one walk per rank
@@ -653,6 +654,7 @@ def _train(
             events.on_end(step, "error")
         metrics.close()
         raise
+    loader_iter = None  # shuts the loader's workers down before the final checkpoint
 
     # 6. the end: final checkpoint (if the loop did not just write one), report --------------
     assert reason is not None

@@ -149,3 +149,18 @@ def test_works_with_dataloader(tmp_path: Path) -> None:
     ds = VideoClipDataset(m, ["sq"], size=(8, 8), clip_len=2, augment=True)
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=2)))
     assert batch["frames"].shape == (2, 2, 3, 8, 8) and batch["video_id"] == ["sq", "sq"]
+
+
+def test_epoch_keyed_items_match_set_epoch(tmp_path: Path) -> None:
+    """(epoch, index) keys — what the run-long training loader sends its workers — return the
+    same draws and augmentation as set_epoch(epoch) followed by [index]."""
+    m = load_manifest(square_video(tmp_path, frames=10, keys=(1, 8)))
+    ds = VideoClipDataset(m, ["sq"], size=(8, 8), clip_len=2, clips_per_video=5, augment=True)
+    for epoch in (0, 3):
+        ds.set_epoch(epoch)
+        expected = [ds[i] for i in range(5)]
+        ds.set_epoch(99)  # keyed access must not depend on the current epoch
+        for i, item in enumerate(expected):
+            got = ds[(epoch, i)]
+            assert got["start"] == item["start"]
+            assert torch.equal(got["frames"], item["frames"])

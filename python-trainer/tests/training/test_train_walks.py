@@ -9,6 +9,7 @@ from train_helpers import small_config
 from stillmotion_trainer.models.generator import build_generator
 from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.training.data_order import (
+    RunBatches,
     epoch_batches,
     epoch_permutation,
     rank_slice,
@@ -116,6 +117,22 @@ def test_data_order_depends_only_on_seed_and_epoch_and_shards_exactly():
     for b in batches:
         assert rank_slice(b, 0, 2) + rank_slice(b, 1, 2) == b
     assert validation_shard(5, None, 0, 2) == [0, 2, 4] and validation_shard(5, 4, 1, 2) == [1, 3]
+
+
+def test_run_batches_chain_epochs_and_resume_mid_epoch():
+    """The run-long sampler yields exactly the per-epoch batches, keyed by epoch, and a resume
+    at (epoch, batch_in_epoch) continues the same sequence."""
+    expected = [
+        [(e, i) for i in rank_slice(b, 1, 2)]
+        for e in range(3)
+        for b in epoch_batches(10, 4, seed=1, epoch=e)
+    ]
+    run = RunBatches(10, 4, seed=1, start_epoch=0, skip=0, rank=1, world_size=2)
+    assert run.per_epoch == 2
+    got = [b for _, b in zip(range(6), run)]
+    assert got == expected
+    resumed = RunBatches(10, 4, seed=1, start_epoch=1, skip=1, rank=1, world_size=2)
+    assert [b for _, b in zip(range(3), resumed)] == expected[3:]
 
 
 def _tiny_chain(bptt_window: int):
