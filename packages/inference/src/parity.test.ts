@@ -14,19 +14,19 @@ import { generateFromStill } from "./still-to-video.js";
 
 const TOLERANCE = 1e-4;
 // The warp head's soft arg-min (sharp softmax over match costs) amplifies float32 rounding
-// differences between the runtimes; in a Fig. 5 roll-out the predicted frames are fed back and
-// the amplification compounds over steps (measured 1.4e-4 after 3 steps; one step and the
-// real-frame chain stay within TOLERANCE).
-const WARP_ROLLOUT_TOLERANCE = 1e-3;
+// differences between the runtimes; fed back along a chain the amplification compounds over
+// steps (measured after 3 steps: 1.4e-4 in a Fig. 5 roll-out, 1.7e-4 in the real-frame chain
+// with the randomised mask_refine correction; one step stays within TOLERANCE).
+const WARP_CHAIN_TOLERANCE = 1e-3;
 const fixtures = inject("fixtures");
 
 describe.each([
   ["shared, upsample, 3 channels, 19x27", fixtures.shared3, TOLERANCE],
   ["separate, transposed, 1 channel, 16x13", fixtures.separate1, TOLERANCE],
   ["realtime preset (half-resolution stem, nearest), 3 channels, 21x30", fixtures.realtime3, TOLERANCE],
-  ["next-frame input, warp mask head, 3 channels, 20x27", fixtures.nextWarp3, WARP_ROLLOUT_TOLERANCE],
+  ["next-frame input, warp mask head + refine, 3 channels, 20x27", fixtures.nextWarp3, WARP_CHAIN_TOLERANCE],
   ["next-frame input, conv mask head, 1 channel, 17x22", fixtures.nextConv1, TOLERANCE],
-])("parity with PyTorch: %s", (_name, dir, rolloutTolerance) => {
+])("parity with PyTorch: %s", (_name, dir, chainTolerance) => {
   let generator: Generator;
   let ref: Reference;
 
@@ -47,8 +47,8 @@ describe.each([
     const video = await generateFromStill(generator, ref.image, ref.mask, { steps: ref.rollout.length });
     expect(video.frames).toHaveLength(ref.rollout.length + 1);
     ref.rollout.forEach((r, t) => {
-      expect(maxAbsDiff(video.frames[t + 1].data, r.image.data)).toBeLessThan(rolloutTolerance);
-      expect(maxAbsDiff(video.masks[t + 1].data, r.mask.data)).toBeLessThan(rolloutTolerance);
+      expect(maxAbsDiff(video.frames[t + 1].data, r.image.data)).toBeLessThan(chainTolerance);
+      expect(maxAbsDiff(video.masks[t + 1].data, r.mask.data)).toBeLessThan(chainTolerance);
     });
   });
 
@@ -56,7 +56,7 @@ describe.each([
     const result = await propagateMasks(generator, ref.frames, [{ index: 0, mask: ref.mask }]);
     expect(result.steps).toBe(ref.chain.length);
     ref.chain.forEach((m, t) => {
-      expect(maxAbsDiff(result.masks[t + 1].data, m.data)).toBeLessThan(TOLERANCE);
+      expect(maxAbsDiff(result.masks[t + 1].data, m.data)).toBeLessThan(chainTolerance);
     });
   });
 
@@ -68,7 +68,7 @@ describe.each([
     }
     expect(masks).toHaveLength(ref.frames.length);
     ref.chain.forEach((m, t) => {
-      expect(maxAbsDiff(masks[t + 1].data, m.data)).toBeLessThan(TOLERANCE);
+      expect(maxAbsDiff(masks[t + 1].data, m.data)).toBeLessThan(chainTolerance);
     });
   });
 });

@@ -22,7 +22,10 @@ export interface Fixtures {
   separate1: string;
   /** realtime preset (half-resolution stem, nearest upsampling), 3 channels, 21x30. */
   realtime3: string;
-  /** tiny G(I_t, M_t, I_{t+1}) with the warp mask head (GridSample, opset 16), 3 channels, 20x27. */
+  /**
+   * tiny G(I_t, M_t, I_{t+1}) with the warp mask head (GridSample, opset 16) and a randomised
+   * mask_refine correction, 3 channels, 20x27.
+   */
   nextWarp3: string;
   /** tiny G(I_t, M_t, I_{t+1}) with the conv mask head, 1 channel, 17x22. */
   nextConv1: string;
@@ -90,7 +93,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ]),
     trainer([
       ...ref,
-      ...["--out", fixtures.nextWarp3, "--next-frame-input", "warp", "--channels", "3"],
+      ...["--out", fixtures.nextWarp3, "--next-frame-input", "warp-refine", "--channels", "3"],
       ...["--height", "20", "--width", "27", "--seed", "3"],
     ]),
     trainer([

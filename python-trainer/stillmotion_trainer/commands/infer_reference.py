@@ -23,8 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decoder", help="override the preset's decoder (upsample | transposed)")
     p.add_argument(
         "--next-frame-input",
-        choices=["conv", "warp"],
-        help="build G(I_t, M_t, I_{t+1}) with this mask head (models/next_frame.py)",
+        choices=["conv", "warp", "warp-refine"],
+        help="build G(I_t, M_t, I_{t+1}) with this mask head (models/next_frame.py); "
+        "warp-refine = warp + mask_refine, its zero-initialised correction randomised so the "
+        "reference exercises it",
     )
     p.add_argument("--channels", type=int, default=3, help="image channels, 1 or 3 (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and inputs (default 0)")
@@ -55,9 +57,14 @@ def run(args: argparse.Namespace) -> int:
         overrides = {"channels": args.channels}
         overrides.update({k: getattr(args, k) for k in ("variant", "decoder") if getattr(args, k)})
         if args.next_frame_input:
-            overrides.update(next_frame_input=True, mask_head=args.next_frame_input)
+            head, _, refine = args.next_frame_input.partition("-")
+            overrides.update(next_frame_input=True, mask_head=head, mask_refine=bool(refine))
         gen_cfg = generator_config(args.preset, **overrides)
         model = build_generator(gen_cfg).eval()
+        if gen_cfg.mask_refine:
+            with torch.no_grad():
+                for p in model.refine_net.head.parameters():
+                    p.normal_(0.0, 0.3)
         preset = args.preset
 
     def tensor_json(t: torch.Tensor) -> dict:

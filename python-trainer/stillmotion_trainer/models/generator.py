@@ -70,6 +70,10 @@ class GeneratorConfig:
         out = clamp(input + (2 s - 1), 0, 1) with s the head's sigmoid, so an untrained network
         starts near "copy the input" (the next frame is mostly the current one; a residual mask
         cannot drift to a constant unless the heads learn to push every pixel there).
+    mask_refine: mask_head "warp" only: a small encoder-decoder over [I_{t+1}, warped mask]
+        corrects the warped mask (residual, zero-initialised: untrained it changes nothing), so
+        the mask can snap to what the next frame shows instead of only following the motion
+        (models/next_frame.py).
     """
 
     variant: str = "shared"
@@ -85,6 +89,7 @@ class GeneratorConfig:
     mask_head: str = "conv"
     image_residual: bool = False
     mask_residual: bool = False
+    mask_refine: bool = False
 
     def validate(self) -> "GeneratorConfig":
         """Raise ValueError naming the field and the allowed values; return self when valid."""
@@ -114,6 +119,9 @@ class GeneratorConfig:
         _check_choice("mask_head", self.mask_head, MASK_HEADS)
         _check_choice("image_residual", self.image_residual, (False, True))
         _check_choice("mask_residual", self.mask_residual, (False, True))
+        _check_choice("mask_refine", self.mask_refine, (False, True))
+        if self.mask_refine and self.mask_head != "warp":
+            raise ValueError("mask_refine: true needs mask_head 'warp' (it corrects the warped mask)")
         if self.mask_head == "warp" and not self.next_frame_input:
             raise ValueError(
                 "mask_head: 'warp' needs next_frame_input=True (the displacement is measured "
@@ -389,7 +397,12 @@ def _zero_residual_heads(model: nn.Module, cfg: GeneratorConfig) -> None:
         is_mask_head = name.endswith("mask_head") or name.endswith("mask_net.head")
         if cfg.next_frame_input and name.startswith("mask_net"):  # next-frame "conv" branch:
             continue  # not residual
-        if (is_image_head and cfg.image_residual) or (is_mask_head and cfg.mask_residual):
+        is_refine_head = name == "refine_net.head"  # next-frame warp correction: always residual
+        if (
+            (is_image_head and cfg.image_residual)
+            or (is_mask_head and cfg.mask_residual)
+            or is_refine_head
+        ):
             conv = cast(nn.Conv2d, cast(nn.Sequential, module)[0])
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(cast(torch.Tensor, conv.bias))

@@ -10,6 +10,11 @@ variant hands it to the mask branch:
                "warp": M^_t carried along the displacement from I_{t+1} back to I_t
                        (models/warp.py), no parameters to collapse into a constant mask;
                "conv": an encoder-decoder over [I_t, M^_t, I_{t+1}] with a sigmoid output.
+               "warp" + mask_refine: the warped mask W, corrected by an encoder-decoder over
+                       [I_{t+1}, W]: clamp(W + 2 s - 1, 0, 1), s its sigmoid, zero-initialised
+                       (so "no correction" until trained). Warping alone only follows motion,
+                       and its error accumulates along a chain; the correction lets the mask
+                       snap to what I_{t+1} shows.
 
 The literal generator inside still has its own mask head (unused here, so its weights get no
 gradient); it is kept so that the image branch is exactly the literal one.
@@ -46,8 +51,12 @@ class NextFrameGenerator(nn.Module):
         )
         self.displacement: Optional[DisplacementEstimator] = None
         self.mask_net: Optional[EncoderDecoder] = None
+        self.refine_net: Optional[EncoderDecoder] = None
         if cfg.mask_head == "warp":
             self.displacement = DisplacementEstimator(cfg.channels)
+            if cfg.mask_refine:
+                width = max(2, cfg.base_width // 2)
+                self.refine_net = EncoderDecoder(cfg.channels + 1, 1, width, literal)
         else:
             width = max(2, cfg.base_width // 2)
             self.mask_net = EncoderDecoder(2 * cfg.channels + 1, 1, width, literal)
@@ -64,15 +73,22 @@ class NextFrameGenerator(nn.Module):
         pred_image, _ = self.image_model(image, mask)  # (B, C, H, W), the literal image branch
         if self.displacement is not None:
             flow = self.displacement(image, next_frame)  # (B, 2, H, W), pixels
-            return pred_image, warp(mask, flow).clamp(0.0, 1.0)
+            warped = warp(mask, flow).clamp(0.0, 1.0)
+            if self.refine_net is None:
+                return pred_image, warped
+            s = self._padded(self.refine_net, torch.cat([next_frame, warped], dim=1))
+            return pred_image, (warped + 2 * s - 1).clamp(0.0, 1.0)
         assert self.mask_net is not None
-        h, w = image.shape[-2], image.shape[-1]
-        m = self.cfg.multiple
-        pad_h = (m - h % m) % m
-        pad_w = (m - w % m) % m
         x = torch.cat([image, mask, next_frame], dim=1)  # (B, 2C + 1, H, W)
-        x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
-        return pred_image, self.mask_net(x)[..., :h, :w]
+        return pred_image, self._padded(self.mask_net, x)
+
+    def _padded(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """net(x) with x padded (replicate) to the generator's size multiple and cropped back."""
+        h, w = x.shape[-2], x.shape[-1]
+        m = self.cfg.multiple
+        x = F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="replicate")
+        out: torch.Tensor = net(x)
+        return out[..., :h, :w]
 
 
 def generation_step(

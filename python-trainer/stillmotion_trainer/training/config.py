@@ -351,13 +351,14 @@ def config_rules(cfg: RunConfig) -> list[str]:
     """Rules the schema cannot express; each returns `path: message`."""
     errors: list[str] = []
     t, d, s = cfg.train, cfg.data, cfg.stop
-    if t.initial_mask == "keyframe" and t.mode != "keyframe":
+    keyed = t.mode in ("keyframe", "cycle")  # walks that start at a key frame
+    if t.initial_mask == "keyframe" and not keyed:
         errors.append(
-            f'train.initial_mask: "keyframe" needs train.mode "keyframe" (got mode '
-            f"{t.mode!r}): only a keyframe walk is sure to start at a key frame. "
+            f'train.initial_mask: "keyframe" needs train.mode "keyframe" or "cycle" (got mode '
+            f"{t.mode!r}): only those walks are sure to start at a key frame. "
             "Use initial_mask random or zeros, or mode keyframe"
         )
-    if (t.mode == "keyframe" or t.initial_mask == "keyframe") and not d.require_key:
+    if (keyed or t.initial_mask == "keyframe") and not d.require_key:
         errors.append(
             f"data.require_key: must be true with train.mode {t.mode!r} and train.initial_mask "
             f"{t.initial_mask!r} (a keyframe walk needs a key frame in every clip)"

@@ -82,7 +82,13 @@ from stillmotion_trainer.training.stop_conditions import (
     encode_reason,
     stop_reason,
 )
-from stillmotion_trainer.training.walks import Walks, gather_frames, gather_key_frames, plan_walks
+from stillmotion_trainer.training.walks import (
+    KEYED_MODES,
+    Walks,
+    gather_frames,
+    gather_key_frames,
+    plan_walks,
+)
 
 LOSS_TERMS = ("total", "image", "mask_first", "mask_second", "adv")
 
@@ -201,7 +207,7 @@ def prepare_walks(
     key_masks = batch["key_masks"].to(device, non_blocking=True)  # (B, T, 1, H, W)
     is_key = batch["is_key"]  # (B, T) bool, stays on the CPU for planning
     seed = cfg.train.seed
-    draws = key_draws(seed, purpose, step, global_clip_ids) if cfg.train.mode == "keyframe" else []
+    draws = key_draws(seed, purpose, step, global_clip_ids) if cfg.train.mode in KEYED_MODES else []
     walks = plan_walks(cfg.train.mode, is_key, draws)
     seed_masks = initial_masks(
         cfg.train.initial_mask, walks, key_masks, is_key.to(device),

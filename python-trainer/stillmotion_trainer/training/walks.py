@@ -13,6 +13,11 @@ L_M1 skips exactly those.
     keyframe  from a key frame k forward to T-1, then again from k backward to 0; the chain
               restarts at k with the seed mask (seed at j = 0 and j = T-1-k). k is drawn
               uniformly among the clip's key frames (clips are required to have one).
+    cycle     from a key frame k out floor(J/2) frames (towards the end of the clip with more
+              room) and back to k along the same frames, one chain (seed at j = 0 only); with
+              J odd the last transition is k -> k. The walk ends on its key frame, so L_M2 there
+              has d(I_k, I_k) = 1 and compares the round-tripped mask with M_k directly: a cycle-
+              consistency term (issue I). k is drawn as for keyframe.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import Sequence
 
 import torch
 
-MODES = ("forward", "reverse", "fused", "keyframe")
+MODES = ("forward", "reverse", "fused", "keyframe", "cycle")
+KEYED_MODES = ("keyframe", "cycle")  # walks that start at a key frame
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,18 @@ def keyframe_segments(t: int, k: int) -> tuple[list[int], list[int], list[bool]]
     return src, dst, seed
 
 
+def cycle_segments(t: int, k: int) -> tuple[list[int], list[int], list[bool]]:
+    """(src, dst, seed) of a cycle walk from key frame k in a clip of t frames."""
+    out = (t - 1) // 2
+    step = 1 if t - 1 - k >= k else -1  # towards the end with more room (always >= out frames)
+    path = [k + step * i for i in range(out + 1)]  # k .. the turning frame
+    visits = path + path[-2::-1]  # out and back: k ... turn ... k
+    if len(visits) < t:  # J odd: one more transition, k -> k
+        visits.append(k)
+    seed = [True] + [False] * (t - 2)
+    return visits[:-1], visits[1:], seed
+
+
 def plan_walks(mode: str, is_key: torch.Tensor, key_draws: Sequence[float]) -> Walks:
     """The walks of a batch. is_key (B, T) bool; key_draws: one uniform [0, 1) draw per clip,
     used by the keyframe mode to pick the start key frame (ignored by the other modes)."""
@@ -74,16 +92,17 @@ def plan_walks(mode: str, is_key: torch.Tensor, key_draws: Sequence[float]) -> W
         rows += [(i, 0, 0, fwd[:-1], fwd[1:], chain_seed) for i in range(b)]
     if mode in ("reverse", "fused"):
         rows += [(i, 1, t - 1, rev[:-1], rev[1:], chain_seed) for i in range(b)]
-    if mode == "keyframe":
+    if mode in KEYED_MODES:
+        segments = keyframe_segments if mode == "keyframe" else cycle_segments
         for i in range(b):
             keys = torch.nonzero(is_key[i]).flatten().tolist()
             if not keys:
                 raise ValueError(
-                    f"is_key: clip {i} of the batch has no key frame; mode keyframe needs one "
+                    f"is_key: clip {i} of the batch has no key frame; mode {mode} needs one "
                     "(data.require_key must be true)"
                 )
             k = keys[min(int(key_draws[i] * len(keys)), len(keys) - 1)]
-            src, dst, seed = keyframe_segments(t, k)
+            src, dst, seed = segments(t, k)
             rows.append((i, 0, k, src, dst, seed))
     return Walks(
         clip=torch.tensor([r[0] for r in rows], dtype=torch.long),

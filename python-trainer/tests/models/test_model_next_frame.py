@@ -83,6 +83,33 @@ def test_residual_heads_start_near_copying_the_input():
     assert float((nxt_mask - mask).abs().mean()) < 0.1
 
 
+def test_mask_refine_starts_as_the_plain_warp_and_learns_a_correction():
+    """Zero-initialised correction: untrained, warp + refine = warp; after a few steps towards
+    a target the warped mask alone cannot reach, the correction moves the mask there."""
+    torch.manual_seed(0)
+    cfg = generator_config("tiny", next_frame_input=True, mask_head="warp", mask_refine=True)
+    g = build_generator(cfg)
+    plain = build_generator(dataclasses.replace(cfg, mask_refine=False))
+    plain.load_state_dict(g.state_dict(), strict=False)  # the same warp, no refine net
+    image, nxt = _textured(1, 16, 16), _textured(1, 16, 16)
+    mask = torch.zeros(1, 1, 16, 16)
+    mask[..., 4:10, 4:10] = 1
+    with torch.no_grad():
+        assert torch.allclose(g(image, mask, nxt)[1], plain(image, mask, nxt)[1], atol=1e-6)
+    target = torch.zeros_like(mask)
+    target[..., 6:12, 6:12] = 1
+    opt = torch.optim.Adam(g.refine_net.parameters(), lr=3e-2)
+    before = float((g(image, mask, nxt)[1] - target).abs().mean())
+    for _ in range(60):
+        loss = (g(image, mask, nxt)[1] - target).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.9 * before
+    with pytest.raises(ValueError, match="mask_refine: true needs mask_head 'warp'"):
+        generator_config("tiny", next_frame_input=True, mask_head="conv", mask_refine=True)
+
+
 def test_export_has_the_next_frame_input_and_opset_16_for_warp(tmp_path):
     import onnx
 

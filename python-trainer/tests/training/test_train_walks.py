@@ -23,7 +23,12 @@ from stillmotion_trainer.training.initial_mask import (
     walk_generator,
 )
 from stillmotion_trainer.training.loop import lr_factor, run_walks
-from stillmotion_trainer.training.walks import gather_key_frames, keyframe_segments, plan_walks
+from stillmotion_trainer.training.walks import (
+    cycle_segments,
+    gather_key_frames,
+    keyframe_segments,
+    plan_walks,
+)
 
 KEYS = torch.tensor([[0, 0, 1, 0, 1], [1, 0, 0, 0, 0], [0, 0, 0, 0, 1]], dtype=torch.bool)
 
@@ -60,10 +65,24 @@ def test_keyframe_walks_go_forward_then_backward_from_a_key_frame():
         assert sorted(row + [start]) == [0, 1, 2, 3, 4]
 
 
+def test_cycle_walks_go_out_and_come_back_to_their_key_frame():
+    # clip of 7 frames (J = 6): out 3 frames towards the end with more room, back the same way
+    assert cycle_segments(7, 1) == ([1, 2, 3, 4, 3, 2], [2, 3, 4, 3, 2, 1], [True] + [False] * 5)
+    assert cycle_segments(7, 5)[1] == [4, 3, 2, 3, 4, 5]
+    # J odd: the last transition stays on the key frame
+    assert cycle_segments(6, 0)[:2] == ([0, 1, 2, 1, 0], [1, 2, 1, 0, 0])
+    c = plan_walks("cycle", KEYS, [0.1, 0.5, 0.99])
+    assert c.start.tolist() == [2, 0, 4]
+    for w in range(c.count):  # one chain (a single seed), ending on the start key frame
+        assert c.dst[w, -1] == c.start[w] and c.src[w, 0] == c.start[w]
+        assert c.seed[w].tolist() == [True, False, False, False]
+        assert c.src[w, 1:].tolist() == c.dst[w, :-1].tolist()
+
+
 def test_keyframe_mode_refuses_a_clip_without_key_frames():
     with pytest.raises(ValueError, match="clip 1 of the batch has no key frame"):
         plan_walks("keyframe", torch.tensor([[1, 0], [0, 0]], dtype=torch.bool), [0.0, 0.0])
-    with pytest.raises(ValueError, match="Should be one of: forward, reverse, fused, keyframe"):
+    with pytest.raises(ValueError, match="Should be one of: forward, reverse, fused, keyframe, cycle"):
         plan_walks("sideways", KEYS, [0.0] * 3)
 
 
