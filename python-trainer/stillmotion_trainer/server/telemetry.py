@@ -89,6 +89,11 @@ class TelemetryPublisher:
         # the subscriber back-fills the gap from StreamEvents / metrics.jsonl.
         hwm = int(os.environ.get("STILLMOTION_TELEMETRY_HWM", "10000"))
         self._sock.setsockopt(zmq.SNDHWM, hwm)
+        # Kernel send buffer (bytes; 0 = the OS default). Tests shrink it so that a stalled
+        # subscriber really makes PUB drop instead of the kernel queueing the whole run.
+        sndbuf = int(os.environ.get("STILLMOTION_TELEMETRY_SNDBUF", "0"))
+        if sndbuf > 0:
+            self._sock.setsockopt(zmq.SNDBUF, sndbuf)
         self._sock.bind(endpoint)
         self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.history = history or EventHistory()

@@ -28,6 +28,11 @@ function trainSteps(runDir: string): number[] {
     .map((m) => m.step);
 }
 
+/** The last train step in the run's durable metrics.jsonl (0 before the first). */
+function lastLoggedStep(runDir: string): number {
+  return Math.max(0, ...trainSteps(runDir));
+}
+
 describe("superviseRun", () => {
   it("survives kill -9 of the trainer mid-run: restarts from the checkpoint, no lost or duplicated step", async () => {
     const runDir = join(root, "killed");
@@ -58,29 +63,39 @@ describe("superviseRun", () => {
 
   it("back-fills what a slow subscriber missed: every sequenced event exactly once, in order", async () => {
     const runDir = join(root, "slow");
+    const maxSteps = 30;
     const seqs: number[] = [];
     let blocked = false;
     const outcome = await superviseRun({
-      config: tinyConfig(dataset, 20) as never,
+      // previews every step: binary frames that overflow the shrunken socket buffers
+      config: tinyConfig(dataset, maxSteps, {
+        log: { every_n_steps: 1, preview_every_n_steps: 1 },
+      }) as never,
       runDir,
-      trainerEnv: { STILLMOTION_TELEMETRY_HWM: "1" },
+      // tiny high-water marks and kernel buffers on both ends, so ZeroMQ must drop
+      trainerEnv: { STILLMOTION_TELEMETRY_HWM: "1", STILLMOTION_TELEMETRY_SNDBUF: "4096" },
       telemetryReceiveHwm: 1,
+      telemetryReceiveBufferSize: 4096,
       onEvent: (event: TelemetryEvent) => {
         if (event.heartbeat) return;
         seqs.push(event.seq);
         if (event.step && !blocked) {
-          blocked = true; // a subscriber stuck for a while: ZeroMQ drops what it cannot queue
-          const until = Date.now() + 1500;
-          while (Date.now() < until) {
-            /* busy: the event loop cannot read the socket */
-          }
+          blocked = true;
+          // A subscriber stuck until the trainer has finished (its durable log says so): the
+          // event loop cannot read the socket meanwhile, so everything after this is dropped
+          // or back-filled. Atomics.wait blocks without burning a core (a busy loop would
+          // starve the trainer's OpenMP threads on a 2-core machine). Bounded, so a broken
+          // trainer fails the test instead of hanging it.
+          const sleeper = new Int32Array(new SharedArrayBuffer(4));
+          const until = Date.now() + 30_000;
+          while (Date.now() < until && lastLoggedStep(runDir) < maxSteps) Atomics.wait(sleeper, 0, 0, 50);
         }
       },
     });
     expect(outcome.reason).toBe("max_steps");
     expect(outcome.stats.backfilled).toBeGreaterThan(0);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-    expect(trainSteps(runDir)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(trainSteps(runDir)).toEqual(Array.from({ length: maxSteps }, (_, i) => i + 1));
   });
 
   it("rejects an invalid config with INVALID_ARGUMENT naming the field", async () => {

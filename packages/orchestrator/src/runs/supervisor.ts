@@ -35,6 +35,8 @@ export interface SuperviseOptions {
   trainerEnv?: NodeJS.ProcessEnv;
   /** Receive high-water mark of the telemetry subscriber (tests use a tiny one). */
   telemetryReceiveHwm?: number;
+  /** Kernel receive buffer of the telemetry socket in bytes (tests shrink it to force drops). */
+  telemetryReceiveBufferSize?: number;
   /** Called once per attempt when the run has started, with the trainer's versions and device. */
   onStarted?: (info: { runId: string; attempt: number; version: GetVersionResponse }) => void;
   /** Called once per attempt with the live trainer (tests use it to kill it). */
@@ -99,6 +101,7 @@ async function runAttempt(
   const rpc = new TrainerRpc(proc.grpcAddress, { token: options.token });
   const sub = new TelemetrySubscriber(proc.telemetryEndpoint, [], {
     receiveHwm: options.telemetryReceiveHwm,
+    receiveBufferSize: options.telemetryReceiveBufferSize,
   });
   const cleanup: Array<() => void> = [];
   let ended: AttemptResult | undefined;

@@ -16,6 +16,8 @@ export interface TelemetryMessage {
 export interface SubscriberOptions {
   /** Messages ZeroMQ queues for us before it drops (default 100k). */
   receiveHwm?: number;
+  /** Kernel receive buffer in bytes (default: the OS's); tests shrink it to force drops. */
+  receiveBufferSize?: number;
 }
 
 export class TelemetrySubscriber implements AsyncIterable<TelemetryMessage> {
@@ -27,7 +29,10 @@ export class TelemetrySubscriber implements AsyncIterable<TelemetryMessage> {
     topics: string[] = [],
     options: SubscriberOptions = {},
   ) {
-    this.socket = new Subscriber({ receiveHighWaterMark: options.receiveHwm ?? 100_000 });
+    this.socket = new Subscriber({
+      receiveHighWaterMark: options.receiveHwm ?? 100_000,
+      ...(options.receiveBufferSize ? { receiveBufferSize: options.receiveBufferSize } : {}),
+    });
     this.socket.connect(endpoint);
     if (topics.length === 0) this.socket.subscribe();
     else for (const t of topics) this.socket.subscribe(t);
