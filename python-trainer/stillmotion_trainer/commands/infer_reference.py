@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         model = build_generator(gen_cfg).eval()
         if gen_cfg.mask_refine:
             with torch.no_grad():
-                for p in model.refine_net.head.parameters():
+                for p in model.get_submodule("refine_net.head").parameters():
                     p.normal_(0.0, 0.3)
         preset = args.preset
 

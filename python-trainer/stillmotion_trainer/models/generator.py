@@ -121,7 +121,9 @@ class GeneratorConfig:
         _check_choice("mask_residual", self.mask_residual, (False, True))
         _check_choice("mask_refine", self.mask_refine, (False, True))
         if self.mask_refine and self.mask_head != "warp":
-            raise ValueError("mask_refine: true needs mask_head 'warp' (it corrects the warped mask)")
+            raise ValueError(
+                "mask_refine: true needs mask_head 'warp' (it corrects the warped mask)"
+            )
         if self.mask_head == "warp" and not self.next_frame_input:
             raise ValueError(
                 "mask_head: 'warp' needs next_frame_input=True (the displacement is measured "

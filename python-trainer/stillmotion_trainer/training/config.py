@@ -89,6 +89,7 @@ class GanConfig:
 class TrainConfig:
     mode: str = "forward"  # forward | reverse | fused | keyframe (claim 4)
     initial_mask: str = "random"  # random | keyframe | zeros
+    reseed_prob: float = 0.0  # seeds swapped for a random or empty mask (initial_mask.reseed)
     bptt_window: int = 0  # 0 = whole walk
     lr: float = 0.001
     weight_decay: float = 0.0

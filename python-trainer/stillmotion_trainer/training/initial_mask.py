@@ -8,6 +8,12 @@
     keyframe  the key frame's own mask at the walk's start frame (mode keyframe only).
     zeros     an empty mask.
 
+`train.reseed_prob` p (default 0) then swaps each walk's seed, with probability p, for the
+method's own random seed: a random blob mask (p/2) or an empty mask (p/2). With keyframe seeds
+and cycle walks this teaches the mask branch to find the lesion from what the frames show when
+its input mask is wrong or empty, the state a chain is in after the lesion left the view and
+came back (docs/recipes.md, recipe next-frame-warp-cycle-reseed).
+
 Randomness comes from a generator seeded by (run seed, purpose, step, global clip index,
 direction), never from torch's global RNG, so the masks of a step are the same in a resumed run,
 and the same for one process or N distributed processes sharing the global batch.
@@ -25,6 +31,7 @@ import torch.nn.functional as F
 from stillmotion_trainer.training.walks import Walks
 
 KINDS = ("random", "keyframe", "zeros")
+RESEED_DIRECTION = 3  # walk_generator stream of the reseed draws (0, 1: walks; 2: key draws)
 BLOB_CELL = 8  # pixels per noise cell: blob size ~ a few cells
 MIN_AREA, MAX_AREA = 0.05, 0.5
 
@@ -112,3 +119,30 @@ def initial_masks(
     raise ValueError(
         f'initial_mask: unsupported value "{kind}". Should be one of: {", ".join(KINDS)}'
     )
+
+
+def reseed(
+    seeds: torch.Tensor,  # (W, 1, H, W)
+    prob: float,
+    walks: Walks,
+    *,
+    seed: int,
+    purpose: int,
+    step: int,
+    global_clip_ids: Sequence[int],
+) -> torch.Tensor:
+    """`seeds` with each walk's mask swapped, with probability `prob`, for a random blob mask
+    (draw u < prob / 2) or an empty one (prob / 2 <= u < prob); u ~ U[0, 1) per walk from
+    walk_generator(seed, purpose, step, clip, RESEED_DIRECTION + direction)."""
+    if prob <= 0:
+        return seeds
+    h, w = seeds.shape[-2:]
+    out = seeds.clone()
+    for i, (c, d) in enumerate(zip(walks.clip.tolist(), walks.direction.tolist())):
+        g = walk_generator(seed, purpose, step, global_clip_ids[c], RESEED_DIRECTION + d)
+        u = float(torch.rand((), generator=g))
+        if u < prob / 2:
+            out[i] = random_blob_mask(h, w, g).to(out.device)
+        elif u < prob:
+            out[i] = 0.0
+    return out

@@ -68,6 +68,7 @@ from stillmotion_trainer.training.initial_mask import (
     PURPOSE_VAL,
     initial_masks,
     key_draws,
+    reseed,
 )
 from stillmotion_trainer.training.metrics_log import MetricsLog
 from stillmotion_trainer.training.run_dir import (
@@ -211,6 +212,10 @@ def prepare_walks(
     walks = plan_walks(cfg.train.mode, is_key, draws)
     seed_masks = initial_masks(
         cfg.train.initial_mask, walks, key_masks, is_key.to(device),
+        seed=seed, purpose=purpose, step=step, global_clip_ids=global_clip_ids,
+    )  # fmt: skip
+    seed_masks = reseed(
+        seed_masks, cfg.train.reseed_prob, walks,
         seed=seed, purpose=purpose, step=step, global_clip_ids=global_clip_ids,
     )  # fmt: skip
     return frames, key_masks, is_key.to(device), walks, seed_masks

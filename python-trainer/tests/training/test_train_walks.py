@@ -20,6 +20,7 @@ from stillmotion_trainer.training.initial_mask import (
     MIN_AREA,
     initial_masks,
     random_blob_mask,
+    reseed,
     walk_generator,
 )
 from stillmotion_trainer.training.loop import lr_factor, run_walks
@@ -82,7 +83,9 @@ def test_cycle_walks_go_out_and_come_back_to_their_key_frame():
 def test_keyframe_mode_refuses_a_clip_without_key_frames():
     with pytest.raises(ValueError, match="clip 1 of the batch has no key frame"):
         plan_walks("keyframe", torch.tensor([[1, 0], [0, 0]], dtype=torch.bool), [0.0, 0.0])
-    with pytest.raises(ValueError, match="Should be one of: forward, reverse, fused, keyframe, cycle"):
+    with pytest.raises(
+        ValueError, match="Should be one of: forward, reverse, fused, keyframe, cycle"
+    ):
         plan_walks("sideways", KEYS, [0.0] * 3)
 
 
@@ -126,6 +129,22 @@ def test_initial_mask_kinds():
         "random", shard, key_masks[1:], KEYS[1:], **(args | {"global_clip_ids": [1, 2]})
     )
     assert torch.equal(one[1:], other)
+
+
+def test_reseed_swaps_seeds_for_random_or_empty_masks_at_the_given_rate():
+    walks = plan_walks("forward", torch.zeros(400, 3, dtype=torch.bool), [0.0] * 400)
+    seeds = torch.ones(400, 1, 8, 8)
+    args = dict(seed=0, purpose=0, step=1, global_clip_ids=list(range(400)))
+    assert reseed(seeds, 0.0, walks, **args) is seeds
+    out = reseed(seeds, 0.5, walks, **args)
+    area = out.mean(dim=(1, 2, 3))
+    kept, empty = int((area == 1).sum()), int((area == 0).sum())
+    blobs = 400 - kept - empty
+    # binomial(400, 0.5) and (400, 0.25): 5 standard deviations
+    assert abs(kept - 200) < 50 and abs(empty - 100) < 44 and abs(blobs - 100) < 44
+    assert ((area > MIN_AREA - 0.02) & (area < MAX_AREA + 0.02)).sum() == blobs
+    assert torch.equal(out, reseed(seeds, 0.5, walks, **args))  # a function of the draw only
+    assert not torch.equal(out, reseed(seeds, 0.5, walks, **(args | {"step": 2})))
 
 
 def test_data_order_depends_only_on_seed_and_epoch_and_shards_exactly():

@@ -56,7 +56,13 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
   process.on("SIGTERM", onSigint);
 
   const maxSteps = (config.stop as { max_steps?: number | null } | undefined)?.max_steps ?? 1000;
-  const progress = new RunProgress(maxSteps, options.progress ?? Boolean(process.stderr.isTTY));
+  const timeBudgetS = (config.stop as { time_budget_s?: number | null } | undefined)?.time_budget_s ?? null;
+  const progress = new RunProgress(
+    maxSteps,
+    options.progress ?? Boolean(process.stderr.isTTY),
+    25,
+    timeBudgetS,
+  );
   const env: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
     gitCommit: gitCommit(repoRoot()),
