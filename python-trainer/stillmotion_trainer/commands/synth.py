@@ -27,7 +27,12 @@ def add_arguments(p):
     p.add_argument("--size", type=_size, default=(64, 64), help="N or HxW (default 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keyframes", type=int, default=1, help="key frames per video")
-    p.add_argument("--motion", choices=["easy", "hard", "sweep", "shake"], default="easy")
+    p.add_argument(
+        "--motion",
+        default="easy",
+        help="easy | hard | sweep | shake, or several joined by commas (video i takes style "
+        "i mod n); default easy",
+    )
     p.add_argument("--no-gt", action="store_true", help="write masks for key frames only")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
 

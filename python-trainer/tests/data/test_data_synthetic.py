@@ -134,3 +134,23 @@ def test_held_out_motion_styles_render_and_move(motion):
 def test_unknown_motion_style_is_named():
     with pytest.raises(ValueError, match="Should be one of: easy, hard, sweep, shake"):
         generate_dataset("/nonexistent-never-written", num_videos=1, motion="wobbly")
+
+
+def test_mixed_motion_styles_alternate_by_video(tmp_path: Path) -> None:
+    """motion="easy,hard": video i moves in style i mod 2, each exactly as a one-style set."""
+    mixed = load_manifest(
+        generate_dataset(
+            tmp_path / "mix", num_videos=2, num_frames=3, size=(16, 16), motion="easy,hard"
+        )
+    )
+    assert mixed.name == "synthetic-endoscopy-easy+hard-seed0"
+    for vi, style in enumerate(["easy", "hard"]):
+        single = load_manifest(
+            generate_dataset(
+                tmp_path / style, num_videos=2, num_frames=3, size=(16, 16), motion=style
+            )
+        )
+        for a, b in zip(mixed.videos[vi].frames, single.videos[vi].frames):
+            assert mixed.resolve(a.image).read_bytes() == single.resolve(b.image).read_bytes()
+    with pytest.raises(ValueError, match='Unsupported motion: "wobbly"'):
+        generate_dataset(tmp_path / "bad", num_videos=1, motion="easy,wobbly")

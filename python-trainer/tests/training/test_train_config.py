@@ -184,3 +184,14 @@ def test_docs_config_reference_is_the_one_generated_from_the_schema():
     docs = (Path(__file__).resolve().parents[3] / "docs" / "training.md").read_text()
     block = docs[docs.index(BEGIN) : docs.index(END) + len(END)]
     assert block == render_markdown(), "regenerate: python -m ...training.config_reference"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).resolve().parents[3] / "configs").rglob("*.yaml")),
+    ids=lambda p: p.name,
+)
+def test_every_shipped_config_is_valid(path):
+    """configs/quickstart.yaml and every recipe load (their dataset is set on the command line)."""
+    cfg = C.load_config(path, ["data.dataset=/data/manifest.json"])
+    assert cfg.name == path.stem

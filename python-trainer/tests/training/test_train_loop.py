@@ -76,11 +76,18 @@ def test_the_default_sink_is_a_no_op_protocol():
 
 
 @pytest.mark.parametrize(
-    "mode, initial_mask", [("reverse", "zeros"), ("fused", "random"), ("keyframe", "keyframe")]
+    "mode, initial_mask, reseed_prob",
+    [
+        ("reverse", "zeros", 0.0),
+        ("fused", "random", 0.0),
+        ("keyframe", "keyframe", 0.0),
+        ("cycle", "keyframe", 0.5),
+    ],
 )
-def test_each_input_mode_trains(tmp_path, mode, initial_mask):
+def test_each_input_mode_trains(tmp_path, mode, initial_mask, reseed_prob):
+    train_cfg = {"device": "cpu", "mode": mode, "initial_mask": initial_mask, "bptt_window": 2}
     cfg = small_config(
-        train={"device": "cpu", "mode": mode, "initial_mask": initial_mask, "bptt_window": 2},
+        train=train_cfg | {"reseed_prob": reseed_prob},
         stop={"max_steps": 2},
     )
     result = train(cfg, run_dir=tmp_path, log=quiet)

@@ -47,12 +47,19 @@ def generate_dataset(
     """Render a synthetic dataset into out_dir and return its manifest path.
 
     size is (H, W). Key frames are chosen by data.keyframes among frames showing the lesion;
-    with gt_masks=False only key frames get a mask file.
+    with gt_masks=False only key frames get a mask file. `motion` is one style or several joined
+    by commas ("easy,hard"): video i then moves in style i mod n, so a training set can mix
+    slow and fast motion.
     """
     if kind not in KINDS:
         raise ValueError(f'Unsupported kind: "{kind}". Should be one of: {", ".join(KINDS)}')
-    if motion not in MOTIONS:
-        raise ValueError(f'Unsupported motion: "{motion}". Should be one of: {", ".join(MOTIONS)}')
+    styles = motion.split(",")
+    for style in styles:
+        if style not in MOTIONS:
+            raise ValueError(
+                f'Unsupported motion: "{style}". Should be one of: {", ".join(MOTIONS)} '
+                "(or several joined by commas)"
+            )
     h, w = int(size[0]), int(size[1])
     if not (8 <= h <= 4096 and 8 <= w <= 4096):
         raise ValueError(f"size must be between 8 and 4096 per side, got {size}")
@@ -66,7 +73,7 @@ def generate_dataset(
     videos: list[dict[str, Any]] = []
     for vi in range(num_videos):
         rng = np.random.default_rng([seed, vi])
-        frames, masks = render(rng, num_frames, (h, w), motion)
+        frames, masks = render(rng, num_frames, (h, w), styles[vi % len(styles)])
         keys = set(_pick_keys(frames, masks, keyframes_per_video) if keyframes_per_video else [])
         vid = f"video-{vi:03d}"
         entries: list[dict[str, Any]] = []
@@ -87,7 +94,7 @@ def generate_dataset(
     manifest = {
         "format": "stillmotion-dataset",
         "version": 1,
-        "name": f"synthetic-{kind}-{motion}-seed{seed}",
+        "name": f"synthetic-{kind}-{'+'.join(styles)}-seed{seed}",
         "description": f"Synthetic {kind}-like videos ({motion} motion) from stillmotion synth.",
         "modality": kind,
         "channels": channels,
