@@ -1,0 +1,44 @@
+/**
+ * The README's main job end to end, shrunk (32x32 frames, a few seconds of training): every
+ * stage runs for real (synth, trainer over gRPC/ZeroMQ, ONNX export, onnxruntime-node
+ * generation and propagation, evaluation with both baselines, the HTML report) and leaves its
+ * files. Keeps `npm run quickstart` working at every commit.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import { tempDir } from "../../test/helpers.js";
+import { quickstart } from "./quickstart.js";
+
+describe("stillmotion quickstart", () => {
+  it("trains, exports, generates, propagates, evaluates and reports, on small settings", async () => {
+    const out = join(tempDir("quickstart"), "qs");
+    const quiet = [
+      vi.spyOn(console, "log").mockImplementation(() => undefined),
+      vi.spyOn(process.stderr, "write").mockImplementation(() => true),
+    ];
+    let summary: Awaited<ReturnType<typeof quickstart>>;
+    try {
+      summary = await quickstart({ out, minutes: 0.1, size: 32 });
+    } finally {
+      for (const spy of quiet) spy.mockRestore();
+    }
+    expect(summary.trained.reason).toBe("time_budget");
+    expect(summary.trained.step).toBeGreaterThan(0);
+    for (const file of [summary.model, summary.report, summary.eval, summary.evalUnseenMotion]) {
+      expect(existsSync(file), file).toBe(true);
+    }
+    expect(existsSync(join(summary.generated, "manifest.json"))).toBe(true);
+    const evaluation = JSON.parse(readFileSync(summary.eval, "utf8"));
+    // the held-out set mixes the two training motions: 6 videos, easy and hard alternating
+    expect(evaluation.videos).toHaveLength(6);
+    expect(Object.keys(evaluation.overall.mean_over_videos.masks).sort()).toEqual([
+      "copy_key",
+      "flow",
+      "model",
+    ]);
+    const html = readFileSync(summary.report, "utf8");
+    expect(html).toContain("Evaluation on an unseen motion style");
+    expect(JSON.parse(readFileSync(join(out, "quickstart.json"), "utf8")).report).toBe(summary.report);
+  }, 300_000);
+});
