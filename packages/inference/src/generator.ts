@@ -6,7 +6,9 @@
  * A generator exported with `next_frame_input` (python-trainer models/next_frame.py) is
  * G(I_t, M^_t, I_{t+1}): its mask branch also sees the real next frame, through a third ONNX
  * input `next_frame`. `takesNextFrame` says which kind was loaded (from the model's inputs,
- * cross-checked with its generator config); step/stepBatch then need the next frames.
+ * cross-checked with its generator config); step/stepBatch then need the next frames. One with
+ * `mask_refine` also outputs `next_mask_motion`, the mask carried by the measured motion alone
+ * (before the appearance correction); still -> video uses it (`stepMotionMask`).
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -22,6 +24,8 @@ export const INPUT_NAMES = ["image", "mask"] as const;
 /** The third input of G(I_t, M^_t, I_{t+1}) (not "next_image": that is an output's name). */
 export const NEXT_FRAME_INPUT = "next_frame";
 export const OUTPUT_NAMES = ["next_image", "next_mask"] as const;
+/** The third output of a `mask_refine` generator: the next mask from the motion alone. */
+export const MOTION_MASK_OUTPUT = "next_mask_motion";
 
 /** What the file says about itself (its `stillmotion.*` metadata, parsed). */
 export interface GeneratorMetadata {
@@ -72,6 +76,11 @@ export class Generator {
     return this.metadata.generatorConfig.next_frame_input === true;
   }
 
+  /** True when the model outputs `next_mask_motion` (generator config `mask_refine`). */
+  get hasMotionMask(): boolean {
+    return this.metadata.generatorConfig.mask_refine === true;
+  }
+
   /** The onnxruntime options in effect (defaults merged with overrides). */
   get sessionOptions(): OnnxSession["options"] {
     return this.session.options;
@@ -89,6 +98,17 @@ export class Generator {
   /** Only the next mask (Fig. 6: predicted images are discarded). */
   async stepMask(image: FloatImage, mask: Mask, nextFrame?: FloatImage): Promise<Mask> {
     return (await this.stepMaskBatch([image], [mask], nextFrame && [nextFrame]))[0];
+  }
+
+  /**
+   * The next mask carried by the measured motion alone (`next_mask_motion`), without the
+   * appearance correction of a `mask_refine` model; for other models the same as `stepMask`.
+   * Still -> video uses it: the correction is made for real frames, and on generated ones it
+   * grows the mask (docs/recipes.md, "Still -> video").
+   */
+  async stepMotionMask(image: FloatImage, mask: Mask, nextFrame?: FloatImage): Promise<Mask> {
+    const output = this.hasMotionMask ? MOTION_MASK_OUTPUT : "next_mask";
+    return (await this.maskBatch(output, [image], [mask], nextFrame && [nextFrame]))[0];
   }
 
   /** G applied to independent (image, mask [, next frame]) triples of one size in one run. */
@@ -113,8 +133,17 @@ export class Generator {
     masks: readonly Mask[],
     nextFrames?: readonly FloatImage[],
   ): Promise<Mask[]> {
-    const { h, w, out } = await this.runBatch(images, masks, nextFrames, ["next_mask"]);
-    const mask = out.next_mask.data;
+    return this.maskBatch("next_mask", images, masks, nextFrames);
+  }
+
+  private async maskBatch(
+    output: string,
+    images: readonly FloatImage[],
+    masks: readonly Mask[],
+    nextFrames?: readonly FloatImage[],
+  ): Promise<Mask[]> {
+    const { h, w, out } = await this.runBatch(images, masks, nextFrames, [output]);
+    const mask = out[output].data;
     return images.map((_, b) => ({ data: mask.subarray(b * h * w, (b + 1) * h * w), height: h, width: w }));
   }
 
@@ -220,7 +249,18 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
         { file: path },
       );
     }
-    checkSignature(session, metadata.channels, nextFrame, path);
+    // a third output `next_mask_motion` exactly when the config has mask_refine
+    const motion = session.outputs.some((v) => v.name === MOTION_MASK_OUTPUT);
+    const refine = metadata.generatorConfig.mask_refine === true;
+    if (motion !== refine) {
+      throw new InferenceError(
+        Code.FailedPrecondition,
+        `model outputs ${motion ? "include" : "lack"} "${MOTION_MASK_OUTPUT}" but its generator config says ` +
+          `mask_refine=${refine}`,
+        { file: path },
+      );
+    }
+    checkSignature(session, metadata.channels, nextFrame, motion, path);
   } catch (err) {
     await session.release();
     throw err;
@@ -325,11 +365,18 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
   };
 }
 
-function checkSignature(session: OnnxSession, channels: number, nextFrame: boolean, file: string): void {
+function checkSignature(
+  session: OnnxSession,
+  channels: number,
+  nextFrame: boolean,
+  motionMask: boolean,
+  file: string,
+): void {
   const inputs = nextFrame ? [...INPUT_NAMES, NEXT_FRAME_INPUT] : [...INPUT_NAMES];
+  const outputs = motionMask ? [...OUTPUT_NAMES, MOTION_MASK_OUTPUT] : [...OUTPUT_NAMES];
   const expect = [
     { kind: "input", list: session.inputs, names: inputs, channels: [channels, 1, channels] },
-    { kind: "output", list: session.outputs, names: OUTPUT_NAMES, channels: [channels, 1] },
+    { kind: "output", list: session.outputs, names: outputs, channels: [channels, 1, 1] },
   ] as const;
   for (const { kind, list, names, channels: chans } of expect) {
     const got = list.map((v) => v.name);

@@ -14,6 +14,7 @@ export {
   Generator,
   INPUT_NAMES,
   loadGenerator,
+  MOTION_MASK_OUTPUT,
   NEXT_FRAME_INPUT,
   OUTPUT_NAMES,
 } from "./generator.js";

@@ -72,3 +72,23 @@ describe.each([
     });
   });
 });
+
+describe("a mask_refine generator's motion mask", () => {
+  it("is a third output, differs from the corrected mask, and is what generateFromStill feeds back", async () => {
+    const generator = await loadGenerator(join(fixtures.nextWarp3, "model.onnx"));
+    try {
+      const ref = await readReference(fixtures.nextWarp3);
+      expect(generator.hasMotionMask).toBe(true);
+      const corrected = await generator.stepMask(ref.image, ref.mask, ref.nextFrame);
+      const motion = await generator.stepMotionMask(ref.image, ref.mask, ref.nextFrame);
+      // the fixture's correction head is randomised, so the two masks differ visibly
+      expect(maxAbsDiff(corrected.data, motion.data)).toBeGreaterThan(1e-2);
+      const video = await generateFromStill(generator, ref.image, ref.mask, { steps: 1 });
+      const predicted = await generator.step(ref.image, ref.mask, ref.image);
+      const expected = await generator.stepMotionMask(ref.image, ref.mask, predicted.image);
+      expect(maxAbsDiff(video.masks[1].data, expected.data)).toBe(0);
+    } finally {
+      await generator.dispose();
+    }
+  });
+});

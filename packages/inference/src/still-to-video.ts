@@ -75,7 +75,9 @@ export async function generateFromStill(
  * One Fig. 5 step for either kind of generator. A next-frame generator G(I_t, M^_t, I_{t+1})
  * has no real next frame here, so its own prediction stands in: one run gives I^_{t+1} (the
  * image branch never reads `next_frame`; the current frame is passed), a second gives
- * M^_{t+1} = G(I^_t, M^_t, I^_{t+1}).mask. Mirrors Python models/next_frame.generation_step.
+ * M^_{t+1} = the motion mask of G(I^_t, M^_t, I^_{t+1}): the mask follows the generated motion,
+ * without a `mask_refine` model's correction (made for real frames; on generated ones it grows
+ * the mask). Mirrors Python models/next_frame.generation_step.
  */
 export async function generationStep(
   generator: Generator,
@@ -84,5 +86,5 @@ export async function generationStep(
 ): Promise<StepResult> {
   if (!generator.takesNextFrame) return generator.step(image, mask);
   const { image: nextImage } = await generator.step(image, mask, image);
-  return { image: nextImage, mask: await generator.stepMask(image, mask, nextImage) };
+  return { image: nextImage, mask: await generator.stepMotionMask(image, mask, nextImage) };
 }

@@ -6,6 +6,9 @@ Contract of the file (checked by the Node loader, keep both sides in step):
   input ``next_frame`` float32 [batch, C, height, width], the real frame I_{t+1} (``input_names``;
   not "next_image": ONNX value names are unique and that is the predicted-image output);
 - outputs ``next_image`` [batch, C, height, width] and ``next_mask`` [batch, 1, height, width];
+  a generator with ``mask_refine`` has a third output ``next_mask_motion`` [batch, 1, height,
+  width], the mask carried by the measured motion alone, before the appearance correction
+  (``output_names``; still -> video uses it, models/next_frame.generation_step);
 - batch, height and width dynamic, values in 0..1;
 - ``metadata_props``: the keys of ``METADATA_KEYS`` (JSON-encoded where not a plain string).
 
@@ -31,13 +34,16 @@ import os
 import tempfile
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
 
 import stillmotion_trainer
 from stillmotion_trainer.models.generator import GeneratorConfig
+
+if TYPE_CHECKING:
+    from stillmotion_trainer.models.next_frame import NextFrameGenerator
 
 INPUT_NAMES = ("image", "mask")
 OUTPUT_NAMES = ("next_image", "next_mask")
@@ -54,6 +60,7 @@ METADATA_KEYS = (
     "stillmotion.producer",
 )
 NEXT_FRAME_INPUT = "next_frame"
+MOTION_MASK_OUTPUT = "next_mask_motion"
 MIN_OPSET = 13
 WARP_OPSET = 16  # GridSample (the warp mask head) entered the ONNX standard in opset 16
 
@@ -61,6 +68,24 @@ WARP_OPSET = 16  # GridSample (the warp mask head) entered the ONNX standard in 
 def input_names(gen_cfg: GeneratorConfig) -> tuple[str, ...]:
     """The ONNX inputs of a generator: image, mask [, next_frame]."""
     return INPUT_NAMES + ((NEXT_FRAME_INPUT,) if gen_cfg.next_frame_input else ())
+
+
+def output_names(gen_cfg: GeneratorConfig) -> tuple[str, ...]:
+    """The ONNX outputs of a generator: next_image, next_mask [, next_mask_motion]."""
+    return OUTPUT_NAMES + ((MOTION_MASK_OUTPUT,) if gen_cfg.mask_refine else ())
+
+
+class WithMotionMask(nn.Module):
+    """The graph exported for a mask_refine generator: forward_with_motion's three outputs."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = cast("NextFrameGenerator", model)
+
+    def forward(
+        self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.model.forward_with_motion(image, mask, next_frame)
 
 
 def required_opset(gen_cfg: GeneratorConfig) -> int:
@@ -125,6 +150,8 @@ def export_generator(
         why = " (the warp mask head uses GridSample)" if needed == WARP_OPSET else ""
         raise ValueError(f"opset: expected >= {needed}{why}, got {opset}")
     names = input_names(gen_cfg)
+    outputs = output_names(gen_cfg)
+    graph = WithMotionMask(model) if gen_cfg.mask_refine else model
     meta = build_metadata(gen_cfg, dict(metadata or {}))
     out_path = os.path.abspath(out_path)
     out_dir = os.path.dirname(out_path)
@@ -146,17 +173,17 @@ def export_generator(
     os.close(fd)
     started = time.perf_counter()
     try:
-        checks = [check_trace_rerun(model, samples, gen_cfg, where=out_path)]
+        checks = [check_trace_rerun(graph, samples, gen_cfg, where=out_path)]
         with torch.no_grad(), warnings.catch_warnings():
             # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic; harmless
             warnings.simplefilter("ignore", UserWarning)
             torch.onnx.export(
-                model,
+                graph,
                 samples,
                 tmp_path,
                 input_names=list(names),
-                output_names=list(OUTPUT_NAMES),
-                dynamic_axes={name: dynamic for name in names + OUTPUT_NAMES},
+                output_names=list(outputs),
+                dynamic_axes={name: dynamic for name in names + outputs},
                 opset_version=opset,
                 do_constant_folding=True,
             )
@@ -168,7 +195,9 @@ def export_generator(
         declare_output_shapes(proto, gen_cfg.channels)
         proto.producer_name = "stillmotion_trainer"
         proto.producer_version = stillmotion_trainer.__version__
-        checks += check_onnx_model(proto, gen_cfg.channels, where=out_path, inputs=names)
+        checks += check_onnx_model(
+            proto, gen_cfg.channels, where=out_path, inputs=names, outputs=outputs
+        )
         onnx.save(proto, tmp_path)
         os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; the model is meant to be shared
         # 3. Atomic publish: readers see the old file or the complete new one, never a torn one.
@@ -186,7 +215,7 @@ def export_generator(
         "bytes": os.path.getsize(out_path),
         "opset": opset,
         "inputs": list(names),
-        "outputs": list(OUTPUT_NAMES),
+        "outputs": list(outputs),
         "parameters": sum(p.numel() for p in model.parameters()),
         "metadata": meta,
         "checks": checks,
@@ -230,7 +259,7 @@ def check_trace_rerun(
         )
         eager = model(*inputs)
         rerun = traced(*inputs)
-    for name, a, b in zip(OUTPUT_NAMES, eager, rerun):
+    for name, a, b in zip(output_names(gen_cfg), eager, rerun):
         if a.shape != b.shape:
             raise ExportError(
                 f"{where}: traced graph gives {name} shape {tuple(b.shape)} at input "
@@ -243,7 +272,11 @@ def check_trace_rerun(
 
 
 def check_onnx_model(
-    proto: Any, channels: int, where: str, inputs: tuple[str, ...] = INPUT_NAMES
+    proto: Any,
+    channels: int,
+    where: str,
+    inputs: tuple[str, ...] = INPUT_NAMES,
+    outputs: tuple[str, ...] = OUTPUT_NAMES,
 ) -> list[str]:
     """onnx.checker + shape inference; raise ExportError naming `where` on the first problem.
 
@@ -262,7 +295,7 @@ def check_onnx_model(
         return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
     expected_in = {name: 1 if name == "mask" else channels for name in inputs}
-    expected_out = {"next_image": channels, "next_mask": 1}
+    expected_out = {name: channels if name == "next_image" else 1 for name in outputs}
     got_in = {v.name: dims(v) for v in inferred.graph.input}
     got_out = {v.name: dims(v) for v in inferred.graph.output}
     for kind, expected, got in (("input", expected_in, got_in), ("output", expected_out, got_out)):

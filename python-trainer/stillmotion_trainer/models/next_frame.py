@@ -23,7 +23,7 @@ gradient); it is kept so that the image branch is exactly the literal one.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +64,15 @@ class NextFrameGenerator(nn.Module):
     def forward(
         self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        pred_image, next_mask, _ = self.forward_with_motion(image, mask, next_frame)
+        return pred_image, next_mask
+
+    def forward_with_motion(
+        self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(next_image, next_mask, motion_mask): motion_mask is the mask carried by the
+        displacement alone, before mask_refine's correction (= next_mask without mask_refine,
+        and for the conv head). Still -> video uses it (generation_step)."""
         if not torch.jit.is_tracing():
             if tuple(next_frame.shape) != tuple(image.shape):
                 raise ValueError(
@@ -75,12 +84,13 @@ class NextFrameGenerator(nn.Module):
             flow = self.displacement(image, next_frame)  # (B, 2, H, W), pixels
             warped = warp(mask, flow).clamp(0.0, 1.0)
             if self.refine_net is None:
-                return pred_image, warped
+                return pred_image, warped, warped
             s = self._padded(self.refine_net, torch.cat([next_frame, warped], dim=1))
-            return pred_image, (warped + 2 * s - 1).clamp(0.0, 1.0)
+            return pred_image, (warped + 2 * s - 1).clamp(0.0, 1.0), warped
         assert self.mask_net is not None
         x = torch.cat([image, mask, next_frame], dim=1)  # (B, 2C + 1, H, W)
-        return pred_image, self._padded(self.mask_net, x)
+        next_mask = self._padded(self.mask_net, x)
+        return pred_image, next_mask, next_mask
 
     def _padded(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """net(x) with x padded (replicate) to the generator's size multiple and cropped back."""
@@ -98,13 +108,16 @@ def generation_step(
 
     The literal G(I_t, M_t) is applied once. G(I_t, M_t, I_{t+1}) has no real next frame when
     generating, so its own predicted frame stands in: I^_{t+1} from the image branch (which never
-    reads the third input; `image` is passed there), then M^_{t+1} = mask branch
-    (I^_t, M^_t, I^_{t+1}): the mask follows the motion the model generated. The inference
-    library's generateFromStill does the same two runs (packages/inference/src/still-to-video.ts).
+    reads the third input; `image` is passed there), then M^_{t+1} = the motion mask of
+    (I^_t, M^_t, I^_{t+1}): the mask follows the motion the model generated. mask_refine's
+    correction is left out here: it finds the lesion in what a *real* frame shows, and on
+    generated frames it grew masks by up to 1.9x over 16 frames (docs/recipes.md, "Still ->
+    video"). The inference library's generateFromStill does the same two runs, reading the ONNX
+    output `next_mask_motion` (packages/inference/src/still-to-video.ts).
     """
     if not getattr(getattr(model, "cfg", None), "next_frame_input", False):
         out: tuple[torch.Tensor, torch.Tensor] = model(image, mask)
         return out
     next_image, _ = model(image, mask, image)
-    _, next_mask = model(image, mask, next_image)
-    return next_image, next_mask
+    _, _, motion_mask = cast(NextFrameGenerator, model).forward_with_motion(image, mask, next_image)
+    return next_image, motion_mask

@@ -137,3 +137,28 @@ def test_generation_step_uses_the_predicted_frame_as_the_next_frame():
     with torch.no_grad():
         out = generation_step(literal.eval(), image, mask)
     assert out[0].shape == image.shape and np.isfinite(out[1].numpy()).all()
+
+
+def test_still_to_video_follows_the_motion_without_the_refine_correction(tmp_path):
+    """generation_step feeds back the motion mask (the warp alone), not mask_refine's corrected
+    mask, and the export carries it as a third output `next_mask_motion`."""
+    torch.manual_seed(0)
+    cfg = generator_config("tiny", next_frame_input=True, mask_head="warp", mask_refine=True)
+    g = build_generator(cfg).eval()
+    with torch.no_grad():
+        for p in g.get_submodule("refine_net.head").parameters():
+            p.normal_(0.0, 0.3)  # a correction that visibly changes the mask
+    image, mask = _textured(2, 16, 16), torch.zeros(1, 1, 16, 16)
+    mask[..., 4:10, 4:10] = 1
+    with torch.no_grad():
+        next_image, next_mask = generation_step(g, image, mask)
+        _, refined, motion = g.forward_with_motion(image, mask, next_image)
+    assert torch.equal(next_mask, motion) and not torch.allclose(motion, refined, atol=1e-3)
+    assert torch.equal(next_image, g(image, mask, image)[0])
+    report = export_generator(g, cfg, str(tmp_path / "g.onnx"), sample_size=(16, 16))
+    assert report["outputs"] == ["next_image", "next_mask", "next_mask_motion"]
+    plain = dataclasses.replace(cfg, mask_refine=False)
+    report = export_generator(
+        build_generator(plain), plain, str(tmp_path / "p.onnx"), sample_size=(16, 16)
+    )
+    assert report["outputs"] == ["next_image", "next_mask"]

@@ -17,7 +17,9 @@ def test_generated_clip_keeps_the_lesion_and_stays_image_like():
     video = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255  # (9, 3, 32, 32)
     image, mask = video[:1], torch.from_numpy(masks[0])[None, None].float()
     torch.manual_seed(0)
-    cfg = generator_config("realtime", next_frame_input=True, mask_head="warp", image_residual=True)
+    cfg = generator_config(
+        "realtime", next_frame_input=True, mask_head="warp", mask_refine=True, image_residual=True
+    )
     g = build_generator(cfg)
     # a short L_I fit on real consecutive frames, so the roll-out uses a trained image branch
     optimizer = torch.optim.Adam(g.parameters(), lr=1e-3)
