@@ -25,11 +25,12 @@ describe("stillmotion quickstart", () => {
     }
     expect(summary.trained.reason).toBe("time_budget");
     expect(summary.trained.step).toBeGreaterThan(0);
-    for (const file of [summary.model, summary.report, summary.eval, summary.evalUnseenMotion]) {
+    const evalFile = String(summary.eval);
+    for (const file of [summary.model, summary.report, evalFile, String(summary.evalUnseenMotion)]) {
       expect(existsSync(file), file).toBe(true);
     }
     expect(existsSync(join(summary.generated, "manifest.json"))).toBe(true);
-    const evaluation = JSON.parse(readFileSync(summary.eval, "utf8"));
+    const evaluation = JSON.parse(readFileSync(evalFile, "utf8"));
     // the held-out set mixes the two training motions: 6 videos, easy and hard alternating
     expect(evaluation.videos).toHaveLength(6);
     expect(Object.keys(evaluation.overall.mean_over_videos.masks).sort()).toEqual([
