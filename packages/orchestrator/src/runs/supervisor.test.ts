@@ -2,6 +2,7 @@
  * The bridge with real processes and sockets: kill -9 and restart, a slow subscriber, an invalid
  * config, a wrong token. No mocks.
  */
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeSyntheticDataset, tempDir, tinyConfig } from "../../test/helpers.js";
@@ -96,6 +97,52 @@ describe("superviseRun", () => {
     expect(outcome.stats.backfilled).toBeGreaterThan(0);
     expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
     expect(trainSteps(runDir)).toEqual(Array.from({ length: maxSteps }, (_, i) => i + 1));
+  });
+
+  it("stops gracefully on the first interrupt: the step finishes, then a checkpoint at that step", async () => {
+    const runDir = join(root, "stopped");
+    const stop = new AbortController();
+    const outcome = await superviseRun({
+      // no periodic checkpoint before step 1000: the one found afterwards is the stop's own
+      config: tinyConfig(dataset, 1000, { checkpoint: { every_n_steps: 1000, keep_last: 2 } }) as never,
+      runDir,
+      stopSignal: stop.signal,
+      onEvent: (event) => {
+        if (event.step && Number(event.step.step) === 5) stop.abort(); // what Ctrl-C does
+      },
+    });
+    expect(outcome.reason).toBe("stop_requested");
+    expect(outcome.step).toBeGreaterThanOrEqual(5);
+    expect(outcome.step).toBeLessThan(1000);
+    const steps = trainSteps(runDir);
+    expect(steps).toEqual(Array.from({ length: outcome.step }, (_, i) => i + 1));
+    const checkpoint = `step-${String(outcome.step).padStart(8, "0")}.pt`;
+    expect(readdirSync(join(runDir, "checkpoints"))).toContain(checkpoint);
+  });
+
+  it("a second interrupt kills the trainer at once: CANCELLED, and no process is left", async () => {
+    const stop = new AbortController();
+    const kill = new AbortController();
+    let pid = 0;
+    const err = await superviseRun({
+      config: tinyConfig(dataset, 100_000) as never,
+      runDir: join(root, "killed-on-request"),
+      stopSignal: stop.signal,
+      killSignal: kill.signal,
+      onTrainer: (t) => {
+        pid = t.pid;
+      },
+      onEvent: (event) => {
+        if (event.step && Number(event.step.step) === 3) {
+          stop.abort();
+          kill.abort(); // Ctrl-C twice, before the graceful stop could finish
+        }
+      },
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(StillMotionError);
+    expect((err as StillMotionError).code).toBe(Code.CANCELLED);
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid, 0)).toThrow(); // ESRCH: the trainer is gone
   });
 
   it("rejects an invalid config with INVALID_ARGUMENT naming the field", async () => {
