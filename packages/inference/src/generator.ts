@@ -238,28 +238,24 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
   const metadata = parseMetadata(header.metadata, opset, path);
   const session = await createOnnxSession(bytes, path, options.session);
   try {
-    // the model's inputs decide (a third input `next_frame`), and must agree with its config
-    const nextFrame = session.inputs.some((v) => v.name === NEXT_FRAME_INPUT);
-    const declared = metadata.generatorConfig.next_frame_input === true;
-    if (nextFrame !== declared) {
-      throw new InferenceError(
-        Code.FailedPrecondition,
-        `model inputs ${nextFrame ? "include" : "lack"} "${NEXT_FRAME_INPUT}" but its generator config says ` +
-          `next_frame_input=${declared}`,
-        { file: path },
-      );
-    }
-    // a third output `next_mask_motion` exactly when the config has mask_refine
-    const motion = session.outputs.some((v) => v.name === MOTION_MASK_OUTPUT);
-    const refine = metadata.generatorConfig.mask_refine === true;
-    if (motion !== refine) {
-      throw new InferenceError(
-        Code.FailedPrecondition,
-        `model outputs ${motion ? "include" : "lack"} "${MOTION_MASK_OUTPUT}" but its generator config says ` +
-          `mask_refine=${refine}`,
-        { file: path },
-      );
-    }
+    // the model's own tensors decide, and must agree with its config: a third input
+    // `next_frame` exactly with next_frame_input, a third output `next_mask_motion` with mask_refine
+    const nextFrame = optionalTensor(
+      session.inputs,
+      NEXT_FRAME_INPUT,
+      "input",
+      metadata,
+      "next_frame_input",
+      path,
+    );
+    const motion = optionalTensor(
+      session.outputs,
+      MOTION_MASK_OUTPUT,
+      "output",
+      metadata,
+      "mask_refine",
+      path,
+    );
     checkSignature(session, metadata.channels, nextFrame, motion, path);
   } catch (err) {
     await session.release();
@@ -363,6 +359,27 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
     opset,
     extra,
   };
+}
+
+/** Whether the model has the optional tensor `name`; throws unless its config flag agrees. */
+function optionalTensor(
+  list: readonly { name: string }[],
+  name: string,
+  kind: "input" | "output",
+  metadata: GeneratorMetadata,
+  flag: string,
+  file: string,
+): boolean {
+  const present = list.some((v) => v.name === name);
+  const declared = metadata.generatorConfig[flag] === true;
+  if (present !== declared) {
+    throw new InferenceError(
+      Code.FailedPrecondition,
+      `model ${kind}s ${present ? "include" : "lack"} "${name}" but its generator config says ${flag}=${declared}`,
+      { file },
+    );
+  }
+  return present;
 }
 
 function checkSignature(
