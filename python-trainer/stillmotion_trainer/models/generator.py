@@ -74,6 +74,9 @@ class GeneratorConfig:
         corrects the warped mask (residual, zero-initialised: untrained it changes nothing), so
         the mask can snap to what the next frame shows instead of only following the motion
         (models/next_frame.py).
+    refine_width: mask_refine only: base width of the correction's encoder-decoder; None = half
+        of base_width (at least 2). The correction is what finds a lesion that re-enters the
+        view, so its width buys detection (docs/recipes.md, round 3).
     """
 
     variant: str = "shared"
@@ -90,6 +93,7 @@ class GeneratorConfig:
     image_residual: bool = False
     mask_residual: bool = False
     mask_refine: bool = False
+    refine_width: Optional[int] = None
 
     def validate(self) -> "GeneratorConfig":
         """Raise ValueError naming the field and the allowed values; return self when valid."""
@@ -124,6 +128,15 @@ class GeneratorConfig:
             raise ValueError(
                 "mask_refine: true needs mask_head 'warp' (it corrects the warped mask)"
             )
+        r = self.refine_width
+        if r is not None:
+            if not isinstance(r, int) or isinstance(r, bool) or r < 2:
+                raise ValueError(f"refine_width: expected None or an integer >= 2, got {r!r}")
+            if not self.mask_refine:
+                raise ValueError(
+                    f"refine_width: only meaningful with mask_refine: true, got {r!r} "
+                    "(leave it None)"
+                )
         if self.mask_head == "warp" and not self.next_frame_input:
             raise ValueError(
                 "mask_head: 'warp' needs next_frame_input=True (the displacement is measured "

@@ -55,7 +55,7 @@ class NextFrameGenerator(nn.Module):
         if cfg.mask_head == "warp":
             self.displacement = DisplacementEstimator(cfg.channels)
             if cfg.mask_refine:
-                width = max(2, cfg.base_width // 2)
+                width = cfg.refine_width or max(2, cfg.base_width // 2)
                 self.refine_net = EncoderDecoder(cfg.channels + 1, 1, width, literal)
         else:
             width = max(2, cfg.base_width // 2)

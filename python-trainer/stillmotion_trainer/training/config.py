@@ -69,6 +69,7 @@ class SchedulerConfig:
     name: str = "constant"  # constant | cosine | linear
     warmup_steps: int = 0
     min_lr_ratio: float = 0.1
+    horizon: str = "max_steps"  # max_steps | time_budget: what the decay runs out over
 
 
 @dataclass
@@ -364,10 +365,17 @@ def config_rules(cfg: RunConfig) -> list[str]:
             f"data.require_key: must be true with train.mode {t.mode!r} and train.initial_mask "
             f"{t.initial_mask!r} (a keyframe walk needs a key frame in every clip)"
         )
-    if t.scheduler.name in ("cosine", "linear") and s.max_steps is None:
+    decaying = t.scheduler.name in ("cosine", "linear")
+    if decaying and t.scheduler.horizon == "max_steps" and s.max_steps is None:
         errors.append(
             f"train.scheduler.name: {t.scheduler.name!r} decays until stop.max_steps, which is "
-            'null. Set stop.max_steps or use scheduler "constant"'
+            'null. Set stop.max_steps, use train.scheduler.horizon "time_budget" with '
+            'stop.time_budget_s, or use scheduler "constant"'
+        )
+    if decaying and t.scheduler.horizon == "time_budget" and s.time_budget_s is None:
+        errors.append(
+            'train.scheduler.horizon: "time_budget" decays until stop.time_budget_s, which is '
+            'null. Set stop.time_budget_s or use horizon "max_steps"'
         )
     if s.max_steps is not None and t.scheduler.warmup_steps >= s.max_steps:
         errors.append(
@@ -432,11 +440,18 @@ FROZEN_ON_RESUME_EXEMPT = ("stop", "log", "checkpoint", "val.max_batches", "data
 def resume_differences(frozen: dict[str, Any], current: dict[str, Any]) -> list[str]:
     """Keys whose change would make a resumed run a different run (everything but stop/log/...).
 
-    stop.max_steps is not exempt under a decaying schedule: it sets the schedule's horizon.
+    The stop condition that sets a decaying schedule's horizon (stop.max_steps, or
+    stop.time_budget_s with horizon "time_budget") is not exempt.
     """
     diffs: list[str] = []
-    decaying = frozen.get("train", {}).get("scheduler", {}).get("name", "constant") != "constant"
-    kept = {"stop.max_steps"} if decaying else set()
+    scheduler = frozen.get("train", {}).get("scheduler", {})
+    decaying = scheduler.get("name", "constant") != "constant"
+    horizon = scheduler.get("horizon", "max_steps")
+    kept = (
+        {"stop.max_steps" if horizon == "max_steps" else "stop.time_budget_s"}
+        if decaying
+        else set()
+    )
 
     def exempt(path: str) -> bool:
         if path in kept:

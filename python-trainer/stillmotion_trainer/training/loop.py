@@ -221,14 +221,28 @@ def prepare_walks(
     return frames, key_masks, is_key.to(device), walks, seed_masks
 
 
-def lr_factor(step: int, cfg: RunConfig) -> float:
-    """Multiplier of train.lr at `step`: linear warm-up, then constant / cosine / linear decay."""
+def lr_factor(step: int, cfg: RunConfig, elapsed_s: float = 0.0) -> float:
+    """Multiplier of train.lr at `step`: linear warm-up, then constant / cosine / linear decay.
+
+    The decay's progress p in [0, 1] is (step - warmup) / (max_steps - warmup) with horizon
+    "max_steps", or elapsed_s / stop.time_budget_s with horizon "time_budget" (a run stopped by
+    its time budget ends at the low learning rate whatever the machine's speed);
+    cosine: r + (1 - r) (1 + cos(pi p)) / 2, linear: 1 - (1 - r) p, r = min_lr_ratio.
+    """
     sch, max_steps = cfg.train.scheduler, cfg.stop.max_steps
     if step < sch.warmup_steps:
         return (step + 1) / sch.warmup_steps
-    if sch.name == "constant" or max_steps is None:
+    if sch.name == "constant":
         return 1.0
-    progress = min(1.0, (step - sch.warmup_steps) / max(1, max_steps - sch.warmup_steps))
+    if sch.horizon == "time_budget":
+        budget = cfg.stop.time_budget_s
+        if budget is None:
+            return 1.0
+        progress = min(1.0, elapsed_s / budget)
+    elif max_steps is None:
+        return 1.0
+    else:
+        progress = min(1.0, (step - sch.warmup_steps) / max(1, max_steps - sch.warmup_steps))
     if sch.name == "cosine":
         return sch.min_lr_ratio + (1 - sch.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
     return 1.0 - (1.0 - sch.min_lr_ratio) * progress  # linear
@@ -393,7 +407,12 @@ def _train(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    # a time-budget horizon reads the training time all ranks agreed on at the previous step's
+    # stop check (5f), so every rank sets the same learning rate
+    clock = {"agreed_elapsed_s": 0.0}
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, cfg, clock["agreed_elapsed_s"])
+    )
     scaler = torch.cuda.amp.GradScaler(enabled=use_amp)
     gan = cfg.train.gan
     disc: Optional[torch.nn.Module] = None
@@ -422,6 +441,7 @@ def _train(
         early.load_state_dict(state["early_stopping"])
         step, epoch = int(state["step"]), int(state["epoch"])
         batch_in_epoch, elapsed_before = int(state["batch_in_epoch"]), float(state["elapsed_s"])
+        clock["agreed_elapsed_s"] = elapsed_before
         ckpt_io.set_rng_state(state["rng"])
     # DDP averages gradients over ranks during backward; the raw modules stay for checkpoints,
     # validation and the generator's pass through the frozen discriminator.
@@ -652,7 +672,9 @@ def _train(
             )  # fmt: skip
             if mine_reason is None and cfg.train.fail_on_collapse and collapse.collapsed:
                 mine_reason = "collapse"
-            reason = decode_reason(all_reduce_sum(encode_reason(mine_reason), ctx))
+            *flags, elapsed_sum = all_reduce_sum(encode_reason(mine_reason) + [elapsed()], ctx)
+            reason = decode_reason(flags)
+            clock["agreed_elapsed_s"] = elapsed_sum / ctx.world_size
             every = cfg.checkpoint.every_n_steps
             if reason is not None or (every and step % every == 0):
                 digests = replica_digests(networks, ctx)  # every rank, before rank 0 writes

@@ -110,6 +110,22 @@ def test_mask_refine_starts_as_the_plain_warp_and_learns_a_correction():
         generator_config("tiny", next_frame_input=True, mask_head="conv", mask_refine=True)
 
 
+def test_refine_width_sizes_the_correction_and_is_checked():
+    """refine_width sets the correction's base width (default: half of base_width); it needs
+    mask_refine and an integer >= 2."""
+    base = dict(next_frame_input=True, mask_head="warp", mask_refine=True)
+    default = build_generator(generator_config("tiny", **base))
+    wide = build_generator(generator_config("tiny", refine_width=8, **base))
+    assert default.refine_net.encoder.stem[0].out_channels == 2  # tiny: base_width 4 // 2
+    assert wide.refine_net.encoder.stem[0].out_channels == 8
+    image, nxt, mask = _textured(1, 16, 16), _textured(1, 16, 16), torch.zeros(1, 1, 16, 16)
+    assert wide(image, mask, nxt)[1].shape == (1, 1, 16, 16)
+    with pytest.raises(ValueError, match="refine_width: expected None or an integer >= 2"):
+        generator_config("tiny", refine_width=1, **base)
+    with pytest.raises(ValueError, match="refine_width: only meaningful with mask_refine"):
+        generator_config("tiny", next_frame_input=True, mask_head="warp", refine_width=8)
+
+
 def test_export_has_the_next_frame_input_and_opset_16_for_warp(tmp_path):
     import onnx
 

@@ -111,6 +111,10 @@ def test_missing_dataset_is_reported_by_path():
         ({"train": {"mode": "keyframe"}, "data": {"require_key": False}}, "data.require_key:"),
         ({"train": {"scheduler": {"name": "cosine"}}, "stop": {"max_steps": None}}, "train.sched"),
         (
+            {"train": {"scheduler": {"name": "linear", "horizon": "time_budget"}}},
+            "train.scheduler.horizon:",
+        ),
+        (
             {
                 "stop": {"early_stopping": {}},
                 "data": {"val_fraction": 0},

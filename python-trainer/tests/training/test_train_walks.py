@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 import torch
-from train_helpers import small_config
+from train_helpers import quiet, small_config
 
 from stillmotion_trainer.models.generator import build_generator
 from stillmotion_trainer.models.presets import generator_config
@@ -23,7 +26,7 @@ from stillmotion_trainer.training.initial_mask import (
     reseed,
     walk_generator,
 )
-from stillmotion_trainer.training.loop import lr_factor, run_walks
+from stillmotion_trainer.training.loop import lr_factor, run_walks, train
 from stillmotion_trainer.training.walks import (
     cycle_segments,
     gather_key_frames,
@@ -216,3 +219,34 @@ def test_lr_schedule_warmup_and_decay():
     linear = small_config(train={"scheduler": {"name": "linear"}}, stop={"max_steps": 10})
     assert lr_factor(5, linear) == pytest.approx(0.55)
     assert lr_factor(5, small_config()) == 1.0
+
+
+def test_lr_schedule_over_the_time_budget():
+    """horizon time_budget: the decay's progress is training time / stop.time_budget_s, so a
+    run stopped by its budget ends at lr * min_lr_ratio whatever its step count."""
+    sch = {"name": "cosine", "warmup_steps": 2, "min_lr_ratio": 0.1, "horizon": "time_budget"}
+    cfg = small_config(train={"scheduler": sch}, stop={"max_steps": None, "time_budget_s": 100})
+    assert lr_factor(0, cfg, elapsed_s=50.0) == 0.5  # warm-up is counted in steps
+    assert lr_factor(1000, cfg, elapsed_s=0.0) == 1.0
+    half = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5))
+    assert lr_factor(7, cfg, elapsed_s=50.0) == pytest.approx(half)
+    assert lr_factor(7, cfg, elapsed_s=100.0) == pytest.approx(0.1)
+    assert lr_factor(7, cfg, elapsed_s=250.0) == pytest.approx(0.1)  # past the budget: the floor
+    linear = {"name": "linear", "horizon": "time_budget"}
+    cfg = small_config(train={"scheduler": linear}, stop={"time_budget_s": 10})
+    assert lr_factor(3, cfg, elapsed_s=2.5) == pytest.approx(1 - 0.9 * 0.25)
+
+
+def test_a_time_budget_schedule_decays_in_a_real_run(tmp_path):
+    """The loop feeds the training time the ranks agreed on to the schedule: with a budget the
+    run does not reach, the logged lr falls at every step and stays above the floor."""
+    sch = {"name": "linear", "horizon": "time_budget", "min_lr_ratio": 0.1}
+    budget = 600.0
+    cfg = small_config(train={"scheduler": sch}, stop={"max_steps": 5, "time_budget_s": budget})
+    train(cfg, run_dir=tmp_path, log=quiet)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in rows if r["kind"] == "train"]
+    # steps 1 and 2 run before any time was agreed (the schedule steps before the stop check)
+    assert len(lrs) == 5 and lrs[0] == lrs[1] == cfg.train.lr
+    assert all(a > b for a, b in zip(lrs[1:], lrs[2:]))
+    assert lrs[-1] > cfg.train.lr * 0.1
