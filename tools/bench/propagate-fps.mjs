@@ -10,6 +10,8 @@
  *
  * Last stdout line: {"metric":"propagate_fps_256","value":...,"goal":">= 60","unit":"frames/s",...}
  * Options: --frames N (default 150), --rounds R (default 5), --preset NAME (default realtime),
+ * --recipe CONFIG (time the generator of a training config instead, e.g. the recommended
+ * configs/recipes/next-frame-warp-cycle-reseed.yaml; reported as `propagate_fps_256_recipe`),
  * --quick (60 frames, 3 rounds).
  */
 import { spawn } from "node:child_process";
@@ -23,6 +25,7 @@ const { values: opts } = parseArgs({
     frames: { type: "string", default: "150" },
     rounds: { type: "string", default: "5" },
     preset: { type: "string", default: "realtime" },
+    recipe: { type: "string" },
     // passed by `npm run bench -- --quick` (tools/bench/run.mjs): fewer, shorter rounds
     quick: { type: "boolean", default: false },
   },
@@ -46,7 +49,13 @@ function exportModel(out) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(
       PYTHON,
-      [join(ROOT, "tools/bench/generator_bench_helper.py"), "export", "--preset", opts.preset, "--out", out],
+      [
+        join(ROOT, "tools/bench/generator_bench_helper.py"),
+        "export",
+        ...(opts.recipe ? ["--recipe", resolve(ROOT, opts.recipe)] : ["--preset", opts.preset]),
+        "--out",
+        out,
+      ],
       {
         cwd: join(ROOT, "python-trainer"),
         env: { ...process.env, PYTHONPATH: join(ROOT, "python-trainer") },
@@ -120,13 +129,15 @@ try {
   const median = sorted[Math.floor(sorted.length / 2)];
   console.log(
     JSON.stringify({
-      metric: "propagate_fps_256",
+      metric: opts.recipe ? "propagate_fps_256_recipe" : "propagate_fps_256",
       value: Number(median.toFixed(2)),
-      goal: ">= 60",
+      // the literal preset was sized for 60 (docs/models.md); the recipe generator must keep
+      // up with an endoscope, which streams 25-30 frames/s
+      goal: opts.recipe ? ">= 25" : ">= 60",
       unit: "frames/s",
       details: {
         direction: "higher is better",
-        preset: opts.preset,
+        ...(opts.recipe ? { recipe: opts.recipe } : { preset: opts.preset }),
         parameters: exported.parameters,
         generator_config: generator.metadata.generatorConfig,
         frames_per_round: N,

@@ -25,6 +25,17 @@ const BENCHES = [
   { name: "bridge-throughput", cmd: [process.execPath, join(here, "bridge-throughput.mjs")], issue: "E" },
   { name: "ort-vs-torch", cmd: [process.execPath, join(here, "ort-vs-torch.mjs")], issue: "F" },
   { name: "propagate-fps", cmd: [process.execPath, join(here, "propagate-fps.mjs")], issue: "F" },
+  {
+    // the recommended recipe's generator (next-frame warp + correction): what users deploy
+    name: "propagate-fps-recipe",
+    cmd: [
+      process.execPath,
+      join(here, "propagate-fps.mjs"),
+      "--recipe",
+      "configs/recipes/next-frame-warp-cycle-reseed.yaml",
+    ],
+    issue: "I",
+  },
 ];
 
 function machine() {

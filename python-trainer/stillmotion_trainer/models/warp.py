@@ -4,7 +4,7 @@ The mask of the next frame is the current mask carried along the motion between 
 M^_{t+1}(x) = M^_t(x + u(x)), where u is the displacement from frame t+1 back to frame t.
 u is estimated coarse-to-fine from two small cost volumes (a correlation layer, as in
 optical-flow networks) with a soft arg-min, so it is differentiable and exports to ONNX with
-plain ops (Pad, Slice, Sub, Mul, ReduceMean, Softmax, Resize) plus GridSample (opset 16):
+plain ops (Pad, Slice, Sub, Pow, ReduceMean, Exp, Conv, Resize) plus GridSample (opset 16):
 
 1. both frames -> features at each level's resolution (1/8, 1/2, 1; `LEVELS`): the
    average-pooled image, normalised per channel (zero mean, unit variance: brightness and glare
@@ -123,8 +123,13 @@ class DisplacementEstimator(nn.Module):
         # a small prior for short displacements: among equally good matches (flat texture,
         # borders) the shortest wins, so no motion is invented where nothing moved
         cost = cost + MOTION_PRIOR * d.pow(2).sum(1).view(1, -1, 1, 1)
-        weights = torch.softmax(-self.log_beta[level].exp() * cost, dim=1)  # (B, D, h, w)
-        return torch.einsum("bdhw,dk->bkhw", weights, d)  # (B, 2, h, w), in level pixels
+        # softmax over D then the weighted sum of displacements, written as exp / sum and a 1x1
+        # convolution: the same numbers, but onnxruntime's Softmax over the channel axis and
+        # Einsum were 26 % of a 256x256 frame (docs/models.md, "The recipe's generator")
+        z = -self.log_beta[level].exp() * cost  # (B, D, h, w)
+        e = torch.exp(z - z.amax(dim=1, keepdim=True))
+        kernel = d.t().reshape(2, -1, 1, 1)  # (2, D, 1, 1): output k = sum_d e_d * d[d, k]
+        return F.conv2d(e, kernel) / e.sum(dim=1, keepdim=True)  # (B, 2, h, w), level pixels
 
     def forward(self, image: torch.Tensor, next_image: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[-2], image.shape[-1]
