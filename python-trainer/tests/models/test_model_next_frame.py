@@ -9,7 +9,13 @@ import torch
 from stillmotion_trainer.export.onnx_export import export_generator
 from stillmotion_trainer.models import build_generator, generator_config
 from stillmotion_trainer.models.next_frame import generation_step
-from stillmotion_trainer.models.warp import DisplacementEstimator, normalise, warp
+from stillmotion_trainer.models.warp import (
+    MOTION_PRIOR,
+    DisplacementEstimator,
+    displacements,
+    normalise,
+    warp,
+)
 
 
 def _textured(seed: int, h: int = 48, w: int = 48) -> torch.Tensor:
@@ -42,6 +48,23 @@ def test_untrained_displacement_estimator_finds_a_known_shift():
     flow = DisplacementEstimator(3)(image, shifted)  # frame t+1 -> t: (+5, -3)
     inner = flow[..., 12:-12, 12:-12].mean(dim=(2, 3))[0]
     assert abs(float(inner[0]) - 5) < 1.0 and abs(float(inner[1]) + 3) < 1.0
+
+
+def test_soft_argmin_is_the_softmax_weighted_mean_displacement():
+    """u = sum_d softmax_d(-beta (c_d + prior |d|^2)) d, computed independently with
+    torch.softmax and an explicit sum over the displacement table (the module uses exp / sum and
+    a 1x1 convolution, which export faster)."""
+    torch.manual_seed(0)
+    est = DisplacementEstimator(3)
+    for level, (_, radius) in enumerate(est.levels):
+        d = displacements(radius)  # (D, 2)
+        cost = torch.rand(2, d.shape[0], 5, 6) * 3
+        beta = float(est.log_beta[level].exp())
+        prior = MOTION_PRIOR * (d**2).sum(1).view(1, -1, 1, 1)
+        w = torch.softmax(-beta * (cost + prior), dim=1)
+        expected = torch.stack([(w * d[:, k].view(1, -1, 1, 1)).sum(1) for k in (0, 1)], 1)
+        got = est._soft_argmin(cost, level)
+        assert torch.allclose(got, expected, atol=1e-5), level
 
 
 @pytest.mark.parametrize("head", ["warp", "conv"])

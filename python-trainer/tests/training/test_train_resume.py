@@ -133,12 +133,8 @@ def test_a_time_budget_schedule_keeps_its_budget_on_resume(tmp_path):
     sch = {"device": "cpu", "scheduler": {"name": "cosine", "horizon": "time_budget"}}
     first = small_config(stop={"max_steps": 2, "time_budget_s": 600}, train=sch)
     train(first, run_dir=tmp_path, log=quiet)
-    train(
-        small_config(stop={"max_steps": 3, "time_budget_s": 600}, train=sch),
-        run_dir=tmp_path,
-        resume="auto",
-        log=quiet,
-    )  # fmt: skip  # max_steps may change
+    longer = small_config(stop={"max_steps": 3, "time_budget_s": 600}, train=sch)
+    train(longer, run_dir=tmp_path, resume="auto", log=quiet)  # max_steps may change
     shorter = small_config(stop={"max_steps": 4, "time_budget_s": 60}, train=sch)
     with pytest.raises(ConfigError, match="stop.time_budget_s: was 600 in the run, now 60"):
         train(shorter, run_dir=tmp_path, resume="auto", log=quiet)
