@@ -54,15 +54,36 @@ function median(values: number[]): number | undefined {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function duration(startIso: unknown, endIso: unknown): string {
-  if (typeof startIso !== "string" || typeof endIso !== "string") return "-";
-  const s = Math.round((Date.parse(endIso) - Date.parse(startIso)) / 1000);
-  if (!Number.isFinite(s)) return "-";
+/** Whole seconds as "1 h 5 min", "4 min 0 s" or "42 s". */
+function formatSeconds(seconds: number): string {
+  const s = Math.round(seconds);
   return s >= 3600
     ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`
     : s >= 60
       ? `${Math.floor(s / 60)} min ${s % 60} s`
       : `${s} s`;
+}
+
+function duration(startIso: unknown, endIso: unknown): string {
+  if (typeof startIso !== "string" || typeof endIso !== "string") return "-";
+  const s = (Date.parse(endIso) - Date.parse(startIso)) / 1000;
+  return Number.isFinite(s) ? formatSeconds(s) : "-";
+}
+
+/**
+ * The "steps" cell: the step reached and the limits of the run's config. "319 / 100000" alone
+ * read as a run far from done when its time budget stopped it, so a budget is named beside.
+ */
+export function stepsCell(step: number, config: unknown): string {
+  const f = flatten(config);
+  const max = f["stop.max_steps"];
+  const budget = f["stop.time_budget_s"];
+  const limits = [
+    ...(typeof max === "number" ? [`${max} steps`] : []),
+    ...(typeof budget === "number" ? [`${formatSeconds(budget)} of training`] : []),
+  ];
+  if (typeof budget !== "number") return typeof max === "number" ? `${step} / ${max}` : String(step);
+  return `${step} (limit${limits.length > 1 ? "s" : ""}: ${limits.join(", ")})`;
 }
 
 /** The facts one row each: [label, value per run]. */
@@ -73,8 +94,7 @@ function facts(runs: RunFilesRead[]): Array<[string, string[]]> {
     row("ended", (r) => String(r.summary?.reason ?? "not yet")),
     row("steps", (r) => {
       const last = r.metrics.reduce((m, x) => Math.max(m, x.step), 0);
-      const max = flatten(r.config)["stop.max_steps"];
-      return `${r.summary?.step ?? last}${typeof max === "number" ? ` / ${max}` : ""}`;
+      return stepsCell(r.summary?.step ?? last, r.config);
     }),
     row("duration", (r) => duration(r.env?.startedAt, r.summary?.endedAt)),
     row("last train loss", (r) =>
