@@ -94,7 +94,8 @@ function facts(runs: RunFilesRead[]): Array<[string, string[]]> {
     row("ended", (r) => String(r.summary?.reason ?? "not yet")),
     row("steps", (r) => {
       const last = r.metrics.reduce((m, x) => Math.max(m, x.step), 0);
-      return stepsCell(r.summary?.step ?? last, r.config);
+      const step = r.summary?.step;
+      return stepsCell(typeof step === "number" ? step : last, r.config);
     }),
     row("duration", (r) => duration(r.env?.startedAt, r.summary?.endedAt)),
     row("last train loss", (r) =>
