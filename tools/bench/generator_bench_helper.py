@@ -4,6 +4,7 @@ Used by tools/bench/ort-vs-torch.mjs and tools/bench/propagate-fps.mjs. Run with
 on PYTHONPATH:
 
   export --preset realtime --out model.onnx [--seed 0] [--channels 3] [--recipe CONFIG]
+         [--mask-only]
       -> one JSON line {"onnx": ..., "parameters": ...}
   serve --preset realtime --size 256 [--seed 0] [--channels 3] [--out model.onnx]
       exports the same model to --out when given, prints {"ready": true, ...}, then answers
@@ -12,7 +13,8 @@ on PYTHONPATH:
                   torch.no_grad, eval mode, threads = available cores)
       "quit"   -> exits
 --recipe configs/recipes/X.yaml takes the generator of that training config instead (its
-model.preset and model.overrides): what a model trained with the recipe costs to run.
+model.preset and model.overrides): what a model trained with the recipe costs to run;
+--mask-only exports the graph without next_image (what propagation deploys).
 Serving keeps the model warm between rounds, so the Node side can interleave torch and
 onnxruntime rounds and both see the same machine load.
 """
@@ -43,6 +45,7 @@ def main() -> int:
     parser.add_argument("--out")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--recipe", help="a training config whose model section is timed")
+    parser.add_argument("--mask-only", action="store_true", help="export without next_image")
     args = parser.parse_args()
     threads = configure_threads()
     preset, overrides = args.preset, {}
@@ -54,7 +57,8 @@ def main() -> int:
     model = build_generator(cfg).eval()
     onnx_path = None
     if args.out:
-        onnx_path = export_generator(model, cfg, args.out, {"preset": preset})["onnx"]
+        meta = {"preset": preset}
+        onnx_path = export_generator(model, cfg, args.out, meta, mask_only=args.mask_only)["onnx"]
     if args.mode == "export":
         print(json.dumps({"onnx": onnx_path, "parameters": count_parameters(model)}), flush=True)
         return 0

@@ -12,7 +12,8 @@
  * Options: --frames N (default 150), --rounds R (default 5), --preset NAME (default realtime),
  * --recipe CONFIG (time the generator of a training config instead, e.g. the recommended
  * configs/recipes/next-frame-warp-cycle-reseed.yaml; reported as `propagate_fps_256_recipe`),
- * --quick (60 frames, 3 rounds).
+ * --mask-only (time the mask-only export, as propagation deploys it; `..._mask_only` is appended
+ * to the metric's name), --quick (60 frames, 3 rounds).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,6 +27,7 @@ const { values: opts } = parseArgs({
     rounds: { type: "string", default: "5" },
     preset: { type: "string", default: "realtime" },
     recipe: { type: "string" },
+    "mask-only": { type: "boolean", default: false },
     // passed by `npm run bench -- --quick` (tools/bench/run.mjs): fewer, shorter rounds
     quick: { type: "boolean", default: false },
   },
@@ -55,6 +57,7 @@ function exportModel(out) {
         ...(opts.recipe ? ["--recipe", resolve(ROOT, opts.recipe)] : ["--preset", opts.preset]),
         "--out",
         out,
+        ...(opts["mask-only"] ? ["--mask-only"] : []),
       ],
       {
         cwd: join(ROOT, "python-trainer"),
@@ -129,7 +132,7 @@ try {
   const median = sorted[Math.floor(sorted.length / 2)];
   console.log(
     JSON.stringify({
-      metric: opts.recipe ? "propagate_fps_256_recipe" : "propagate_fps_256",
+      metric: `${opts.recipe ? "propagate_fps_256_recipe" : "propagate_fps_256"}${opts["mask-only"] ? "_mask_only" : ""}`,
       value: Number(median.toFixed(2)),
       // the literal preset was sized for 60 (docs/models.md); the recipe generator must keep
       // up with an endoscope, which streams 25-30 frames/s

@@ -36,6 +36,18 @@ const BENCHES = [
     ],
     issue: "I",
   },
+  {
+    // the same exported mask-only (no image branch), as propagation deploys it
+    name: "propagate-fps-recipe-mask-only",
+    cmd: [
+      process.execPath,
+      join(here, "propagate-fps.mjs"),
+      "--recipe",
+      "configs/recipes/next-frame-warp-cycle-reseed.yaml",
+      "--mask-only",
+    ],
+    issue: "I",
+  },
 ];
 
 function machine() {

@@ -8,7 +8,9 @@
  * input `next_frame`. `takesNextFrame` says which kind was loaded (from the model's inputs,
  * cross-checked with its generator config); step/stepBatch then need the next frames. One with
  * `mask_refine` also outputs `next_mask_motion`, the mask carried by the measured motion alone
- * (before the appearance correction); still -> video uses it (`stepMotionMask`).
+ * (before the appearance correction); still -> video uses it (`stepMotionMask`). A *mask-only*
+ * export (`stillmotion export --mask-only`) has no `next_image` output and no image branch: it
+ * propagates faster, and `step`/`stepBatch`/still -> video refuse it (`hasImageOutput`).
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -24,6 +26,8 @@ export const INPUT_NAMES = ["image", "mask"] as const;
 /** The third input of G(I_t, M^_t, I_{t+1}) (not "next_image": that is an output's name). */
 export const NEXT_FRAME_INPUT = "next_frame";
 export const OUTPUT_NAMES = ["next_image", "next_mask"] as const;
+/** The output a mask-only export leaves out. */
+export const IMAGE_OUTPUT = "next_image";
 /** The third output of a `mask_refine` generator: the next mask from the motion alone. */
 export const MOTION_MASK_OUTPUT = "next_mask_motion";
 
@@ -81,6 +85,11 @@ export class Generator {
     return this.metadata.generatorConfig.mask_refine === true;
   }
 
+  /** False for a mask-only export: no `next_image` output (propagation only). */
+  get hasImageOutput(): boolean {
+    return !maskOnly(this.metadata); // the loader checked the outputs against this
+  }
+
   /** The onnxruntime options in effect (defaults merged with overrides). */
   get sessionOptions(): OnnxSession["options"] {
     return this.session.options;
@@ -117,6 +126,14 @@ export class Generator {
     masks: readonly Mask[],
     nextFrames?: readonly FloatImage[],
   ): Promise<StepResult[]> {
+    if (!this.hasImageOutput) {
+      throw new InferenceError(
+        Code.FailedPrecondition,
+        "this model was exported mask-only (no next_image output): it propagates masks " +
+          "(stepMask, propagateMasks); export it without --mask-only to predict frames",
+        { file: this.path },
+      );
+    }
     const { h, w, out } = await this.runBatch(images, masks, nextFrames);
     const image = out.next_image.data;
     const mask = out.next_mask.data;
@@ -256,7 +273,9 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
       "mask_refine",
       path,
     );
-    checkSignature(session, metadata.channels, nextFrame, motion, path);
+    // next_image is absent exactly in a mask-only export, which its metadata declares
+    const image = !maskOnly(metadata);
+    checkSignature(session, metadata.channels, nextFrame, motion, image, path);
   } catch (err) {
     await session.release();
     throw err;
@@ -382,18 +401,28 @@ function optionalTensor(
   return present;
 }
 
+/** The exporter's `stillmotion.mask_only` = "true": no next_image output, no image branch. */
+function maskOnly(metadata: GeneratorMetadata): boolean {
+  return metadata.extra.mask_only === "true";
+}
+
 function checkSignature(
   session: OnnxSession,
   channels: number,
   nextFrame: boolean,
   motionMask: boolean,
+  imageOutput: boolean,
   file: string,
 ): void {
   const inputs = nextFrame ? [...INPUT_NAMES, NEXT_FRAME_INPUT] : [...INPUT_NAMES];
-  const outputs = motionMask ? [...OUTPUT_NAMES, MOTION_MASK_OUTPUT] : [...OUTPUT_NAMES];
+  const outputs = [...OUTPUT_NAMES, ...(motionMask ? [MOTION_MASK_OUTPUT] : [])].filter(
+    (name) => imageOutput || name !== IMAGE_OUTPUT,
+  );
+  const width = (name: string) =>
+    name === "image" || name === NEXT_FRAME_INPUT || name === IMAGE_OUTPUT ? channels : 1;
   const expect = [
-    { kind: "input", list: session.inputs, names: inputs, channels: [channels, 1, channels] },
-    { kind: "output", list: session.outputs, names: outputs, channels: [channels, 1, 1] },
+    { kind: "input", list: session.inputs, names: inputs, channels: inputs.map(width) },
+    { kind: "output", list: session.outputs, names: outputs, channels: outputs.map(width) },
   ] as const;
   for (const { kind, list, names, channels: chans } of expect) {
     const got = list.map((v) => v.name);

@@ -12,6 +12,7 @@ export {
   configHash,
   GENERATOR_FORMAT,
   Generator,
+  IMAGE_OUTPUT,
   INPUT_NAMES,
   loadGenerator,
   MOTION_MASK_OUTPUT,

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 
 import { maxAbsDiff, type Reference, readReference } from "../test/reference.js";
+import { Code } from "./errors.js";
 import { type Generator, loadGenerator } from "./generator.js";
 import type { Mask } from "./image-types.js";
 import { propagateMasks } from "./propagate.js";
@@ -87,6 +88,32 @@ describe("a mask_refine generator's motion mask", () => {
       const predicted = await generator.step(ref.image, ref.mask, ref.image);
       const expected = await generator.stepMotionMask(ref.image, ref.mask, predicted.image);
       expect(maxAbsDiff(video.masks[1].data, expected.data)).toBe(0);
+    } finally {
+      await generator.dispose();
+    }
+  });
+});
+
+describe("a mask-only export (no next_image output, no image branch)", () => {
+  it("propagates the same masks as the full model, and refuses to predict frames", async () => {
+    const generator = await loadGenerator(join(fixtures.nextWarp3, "model.masks.onnx"));
+    try {
+      const ref = await readReference(fixtures.nextWarp3);
+      expect(generator.hasImageOutput).toBe(false);
+      expect(generator.hasMotionMask).toBe(true);
+      const result = await propagateMasks(generator, ref.frames, [{ index: 0, mask: ref.mask }]);
+      ref.chain.forEach((m, t) => {
+        expect(maxAbsDiff(result.masks[t + 1].data, m.data)).toBeLessThan(WARP_CHAIN_TOLERANCE);
+      });
+      const mask = await generator.stepMask(ref.image, ref.mask, ref.nextFrame);
+      expect(maxAbsDiff(mask.data, ref.step.mask.data)).toBeLessThan(TOLERANCE);
+      await expect(generator.step(ref.image, ref.mask, ref.nextFrame)).rejects.toMatchObject({
+        code: Code.FailedPrecondition,
+        message: expect.stringContaining("exported mask-only"),
+      });
+      await expect(generateFromStill(generator, ref.image, ref.mask, { steps: 1 })).rejects.toThrow(
+        /exported mask-only/,
+      );
     } finally {
       await generator.dispose();
     }

@@ -24,7 +24,7 @@ export interface Fixtures {
   realtime3: string;
   /**
    * tiny G(I_t, M_t, I_{t+1}) with the warp mask head (GridSample, opset 16) and a randomised
-   * mask_refine correction, 3 channels, 20x27.
+   * mask_refine correction, 3 channels, 20x27; also exported mask-only as model.masks.onnx.
    */
   nextWarp3: string;
   /** tiny G(I_t, M_t, I_{t+1}) with the conv mask head, 1 channel, 17x22. */
@@ -94,7 +94,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     trainer([
       ...ref,
       ...["--out", fixtures.nextWarp3, "--next-frame-input", "warp-refine", "--channels", "3"],
-      ...["--height", "20", "--width", "27", "--seed", "3"],
+      ...["--height", "20", "--width", "27", "--seed", "3", "--also-mask-only"],
     ]),
     trainer([
       ...ref,

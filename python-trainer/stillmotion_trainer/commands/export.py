@@ -15,6 +15,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         help="ONNX opset (default: the lowest the model needs, 13 or 16)",
     )
+    p.add_argument(
+        "--mask-only",
+        action="store_true",
+        help="leave the next_image output and the image branch out: a faster graph for "
+        "propagation (still -> video needs the full one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
     configure_threads()
     try:
-        report = export_checkpoint(args.checkpoint, args.out, opset=args.opset)
+        report = export_checkpoint(
+            args.checkpoint, args.out, opset=args.opset, mask_only=args.mask_only
+        )
     except (CheckpointError, ExportError, ValueError) as err:
         print(json.dumps({"ok": False, "error": str(err)}))
         print(f"export failed: {err}", file=sys.stderr)

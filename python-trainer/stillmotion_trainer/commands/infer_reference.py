@@ -33,6 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--height", type=int, default=20)
     p.add_argument("--width", type=int, default=28)
     p.add_argument("--steps", type=int, default=3, help="roll-out and chain length (default 3)")
+    p.add_argument(
+        "--also-mask-only",
+        action="store_true",
+        help="also write model.masks.onnx, the same model exported mask-only (no next_image)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(args.out, exist_ok=True)
     onnx_path = os.path.join(args.out, "model.onnx")
     report = export_generator(model, gen_cfg, onnx_path, {"preset": preset})
+    if args.also_mask_only:
+        masks_path = os.path.join(args.out, "model.masks.onnx")
+        export_generator(model, gen_cfg, masks_path, {"preset": preset}, mask_only=True)
     reference = {
         "generator_config": report["metadata"]["stillmotion.generator_config"],
         "seed": args.seed,

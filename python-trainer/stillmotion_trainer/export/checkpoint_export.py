@@ -75,7 +75,9 @@ def checkpoint_preset(ckpt: dict) -> str:
     return "custom"
 
 
-def export_checkpoint(ckpt_path: str, out_path: str, opset: Optional[int] = None) -> dict[str, Any]:
+def export_checkpoint(
+    ckpt_path: str, out_path: str, opset: Optional[int] = None, mask_only: bool = False
+) -> dict[str, Any]:
     """Export the generator of `ckpt_path` to `out_path`; return the export report."""
     model, gen_cfg, ckpt = load_generator_from_checkpoint(ckpt_path)
     metadata: dict[str, Any] = {
@@ -86,7 +88,7 @@ def export_checkpoint(ckpt_path: str, out_path: str, opset: Optional[int] = None
         metadata["step"] = str(ckpt["step"])
     if isinstance(ckpt.get("config"), dict):
         metadata["run_config"] = ckpt["config"]
-    report = export_generator(model, gen_cfg, out_path, metadata, opset=opset)
+    report = export_generator(model, gen_cfg, out_path, metadata, opset=opset, mask_only=mask_only)
     report["checkpoint"] = os.path.abspath(ckpt_path)
     report["step"] = ckpt.get("step")
     return report

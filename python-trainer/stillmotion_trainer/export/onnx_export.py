@@ -9,6 +9,10 @@ Contract of the file (checked by the Node loader, keep both sides in step):
   a generator with ``mask_refine`` has a third output ``next_mask_motion`` [batch, 1, height,
   width], the mask carried by the measured motion alone, before the appearance correction
   (``output_names``; still -> video uses it, models/next_frame.generation_step);
+- a **mask-only** export (``mask_only=True``, ``export --mask-only``) leaves ``next_image`` out
+  and says so in ``stillmotion.mask_only`` = "true": propagation reads masks only, and
+  onnxruntime runs every node of a graph whatever output is fetched, so dropping the image
+  branch from the graph is what saves its time;
 - batch, height and width dynamic, values in 0..1;
 - ``metadata_props``: the keys of ``METADATA_KEYS`` (JSON-encoded where not a plain string).
 
@@ -70,9 +74,11 @@ def input_names(gen_cfg: GeneratorConfig) -> tuple[str, ...]:
     return INPUT_NAMES + ((NEXT_FRAME_INPUT,) if gen_cfg.next_frame_input else ())
 
 
-def output_names(gen_cfg: GeneratorConfig) -> tuple[str, ...]:
-    """The ONNX outputs of a generator: next_image, next_mask [, next_mask_motion]."""
-    return OUTPUT_NAMES + ((MOTION_MASK_OUTPUT,) if gen_cfg.mask_refine else ())
+def output_names(gen_cfg: GeneratorConfig, mask_only: bool = False) -> tuple[str, ...]:
+    """The ONNX outputs of a generator: next_image (not when mask_only), next_mask
+    [, next_mask_motion]."""
+    names = OUTPUT_NAMES + ((MOTION_MASK_OUTPUT,) if gen_cfg.mask_refine else ())
+    return names[1:] if mask_only else names
 
 
 class WithMotionMask(nn.Module):
@@ -86,6 +92,18 @@ class WithMotionMask(nn.Module):
         self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.model.forward_with_motion(image, mask, next_frame)
+
+
+class MasksOnly(nn.Module):
+    """The graph of a mask-only export: the generator's outputs without next_image (the first),
+    so the image branch is not part of the graph at all."""
+
+    def __init__(self, graph: nn.Module) -> None:
+        super().__init__()
+        self.graph = graph
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.graph(*inputs)[1:])
 
 
 def required_opset(gen_cfg: GeneratorConfig) -> int:
@@ -134,8 +152,11 @@ def export_generator(
     metadata: dict[str, Any] | None = None,
     opset: int | None = None,
     sample_size: tuple[int, int] = (64, 64),
+    mask_only: bool = False,
 ) -> dict[str, Any]:
     """Write `model` to `out_path` as ONNX (atomically), check it, return a report dict.
+
+    mask_only: leave the next_image output (and the image branch) out of the graph.
 
     metadata: extra entries; "preset" names the preset, others land as "stillmotion.<key>".
     sample_size: H, W of the tracing sample (any multiple of 2**depth; the axes stay dynamic).
@@ -150,9 +171,13 @@ def export_generator(
         why = " (the warp mask head uses GridSample)" if needed == WARP_OPSET else ""
         raise ValueError(f"opset: expected >= {needed}{why}, got {opset}")
     names = input_names(gen_cfg)
-    outputs = output_names(gen_cfg)
-    graph = WithMotionMask(model) if gen_cfg.mask_refine else model
+    outputs = output_names(gen_cfg, mask_only)
+    graph: nn.Module = WithMotionMask(model) if gen_cfg.mask_refine else model
+    if mask_only:
+        graph = MasksOnly(graph)
     meta = build_metadata(gen_cfg, dict(metadata or {}))
+    if mask_only:  # the loader refuses a file without next_image unless it says so
+        meta["stillmotion.mask_only"] = "true"
     out_path = os.path.abspath(out_path)
     out_dir = os.path.dirname(out_path)
     os.makedirs(out_dir, exist_ok=True)
@@ -173,7 +198,7 @@ def export_generator(
     os.close(fd)
     started = time.perf_counter()
     try:
-        checks = [check_trace_rerun(graph, samples, gen_cfg, where=out_path)]
+        checks = [check_trace_rerun(graph, samples, gen_cfg, where=out_path, names=outputs)]
         with torch.no_grad(), warnings.catch_warnings():
             # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic; harmless
             warnings.simplefilter("ignore", UserWarning)
@@ -244,10 +269,12 @@ def check_trace_rerun(
     gen_cfg: GeneratorConfig,
     where: str,
     tolerance: float = 1e-5,
+    names: tuple[str, ...] | None = None,
 ) -> str:
     """Trace at the sample size, re-run the trace at batch 2 and an odd size, compare to eager.
 
-    samples: (image, mask) or (image, mask, next_frame), as the generator's forward takes them.
+    samples: (image, mask) or (image, mask, next_frame), as the generator's forward takes them;
+    names: the graph's output names (default: output_names(gen_cfg)).
     """
     h, w = samples[0].shape[-2:]
     with torch.no_grad(), warnings.catch_warnings():
@@ -259,7 +286,7 @@ def check_trace_rerun(
         )
         eager = model(*inputs)
         rerun = traced(*inputs)
-    for name, a, b in zip(output_names(gen_cfg), eager, rerun):
+    for name, a, b in zip(names or output_names(gen_cfg), eager, rerun):
         if a.shape != b.shape:
             raise ExportError(
                 f"{where}: traced graph gives {name} shape {tuple(b.shape)} at input "

@@ -62,6 +62,26 @@ def test_io_names_and_dynamic_axes(tmp_path):
     }
 
 
+@pytest.mark.parametrize("refine", [False, True])
+def test_mask_only_export_drops_next_image_and_the_image_branch(tmp_path, refine):
+    """mask_only: outputs next_mask [, next_mask_motion] only, and no node of the image branch
+    is left in the graph (onnxruntime runs every node, fetched or not)."""
+    overrides = dict(next_frame_input=True, mask_head="warp", mask_refine=refine)
+    model, cfg = _tiny(**overrides)
+    full = onnx.load(export_generator(model, cfg, str(tmp_path / "full.onnx"))["onnx"])
+    report = export_generator(model, cfg, str(tmp_path / "masks.onnx"), mask_only=True)
+    masks = onnx.load(report["onnx"])
+    expected = ["next_mask", "next_mask_motion"] if refine else ["next_mask"]
+    assert [v.name for v in masks.graph.output] == report["outputs"] == expected
+    assert [v.name for v in full.graph.output] == ["next_image"] + expected
+    assert not [n.name for n in masks.graph.node if "image_model" in n.name]
+    assert [n.name for n in full.graph.node if "image_model" in n.name]
+    assert len(masks.graph.node) < len(full.graph.node)
+    meta = {p.key: p.value for p in masks.metadata_props}
+    assert meta["stillmotion.mask_only"] == "true"
+    assert "stillmotion.mask_only" not in {p.key for p in full.metadata_props}
+
+
 def test_metadata_is_in_the_file(tmp_path):
     model, cfg = _tiny(channels=1)
     path = export_generator(model, cfg, str(tmp_path / "g.onnx"), {"preset": "tiny", "step": 12})
@@ -158,6 +178,9 @@ def test_export_command_prints_one_json_line(tmp_path, capsys):
     assert rc == 0 and len(lines) == 1
     report = json.loads(lines[0])
     assert report["ok"] and report["outputs"] == ["next_image", "next_mask"]
+    out = str(tmp_path / "masks.onnx")
+    rc = main(["export", "--checkpoint", str(tmp_path / "c.pt"), "--out", out, "--mask-only"])
+    assert rc == 0 and json.loads(capsys.readouterr().out)["outputs"] == ["next_mask"]
     rc = main(
         ["export", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path / "x.onnx")]
     )

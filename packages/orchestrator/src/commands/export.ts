@@ -19,10 +19,25 @@ export function pickCheckpoint(runDir: string): string {
   return join(dir, steps[0].f);
 }
 
-export async function exportRun(runDir: string, options: { checkpoint?: string; out?: string } = {}) {
+export interface ExportOptions {
+  checkpoint?: string;
+  out?: string;
+  /** Leave next_image and the image branch out: faster propagation, no still -> video. */
+  maskOnly?: boolean;
+}
+
+export async function exportRun(runDir: string, options: ExportOptions = {}) {
   const checkpoint = resolve(options.checkpoint ?? pickCheckpoint(runDir));
-  const out = resolve(options.out ?? join(runDir, "export", "generator.onnx"));
-  const report = await runTrainerCommand(["export", "--checkpoint", checkpoint, "--out", out]);
+  const defaultName = options.maskOnly ? "generator.masks.onnx" : "generator.onnx";
+  const out = resolve(options.out ?? join(runDir, "export", defaultName));
+  const report = await runTrainerCommand([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--out",
+    out,
+    ...(options.maskOnly ? ["--mask-only"] : []),
+  ]);
   return { checkpoint, out, report };
 }
 
@@ -31,9 +46,16 @@ export function register(program: Command): void {
     .command("export <runDir>")
     .description("export a run's generator to ONNX (inputs image, mask; outputs next_image, next_mask)")
     .option("--checkpoint <file>", "checkpoint to export (default: best, else latest)")
-    .option("--out <file>", "ONNX file (default: <runDir>/export/generator.onnx)")
-    .addHelpText("after", "\nExample:\n  $ stillmotion export runs/quickstart --out model.onnx")
-    .action(async (runDir: string, opts: { checkpoint?: string; out?: string }) => {
+    .option("--out <file>", "ONNX file (default: <runDir>/export/generator.onnx, or generator.masks.onnx)")
+    .option(
+      "--mask-only",
+      "outputs next_mask (and next_mask_motion) only: propagation without the image branch, faster",
+    )
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ stillmotion export runs/quickstart --out model.onnx\n  $ stillmotion export runs/quickstart --mask-only",
+    )
+    .action(async (runDir: string, opts: ExportOptions) => {
       const { out, checkpoint } = await exportRun(runDir, opts);
       console.log(`exported ${checkpoint} -> ${out}`);
     });

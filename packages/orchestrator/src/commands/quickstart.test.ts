@@ -6,8 +6,10 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadGenerator, propagateMasks } from "@stillmotion/inference";
 import { describe, expect, it, vi } from "vitest";
 import { tempDir } from "../../test/helpers.js";
+import { exportRun } from "./export.js";
 import { quickstart } from "./quickstart.js";
 
 describe("stillmotion quickstart", () => {
@@ -41,5 +43,24 @@ describe("stillmotion quickstart", () => {
     const html = readFileSync(summary.report, "utf8");
     expect(html).toContain("Evaluation on an unseen motion style");
     expect(JSON.parse(readFileSync(join(out, "quickstart.json"), "utf8")).report).toBe(summary.report);
+
+    // the same run exported mask-only: no next_image, and it propagates the key mask
+    const masksOnly = await exportRun(summary.runDir, { maskOnly: true });
+    expect(masksOnly.out).toBe(join(summary.runDir, "export", "generator.masks.onnx"));
+    const generator = await loadGenerator(masksOnly.out);
+    try {
+      expect(generator.hasImageOutput).toBe(false);
+      const frame = {
+        data: new Float32Array(3 * 32 * 32).fill(0.5),
+        channels: 3 as const,
+        height: 32,
+        width: 32,
+      };
+      const key = { data: new Float32Array(32 * 32), height: 32, width: 32 };
+      const result = await propagateMasks(generator, [frame, frame], [{ index: 0, mask: key }]);
+      expect(result.masks).toHaveLength(2);
+    } finally {
+      await generator.dispose();
+    }
   }, 300_000);
 });
