@@ -27,7 +27,8 @@ export const INPUT_NAMES = ["image", "mask"] as const;
 export const NEXT_FRAME_INPUT = "next_frame";
 export const OUTPUT_NAMES = ["next_image", "next_mask"] as const;
 /** The output a mask-only export leaves out. */
-export const IMAGE_OUTPUT = "next_image";
+export const IMAGE_OUTPUT = OUTPUT_NAMES[0];
+const MASK_OUTPUT = OUTPUT_NAMES[1];
 /** The third output of a `mask_refine` generator: the next mask from the motion alone. */
 export const MOTION_MASK_OUTPUT = "next_mask_motion";
 
@@ -116,7 +117,7 @@ export class Generator {
    * grows the mask (docs/recipes.md, "Still -> video").
    */
   async stepMotionMask(image: FloatImage, mask: Mask, nextFrame?: FloatImage): Promise<Mask> {
-    const output = this.hasMotionMask ? MOTION_MASK_OUTPUT : "next_mask";
+    const output = this.hasMotionMask ? MOTION_MASK_OUTPUT : MASK_OUTPUT;
     return (await this.maskBatch(output, [image], [mask], nextFrame && [nextFrame]))[0];
   }
 
@@ -150,7 +151,7 @@ export class Generator {
     masks: readonly Mask[],
     nextFrames?: readonly FloatImage[],
   ): Promise<Mask[]> {
-    return this.maskBatch("next_mask", images, masks, nextFrames);
+    return this.maskBatch(MASK_OUTPUT, images, masks, nextFrames);
   }
 
   private async maskBatch(

@@ -65,6 +65,7 @@ METADATA_KEYS = (
 )
 NEXT_FRAME_INPUT = "next_frame"
 MOTION_MASK_OUTPUT = "next_mask_motion"
+MASK_ONLY_KEY = "stillmotion.mask_only"  # "true" in a mask-only export, absent otherwise
 MIN_OPSET = 13
 WARP_OPSET = 16  # GridSample (the warp mask head) entered the ONNX standard in opset 16
 
@@ -121,8 +122,14 @@ def config_hash(gen_cfg: GeneratorConfig) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def build_metadata(gen_cfg: GeneratorConfig, extra: dict[str, Any]) -> dict[str, str]:
-    """The metadata_props written into the file: our keys, then `extra` (strings or JSON)."""
+def build_metadata(
+    gen_cfg: GeneratorConfig, extra: dict[str, Any], mask_only: bool = False
+) -> dict[str, str]:
+    """The metadata_props written into the file: our keys, then `extra` (strings or JSON).
+
+    mask_only adds MASK_ONLY_KEY = "true" (the loader accepts a file without next_image only
+    then); that key is reserved like ours, whether written or not.
+    """
     meta = {
         "stillmotion.format": FORMAT,
         "stillmotion.version": stillmotion_trainer.__version__,
@@ -135,11 +142,13 @@ def build_metadata(gen_cfg: GeneratorConfig, extra: dict[str, Any]) -> dict[str,
         "stillmotion.producer": f"stillmotion_trainer {stillmotion_trainer.__version__}, "
         f"torch {torch.__version__}",
     }
+    if mask_only:
+        meta[MASK_ONLY_KEY] = "true"
     for key, value in extra.items():
         if key == "preset":
             continue
         name = key if key.startswith("stillmotion.") else f"stillmotion.{key}"
-        if name in meta:
+        if name in meta or name == MASK_ONLY_KEY:
             raise ValueError(f"metadata: key {key!r} is reserved (written by the exporter)")
         meta[name] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return meta
@@ -175,9 +184,7 @@ def export_generator(
     graph: nn.Module = WithMotionMask(model) if gen_cfg.mask_refine else model
     if mask_only:
         graph = MasksOnly(graph)
-    meta = build_metadata(gen_cfg, dict(metadata or {}))
-    if mask_only:  # the loader refuses a file without next_image unless it says so
-        meta["stillmotion.mask_only"] = "true"
+    meta = build_metadata(gen_cfg, dict(metadata or {}), mask_only)
     out_path = os.path.abspath(out_path)
     out_dir = os.path.dirname(out_path)
     os.makedirs(out_dir, exist_ok=True)
@@ -198,7 +205,7 @@ def export_generator(
     os.close(fd)
     started = time.perf_counter()
     try:
-        checks = [check_trace_rerun(graph, samples, gen_cfg, where=out_path, names=outputs)]
+        checks = [check_trace_rerun(graph, samples, gen_cfg, outputs, where=out_path)]
         with torch.no_grad(), warnings.catch_warnings():
             # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic; harmless
             warnings.simplefilter("ignore", UserWarning)
@@ -267,14 +274,14 @@ def check_trace_rerun(
     model: nn.Module,
     samples: tuple[torch.Tensor, ...],
     gen_cfg: GeneratorConfig,
+    names: tuple[str, ...],
     where: str,
     tolerance: float = 1e-5,
-    names: tuple[str, ...] | None = None,
 ) -> str:
     """Trace at the sample size, re-run the trace at batch 2 and an odd size, compare to eager.
 
     samples: (image, mask) or (image, mask, next_frame), as the generator's forward takes them;
-    names: the graph's output names (default: output_names(gen_cfg)).
+    names: the graph's output names (output_names).
     """
     h, w = samples[0].shape[-2:]
     with torch.no_grad(), warnings.catch_warnings():
@@ -286,7 +293,7 @@ def check_trace_rerun(
         )
         eager = model(*inputs)
         rerun = traced(*inputs)
-    for name, a, b in zip(names or output_names(gen_cfg), eager, rerun):
+    for name, a, b in zip(names, eager, rerun):
         if a.shape != b.shape:
             raise ExportError(
                 f"{where}: traced graph gives {name} shape {tuple(b.shape)} at input "

@@ -117,6 +117,8 @@ def test_reserved_metadata_key_is_rejected(tmp_path):
     model, cfg = _tiny()
     with pytest.raises(ValueError, match="reserved"):
         export_generator(model, cfg, str(tmp_path / "g.onnx"), {"channels": "7"})
+    with pytest.raises(ValueError, match="reserved"):  # only mask_only=True may set it
+        export_generator(model, cfg, str(tmp_path / "g.onnx"), {"mask_only": "true"})
     assert os.listdir(tmp_path) == []
 
 
