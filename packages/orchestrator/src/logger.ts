@@ -1,6 +1,8 @@
 /**
- * The one logger of the orchestrator (pino): pretty on a TTY, JSON lines otherwise, and
- * optionally a JSON file beside (the run directory's log).
+ * The one logger of the orchestrator (pino). The console (stderr) gets one readable line per
+ * record, colored on a terminal, so it reads like the CLI's other output; JSON lines only when
+ * asked (`--json`, or STILLMOTION_LOG_FORMAT=json) and always in the log file (the run directory's
+ * logs/orchestrator.log), which machines read.
  */
 import pino, { type Logger, type TransportTargetOptions } from "pino";
 
@@ -10,18 +12,35 @@ export interface LoggerOptions {
   level?: string;
   /** Also append JSON lines to this file. */
   file?: string;
-  /** Force pretty (true) or JSON (false); default: pretty when stderr is a TTY. */
-  pretty?: boolean;
+  /** JSON lines on the console too (default: STILLMOTION_LOG_FORMAT=json). */
+  json?: boolean;
+  /** Colored console lines (default: when stderr is a terminal); ignored with `json`. */
+  color?: boolean;
+  /** Where console lines go: a file descriptor or a file path (default 2, stderr). */
+  console?: number | string;
+}
+
+/** The console target: pino-pretty on one line (fields as trailing JSON), or raw JSON lines. */
+function consoleTarget(options: LoggerOptions, level: string): TransportTargetOptions {
+  const destination = options.console ?? 2;
+  const json = options.json ?? process.env.STILLMOTION_LOG_FORMAT === "json";
+  if (json) return { target: "pino/file", level, options: { destination } };
+  return {
+    target: "pino-pretty",
+    level,
+    options: {
+      destination,
+      colorize: options.color ?? Boolean(process.stderr.isTTY),
+      singleLine: true,
+      translateTime: "SYS:HH:MM:ss",
+      ignore: "pid,hostname",
+    },
+  };
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.STILLMOTION_LOG_LEVEL ?? "info";
-  const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
-  const targets: TransportTargetOptions[] = [
-    pretty
-      ? { target: "pino-pretty", level, options: { destination: 2, colorize: true, ignore: "pid,hostname" } }
-      : { target: "pino/file", level, options: { destination: 2 } },
-  ];
+  const targets = [consoleTarget(options, level)];
   if (options.file)
     targets.push({ target: "pino/file", level, options: { destination: options.file, mkdir: true } });
   return pino({ level }, pino.transport({ targets }));

@@ -41,7 +41,7 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
   // The trainer resolves relative dataset paths from its own working directory: pin them here.
   config.data.dataset = resolve(config.data.dataset);
   const runDir = resolveRunDir(config, options.runDir);
-  const log = createLogger({ file: runFiles.log(runDir) });
+  const log = createLogger({ file: runFiles.log(runDir), json: options.json });
   // Keeps previews in run_dir/previews/, serves --dashboard, writes report.html at the end.
   const board = await TrainDashboard.start(runDir, { dashboard: options.dashboard, logger: log });
   const stop = new AbortController();
@@ -134,7 +134,7 @@ export function register(program: Command): void {
       "restart a dead trainer from its last checkpoint up to n times",
       Number,
     )
-    .option("--json", "print the outcome as one JSON object")
+    .option("--json", "print the outcome as one JSON object (and log JSON lines on stderr)")
     .option("--nproc <n>", "processes per node under torchrun (DistributedDataParallel)", Number)
     .option("--nnodes <n>", "machines taking part (multi-node torchrun)", Number)
     .option("--node-rank <r>", "this machine's rank among --nnodes", Number)
