@@ -4,6 +4,7 @@ import * as calibrate from "./calibrate.js";
 import * as control from "./control.js";
 import * as dashboard from "./dashboard.js";
 import * as datasetCheck from "./dataset/check.js";
+import * as importClips from "./dataset/import-clips.js";
 import * as importDicom from "./dataset/import-dicom.js";
 import * as importFrames from "./dataset/import-frames.js";
 import * as importStills from "./dataset/import-stills.js";
@@ -38,6 +39,7 @@ export const commands: Array<{ register(program: Command): void }> = [
   importVideo,
   importStills,
   importDicom,
+  importClips,
   datasetCheck,
   datasetStats,
   keyframes,

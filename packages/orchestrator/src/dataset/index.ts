@@ -12,6 +12,7 @@ export {
 } from "./detector.js";
 export { DATASET_REASONS, DatasetError, type DatasetReason } from "./errors.js";
 export { loadFrame, loadMask, maskProblem } from "./images.js";
+export { type ImportClipsOptions, importClips } from "./import-clips.js";
 export type { ImportResult } from "./import-common.js";
 export { type ImportDicomOptions, importDicom } from "./import-dicom.js";
 export { type ImportFramesOptions, importFrames } from "./import-frames.js";
