@@ -18,6 +18,7 @@ import threading
 import time
 from typing import Optional
 
+from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.runtime import configure_threads, die_with_parent
 from stillmotion_trainer.server.grpc_server import start_server
 from stillmotion_trainer.server.telemetry import TelemetryPublisher
@@ -33,8 +34,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class ServeError(ValueError):
-    pass
+class ServeError(StillMotionError, ValueError):
+    """The server cannot start as asked (e.g. a non-loopback address without a token)."""
+
+    code = "INVALID_ARGUMENT"
 
 
 def serve(

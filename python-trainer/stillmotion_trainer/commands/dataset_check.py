@@ -24,7 +24,7 @@ def run(args) -> int:
                     "keyMasks": report.key_masks,
                     "gtMasks": report.gt_masks,
                     "errors": [
-                        {"code": e.code, "path": e.path, "message": e.message}
+                        {"code": e.code, "reason": e.reason, "path": e.path, "message": e.message}
                         for e in report.errors
                     ],
                 }

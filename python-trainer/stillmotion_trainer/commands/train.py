@@ -1,9 +1,11 @@
 """train: run the training loop from a config file (docs/training.md).
 
 stdout carries exactly one JSON line at the end, {"event": "end", ...} or {"event": "error",
-...}; human logs go to stderr. SIGTERM/SIGINT finish the current step, checkpoint and exit 0
-(a second signal stops at once). Under `torchrun --nproc_per_node=N` every process runs this
-command; rank 0 alone prints and writes.
+"code", "reason", "message"}; human logs go to stderr. Exit status: 0 for a run that stopped
+(docs/training.md, stop conditions), 2 for a typed error (bad config, dataset or checkpoint; a
+truncated image met mid-run), 1 for anything else (a full disk, a crash). SIGTERM/SIGINT finish
+the current step, checkpoint and exit 0 (a second signal stops at once, exit 1). Under
+`torchrun --nproc_per_node=N` every process runs this command; rank 0 alone prints and writes.
 """
 
 import argparse
@@ -45,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from stillmotion_trainer import runtime
-    from stillmotion_trainer.data.errors import DatasetError
-    from stillmotion_trainer.training.checkpoint import CheckpointError
-    from stillmotion_trainer.training.config import ConfigError, load_config
+    import traceback
+
+    from stillmotion_trainer.errors import StillMotionError, error_code, error_message
+    from stillmotion_trainer.training.config import load_config
     from stillmotion_trainer.training.distributed import local_world_size
     from stillmotion_trainer.training.loop import train
 
@@ -74,12 +77,18 @@ def run(args: argparse.Namespace) -> int:
             overrides.append("train.fail_on_collapse=true")
         cfg = load_config(args.config, overrides)
         result = train(cfg, run_dir=args.run_dir, resume=args.resume, external_stop=stop.is_set)
-    except (ConfigError, DatasetError, CheckpointError) as e:
+    except (Exception, KeyboardInterrupt) as e:
+        # Every failure ends the same way: one error line a parent can parse, whatever raised.
+        typed = isinstance(e, StillMotionError)
         if is_main:
+            if not typed and not isinstance(e, KeyboardInterrupt):
+                traceback.print_exc(file=sys.stderr)  # not ours: keep the trace for a bug report
             print(f"error: {e}", file=sys.stderr)
-            code = getattr(e, "grpc_status", None) or e.code
-            print(json.dumps({"event": "error", "code": code, "message": str(e)}), flush=True)
-        return 2
+            line = {"event": "error", "code": error_code(e), "message": error_message(e)}
+            if getattr(e, "reason", None):
+                line["reason"] = getattr(e, "reason")
+            print(json.dumps(line), flush=True)
+        return 2 if typed else 1
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

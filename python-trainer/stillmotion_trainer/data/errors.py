@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Reason codes (stable, also used by the TypeScript side) -> the gRPC status they map to, so a
+from stillmotion_trainer.errors import StillMotionError
+
+# Reasons (stable, also used by the TypeScript side) -> the gRPC status they map to, so a
 # dataset problem reported by the trainer server keeps its meaning across the wire.
 CODES: dict[str, str] = {
     "invalid_manifest": "INVALID_ARGUMENT",  # JSON or schema problem
@@ -25,18 +27,17 @@ CODES: dict[str, str] = {
 }
 
 
-class DatasetError(ValueError):
-    """A dataset problem. `code` is a key of CODES, `path` the offending file (or manifest)."""
+class DatasetError(StillMotionError, ValueError):
+    """A dataset problem: `code` the gRPC status, `reason` a key of CODES, `path` the file."""
 
-    def __init__(self, code: str, path: str | Path, message: str) -> None:
-        if code not in CODES:
-            raise ValueError(f"unknown DatasetError code {code!r}; allowed: {', '.join(CODES)}")
-        self.code = code
+    def __init__(self, reason: str, path: str | Path, message: str) -> None:
+        if reason not in CODES:
+            raise ValueError(f"unknown DatasetError reason {reason!r}; allowed: {', '.join(CODES)}")
         self.path = str(path)
         self.message = message
-        super().__init__(f"{self.path}: {message} [{code}]")
+        super().__init__(f"{self.path}: {message} [{reason}]", code=CODES[reason], reason=reason)
 
     @property
     def grpc_status(self) -> str:
-        """Name of the gRPC status code this problem maps to (e.g. NOT_FOUND)."""
-        return CODES[self.code]
+        """Same as `code`; kept for callers written before the common base (StillMotionError)."""
+        return self.code

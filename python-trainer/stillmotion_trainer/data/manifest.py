@@ -9,6 +9,7 @@ cannot express (unique ids, unique paths, files exist, pixel budget). Reading pi
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass
 from functools import lru_cache
@@ -124,10 +125,31 @@ def _frame_paths(data: Any) -> Iterator[tuple[list[Any], str]]:
                     yield ["videos", vi, "frames", fi, key], value
 
 
+def _non_finite_numbers(data: Any, loc: list[Any]) -> Iterator[tuple[list[Any], float]]:
+    """(json location, value) of every NaN/Infinity: Python's json reads them, JSON has none."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield loc, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _non_finite_numbers(value, [*loc, key])
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _non_finite_numbers(value, [*loc, index])
+
+
 def _pre_schema_rules(data: Any, where: Path) -> None:
     """Rules checked before the schema so the common mistakes get a specific message."""
     if not isinstance(data, dict):
         raise DatasetError("invalid_manifest", where, "manifest must be a JSON object")
+    # Before the schema: every comparison with NaN is false, so `"fps": NaN` passes
+    # exclusiveMinimum/maximum (the TypeScript reader refuses the token when parsing).
+    for number_loc, number in _non_finite_numbers(data, []):
+        allowed = "; fps wants a number in (0, 1000]" if number_loc[-1:] == ["fps"] else ""
+        raise DatasetError(
+            "invalid_manifest",
+            where,
+            f"{_where(number_loc)}: {number} is not a finite number (JSON allows none{allowed})",
+        )
     if data.get("format") == FORMAT and data.get("version") != VERSION:
         raise DatasetError(
             "unsupported_version",

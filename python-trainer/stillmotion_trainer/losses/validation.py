@@ -11,8 +11,10 @@ from typing import Sequence
 
 import torch
 
+from stillmotion_trainer.errors import StillMotionError
 
-class LossInputError(ValueError):
+
+class LossInputError(StillMotionError, ValueError):
     """Bad input to a loss or metric. `code` mirrors the gRPC status used by the TS package."""
 
     code = "INVALID_ARGUMENT"

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
+import traceback
 from typing import Any, Mapping
 
 import numpy as np
 
+from stillmotion_trainer.errors import describe_error
 from stillmotion_trainer.gen import telemetry_pb2
 from stillmotion_trainer.server.telemetry import TelemetryPublisher
 from stillmotion_trainer.training.events import EventSink
@@ -101,7 +103,15 @@ class TelemetrySink(EventSink):
             "run", self._event(run_ended=telemetry_pb2.RunEnded(step=step, reason=reason))
         )
 
+    def on_error(self, error: BaseException) -> None:
+        """run_ended "failed"; `error` starts with the one line `CODE: message` (the
+        orchestrator reports that line and logs the traceback that follows it)."""
+        trace = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self.on_failure(self.step, f"{describe_error(error)}\n{trace[-4000:]}")
+
     def on_failure(self, step: int, error: str) -> None:
+        if self.end_reason == "failed":
+            return  # on_error reported it already; the run manager's call must not repeat it
         self.end_reason = "failed"
         ended = telemetry_pb2.RunEnded(step=step, reason="failed", error=error)
         self.publisher.publish("run", self._event(run_ended=ended))

@@ -19,13 +19,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
+from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.losses.training_loss import LossConfig
 
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "train-config.v1.schema.json"
 CONFIG_VERSION = 1
 
 
-class ConfigError(ValueError):
+class ConfigError(StillMotionError, ValueError):
     """A bad run config. `errors` are `path: message` strings; `code` is the gRPC status."""
 
     code = "INVALID_ARGUMENT"

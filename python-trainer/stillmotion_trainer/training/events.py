@@ -41,6 +41,10 @@ class EventSink(Protocol):
         """Once, after the final checkpoint; `reason` is one of stop_conditions.REASONS."""
         return None
 
+    def on_error(self, error: BaseException) -> None:
+        """Once, instead of on_end, when the run fails (set-up or a step): the exception."""
+        return None
+
     def should_stop(self) -> bool:
         """Polled once per step: True asks the loop to finish the step, checkpoint and end."""
         return False
@@ -79,6 +83,9 @@ class RecordingEvents(EventSink):
 
     def on_end(self, step: int, reason: str) -> None:
         self._record("on_end", step, reason)
+
+    def on_error(self, error: BaseException) -> None:
+        self._record("on_error", error)
 
     def should_stop(self) -> bool:
         return self.stop_after_steps is not None and self.steps_seen >= self.stop_after_steps

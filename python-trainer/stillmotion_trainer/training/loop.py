@@ -90,6 +90,11 @@ from stillmotion_trainer.training.walks import (
     gather_key_frames,
     plan_walks,
 )
+from stillmotion_trainer.training.worker_errors import (
+    CarryErrors,
+    collate_or_carry,
+    raise_carried,
+)
 
 LOSS_TERMS = ("total", "image", "mask_first", "mask_second", "adv")
 
@@ -262,9 +267,13 @@ def evaluate(
     model.eval()
     items = validation_shard(len(val_set), _val_limit(cfg), ctx.rank, ctx.world_size)
     chunks = [items[i : i + per_rank_batch] for i in range(0, len(items), per_rank_batch)]
-    loader = DataLoader(val_set, batch_sampler=chunks, num_workers=cfg.data.num_workers)
+    loader = DataLoader(
+        CarryErrors(val_set), batch_sampler=chunks, num_workers=cfg.data.num_workers,
+        collate_fn=collate_or_carry,
+    )  # fmt: skip
     sums = [0.0] * 5  # total, image, mask_first, mask_second (x clips), clips
-    for chunk, batch in zip(chunks, loader):
+    for chunk, carried in zip(chunks, loader):
+        batch = raise_carried(carried)
         frames, key_masks, is_key, walks, seed_masks = prepare_walks(
             cfg, batch, ctx.device, PURPOSE_VAL, 0, chunk
         )
@@ -325,6 +334,12 @@ def train(
     ctx = init_distributed(cfg.train.device)
     try:
         return _train(cfg, ctx, run_dir, resume, events, external_stop, log)
+    except BaseException as err:
+        # One report per failed run, whether set-up or a step failed: on_end is for stops only,
+        # so nobody mistakes a failure for an ended run.
+        if ctx.is_main and events is not None:
+            events.on_error(err)
+        raise
     finally:
         shutdown(ctx)
 
@@ -548,12 +563,14 @@ def _train(
             if loader_iter is None:
                 loader_iter = iter(
                     DataLoader(
-                        train_set, batch_sampler=run_batches, num_workers=cfg.data.num_workers,
+                        CarryErrors(train_set), batch_sampler=run_batches,
+                        num_workers=cfg.data.num_workers, collate_fn=collate_or_carry,
                         pin_memory=device.type == "cuda",
                     )
                 )  # fmt: skip
             t0 = time.perf_counter()
-            batch = next(loader_iter)
+            # a dataset problem met in a worker is raised here as itself (worker_errors.py)
+            batch = raise_carried(next(loader_iter))
             t1 = time.perf_counter()
 
             # 5b. generator step: the walks of Fig. 4, the losses of steps 3-6
@@ -683,9 +700,10 @@ def _train(
                 if master:
                     last_saved, last_saved_step = save(is_best=False, digests=digests), step
     except BaseException:
-        if master:
-            events.on_end(step, "error")
-        metrics.close()
+        # train() reports the failure (on_error, never on_end). A full disk also fails the
+        # close; that second error must not hide the first.
+        with contextlib.suppress(OSError):
+            metrics.close()
         raise
     loader_iter = None  # shuts the loader's workers down before the final checkpoint
 

@@ -68,13 +68,20 @@ class MetricsLog:
             "time": time.time(),
             **{k: _finite_or_none(v) for k, v in metrics.items()},
         }
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(record) + "\n")
+            self._file.flush()
+        except OSError as e:
+            # flush() errors (a full disk) carry no file name: name it for the user.
+            raise OSError(e.errno, e.strerror, str(self.path)) from e
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError as e:  # the last flush failed: name the file, as write() does
+                raise OSError(e.errno, e.strerror, str(self.path)) from e
 
 
 def read_metrics(path: Path, kind: Optional[str] = None) -> list[dict[str, Any]]:

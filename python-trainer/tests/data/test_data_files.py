@@ -66,7 +66,7 @@ def test_corrupt_image(tmp_path: Path) -> None:
     tiny(tmp_path)
     (tmp_path / "f/1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated garbage")
     err = only_error(tmp_path)
-    assert err.code == "unreadable_image" and err.path == str(tmp_path / "f/1.png")
+    assert err.reason == "unreadable_image" and err.path == str(tmp_path / "f/1.png")
     with pytest.raises(DatasetError, match="cannot decode"):
         load_frame(tmp_path / "f/1.png", 3)
 
@@ -75,7 +75,7 @@ def test_empty_file_is_unreadable(tmp_path: Path) -> None:
     tiny(tmp_path)
     (tmp_path / "f/m0.png").write_bytes(b"")
     errors = check_dataset(tmp_path).errors
-    assert {e.code for e in errors} == {"unreadable_image"}
+    assert {e.reason for e in errors} == {"unreadable_image"}
     assert all(e.path == str(tmp_path / "f/m0.png") for e in errors)
 
 
@@ -83,7 +83,7 @@ def test_mask_size_mismatch(tmp_path: Path) -> None:
     tiny(tmp_path)
     Image.fromarray(np.zeros((6, 8), np.uint8), "L").save(tmp_path / "f/m0.png")
     errors = check_dataset(tmp_path).errors
-    assert {e.code for e in errors} == {"size_mismatch"}
+    assert {e.reason for e in errors} == {"size_mismatch"}
     assert "8x6" in str(errors[0]) and "f/0.png" in str(errors[0])
 
 
@@ -91,14 +91,14 @@ def test_frame_size_differs_from_declared(tmp_path: Path) -> None:
     tiny(tmp_path)
     Image.fromarray(np.zeros((9, 8, 3), np.uint8), "RGB").save(tmp_path / "f/1.png")
     err = only_error(tmp_path)
-    assert err.code == "size_mismatch" and "declares 8x8" in err.message
+    assert err.reason == "size_mismatch" and "declares 8x8" in err.message
 
 
 def test_non_binary_mask(tmp_path: Path) -> None:
     tiny(tmp_path)
     Image.fromarray(np.full((8, 8), 128, np.uint8), "L").save(tmp_path / "f/m0.png")
     errors = check_dataset(tmp_path).errors
-    assert {e.code for e in errors} == {"mask_not_binary"}
+    assert {e.reason for e in errors} == {"mask_not_binary"}
     assert "100.0%" in errors[0].message
     with pytest.raises(DatasetError, match="not binary"):
         load_mask(tmp_path / "f/m0.png")
@@ -126,14 +126,14 @@ def test_mask_with_few_antialiased_pixels_is_accepted(tmp_path: Path) -> None:
 def test_rgb_mask_is_wrong_channels(tmp_path: Path) -> None:
     tiny(tmp_path)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8), "RGB").save(tmp_path / "f/m0.png")
-    assert {e.code for e in check_dataset(tmp_path).errors} == {"wrong_channels"}
+    assert {e.reason for e in check_dataset(tmp_path).errors} == {"wrong_channels"}
 
 
 def test_grey_frame_in_rgb_dataset_is_wrong_channels(tmp_path: Path) -> None:
     tiny(tmp_path)
     Image.fromarray(np.zeros((8, 8), np.uint8), "L").save(tmp_path / "f/1.png")
     err = only_error(tmp_path)
-    assert err.code == "wrong_channels" and "channels=3" in err.message
+    assert err.reason == "wrong_channels" and "channels=3" in err.message
 
 
 def test_load_frame_shapes_and_range(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_check_reports_every_problem_not_only_the_first(tmp_path: Path) -> None:
     tiny(tmp_path)
     (tmp_path / "f/1.png").write_bytes(b"nope")
     Image.fromarray(np.full((8, 8), 100, np.uint8), "L").save(tmp_path / "f/m0.png")
-    codes = sorted(e.code for e in check_dataset(tmp_path).errors)
+    codes = sorted(e.reason for e in check_dataset(tmp_path).errors)
     assert codes == ["mask_not_binary", "mask_not_binary", "unreadable_image"]
 
 

@@ -53,11 +53,11 @@ def write(root: Path, manifest: dict) -> Path:
     return path
 
 
-def expect_error(root: Path, code: str, *fragments: str) -> DatasetError:
+def expect_error(root: Path, reason: str, *fragments: str) -> DatasetError:
     with pytest.raises(DatasetError) as info:
         load_manifest(root)
     err = info.value
-    assert err.code == code, str(err)
+    assert err.reason == reason, str(err)
     for fragment in fragments:
         assert fragment in str(err), str(err)
     return err
@@ -102,7 +102,7 @@ def test_missing_file_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "frames/v0/002.png").unlink()
     err = expect_error(tmp_path, "missing_file", "videos[0].frames[2].image")
     assert err.path == str(tmp_path / "frames/v0/002.png")
-    assert err.grpc_status == "NOT_FOUND"
+    assert err.code == "NOT_FOUND"
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
@@ -142,6 +142,16 @@ def test_too_many_pixels_is_rejected(tmp_path: Path) -> None:
 def test_non_integer_dimensions_are_rejected(tmp_path: Path) -> None:
     make_dataset(tmp_path, width=8.5)
     expect_error(tmp_path, "bad_dimensions", "videos[0].width")
+
+
+@pytest.mark.parametrize("fps", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_fps_is_rejected(tmp_path: Path, fps: float) -> None:
+    # json.dumps writes NaN/Infinity tokens that Python's json reads back (issue N2)
+    m = make_dataset(tmp_path)
+    m["videos"][0]["fps"] = fps
+    write(tmp_path, m)
+    err = expect_error(tmp_path, "invalid_manifest", "videos[0].fps", "not a finite number")
+    assert err.code == "INVALID_ARGUMENT" and err.path == str(tmp_path / "manifest.json")
 
 
 def test_bad_json_names_line(tmp_path: Path) -> None:

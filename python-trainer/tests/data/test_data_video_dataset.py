@@ -129,7 +129,7 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
     m = load_manifest(square_video(tmp_path, frames=3, keys=()))
     with pytest.raises(DatasetError, match="no key-frame mask") as info:
         VideoClipDataset(m, ["sq"], size=(8, 8), clip_len=2)
-    assert info.value.code == "no_key_frame"
+    assert info.value.reason == "no_key_frame"
     with pytest.raises(DatasetError, match="fewer than clip_len=4"):
         VideoClipDataset(m, ["sq"], size=(8, 8), clip_len=4, require_key=False)
     with pytest.raises(DatasetError, match="no video 'nope'"):
