@@ -31,9 +31,9 @@ export async function dashboard(runDirs: string[], options: DashboardCommandOpti
   });
   const what = runDirs.length === 1 ? runDirs[0] : `${runDirs.length} runs`;
   console.log(`dashboard for ${what}: ${server.url}  (Ctrl-C to stop)`);
-  if (options.host && !["127.0.0.1", "localhost", "::1"].includes(options.host)) {
+  if (server.token !== undefined) {
     console.error(
-      `warning: listening on ${options.host}: anyone who can reach it sees the runs (no authentication)`,
+      `listening on ${options.host}: open the URL above (its token is required; from another machine, put this machine's name in place of its host)`,
     );
   }
   await new Promise<void>((resolve) => {
@@ -62,7 +62,10 @@ export function register(program: Command): void {
     .command("dashboard <runDirs...>")
     .description("live dashboard in the browser: loss curves, lr, throughput, predicted frames with masks")
     .option("-p, --port <n>", `port (0 = any free one; default ${DEFAULT_PORT})`, port)
-    .option("--host <addr>", "interface to listen on (default 127.0.0.1: this machine only)")
+    .option(
+      "--host <addr>",
+      "interface to listen on (default 127.0.0.1: this machine only; elsewhere a token is required)",
+    )
     .addHelpText(
       "after",
       `

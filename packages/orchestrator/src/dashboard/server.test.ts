@@ -20,9 +20,9 @@ function fixtureRun(): string {
   return dir;
 }
 
-async function serve(dir: string): Promise<Dashboard> {
+async function serve(dir: string, host?: string): Promise<Dashboard> {
   const source = new TailRunSource(dir, { intervalMs: 50 });
-  const dashboard = await startDashboard({ sources: [source], port: 0 });
+  const dashboard = await startDashboard({ sources: [source], port: 0, host });
   cleanup.push(
     () => source.close(),
     () => dashboard.close(),
@@ -81,6 +81,44 @@ describe("dashboard server", () => {
     const res = await request(url, { host: "attacker.example:80" });
     expect(res.statusCode).toBe(403);
     expect((await request(`${url}nope`)).statusCode).toBe(404);
+  });
+
+  it("parses the Host: a DNS name starting with 127. is not loopback", async () => {
+    const { url, port, token } = await serve(fixtureRun());
+    expect(token).toBeUndefined();
+    for (const host of ["127.evil.com", `127.evil.com:${port}`, `evil.com@127.0.0.1:${port}`]) {
+      expect((await request(`${url}api/runs`, { host })).statusCode, host).toBe(403);
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, "127.0.0.2"]) {
+      expect((await request(`${url}api/runs`, { host })).statusCode, host).toBe(200);
+    }
+  });
+
+  it("off loopback, serves only requests carrying its token: ?token= once, then the cookie or a Bearer header", async () => {
+    const { url, port, token } = await serve(fixtureRun(), "0.0.0.0");
+    expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(url).toBe(`http://127.0.0.1:${port}/?token=${token}`);
+    const base = `http://127.0.0.1:${port}/`;
+    const host = { host: "dashboard.lan" }; // any Host: the token, not the name, is what counts
+    expect((await request(base, host)).statusCode).toBe(401);
+    expect((await request(`${base}api/runs?token=${token}x`, host)).statusCode).toBe(401);
+    expect(
+      (await request(`${base}api/runs`, { ...host, cookie: `stillmotion_token_${port}=nope` })).statusCode,
+    ).toBe(401);
+
+    const first = await request(url, host);
+    expect(first.statusCode).toBe(303);
+    expect(first.headers.location).toBe("/");
+    const cookie = String(first.headers["set-cookie"]).split(";")[0];
+    expect(cookie).toBe(`stillmotion_token_${port}=${token}`);
+    expect(String(first.headers["set-cookie"])).toMatch(/HttpOnly; SameSite=Strict/);
+
+    const page = await request(base, { ...host, cookie: `other=1; ${cookie}` });
+    expect(page.statusCode).toBe(200);
+    expect(await body(page)).toContain('new EventSource("events")');
+    const runs = await request(`${base}api/runs`, { ...host, authorization: `Bearer ${token}` });
+    expect(runs.statusCode).toBe(200);
+    expect(JSON.parse(await body(runs))[0].name).toBe("run-a");
   });
 
   it("says which port is taken and how to pick another", async () => {

@@ -2,11 +2,13 @@
  * The dashboard's HTTP server (node:http, no framework): GET / serves the page, GET /events
  * streams every change of every run as Server-Sent Events (a snapshot first, so a reconnecting
  * page is whole again), GET /api/runs returns the runs as JSON. Loopback only unless asked;
- * on loopback, requests naming another Host are refused (DNS rebinding).
+ * on loopback, requests naming another Host are refused (DNS rebinding); elsewhere every request
+ * needs the dashboard's token (./access.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, StillMotionError } from "../errors.js";
+import { admit, isLoopbackHost, newToken } from "./access.js";
 import { pageScript, renderPage } from "./page.js";
 import type { PageData, ReportSection, ServerMessage } from "./page-data.js";
 import { runInfoHtml } from "./run-info.js";
@@ -26,17 +28,18 @@ export interface DashboardOptions {
   title?: string;
   /** Extra sections, read at each page load (e.g. the run's saved report sections). */
   sections?: () => ReportSection[];
+  /** Required of every request when not bound to loopback (default: a fresh random one). */
+  token?: string;
 }
 
 export interface Dashboard {
+  /** The page's URL; off loopback it carries `?token=`, which the page trades for a cookie. */
   url: string;
+  /** What every request must carry when not bound to loopback; undefined on loopback. */
+  token?: string;
   port: number;
   /** Ends every event stream (pages then show their last state) and stops listening. */
   close(): Promise<void>;
-}
-
-function isLoopback(host: string): boolean {
-  return host === "127.0.0.1" || host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 function toMessage(run: number, update: RunUpdate, source: RunSource): ServerMessage {
@@ -59,6 +62,8 @@ function sse(res: ServerResponse, message: ServerMessage): void {
 
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const host = options.host ?? "127.0.0.1";
+  const token = isLoopbackHost(host) ? options.token : (options.token ?? newToken());
+  let bound = 0;
   const script = await pageScript();
   const streams = new Set<ServerResponse>();
   const title =
@@ -121,14 +126,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
 
   const server = createServer((req, res) => {
+    if (!admit({ token, port: () => bound }, req, res)) return;
     const url = new URL(req.url ?? "/", "http://dashboard");
-    const hostHeader = (req.headers.host ?? "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-    if (isLoopback(host) && !isLoopback(hostHeader)) {
-      res
-        .writeHead(403, { "content-type": "text/plain" })
-        .end(`Host ${req.headers.host} is not served here\n`);
-      return;
-    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405, { allow: "GET, HEAD" }).end();
       return;
@@ -166,11 +165,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     });
     server.listen(port, host, () => resolve());
   });
-  const bound = (server.address() as AddressInfo).port;
+  bound = (server.address() as AddressInfo).port;
   const shownHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
 
   return {
-    url: `http://${shownHost}:${bound}/`,
+    url: `http://${shownHost}:${bound}/${token === undefined ? "" : `?token=${token}`}`,
+    token,
     port: bound,
     close: async () => {
       for (const fn of unsubscribeInfo) fn();
