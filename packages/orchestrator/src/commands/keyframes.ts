@@ -11,6 +11,10 @@ export function register(program: Command): void {
     .description("choose key frames by sharpness, exposure and lesion position (METHOD.md claims 8-10)")
     .option("--k <n>", "key frames per video (default 1)", parseInteger("k", 1))
     .option(
+      "--protocol <p>",
+      "pick by position instead of score: first (first frame with a gtMask) | every:N (masked frames 0, N, 2N, ...)",
+    )
+    .option(
       "--min-gap <n>",
       "minimum frames between chosen key frames (default floor(n / 2k))",
       parseInteger("min gap", 1),
@@ -28,7 +32,13 @@ export function register(program: Command): void {
     .option("--json", "print one JSON object instead of text")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ stillmotion keyframes data/exam --k 2\n  $ stillmotion keyframes data/exam --k 1 --write --assign gt",
+      [
+        "",
+        "Examples:",
+        "  $ stillmotion keyframes data/exam --k 2",
+        "  $ stillmotion keyframes data/exam --k 1 --write --assign gt",
+        "  $ stillmotion keyframes data/vocalfolds --protocol every:10 --write --assign gt",
+      ].join("\n"),
     )
     .action(async (dataset: string, opts: Omit<KeyframesOptions, "dataset"> & { json?: boolean }) => {
       const r = await keyframes({ dataset, ...opts });
@@ -37,6 +47,10 @@ export function register(program: Command): void {
         return;
       }
       for (const v of r.videos) {
+        if (r.protocol) {
+          console.log(`${v.id}: ${v.chosen.join(", ")}  [${v.frames} frames, protocol ${r.protocol}]`);
+          continue;
+        }
         const best = v.chosen.map((i) => `${i} (score ${v.scores[i].score.toFixed(3)})`).join(", ");
         console.log(`${v.id}: ${best}  [${v.frames} frames, lesion position from ${v.maskSource}]`);
       }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cp, mkdtemp, readFile, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -145,6 +145,54 @@ describe("keyframes", () => {
       det.detect({ data: new Float32Array(3 * 4), channels: 3, height: 2, width: 2 }),
     ).rejects.toThrow(/sigmoid/);
     await expect(LesionDetector.open(path.join(dir, "missing.onnx"), 3, logits)).rejects.toThrow(/not found/);
+  });
+
+  it("--protocol every:N / first assigns keys by position, with gt masks, as --assign gt does", async () => {
+    const ds = await copy("protocol");
+    const every = await keyframes({ dataset: ds, protocol: "every:3", write: true, assign: "gt" });
+    expect(every).toMatchObject({ k: null, protocol: "every:3", manifestUpdated: true });
+    expect(every.videos.map((v) => v.chosen)).toEqual([
+      [0, 3, 6],
+      [0, 3, 6],
+      [0, 3, 6],
+    ]);
+    let m = await loadManifest(ds);
+    for (const v of m.data.videos) {
+      expect(v.frames.flatMap((f, fi) => (f.keyMask ? [fi] : []))).toEqual([0, 3, 6]);
+      expect(v.frames[3]).toMatchObject({ keyMask: v.frames[3].gtMask, keySource: "clinician" });
+    }
+    const selection = JSON.parse(await readFile(path.join(ds, "keyframes.json"), "utf8"));
+    expect(selection).toMatchObject({ k: null, protocol: "every:3" });
+    expect(selection.videos[0]).toMatchObject({ chosen: [0, 3, 6], minGap: null, scores: [] });
+
+    // the first masked frame, once frames 0-1 of video 0 lose their evaluation masks
+    const raw = JSON.parse(await readFile(path.join(ds, "manifest.json"), "utf8"));
+    for (const f of raw.videos[0].frames.slice(0, 2)) delete f.gtMask;
+    await writeFile(path.join(ds, "manifest.json"), JSON.stringify(raw));
+    const first = await keyframes({ dataset: ds, protocol: "first", write: true, assign: "gt" });
+    expect(first.videos.map((v) => v.chosen)).toEqual([[2], [0], [0]]);
+    m = await loadManifest(ds);
+    expect(m.data.videos[0].frames.flatMap((f, fi) => (f.keyMask ? [fi] : []))).toEqual([2]);
+  });
+
+  it("--protocol refuses score options, detectors and videos without evaluation masks", async () => {
+    await expect(keyframes({ dataset: synth, protocol: "every:0" })).rejects.toThrow(
+      /allowed: first, every:N/,
+    );
+    await expect(keyframes({ dataset: synth, protocol: "first", k: 2 })).rejects.toThrow(
+      /--k: cannot be combined with --protocol/,
+    );
+    await expect(
+      keyframes({ dataset: synth, protocol: "first", write: true, assign: "detector" }),
+    ).rejects.toThrow(/detector cannot be combined with --protocol/);
+    const ds = await copy("protocol-no-gt");
+    const raw = JSON.parse(await readFile(path.join(ds, "manifest.json"), "utf8"));
+    for (const f of raw.videos[1].frames) delete f.gtMask;
+    await writeFile(path.join(ds, "manifest.json"), JSON.stringify(raw));
+    const e = await keyframes({ dataset: ds, protocol: "first" }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(DatasetError);
+    expect((e as DatasetError).reason).toBe("no_key_frame");
+    expect((e as DatasetError).detail).toContain("video 'video-001': no frame has a gtMask");
   });
 
   it("checks its options", async () => {

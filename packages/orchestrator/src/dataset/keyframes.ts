@@ -2,11 +2,13 @@
  * `stillmotion keyframes`: score every frame of every video (keyframe-scores.ts), pick k per
  * video with temporal spacing, and optionally write the choice: `keyframes.json` always, and
  * with `assign` the manifest's key masks (from the evaluation masks, or from a lesion detector).
+ * With a protocol (key-protocols.ts) the frames are picked by position instead of by score.
  */
 import path from "node:path";
 import { LesionDetector, type SessionOpener } from "./detector.js";
 import { DatasetError } from "./errors.js";
 import { loadFrame, loadMask, writePng } from "./images.js";
+import { formatKeyProtocol, type KeyProtocol, parseKeyProtocol, protocolKeys } from "./key-protocols.js";
 import {
   defaultMinGap,
   type FrameScore,
@@ -36,6 +38,11 @@ export interface KeyframesOptions {
   write?: boolean;
   /** Replace each video's key masks by the chosen frames' gt or detector masks; default none. */
   assign?: AssignMode;
+  /**
+   * "first" or "every:N": pick frames by position among those with a gtMask instead of by
+   * score (the real-data benchmark's protocols); excludes k, minGap and detector.
+   */
+  protocol?: string;
   /** How to open ONNX sessions (tests inject one); default @stillmotion/inference. */
   opener?: SessionOpener;
 }
@@ -51,7 +58,10 @@ export interface VideoChoice {
 
 export interface KeyframesResult {
   manifest: string;
-  k: number;
+  /** Frames asked per video; null when a protocol chose them. */
+  k: number | null;
+  /** The protocol that chose the frames, as "first" or "every:N". */
+  protocol?: string;
   videos: VideoChoice[];
   selectionFile?: string;
   manifestUpdated: boolean;
@@ -71,6 +81,7 @@ export async function keyframes(options: KeyframesOptions): Promise<KeyframesRes
   }
   if (assign !== "none" && !options.write)
     throw new DatasetError("unsupported_input", "--assign", "needs --write");
+  if (options.protocol !== undefined) return protocolKeyframes(options, parseKeyProtocol(options.protocol));
   if (assign === "detector" && !options.detector)
     throw new DatasetError("unsupported_input", "--assign", "detector needs --detector");
   const manifest = await loadManifest(options.dataset);
@@ -116,14 +127,74 @@ export async function keyframes(options: KeyframesOptions): Promise<KeyframesRes
     await detector?.close();
   }
   const result: KeyframesResult = { manifest: manifest.file, k, videos, manifestUpdated: false };
+  return finish(manifest, result, options, detected);
+}
+
+/** Write keyframes.json and, with assign, the key masks. */
+async function finish(
+  manifest: Manifest,
+  result: KeyframesResult,
+  options: KeyframesOptions,
+  detected: Map<string, Float32Array[]>,
+): Promise<KeyframesResult> {
+  const assign = options.assign ?? "none";
   if (options.write) {
     result.selectionFile = await writeSelection(manifest, result, options);
     if (assign !== "none") {
-      await assignKeyMasks(manifest, videos, assign, detected);
+      await assignKeyMasks(manifest, result.videos, assign, detected);
       result.manifestUpdated = true;
     }
   }
   return result;
+}
+
+/**
+ * Keys by protocol: no frame is decoded, only the manifest's gtMask entries are read. Every
+ * video needs an evaluation mask somewhere, since the keys are evaluation masks.
+ */
+async function protocolKeyframes(options: KeyframesOptions, protocol: KeyProtocol): Promise<KeyframesResult> {
+  for (const [flag, given] of [
+    ["--k", options.k !== undefined],
+    ["--min-gap", options.minGap !== undefined],
+    ["--detector", options.detector !== undefined],
+  ] as const) {
+    if (given) {
+      throw new DatasetError(
+        "unsupported_input",
+        flag,
+        "cannot be combined with --protocol (the protocol picks the frames by position)",
+      );
+    }
+  }
+  if (options.assign === "detector")
+    throw new DatasetError(
+      "unsupported_input",
+      "--assign",
+      "detector cannot be combined with --protocol; use gt",
+    );
+  const manifest = await loadManifest(options.dataset);
+  const videos: VideoChoice[] = manifest.data.videos.map((video) => {
+    const chosen = protocolKeys(
+      video.frames.map((f) => f.gtMask !== undefined),
+      protocol,
+    );
+    if (chosen.length === 0) {
+      throw new DatasetError(
+        "no_key_frame",
+        manifest.file,
+        `video '${video.id}': no frame has a gtMask, so protocol ${formatKeyProtocol(protocol)} has no key to pick`,
+      );
+    }
+    return { id: video.id, frames: video.frames.length, chosen, maskSource: "gt", scores: [] };
+  });
+  const result: KeyframesResult = {
+    manifest: manifest.file,
+    k: null,
+    protocol: formatKeyProtocol(protocol),
+    videos,
+    manifestUpdated: false,
+  };
+  return finish(manifest, result, options, new Map());
 }
 
 async function writeSelection(
@@ -136,12 +207,14 @@ async function writeSelection(
     format: "stillmotion-keyframes",
     version: 1,
     k: result.k,
+    protocol: result.protocol ?? null,
     weights: { sharpness: W_SHARP, exposure: W_EXPOSURE, centredness: W_CENTRE },
     detector: options.detector ? path.resolve(options.detector) : null,
     videos: result.videos.map((v) => ({
       id: v.id,
       chosen: v.chosen,
-      minGap: options.minGap ?? defaultMinGap(v.frames, Math.min(result.k, v.frames)),
+      minGap:
+        result.k === null ? null : (options.minGap ?? defaultMinGap(v.frames, Math.min(result.k, v.frames))),
       maskSource: v.maskSource,
       scores: v.scores.map((s) => ({
         index: s.index,

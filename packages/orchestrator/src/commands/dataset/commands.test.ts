@@ -61,6 +61,51 @@ describe("stillmotion dataset / keyframes / calibrate", () => {
     expect(cal.out).toContain("No cross-video pairs");
   });
 
+  it("imports a folder of clips and assigns keys by protocol", async () => {
+    for (const clip of ["seq1", "seq2"]) {
+      for (let t = 0; t < 5; t++) {
+        const data = new Uint8Array(8 * 6 * 3).fill(t * 40);
+        await writePng(path.join(dir, `clips/${clip}/frames/${t}.png`), {
+          data,
+          width: 8,
+          height: 6,
+          channels: 3,
+        });
+        if (t === 0 && clip === "seq2") continue; // target not visible: no mask
+        const mask = new Uint8Array(8 * 6).fill(255, 0, 10);
+        await writePng(path.join(dir, `clips/${clip}/masks/${t}.png`), {
+          data: mask,
+          width: 8,
+          height: 6,
+          channels: 1,
+        });
+      }
+    }
+    const ds = path.join(dir, "clips-ds");
+    const imported = await cli(
+      "dataset",
+      "import",
+      "clips",
+      path.join(dir, "clips"),
+      "--out",
+      ds,
+      "--fps",
+      "5",
+      "--json",
+    );
+    expect(imported.code, imported.err).toBe(0);
+    expect(JSON.parse(imported.out)).toMatchObject({ videos: 2, frames: 10, keyMasks: 0, gtMasks: 9 });
+
+    const keys = await cli("keyframes", ds, "--protocol", "every:2", "--write", "--assign", "gt");
+    expect(keys.code, keys.err).toBe(0);
+    expect(keys.out).toContain("seq1: 0, 2, 4  [5 frames, protocol every:2]");
+    expect(keys.out).toContain("seq2: 2, 4  [5 frames, protocol every:2]");
+
+    const bad = await cli("keyframes", ds, "--protocol", "every:x");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^stillmotion: INVALID_ARGUMENT: --protocol: unknown protocol "every:x"/);
+  });
+
   it("calibrates a synthetic dataset from the Python generator", async () => {
     const synth = path.join(dir, "synth");
     const args = [
