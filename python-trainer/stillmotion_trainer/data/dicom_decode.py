@@ -172,7 +172,12 @@ def _display_samples(arr: np.ndarray, ds: Any, path: Path) -> tuple[np.ndarray, 
     arr = arr.reshape(frames, int(ds.Rows), int(ds.Columns), samples)
     bits_stored = int(ds.get("BitsStored", ds.BitsAllocated))
     if photometric == "PALETTE COLOR":
-        return palette_to_rgb8(arr[..., 0], ds), "RGB", 8
+        try:
+            return palette_to_rgb8(arr[..., 0], ds), "RGB", 8
+        except (AttributeError, ValueError) as e:  # LUT descriptor or data missing or damaged
+            raise DicomDecodeError(
+                "unreadable_image", path, f"PALETTE COLOR lookup tables unusable: {e}"
+            ) from e
     if photometric in YBR_TO_CONVERT:
         if arr.dtype != np.uint8:
             raise DicomDecodeError(

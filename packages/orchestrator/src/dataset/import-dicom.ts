@@ -1,11 +1,14 @@
 /**
  * `stillmotion dataset import dicom <file>`: a multi-frame DICOM cine loop (typically
- * ultrasound) parsed by dcmjs into PNG frames. Uncompressed little-endian transfer syntaxes are
- * supported; compressed ones are refused by name (decompress first, e.g. `gdcmconv --raw`).
+ * ultrasound) into PNG frames. Uncompressed little-endian MONOCHROME/RGB files are parsed by
+ * dcmjs here; everything else real scanners write (RLE, JPEG Baseline, JPEG-LS, JPEG 2000,
+ * Explicit VR Big Endian; PALETTE COLOR and YBR colour) is decoded by the trainer's pydicom + GDCM
+ * decoder (dicom-decoder.ts) into the same samples, then checked and written the same way.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import dcmjs from "dcmjs";
+import { decodeWithTrainer } from "./dicom-decoder.js";
 import { DatasetError, errorMessage } from "./errors.js";
 import { writePng } from "./images.js";
 import {
@@ -23,6 +26,9 @@ export const UNCOMPRESSED_SYNTAXES: Record<string, string> = {
   "1.2.840.10008.1.2.1": "Explicit VR Little Endian",
   "1.2.840.10008.1.2.1.99": "Deflated Explicit VR Little Endian",
 };
+
+/** Photometric interpretations dcmjs-parsed samples are used in as they are. */
+export const NATIVE_PHOTOMETRICS = ["MONOCHROME1", "MONOCHROME2", "RGB"];
 
 export interface ImportDicomOptions extends CommonImportOptions {
   file: string;
@@ -138,9 +144,12 @@ function toChannels(samples: Uint8Array, spp: number, channels: 1 | 3): Uint8Arr
   return out;
 }
 
-export async function importDicom(options: ImportDicomOptions): Promise<ImportResult> {
-  const [modality, channels] = resolveChannels(options, "ultrasound");
-  const { file } = options;
+/** The cine's samples and header: parsed by dcmjs when it can, else by the trainer's decoder. */
+async function readCine(file: string): Promise<{
+  header: CineHeader;
+  pixels: Uint8Array;
+  source: Record<string, unknown>;
+}> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -157,23 +166,39 @@ export async function importDicom(options: ImportDicomOptions): Promise<ImportRe
     });
   }
   const syntax = String(parsed.meta["00020010"]?.Value?.[0] ?? "");
-  if (!UNCOMPRESSED_SYNTAXES[syntax]) {
-    throw new DatasetError(
-      "unsupported_input",
-      file,
-      `transfer syntax ${syntax || "(none)"} is compressed or unsupported; supported: ` +
-        `${Object.values(UNCOMPRESSED_SYNTAXES).join(", ")} (decompress first, e.g. gdcmconv --raw)`,
-    );
-  }
   const ds = dcmjs.data.DicomMetaDictionary.naturalizeDataset(parsed.dict);
-  const header = readCineHeader(ds, file);
-  if (header.samplesPerPixel === 1 && channels === 3) {
-    throw new DatasetError("wrong_channels", file, "the cine loop is greyscale; import it with --channels 1");
+  const photometric = String(ds.PhotometricInterpretation ?? "").trim();
+  if (!UNCOMPRESSED_SYNTAXES[syntax] || !NATIVE_PHOTOMETRICS.includes(photometric)) {
+    const decoded = await decodeWithTrainer(file);
+    return {
+      header: readCineHeader(decoded.header, file),
+      pixels: decoded.samples,
+      source: {
+        transferSyntax: decoded.transferSyntax,
+        photometric: decoded.sourcePhotometric,
+        decoder: decoded.decoder,
+      },
+    };
   }
+  const header = readCineHeader(ds, file);
   const chunks = (Array.isArray(ds.PixelData) ? ds.PixelData : [ds.PixelData]).filter(
     Boolean,
   ) as ArrayBuffer[];
   const pixels = Buffer.concat(chunks.map((c) => new Uint8Array(c)));
+  return {
+    header,
+    pixels,
+    source: { transferSyntax: syntax, photometric: header.photometric, decoder: "dcmjs" },
+  };
+}
+
+export async function importDicom(options: ImportDicomOptions): Promise<ImportResult> {
+  const [modality, channels] = resolveChannels(options, "ultrasound");
+  const { file } = options;
+  const { header, pixels, source } = await readCine(file);
+  if (header.samplesPerPixel === 1 && channels === 3) {
+    throw new DatasetError("wrong_channels", file, "the cine loop is greyscale; import it with --channels 1");
+  }
   const expected =
     header.rows * header.columns * header.samplesPerPixel * (header.bitsAllocated / 8) * header.frames;
   if (pixels.length < expected) {
@@ -206,8 +231,7 @@ export async function importDicom(options: ImportDicomOptions): Promise<ImportRe
       source: {
         tool: "stillmotion dataset import dicom",
         from: path.resolve(file),
-        transferSyntax: syntax,
-        photometric: header.photometric,
+        ...source,
         ...(header.samplesPerPixel !== channels && { converted: "RGB to greyscale (Rec. 601 luma)" }),
       },
       videos: [video],
