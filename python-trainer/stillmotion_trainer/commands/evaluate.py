@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(err, DatasetError):
             code = err.grpc_status
         elif isinstance(err, CheckpointError):
-            code = "NOT_FOUND" if "no such checkpoint" in str(err) else "INVALID_ARGUMENT"
+            code = err.code
         print(json.dumps({"ok": False, "code": code, "error": str(err)}))
         print(f"evaluate failed: {err}", file=sys.stderr)
         return 2

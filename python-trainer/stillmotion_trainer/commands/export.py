@@ -37,7 +37,10 @@ def run(args: argparse.Namespace) -> int:
             args.checkpoint, args.out, opset=args.opset, mask_only=args.mask_only
         )
     except (CheckpointError, ExportError, ValueError) as err:
-        print(json.dumps({"ok": False, "error": str(err)}))
+        code = err.code if isinstance(err, CheckpointError) else "INVALID_ARGUMENT"
+        if isinstance(err, ExportError):
+            code = "INTERNAL"  # the checkpoint was fine; the exported graph failed a check
+        print(json.dumps({"ok": False, "code": code, "error": str(err)}))
         print(f"export failed: {err}", file=sys.stderr)
         return 2
     report.pop("metadata", None)  # long; it is in the file

@@ -43,10 +43,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
     import os
+    import sys
 
     import torch
 
-    from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
+    from stillmotion_trainer.export.checkpoint_export import (
+        CheckpointError,
+        load_generator_from_checkpoint,
+    )
     from stillmotion_trainer.export.onnx_export import export_generator
     from stillmotion_trainer.models.generator import build_generator
     from stillmotion_trainer.models.next_frame import generation_step
@@ -56,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
     configure_threads()
     torch.manual_seed(args.seed)
     if args.checkpoint:
-        model, gen_cfg, _ = load_generator_from_checkpoint(args.checkpoint)
+        try:
+            model, gen_cfg, _ = load_generator_from_checkpoint(args.checkpoint)
+        except CheckpointError as err:
+            print(json.dumps({"ok": False, "code": err.code, "error": str(err)}))
+            print(f"infer-reference failed: {err}", file=sys.stderr)
+            return 2
         preset = "checkpoint"
     else:
         overrides = {"channels": args.channels}

@@ -37,6 +37,7 @@ from stillmotion_trainer.export.checkpoint_export import (
 )
 from stillmotion_trainer.losses.similarity import ssim_per_sample
 from stillmotion_trainer.metrics import boundary_f, dice, iou, psnr, temporal_stability
+from stillmotion_trainer.training.checkpoint import Checkpoint
 
 REPORT_FORMAT = "stillmotion-eval"
 REPORT_VERSION = 1
@@ -296,12 +297,11 @@ def _aggregate(videos: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _run_config(ckpt: dict[str, Any]) -> dict[str, Any]:
-    cfg = ckpt.get("config")
-    return cfg if isinstance(cfg, dict) else {}
+def _run_config(ckpt: Checkpoint) -> dict[str, Any]:
+    return ckpt.config
 
 
-def _default_size(ckpt: dict[str, Any]) -> Optional[tuple[int, int]]:
+def _default_size(ckpt: Checkpoint) -> Optional[tuple[int, int]]:
     """(H, W) the run trained at (data.size), or None when the checkpoint does not say."""
     size = _run_config(ckpt).get("data", {}).get("size")
     if isinstance(size, int) and size > 0:
@@ -406,7 +406,7 @@ def evaluate(
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
         "checkpoint": str(Path(checkpoint).resolve()),
-        "step": ckpt.get("step") if isinstance(ckpt.get("step"), int) else None,
+        "step": ckpt.step,
         "preset": checkpoint_preset(ckpt),
         "generator": {
             "variant": gen_cfg.variant,

@@ -1,11 +1,13 @@
 """gRPC control server. The only module of the trainer that imports grpc.
 
-A thin shell: each RPC converts its request, calls RunManager, and maps RunError codes onto
-gRPC status codes. Authentication is a bearer token checked by an interceptor.
+A thin shell: each RPC converts its request and calls RunManager; any exception it raises
+reaches the client through `status_of`, the one mapping from Python errors to gRPC status
+codes. Authentication is a bearer token checked by an interceptor.
 """
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import math
@@ -14,12 +16,13 @@ import platform
 import threading
 import time
 from concurrent import futures
-from typing import Optional
+from typing import Any, Callable, Iterator, Optional
 
 import grpc
 import torch
 
 from stillmotion_trainer import PROTOCOL, __version__
+from stillmotion_trainer.errors import error_code, error_message
 from stillmotion_trainer.gen import trainer_pb2, trainer_pb2_grpc
 from stillmotion_trainer.server.run_manager import RunError, RunManager
 from stillmotion_trainer.server.telemetry import TelemetryPublisher
@@ -34,8 +37,50 @@ _STATES = {
 }
 
 
-def _abort(context: grpc.ServicerContext, err: RunError) -> None:
-    context.abort(getattr(grpc.StatusCode, err.code, grpc.StatusCode.UNKNOWN), str(err))
+def status_of(err: BaseException) -> tuple[grpc.StatusCode, str]:
+    """(gRPC status, one-line message) for any exception an RPC raises.
+
+    The trainer's typed errors (StillMotionError: RunError, CheckpointError, ConfigError,
+    DatasetError, ...) carry their status in `code`, and OSErrors map by errno
+    (`errors.error_code`); besides those, a ValueError or TypeError is a bad argument. The rest
+    (an ExportError whose graph failed a check, a torch RuntimeError) is INTERNAL with its type
+    named, so no error reaches a client as UNKNOWN.
+    """
+    name = error_code(err)
+    if name == "INTERNAL" and isinstance(err, (ValueError, TypeError)):
+        name = "INVALID_ARGUMENT"
+    return getattr(grpc.StatusCode, name, grpc.StatusCode.INTERNAL), error_message(err)
+
+
+def _abort(context: grpc.ServicerContext, err: BaseException) -> None:
+    code, message = status_of(err)
+    context.abort(code, message)
+
+
+def _unary(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a unary RPC; whatever it raises is aborted with `status_of`'s status."""
+
+    @functools.wraps(method)
+    def call(self: "TrainerService", request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return method(self, request, context)
+        except Exception as err:  # every error becomes a status, never UNKNOWN
+            _abort(context, err)
+
+    return call
+
+
+def _streaming(method: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """The same for a server-streaming RPC (errors before or between messages)."""
+
+    @functools.wraps(method)
+    def call(self: "TrainerService", request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from method(self, request, context)
+        except Exception as err:
+            _abort(context, err)
+
+    return call
 
 
 class TrainerService(trainer_pb2_grpc.TrainerServicer):
@@ -44,6 +89,7 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         self._runs = runs
         self._started = time.monotonic()
 
+    @_unary
     def Health(self, request, context):  # noqa: N802 (gRPC method names)
         return trainer_pb2.HealthResponse(
             status=trainer_pb2.HealthResponse.SERVING_STATUS_SERVING,
@@ -52,6 +98,7 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
             uptime_s=time.monotonic() - self._started,
         )
 
+    @_unary
     def GetVersion(self, request, context):  # noqa: N802
         return trainer_pb2.GetVersionResponse(
             trainer_version=__version__,
@@ -61,26 +108,20 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
             device="cuda" if torch.cuda.is_available() else "cpu",
         )
 
+    @_unary
     def StartRun(self, request, context):  # noqa: N802
-        try:
-            run = self._runs.start(request.config_json, request.run_dir, request.resume)
-        except RunError as e:
-            _abort(context, e)
+        run = self._runs.start(request.config_json, request.run_dir, request.resume)
         return trainer_pb2.StartRunResponse(
             run_id=run.run_id, run_dir=str(run.run_dir), start_step=run.start_step
         )
 
+    @_unary
     def StopRun(self, request, context):  # noqa: N802
-        try:
-            return trainer_pb2.StopRunResponse(accepted=self._runs.stop(request.run_id))
-        except RunError as e:
-            _abort(context, e)
+        return trainer_pb2.StopRunResponse(accepted=self._runs.stop(request.run_id))
 
+    @_unary
     def GetStatus(self, request, context):  # noqa: N802
-        try:
-            s = self._runs.status(request.run_id)
-        except RunError as e:
-            _abort(context, e)
+        s = self._runs.status(request.run_id)
         best = s.get("best_val_loss", float("nan"))
         return trainer_pb2.RunStatus(
             run_id=s.get("run_id", ""),
@@ -95,27 +136,24 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
             run_dir=s.get("run_dir", ""),
         )
 
+    @_unary
     def ListCheckpoints(self, request, context):  # noqa: N802
-        try:
-            items = self._runs.checkpoints(request.run_id)
-        except RunError as e:
-            _abort(context, e)
+        items = self._runs.checkpoints(request.run_id)
         return trainer_pb2.ListCheckpointsResponse(
             checkpoints=[trainer_pb2.CheckpointInfo(**item) for item in items]
         )
 
+    @_unary
     def ExportOnnx(self, request, context):  # noqa: N802
-        try:
-            out = self._runs.export(request.run_id, request.checkpoint_path, request.out_path)
-        except RunError as e:
-            _abort(context, e)
+        out = self._runs.export(request.run_id, request.checkpoint_path, request.out_path)
         return trainer_pb2.ExportOnnxResponse(
             path=out["path"], report_json=json.dumps(out["report"], default=str)
         )
 
+    @_streaming
     def StreamEvents(self, request, context):  # noqa: N802
         if self._runs.run is None:
-            _abort(context, RunError("NOT_FOUND", "no run has been started on this trainer"))
+            raise RunError("NOT_FOUND", "no run has been started on this trainer")
         gone = threading.Event()
         context.add_callback(gone.set)
         yield from self._telemetry.history.follow(request.from_seq, until=gone)

@@ -17,16 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.server.telemetry import TelemetryPublisher
 from stillmotion_trainer.server.telemetry_sink import TelemetrySink
 
 
-class RunError(Exception):
+class RunError(StillMotionError):
     """An error with a gRPC status name ("INVALID_ARGUMENT", "NOT_FOUND", ...)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 @dataclass
@@ -81,11 +81,14 @@ class RunManager:
 
     @staticmethod
     def _resume_step(run_dir: Path) -> int:
-        """Step of the newest step checkpoint (what `resume` continues from), 0 if none."""
-        from stillmotion_trainer.training.checkpoint import list_step_checkpoints
+        """Step `resume` will continue from: the newest step checkpoint that loads, 0 if none."""
+        from stillmotion_trainer.training.checkpoint import CheckpointError, newest_resumable
 
-        steps = list_step_checkpoints(run_dir)
-        return steps[-1][0] if steps else 0
+        try:
+            found = newest_resumable(run_dir)
+        except CheckpointError:
+            return 0  # the run itself reports why it cannot resume
+        return found[1].step if found else 0
 
     def run_pending(self, timeout_s: float) -> bool:
         """Run the next queued run to its end in the calling thread; False if none came."""
@@ -146,10 +149,11 @@ class RunManager:
         }
 
     def checkpoints(self, run_id: str = "") -> list[dict]:
+        """Every step checkpoint of the run, oldest first, then best.pt with its val loss."""
         from stillmotion_trainer.training.checkpoint import (
+            Checkpoint,
             best_checkpoint_path,
             list_step_checkpoints,
-            load_checkpoint,
         )
 
         run_dir = self._require(run_id).run_dir
@@ -158,24 +162,29 @@ class RunManager:
         ]
         best = best_checkpoint_path(run_dir)
         if best.exists():
-            ckpt = load_checkpoint(best)
+            ckpt = Checkpoint.load(best)
             out.append(
                 {
                     "path": str(best),
-                    "step": int(ckpt.get("step", 0)),
+                    "step": ckpt.step,
                     "is_best": True,
-                    "val_loss": float(ckpt.get("best_val_loss", float("nan"))),
+                    "val_loss": ckpt.best_val_loss,
                 }
             )
         return out
 
     def export(self, run_id: str = "", checkpoint_path: str = "", out_path: str = "") -> dict:
+        """Export a checkpoint of the run (default best, else latest) to ONNX.
+
+        Both paths must lie inside the run directory once resolved (symlinks followed): the
+        server never reads a checkpoint or writes a file anywhere else on a client's say-so.
+        """
         from stillmotion_trainer.export.checkpoint_export import export_checkpoint
         from stillmotion_trainer.training.checkpoint import best_checkpoint_path, latest_checkpoint
 
         run_dir = self._require(run_id).run_dir
         if checkpoint_path:
-            ckpt = Path(checkpoint_path)
+            ckpt = inside_run_dir(run_dir, checkpoint_path, "checkpoint_path")
         elif best_checkpoint_path(run_dir).exists():
             ckpt = best_checkpoint_path(run_dir)
         else:
@@ -185,6 +194,26 @@ class RunManager:
             ckpt = latest
         if not ckpt.is_file():
             raise RunError("NOT_FOUND", f"checkpoint_path: {ckpt} does not exist")
-        out = Path(out_path) if out_path else run_dir / "export" / "generator.onnx"
+        out = run_dir / "export" / "generator.onnx"
+        if out_path:
+            out = inside_run_dir(run_dir, out_path, "out_path")
+            if out.suffix != ".onnx":
+                raise RunError("INVALID_ARGUMENT", f"out_path: {out_path} must end in .onnx")
         report = export_checkpoint(str(ckpt), str(out))
         return {"path": str(out), "report": report}
+
+
+def inside_run_dir(run_dir: Path, raw: str, field_name: str) -> Path:
+    """`raw` (relative to the run directory, or absolute) resolved, if it stays inside it.
+
+    Resolving follows every symlink that exists, so a link inside the run directory that points
+    out of it is refused too (PERMISSION_DENIED, naming the field).
+    """
+    root = run_dir.resolve()
+    path = Path(raw)
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise RunError(
+            "PERMISSION_DENIED", f"{field_name}: {raw} is outside the run directory {root}"
+        )
+    return resolved

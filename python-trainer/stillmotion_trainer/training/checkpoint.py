@@ -1,60 +1,246 @@
-"""Checkpoints: plain dicts (nanoGPT style), written atomically, keep-last-k plus best.
+"""Checkpoints: one `Checkpoint` type, written atomically, read without running code.
 
 Layout in the run directory:
 
     checkpoints/step-00000120.pt   one per checkpoint step, the newest `keep_last` kept
     checkpoints/best.pt            the lowest validation loss so far (a full, resumable copy)
 
-A checkpoint dict holds everything needed to continue the same run (see `CHECKPOINT_KEYS`);
-"model", "generator_config", "config" and "step" are also what the ONNX export reads.
+`Checkpoint.save` and `Checkpoint.load` are the only writer and reader: the training loop,
+resume, the ONNX export, evaluation, infer-reference and the gRPC server all go through them.
+
+Safe to load: a file is a torch zip archive holding {"format", "version", "tensors", "state"},
+where "state" is JSON text (`checkpoint_codec`), so `torch.load(weights_only=True)` reads it on
+torch 1.13 as on torch >= 2.6, whose default that is. `load` refuses anything else before or
+while unpickling: legacy (non-zip) torch files and TorchScript archives are refused unopened
+(torch < 2.6 would run them through its full unpickler or torch.jit.load), and a pickle that
+needs any class besides tensors and their storages fails in the weights-only unpickler, so a
+crafted payload never runs. Checkpoints of format version 1 (plain pickled dicts) are refused
+the same way; `migrate-checkpoint --trust` converts one you trust.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import random
 import re
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
+from stillmotion_trainer.errors import StillMotionError
+from stillmotion_trainer.training.checkpoint_codec import CodecError, decode, encode
+
 FORMAT = "stillmotion-checkpoint"
-VERSION = 1
-CHECKPOINT_KEYS = (
-    "format",
-    "version",
-    "model",  # generator state_dict (unwrapped from DDP)
-    "generator_config",  # dataclasses.asdict(GeneratorConfig)
-    "config",  # the full run config dict (config.json)
-    "loss_config",  # dataclasses.asdict(LossConfig)
-    "step",  # optimizer steps done
-    "epoch",  # completed epochs
-    "batch_in_epoch",  # data position: batches of the current epoch already consumed
-    "optimizer",
-    "scheduler",
-    "scaler",  # AMP GradScaler state, None without AMP
-    "discriminator",  # None without the GAN
-    "d_optimizer",
-    "early_stopping",  # {"best", "bad_validations"}
-    "best_val",  # best validation total loss so far (inf before the first validation)
-    "elapsed_s",  # training wall-clock time summed over resumes (time budget)
-    "rng",  # python, numpy, torch (and cuda) generator states
-    "replica_digests",  # SHA-256 of generator (+ discriminator) weights on each rank, all equal
-)
+VERSION = 2
 _STEP_FILE = re.compile(r"^step-(\d+)\.pt$")
 BEST_NAME = "best.pt"
+MIGRATE_HINT = (
+    "if you trust the file, convert it with "
+    "`python -m stillmotion_trainer migrate-checkpoint --trust FILE --out NEW.pt`"
+)
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; names the file and the problem."""
+class CheckpointError(StillMotionError, ValueError):
+    """A checkpoint that cannot be used; names the file and the problem. `code` is the gRPC
+    status name the CLI and the server report (NOT_FOUND for a missing file)."""
 
-    code = "FAILED_PRECONDITION"
-
-    def __init__(self, path: Path | str, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
+    def __init__(self, path: Path | str, problem: str, code: str = "INVALID_ARGUMENT") -> None:
+        super().__init__(f"{path}: {problem}", code=code)
         self.path = str(path)
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The file would need the full pickle machinery (which can run code) to load: refused."""
+
+
+@dataclass
+class TrainingState:
+    """What a resumable checkpoint holds beyond the weights: the training loop's state."""
+
+    loss_config: dict[str, Any]  # dataclasses.asdict(LossConfig)
+    epoch: int  # completed epochs
+    batch_in_epoch: int  # data position: batches of the current epoch already consumed
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    scaler: Optional[dict[str, Any]]  # AMP GradScaler state, None without AMP
+    discriminator: Optional[dict[str, Any]]  # None without the GAN
+    d_optimizer: Optional[dict[str, Any]]
+    early_stopping: dict[str, Any]  # {"best", "bad_validations"}
+    best_val: float  # best validation total loss so far (inf before the first validation)
+    elapsed_s: float  # training wall-clock time summed over resumes (time budget)
+    rng: dict[str, Any]  # python, numpy, torch (and cuda) generator states
+    replica_digests: list[str]  # SHA-256 of the weights on each rank, all equal
+
+
+@dataclass
+class Checkpoint:
+    """A generator and where it came from; with `training`, everything to continue the run.
+
+    The ONNX export, evaluation and infer-reference read `model`, `generator_config`, `config`
+    and `step`; resume needs `training` too (`load(..., resumable=True)` insists on it).
+    """
+
+    model: dict[str, torch.Tensor]  # generator state_dict (unwrapped from DDP)
+    generator_config: dict[str, Any]  # dataclasses.asdict(GeneratorConfig)
+    config: dict[str, Any] = field(default_factory=dict)  # the run config (config.json)
+    step: int = 0  # optimizer steps done
+    training: Optional[TrainingState] = None
+
+    @property
+    def best_val_loss(self) -> float:
+        """Best validation loss of the run when this was written; NaN when unknown."""
+        return float(self.training.best_val) if self.training is not None else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The flat view (`model`, `step`, ..., `best_val`, `rng`, ...) tests and tools read."""
+        flat: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+        flat.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        training = flat.pop("training")
+        if training is not None:
+            flat.update({f.name: getattr(training, f.name) for f in dataclasses.fields(training)})
+        return flat
+
+    def save(self, path: Path | str) -> None:
+        """Write atomically (`atomic_torch_save`); raises CheckpointError for unstorable state."""
+        state = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.training is not None:
+            training = self.training
+            state["training"] = {
+                f.name: getattr(training, f.name) for f in dataclasses.fields(training)
+            }
+        try:
+            text, tensors = encode(state)
+        except CodecError as e:
+            raise CheckpointError(path, f"cannot be saved: {e}") from e
+        payload = {"format": FORMAT, "version": VERSION, "tensors": tensors, "state": text}
+        atomic_torch_save(payload, Path(path))
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | str,
+        *,
+        resumable: bool = False,
+        map_location: str | torch.device = "cpu",
+    ) -> "Checkpoint":
+        """Read `path` without running code from it; CheckpointError says why it cannot be used.
+
+        resumable=True also requires the training state (a file the training loop wrote).
+        """
+        p = Path(path)
+        payload = _safe_torch_load(p, map_location)
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise CheckpointError(p, f"not a {FORMAT} file")
+        if payload.get("version") != VERSION:
+            raise CheckpointError(
+                p,
+                f"format version {payload.get('version')!r} is not supported; this trainer "
+                f"reads {VERSION}",
+            )
+        tensors, text = payload.get("tensors"), payload.get("state")
+        if not isinstance(text, str) or not isinstance(tensors, list):
+            raise CheckpointError(p, "missing its tensors or state")
+        if not all(isinstance(t, torch.Tensor) for t in tensors):
+            raise CheckpointError(p, "tensors: holds something other than tensors")
+        try:
+            state = decode(text, tensors)
+        except CodecError as e:
+            raise CheckpointError(p, f"state: {e}") from e
+        return _from_state(p, state, resumable)
+
+
+def _from_state(path: Path, state: Any, resumable: bool) -> Checkpoint:
+    """A Checkpoint from the decoded state, every field's type checked (errors name it)."""
+    if not isinstance(state, dict):
+        raise CheckpointError(path, "state: expected an object")
+    _field(path, state, "model", dict)
+    if not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state["model"].items()
+    ):
+        raise CheckpointError(path, "model: expected parameter names mapped to tensors")
+    _field(path, state, "generator_config", dict)
+    _field(path, state, "config", dict)
+    _field(path, state, "step", int)
+    training = None
+    raw = state.get("training")
+    if raw is not None:
+        if not isinstance(raw, dict):
+            raise CheckpointError(path, "training: expected an object")
+        kinds: dict[str, Any] = {
+            "loss_config": dict, "epoch": int, "batch_in_epoch": int, "optimizer": dict,
+            "scheduler": dict, "scaler": (dict, type(None)), "discriminator": (dict, type(None)),
+            "d_optimizer": (dict, type(None)), "early_stopping": dict,
+            "best_val": (float, int), "elapsed_s": (float, int), "rng": dict,
+            "replica_digests": list,
+        }  # fmt: skip
+        for name, kind in kinds.items():
+            _field(path, raw, name, kind, prefix="training.")
+        unknown = sorted(set(raw) - set(kinds))
+        if unknown:
+            raise CheckpointError(path, f"training: unknown field(s) {', '.join(unknown)}")
+        training = TrainingState(**raw)
+    elif resumable:
+        raise CheckpointError(
+            path, "holds weights only (no training state), so a run cannot resume from it"
+        )
+    return Checkpoint(
+        model=state["model"],
+        generator_config=state["generator_config"],
+        config=state["config"],
+        step=state["step"],
+        training=training,
+    )
+
+
+def _field(path: Path, obj: dict, name: str, kind: Any, prefix: str = "") -> None:
+    if name not in obj:
+        raise CheckpointError(path, f"missing {prefix}{name}")
+    value = obj[name]
+    if isinstance(value, bool) and kind is int or not isinstance(value, kind):
+        raise CheckpointError(path, f"{prefix}{name}: unexpected {type(value).__name__}")
+
+
+def _safe_torch_load(path: Path, map_location: str | torch.device) -> Any:
+    """torch.load(weights_only=True) of a plain torch zip archive, and nothing else."""
+    if not path.is_file():
+        raise CheckpointError(path, "checkpoint not found", code="NOT_FOUND")
+    if not zipfile.is_zipfile(path):
+        # torch < 2.6 reads legacy (tar / raw pickle) files with weights_only=True through a
+        # path that can still run code (CVE-2025-32434): never hand it one
+        raise CheckpointError(
+            path, "not a torch zip archive (truncated, or not written by this trainer)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as e:
+        raise CheckpointError(path, f"cannot be read as a zip archive: {e}") from e
+    if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+        # torch.load hands TorchScript archives to torch.jit.load, weights_only or not
+        raise UnsafeCheckpointError(path, "is a TorchScript archive, not a checkpoint: refused")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = str(e).rsplit("error:", 1)[-1].strip()
+        raise UnsafeCheckpointError(
+            path,
+            "holds Python objects other than tensors, numbers, strings, lists and dicts "
+            f"({reason}); loading it would need the full unpickler, which can run code, so it "
+            f"is refused. Checkpoints of format version 1 look like this; {MIGRATE_HINT}",
+        ) from e
+    except Exception as e:  # truncated archive members, bad storages, foreign files
+        raise CheckpointError(path, f"cannot be read as a torch checkpoint: {e}") from e
+
+
+def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """`Checkpoint.load(path, resumable=True).as_dict()`: the flat view, for tests and tools."""
+    return Checkpoint.load(path, resumable=True, map_location=map_location).as_dict()
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -87,10 +273,39 @@ def latest_checkpoint(run_dir: Path) -> Optional[Path]:
     return found[-1][1] if found else None
 
 
+def newest_resumable(
+    run_dir: Path, log: Callable[[str], None] = lambda line: None
+) -> Optional[tuple[Path, Checkpoint]]:
+    """(path, checkpoint) of the newest step checkpoint that loads, None if the run has none.
+
+    A newer file that does not load (a disk that filled up, a copy cut short) is skipped and
+    logged with its reason; CheckpointError, listing every reason, when none loads.
+    """
+    failures = []
+    for _, path in reversed(list_step_checkpoints(run_dir)):
+        try:
+            ckpt = Checkpoint.load(path, resumable=True)
+        except CheckpointError as e:
+            failures.append(str(e))
+            log(f"resume: skipping {path.name}: {e}")
+            continue
+        if failures:
+            log(f"resume: falling back to {path.name} (step {ckpt.step})")
+        return path, ckpt
+    if failures:
+        raise CheckpointError(
+            checkpoint_dir(run_dir),
+            "no step checkpoint can be resumed from: " + "; ".join(failures),
+            code="FAILED_PRECONDITION",
+        )
+    return None
+
+
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """torch.save to a temp file in the same folder, fsync, then os.replace onto `path`.
 
-    A reader (or a resume after kill -9) sees either the old file or the complete new one.
+    A reader (or a resume after kill -9) sees either the old file or the complete new one; the
+    folder is fsynced too so the rename itself survives a power cut.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -127,29 +342,6 @@ def prune_step_checkpoints(run_dir: Path, keep_last: int) -> list[Path]:
         p.unlink(missing_ok=True)
         removed.append(p)
     return removed
-
-
-def load_checkpoint(path: Path | str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read and check a checkpoint written by `atomic_torch_save` of this module's dict."""
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(p, "checkpoint not found")
-    try:
-        # weights_only=False: the dict holds RNG states (numpy arrays, tuples); torch >= 2.6
-        # would refuse them by default. Only load checkpoints you wrote.
-        ckpt = torch.load(p, map_location=map_location, weights_only=False)
-    except Exception as e:  # truncated or not a torch file
-        raise CheckpointError(p, f"cannot be read as a torch checkpoint: {e}") from e
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(p, f"not a {FORMAT} file")
-    if ckpt.get("version") != VERSION:
-        raise CheckpointError(
-            p, f"version {ckpt.get('version')!r} is not supported; this trainer reads {VERSION}"
-        )
-    missing = [k for k in CHECKPOINT_KEYS if k not in ckpt]
-    if missing:
-        raise CheckpointError(p, f"missing key(s): {', '.join(missing)}")
-    return ckpt
 
 
 def rng_state() -> dict[str, Any]:

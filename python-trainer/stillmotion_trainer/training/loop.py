@@ -380,10 +380,15 @@ def _train(
     )
     resume_from = resolve_resume(run_dir, resume)
     barrier(ctx)  # every rank looked at the run dir before rank 0 writes into it
-    state = ckpt_io.load_checkpoint(resume_from) if resume_from else None
+    state: Optional[ckpt_io.Checkpoint] = None
+    if resume == "auto" and resume_from is not None:  # newest that loads; broken ones logged
+        found = ckpt_io.newest_resumable(run_dir, log)
+        resume_from, state = found if found else (None, None)
+    elif resume_from is not None:
+        state = ckpt_io.Checkpoint.load(resume_from, resumable=True)
     config_dict = config_to_dict(cfg)
     if state is not None:
-        diffs = resume_differences(state["config"], config_dict)
+        diffs = resume_differences(state.config, config_dict)
         if diffs:
             raise ConfigError(
                 [f"{d} (a resumed run keeps its config; only stop, log, checkpoint, "
@@ -444,20 +449,23 @@ def _train(
     step, epoch, batch_in_epoch, elapsed_before = 0, 0, 0, 0.0
     early = EarlyStopping.from_config(cfg.stop.early_stopping)
     collapse = CollapseMonitor()  # not checkpointed: a resumed run re-counts its streak
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if state["scaler"] is not None:
-            scaler.load_state_dict(state["scaler"])
+    if state is not None and state.training is not None:
+        saved = state.training
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(saved.optimizer)
+        scheduler.load_state_dict(saved.scheduler)
+        if saved.scaler is not None:
+            scaler.load_state_dict(saved.scaler)
         if disc is not None and d_optimizer is not None:
-            disc.load_state_dict(state["discriminator"])
-            d_optimizer.load_state_dict(state["d_optimizer"])
-        early.load_state_dict(state["early_stopping"])
-        step, epoch = int(state["step"]), int(state["epoch"])
-        batch_in_epoch, elapsed_before = int(state["batch_in_epoch"]), float(state["elapsed_s"])
+            if saved.discriminator is None or saved.d_optimizer is None:
+                raise ckpt_io.CheckpointError(str(resume_from), "train.gan is on, but no GAN state")
+            disc.load_state_dict(saved.discriminator)
+            d_optimizer.load_state_dict(saved.d_optimizer)
+        early.load_state_dict(saved.early_stopping)
+        step, epoch = state.step, saved.epoch
+        batch_in_epoch, elapsed_before = saved.batch_in_epoch, float(saved.elapsed_s)
         clock["agreed_elapsed_s"] = elapsed_before
-        ckpt_io.set_rng_state(state["rng"])
+        ckpt_io.set_rng_state(saved.rng)
     # DDP averages gradients over ranks during backward; the raw modules stay for checkpoints,
     # validation and the generator's pass through the frozen discriminator.
     ddp_kwargs: dict[str, Any] = {"device_ids": [device]} if device.type == "cuda" else {}
@@ -484,30 +492,30 @@ def _train(
         return elapsed_before + time.perf_counter() - t_start
 
     def save(is_best: bool, digests: Optional[list[str]] = None) -> Path:
-        checkpoint = {
-            "format": ckpt_io.FORMAT,
-            "version": ckpt_io.VERSION,
-            "model": model.state_dict(),
-            "generator_config": dataclasses.asdict(gen_cfg),
-            "config": config_dict,
-            "loss_config": dataclasses.asdict(loss_cfg),
-            "step": step,
-            "epoch": epoch,
-            "batch_in_epoch": batch_in_epoch,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict() if use_amp else None,
-            "discriminator": disc.state_dict() if disc is not None else None,
-            "d_optimizer": d_optimizer.state_dict() if d_optimizer is not None else None,
-            "early_stopping": early.state_dict(),
-            "best_val": early.best,
-            "elapsed_s": elapsed(),
-            "rng": ckpt_io.rng_state(),
-            "replica_digests": digests or [parameter_digest(*networks)],
-        }
+        checkpoint = ckpt_io.Checkpoint(
+            model=model.state_dict(),
+            generator_config=dataclasses.asdict(gen_cfg),
+            config=config_dict,
+            step=step,
+            training=ckpt_io.TrainingState(
+                loss_config=dataclasses.asdict(loss_cfg),
+                epoch=epoch,
+                batch_in_epoch=batch_in_epoch,
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                scaler=scaler.state_dict() if use_amp else None,
+                discriminator=disc.state_dict() if disc is not None else None,
+                d_optimizer=d_optimizer.state_dict() if d_optimizer is not None else None,
+                early_stopping=early.state_dict(),
+                best_val=early.best,
+                elapsed_s=elapsed(),
+                rng=ckpt_io.rng_state(),
+                replica_digests=digests or [parameter_digest(*networks)],
+            ),
+        )
         path = ckpt_io.best_checkpoint_path(run_dir) if is_best else None
         path = path or ckpt_io.step_checkpoint_path(run_dir, step)
-        ckpt_io.atomic_torch_save(checkpoint, path)
+        checkpoint.save(path)
         if not is_best:
             ckpt_io.prune_step_checkpoints(run_dir, cfg.checkpoint.keep_last)
         events.on_checkpoint(step, str(path), is_best)

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from stillmotion_trainer.models import build_generator, generator_config
+from stillmotion_trainer.training.checkpoint import Checkpoint
 
 
 def shift_right(mask: np.ndarray, by: int) -> np.ndarray:
@@ -61,17 +62,14 @@ def save_tiny_checkpoint(path: str, channels: int = 3, size: int = 16, seed: int
     torch.manual_seed(seed)
     cfg = generator_config("tiny", channels=channels)
     model = build_generator(cfg)
-    torch.save(
-        {
-            "model": model.state_dict(),
-            "generator_config": dataclasses.asdict(cfg),
-            "config": {
-                "data": {"size": size, "val_fraction": 0.34},
-                "model": {"preset": "tiny"},
-                "train": {"seed": 1},
-            },
-            "step": 0,
+    Checkpoint(
+        model=model.state_dict(),
+        generator_config=dataclasses.asdict(cfg),
+        config={
+            "data": {"size": size, "val_fraction": 0.34},
+            "model": {"preset": "tiny"},
+            "train": {"seed": 1},
         },
-        path,
-    )
+        step=0,
+    ).save(path)
     return path

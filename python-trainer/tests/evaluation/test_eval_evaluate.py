@@ -5,7 +5,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from eval_helpers import save_tiny_checkpoint
 
 from stillmotion_trainer.cli import main
@@ -20,6 +19,7 @@ from stillmotion_trainer.evaluation.evaluate import (
     evaluate,
 )
 from stillmotion_trainer.metrics import ssim
+from stillmotion_trainer.training.checkpoint import Checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +123,9 @@ def test_a_generator_that_outputs_all_ones_is_flagged_as_collapsed(work):
     root, ds, _ = work
     path = str(root / "ones.pt")
     save_tiny_checkpoint(path)
-    ckpt = torch.load(path)
-    ckpt["model"]["mask_head.0.bias"].fill_(30.0)  # sigmoid(30 + anything small) = 1
-    torch.save(ckpt, path)
+    ckpt = Checkpoint.load(path)
+    ckpt.model["mask_head.0.bias"].fill_(30.0)  # sigmoid(30 + anything small) = 1
+    ckpt.save(path)
     report = evaluate(path, ds, EvalOptions(native_size=True))
     assert report["size"] == "native"
     assert all(v["mask_stats"]["collapsed"] == "ones" for v in report["videos"])

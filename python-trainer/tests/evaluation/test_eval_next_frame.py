@@ -7,6 +7,7 @@ import torch
 from stillmotion_trainer.data.synthetic import generate_dataset
 from stillmotion_trainer.evaluation.evaluate import evaluate
 from stillmotion_trainer.models import build_generator, generator_config
+from stillmotion_trainer.training.checkpoint import Checkpoint
 
 
 def test_warp_generator_evaluates_end_to_end_and_beats_copy_key(tmp_path):
@@ -18,15 +19,12 @@ def test_warp_generator_evaluates_end_to_end_and_beats_copy_key(tmp_path):
         "realtime", channels=3, next_frame_input=True, mask_head="warp", image_residual=True
     )
     ckpt = tmp_path / "g.pt"
-    torch.save(
-        {
-            "model": build_generator(cfg).state_dict(),
-            "generator_config": dataclasses.asdict(cfg),
-            "config": {"data": {"size": 32}, "model": {"preset": "realtime"}, "train": {}},
-            "step": 0,
-        },
-        ckpt,
-    )
+    Checkpoint(
+        model=build_generator(cfg).state_dict(),
+        generator_config=dataclasses.asdict(cfg),
+        config={"data": {"size": 32}, "model": {"preset": "realtime"}, "train": {}},
+        step=0,
+    ).save(ckpt)
     report = evaluate(str(ckpt), str(tmp_path / "ds"))
     assert report["generator"]["next_frame_input"] is True
     masks = report["overall"]["mean_over_videos"]["masks"]

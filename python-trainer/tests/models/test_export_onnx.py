@@ -18,6 +18,7 @@ from stillmotion_trainer.export.onnx_export import (
 )
 from stillmotion_trainer.models.generator import build_generator
 from stillmotion_trainer.models.presets import generator_config
+from stillmotion_trainer.training.checkpoint import Checkpoint
 
 
 def _tiny(seed: int = 0, **overrides):
@@ -132,13 +133,12 @@ def test_contract_check_names_a_wrong_output(tmp_path):
 
 def test_checkpoint_export_carries_step_and_preset(tmp_path):
     model, cfg = _tiny()
-    ckpt = {
-        "model": model.state_dict(),
-        "generator_config": dataclasses.asdict(cfg),
-        "config": {"model": {"preset": "tiny"}, "seed": 1},
-        "step": 42,
-    }
-    torch.save(ckpt, tmp_path / "c.pt")
+    Checkpoint(
+        model=model.state_dict(),
+        generator_config=dataclasses.asdict(cfg),
+        config={"model": {"preset": "tiny"}, "seed": 1},
+        step=42,
+    ).save(tmp_path / "c.pt")
     report = export_checkpoint(str(tmp_path / "c.pt"), str(tmp_path / "m.onnx"))
     assert report["step"] == 42
     meta = {p.key: p.value for p in onnx.load(report["onnx"]).metadata_props}
@@ -148,11 +148,10 @@ def test_checkpoint_export_carries_step_and_preset(tmp_path):
 
 def test_checkpoint_with_mismatched_weights_is_rejected(tmp_path):
     model, cfg = _tiny()
-    ckpt = {
-        "model": model.state_dict(),
-        "generator_config": {**dataclasses.asdict(cfg), "base_width": 8},
-    }
-    torch.save(ckpt, tmp_path / "c.pt")
+    Checkpoint(
+        model=model.state_dict(),
+        generator_config={**dataclasses.asdict(cfg), "base_width": 8},
+    ).save(tmp_path / "c.pt")
     with pytest.raises(CheckpointError, match="c.pt: model weights do not fit generator_config"):
         export_checkpoint(str(tmp_path / "c.pt"), str(tmp_path / "m.onnx"))
     assert not (tmp_path / "m.onnx").exists()
@@ -160,10 +159,10 @@ def test_checkpoint_with_mismatched_weights_is_rejected(tmp_path):
 
 def test_checkpoint_missing_keys_or_garbage_are_rejected(tmp_path):
     torch.save({"model": {}}, tmp_path / "a.pt")
-    with pytest.raises(CheckpointError, match="a.pt: missing key 'generator_config'"):
+    with pytest.raises(CheckpointError, match="a.pt: not a stillmotion-checkpoint file"):
         export_checkpoint(str(tmp_path / "a.pt"), str(tmp_path / "m.onnx"))
     (tmp_path / "b.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="b.pt: not a readable torch checkpoint"):
+    with pytest.raises(CheckpointError, match="b.pt: not a torch zip archive"):
         export_checkpoint(str(tmp_path / "b.pt"), str(tmp_path / "m.onnx"))
 
 
@@ -171,9 +170,8 @@ def test_export_command_prints_one_json_line(tmp_path, capsys):
     from stillmotion_trainer.cli import main
 
     model, cfg = _tiny()
-    torch.save(
-        {"model": model.state_dict(), "generator_config": dataclasses.asdict(cfg)},
-        tmp_path / "c.pt",
+    Checkpoint(model=model.state_dict(), generator_config=dataclasses.asdict(cfg)).save(
+        tmp_path / "c.pt"
     )
     rc = main(["export", "--checkpoint", str(tmp_path / "c.pt"), "--out", str(tmp_path / "m.onnx")])
     lines = capsys.readouterr().out.strip().splitlines()
