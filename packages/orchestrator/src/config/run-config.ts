@@ -31,6 +31,29 @@ function validate(): ReturnType<Ajv2020["compile"]> {
   return validator;
 }
 
+/**
+ * `value` copied as a plain tree. YAML aliases make shared or cyclic objects: shared ones are
+ * copied apart (an override of one place must not change another), a cycle (an alias inside its
+ * own anchor) has no JSON form and is refused, naming where it closes.
+ */
+function toTree(value: unknown, path: string, ancestors = new Set<object>()): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (ancestors.has(value)) {
+    throw new Error(`${path || "(root)"}: a YAML alias repeats a mapping or list inside itself (a cycle)`);
+  }
+  ancestors.add(value);
+  const copy = Array.isArray(value)
+    ? value.map((item, i) => toTree(item, `${path}[${i}]`, ancestors))
+    : Object.fromEntries(
+        Object.entries(value).map(([key, item]) => [
+          key,
+          toTree(item, path ? `${path}.${key}` : key, ancestors),
+        ]),
+      );
+  ancestors.delete(value);
+  return copy;
+}
+
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -45,36 +68,54 @@ export function readConfigFile(path: string): Record<string, unknown> {
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new Error("the top level must be a mapping");
     }
-    return parsed as Record<string, unknown>;
+    return toTree(parsed, "") as Record<string, unknown>;
   } catch (err) {
     throw new ConfigError([`(file): cannot parse: ${(err as Error).message}`], path);
   }
 }
 
-/** `value` as YAML scalar rules read it: numbers, booleans, null, [lists], or a string. */
+/**
+ * `value` as YAML scalar rules read it: numbers, booleans, null, [lists], or a string. Throws
+ * (a plain Error) on a value whose aliases make a cycle.
+ */
 export function parseOverrideValue(text: string): unknown {
+  let value: unknown;
   try {
-    return YAML.parse(text);
+    value = YAML.parse(text);
   } catch {
     return text;
   }
+  return toTree(value, "");
 }
+
+/** Names that would reach Object.prototype (every object of the CLI) instead of the config. */
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 /** Applies one `key.path=value` override in place. */
 export function applyOverride(config: Record<string, unknown>, item: string): void {
   const eq = item.indexOf("=");
   if (eq <= 0) throw new ConfigError([`--set ${item}: expected key.path=value`], "--set");
   const path = item.slice(0, eq).split(".");
+  const bad = path.find((key) => key === "" || UNSAFE_KEYS.has(key));
+  if (bad !== undefined) {
+    const why = bad === "" ? "a key in the path is empty" : `"${bad}" cannot be a config key`;
+    throw new ConfigError([`--set ${item}: ${why}`], "--set");
+  }
   let node: Record<string, unknown> = config;
   for (const key of path.slice(0, -1)) {
-    const next = node[key];
+    // Own keys only: an inherited one (toString, valueOf) is not a section of the config.
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
     if (next === undefined || next === null) node[key] = {};
     else if (typeof next !== "object" || Array.isArray(next)) {
       throw new ConfigError([`--set ${item}: ${key} is not a section`], "--set");
     }
     node = node[key] as Record<string, unknown>;
   }
-  node[path[path.length - 1]] = parseOverrideValue(item.slice(eq + 1));
+  try {
+    node[path[path.length - 1]] = parseOverrideValue(item.slice(eq + 1));
+  } catch (err) {
+    throw new ConfigError([`--set ${item}: ${(err as Error).message}`], "--set");
+  }
 }
 
 function describe(error: ErrorObject, config: unknown): string {
