@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import random
@@ -165,3 +166,26 @@ def test_a_missing_checkpoint_is_not_found(tmp_path):
     with pytest.raises(CheckpointError, match="nope.pt: checkpoint not found") as info:
         Checkpoint.load(tmp_path / "nope.pt")
     assert info.value.code == "NOT_FOUND"
+
+
+def test_migrate_checkpoint_converts_a_trusted_format_1_file(tmp_path, capsys):
+    from stillmotion_trainer.cli import main
+
+    result = train(small_config(stop={"max_steps": 2}), run_dir=tmp_path / "run", log=quiet)
+    new = Checkpoint.load(result.last_checkpoint, resumable=True)
+    old = tmp_path / "old.pt"
+    torch.save({**new.as_dict(), "version": 1}, old)  # what format 1 was: the whole dict pickled
+    with pytest.raises(UnsafeCheckpointError, match="old.pt: holds Python objects"):
+        Checkpoint.load(old)
+    with pytest.raises(SystemExit):  # --trust is required
+        main(["migrate-checkpoint", str(old), "--out", str(tmp_path / "new.pt")])
+    capsys.readouterr()
+    args = ["migrate-checkpoint", str(old), "--out", str(tmp_path / "new.pt"), "--trust"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "ok": True, "out": str(tmp_path / "new.pt"), "resumable": True
+    }  # fmt: skip
+    migrated = Checkpoint.load(tmp_path / "new.pt", resumable=True)
+    assert migrated.training is not None and new.training is not None
+    assert migrated.training.rng["python"] == new.training.rng["python"]
+    assert all(torch.equal(migrated.model[k], v) for k, v in new.model.items())
