@@ -22,7 +22,7 @@ and the learned embedding through the mask losses.
 
 from __future__ import annotations
 
-from typing import Optional, cast
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -115,11 +115,22 @@ class DisplacementEstimator(nn.Module):
         self.embeddings = nn.ModuleList(Embedding(channels, stride) for stride, _ in LEVELS)
         # soft arg-min sharpness per level, learned in log space (init: beta = 8)
         self.log_beta = nn.Parameter(torch.full((len(LEVELS),), 2.0794))
-        for i, (_, radius) in enumerate(LEVELS):
-            self.register_buffer(f"d_{i}", displacements(radius), persistent=False)
+        # The displacement grids are constants and deliberately not buffers: DDP re-broadcasts
+        # every buffer in place at each forward (broadcast_buffers), and autograd saves the soft
+        # arg-min's kernel, a view of its grid, so a walk's second forward before its one
+        # backward made backward fail ("modified by an inplace operation"). Being
+        # persistent=False buffers they were never in state_dict: checkpoints are unchanged.
+        self._grids = [displacements(radius) for _, radius in LEVELS]
+
+    def _grid(self, level: int, device: torch.device) -> torch.Tensor:
+        """Level `level`'s (D, 2) displacements on `device` (copied there once, then kept)."""
+        d = self._grids[level]
+        if d.device != device:
+            d = self._grids[level] = d.to(device)
+        return d
 
     def _soft_argmin(self, cost: torch.Tensor, level: int) -> torch.Tensor:
-        d = cast(torch.Tensor, getattr(self, f"d_{level}"))  # (D, 2)
+        d = self._grid(level, cost.device)  # (D, 2)
         # a small prior for short displacements: among equally good matches (flat texture,
         # borders) the shortest wins, so no motion is invented where nothing moved
         cost = cost + MOTION_PRIOR * d.pow(2).sum(1).view(1, -1, 1, 1)
