@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -122,6 +122,40 @@ describe("checkDataset", () => {
     expect(r.ok).toBe(false);
     expect(r.errors[0]).toBeInstanceOf(DatasetError);
     expect(r.errors[0].reason).toBe("invalid_manifest");
+  });
+
+  it("refuses frames and masks that a symlink takes outside the dataset folder", async () => {
+    await tiny();
+    const outside = await mkdtemp(path.join(tmpdir(), "sm-outside-"));
+    try {
+      await writePng(path.join(outside, "secret.png"), rgb(8, 8, 7));
+      await unlink(path.join(root, "f/1.png"));
+      await symlink(path.join(outside, "secret.png"), path.join(root, "f/1.png"));
+      const r = await checkDataset(root);
+      expect(r.errors.map((e) => [e.reason, e.file])).toEqual([["unsafe_path", path.join(root, "f/1.png")]]);
+      expect(r.errors[0].message).toMatch(/resolves to .*secret\.png, outside the dataset folder/);
+      await expect(loadManifest(root)).rejects.toMatchObject({ reason: "unsafe_path" });
+
+      // Already loaded, then a mask swapped for a link: the check reports every use of it.
+      await unlink(path.join(root, "f/1.png"));
+      await writePng(path.join(root, "f/1.png"), rgb(8, 8, 100));
+      const manifest = await loadManifest(root);
+      await unlink(path.join(root, "f/m0.png"));
+      await symlink(path.join(outside, "secret.png"), path.join(root, "f/m0.png"));
+      expect((await checkDataset(manifest)).errors.map((e) => e.reason)).toEqual([
+        "unsafe_path",
+        "unsafe_path",
+      ]);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it("accepts symlinks that stay inside the dataset folder", async () => {
+    await tiny();
+    await unlink(path.join(root, "f/1.png"));
+    await symlink("0.png", path.join(root, "f/1.png"));
+    expect((await checkDataset(root)).ok).toBe(true);
   });
 
   it("loads frames planar in 0..1 and masks in {0,1}", async () => {

@@ -1,8 +1,10 @@
 /**
- * Full dataset check: every file decodes, sizes agree, masks are binary. Mirrors
- * stillmotion_trainer/data/check.py; reports every problem, not only the first.
+ * Full dataset check: every file stays inside the dataset folder (symlinks resolved), decodes,
+ * sizes agree, masks are binary. Mirrors stillmotion_trainer/data/check.py; reports every
+ * problem, not only the first.
  */
 import path from "node:path";
+import { assertInsideDataset } from "./containment.js";
 import { DatasetError } from "./errors.js";
 import { imageInfo, loadMask, readPixels } from "./images.js";
 import { loadManifest, type Manifest } from "./manifest.js";
@@ -29,6 +31,15 @@ async function collect<T>(errors: DatasetError[], work: () => Promise<T>): Promi
   }
 }
 
+/** True when `relative` stays inside the dataset; else its error joins `errors`. */
+async function inside(errors: DatasetError[], root: string, relative: string): Promise<boolean> {
+  const checked = await collect(errors, async () => {
+    await assertInsideDataset(root, relative);
+    return true;
+  });
+  return checked === true;
+}
+
 /** Check a dataset folder or manifest.json (or an already loaded manifest). */
 export async function checkDataset(target: string | Manifest): Promise<CheckReport> {
   const errors: DatasetError[] = [];
@@ -42,6 +53,7 @@ export async function checkDataset(target: string | Manifest): Promise<CheckRepo
     for (const frame of video.frames) {
       report.frames++;
       const imageFile = path.join(root, frame.image);
+      if (!(await inside(errors, root, frame.image))) continue;
       const px = await collect(errors, () => readPixels(imageFile, data.channels));
       if (px && (px.width !== video.width || px.height !== video.height)) {
         errors.push(
@@ -60,6 +72,7 @@ export async function checkDataset(target: string | Manifest): Promise<CheckRepo
         if (kind === "keyMask") report.keyMasks++;
         else report.gtMasks++;
         const maskFile = path.join(root, rel);
+        if (!(await inside(errors, root, rel))) continue;
         const mask = await collect(errors, () => loadMask(maskFile));
         const size = px ?? (await collect([], () => imageInfo(imageFile)));
         if (mask && size && (mask.width !== size.width || mask.height !== size.height)) {

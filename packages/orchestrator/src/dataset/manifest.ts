@@ -8,6 +8,7 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import { schemaPath } from "../repo-paths.js";
+import { assertInsideDataset } from "./containment.js";
 import { DatasetError } from "./errors.js";
 
 export const FORMAT = "stillmotion-dataset";
@@ -192,6 +193,7 @@ async function postSchemaRules(data: ManifestData, root: string, file: string): 
     if (!(await isFile(full))) {
       throw new DatasetError("missing_file", full, `file not found (referenced by ${where(loc)} in ${file})`);
     }
+    await assertInsideDataset(root, value);
   }
 }
 
