@@ -1,4 +1,5 @@
-"""Full dataset check: every file decodes, sizes agree, masks are binary.
+"""Full dataset check: every file is inside the dataset folder, decodes, sizes agree, masks are
+binary.
 
 `load_manifest` only checks structure and that files exist; this reads every pixel, so it is
 what `dataset-check` runs before a long training job.
@@ -35,8 +36,8 @@ def _check_frame(
 ) -> None:
     video = manifest.videos[video_index]
     frame = video.frames[frame_index]
-    image_path = manifest.resolve(frame.image)
     try:
+        image_path = manifest.resolve(frame.image)  # refuses a symlink leading outside
         pixels = load_frame(image_path, manifest.channels)
     except DatasetError as e:
         report.errors.append(e)
@@ -53,8 +54,8 @@ def _check_frame(
     for kind, rel in (("keyMask", frame.key_mask), ("gtMask", frame.gt_mask)):
         if rel is None:
             continue
-        mask_path = manifest.resolve(rel)
         try:
+            mask_path = manifest.resolve(rel)
             mask = load_mask(mask_path)
         except DatasetError as e:
             report.errors.append(e)

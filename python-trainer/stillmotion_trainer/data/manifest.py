@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
+from stillmotion_trainer.data.containment import inside_dataset
 from stillmotion_trainer.data.errors import DatasetError
 
 FORMAT = "stillmotion-dataset"
@@ -68,8 +69,8 @@ class Manifest:
         )
 
     def resolve(self, relative: str) -> Path:
-        """Absolute location of a manifest path."""
-        return self.root / relative
+        """Absolute location of a manifest path; DatasetError if a symlink leads it outside."""
+        return inside_dataset(self.root, relative)
 
 
 def path_problem(value: str) -> str | None:
@@ -216,6 +217,7 @@ def _post_schema_rules(data: dict[str, Any], root: Path, where: Path) -> None:
                 root / value,
                 f"file not found (referenced by {_where(loc_parts)} in {where})",
             )
+        inside_dataset(root, value)
 
 
 def manifest_location(path: str | Path) -> Path:
