@@ -81,7 +81,7 @@ class NextFrameGenerator(nn.Module):
                 )
         pred_image, _ = self.image_model(image, mask)  # (B, C, H, W), the literal image branch
         if self.displacement is not None:
-            flow = self.displacement(image, next_frame)  # (B, 2, H, W), pixels
+            flow = self._displacement(image, next_frame)  # (B, 2, H, W), pixels
             warped = warp(mask, flow).clamp(0.0, 1.0)
             if self.refine_net is None:
                 return pred_image, warped, warped
@@ -91,6 +91,16 @@ class NextFrameGenerator(nn.Module):
         x = torch.cat([image, mask, next_frame], dim=1)  # (B, 2C + 1, H, W)
         next_mask = self._padded(self.mask_net, x)
         return pred_image, next_mask, next_mask
+
+    def _displacement(self, image: torch.Tensor, next_frame: torch.Tensor) -> torch.Tensor:
+        """u from I_{t+1} back to I_t; without autograd when the estimator is frozen (its cost
+        volumes would otherwise keep every shifted copy for a backward pass that changes
+        nothing: about 2/3 of a training step's time, docs/real-data.md)."""
+        assert self.displacement is not None
+        if self.displacement.log_beta.requires_grad:
+            return self.displacement(image, next_frame)
+        with torch.no_grad():
+            return self.displacement(image, next_frame)
 
     def _padded(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """net(x) with x padded (replicate) to the generator's size multiple and cropped back."""
@@ -121,3 +131,15 @@ def generation_step(
     next_image, _ = model(image, mask, image)
     _, _, motion_mask = cast(NextFrameGenerator, model).forward_with_motion(image, mask, next_image)
     return next_image, motion_mask
+
+
+def freeze_displacement(model: nn.Module) -> None:
+    """Keep a warp head's displacement estimator at its weights (`train.freeze_displacement`):
+    no gradients, run under no_grad. Raises ValueError for a model without one."""
+    displacement = getattr(model, "displacement", None)
+    if not isinstance(displacement, DisplacementEstimator):
+        raise ValueError(
+            "freeze_displacement: the model has no displacement estimator "
+            "(model.overrides.mask_head must be warp)"
+        )
+    displacement.requires_grad_(False)

@@ -92,6 +92,8 @@ class TrainConfig:
     mode: str = "forward"  # forward | reverse | fused | keyframe (claim 4)
     initial_mask: str = "random"  # random | keyframe | zeros
     reseed_prob: float = 0.0  # seeds swapped for a random or empty mask (initial_mask.reseed)
+    anchor_prob: float = 0.0  # key-frame anchor transitions per clip (key_anchor.py)
+    freeze_displacement: bool = False  # warp head's estimator kept fixed, run without grad
     bptt_window: int = 0  # 0 = whole walk
     lr: float = 0.001
     weight_decay: float = 0.0
@@ -365,6 +367,17 @@ def config_rules(cfg: RunConfig) -> list[str]:
         errors.append(
             f"data.require_key: must be true with train.mode {t.mode!r} and train.initial_mask "
             f"{t.initial_mask!r} (a keyframe walk needs a key frame in every clip)"
+        )
+    if t.anchor_prob > 0 and not d.require_key:
+        errors.append(
+            "data.require_key: must be true with train.anchor_prob > 0 (an anchor transition "
+            "lands on a key frame of its clip)"
+        )
+    mask_head = cfg.model.overrides.get("mask_head") if cfg.model.overrides else None
+    if t.freeze_displacement and mask_head != "warp":
+        errors.append(
+            "train.freeze_displacement: only the warp mask head has a displacement estimator "
+            f"(model.overrides.mask_head is {mask_head!r}); set mask_head warp or leave it false"
         )
     decaying = t.scheduler.name in ("cosine", "linear")
     if decaying and t.scheduler.horizon == "max_steps" and s.max_steps is None:

@@ -43,6 +43,7 @@ from stillmotion_trainer.models.discriminator import (
     generator_adversarial_loss,
 )
 from stillmotion_trainer.models.generator import build_generator, count_parameters
+from stillmotion_trainer.models.next_frame import freeze_displacement
 from stillmotion_trainer.training import checkpoint as ckpt_io
 from stillmotion_trainer.training.collapse import CollapseMonitor, mask_statistics
 from stillmotion_trainer.training.config import (
@@ -70,6 +71,7 @@ from stillmotion_trainer.training.initial_mask import (
     key_draws,
     reseed,
 )
+from stillmotion_trainer.training.key_anchor import anchor_loss, plan_anchors
 from stillmotion_trainer.training.metrics_log import MetricsLog
 from stillmotion_trainer.training.run_dir import (
     METRICS_NAME,
@@ -224,6 +226,15 @@ def prepare_walks(
         seed=seed, purpose=purpose, step=step, global_clip_ids=global_clip_ids,
     )  # fmt: skip
     return frames, key_masks, is_key.to(device), walks, seed_masks
+
+
+def clips_per_video_for(configured: Optional[int], batch: int, videos: int) -> Optional[int]:
+    """data.clips_per_video, raised to ceil(batch / videos) when fewer clips than one global
+    batch would be drawn per epoch (a single real video, issue J). Clips are drawn per video
+    with replacement, so any count is valid; None (every clip, enumerated) is kept as set."""
+    if configured is None or videos < 1 or configured * videos >= batch:
+        return configured
+    return -(-batch // videos)
 
 
 def lr_factor(step: int, cfg: RunConfig, elapsed_s: float = 0.0) -> float:
@@ -402,9 +413,16 @@ def _train(
     train_ids, val_ids = split_by_video(manifest, cfg.data.val_fraction, cfg.train.seed)
     size = cfg.data.hw()
     require_key = cfg.data.require_key
+    clips_per_video = clips_per_video_for(cfg.data.clips_per_video, b_global, len(train_ids))
+    if clips_per_video != cfg.data.clips_per_video and master:
+        _stderr(
+            f"data.clips_per_video: {cfg.data.clips_per_video} clips from each of the "
+            f"{len(train_ids)} training video(s) make less than one batch of {b_global}; "
+            f"drawing {clips_per_video} per video instead"
+        )
     train_set = VideoClipDataset(
         manifest, train_ids, size, cfg.data.clip_len, augment=cfg.data.augment,
-        seed=cfg.train.seed, clips_per_video=cfg.data.clips_per_video, require_key=require_key,
+        seed=cfg.train.seed, clips_per_video=clips_per_video, require_key=require_key,
     )  # fmt: skip
     val_set = None
     if val_ids and cfg.val.every_n_steps > 0:
@@ -424,6 +442,8 @@ def _train(
     val_loss_cfg = dataclasses.replace(loss_cfg, lambda_adv=0.0)
     torch.manual_seed(cfg.train.seed)  # same initial weights on every rank and every run
     model = build_generator(gen_cfg).to(device)
+    if cfg.train.freeze_displacement:  # the match needs no training (models/warp.py)
+        freeze_displacement(model)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
@@ -597,6 +617,16 @@ def _train(
                     fake_logits = disc(wb.frames_in.flatten(0, 1), wb.pred_images.flatten(0, 1))
                 adv = generator_adversarial_loss(fake_logits.float(), gan.loss_kind)
             terms = walk_loss(wb, loss_cfg, adv)
+            # key-frame anchor transitions (key_anchor.py): L_M2 of one-step walks onto M_k
+            anchors = plan_anchors(
+                cfg.train.anchor_prob, key_masks, is_key,
+                seed=cfg.train.seed, purpose=PURPOSE_TRAIN, step=step, global_clip_ids=global_ids,
+            )  # fmt: skip
+            if anchors is not None:
+                terms["total"] = terms["total"] + loss_cfg.lambda_m2 * anchor_loss(
+                    g_model, frames, key_masks, anchors, loss_cfg.phi, autocast,
+                    gen_cfg.next_frame_input,
+                )  # fmt: skip
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms["total"]).backward()
             if cfg.train.grad_clip > 0:
