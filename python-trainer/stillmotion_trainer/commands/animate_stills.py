@@ -1,4 +1,4 @@
-"""animate-stills: stills with masks -> clips under random smooth motion (data/animate_stills.py)."""
+"""animate-stills: stills with masks -> clips under random smooth motion (animate_stills.py)."""
 
 HELP = "turn stills with masks (images/, masks/) into a dataset of clips under random smooth motion"
 
