@@ -70,19 +70,19 @@ describe("loadGenerator", () => {
   });
 
   it("missing file -> NOT_FOUND", async () => {
-    await expectError(join(tmpdir(), "no-such-model.onnx"), Code.NotFound, /no such model file/);
+    await expectError(join(tmpdir(), "no-such-model.onnx"), Code.NOT_FOUND, /no such model file/);
   });
 
   it("random bytes or a truncated file -> DATA_LOSS", async () => {
     await expectError(
       await variant("garbage", Uint8Array.from([0xff, 0xff, 0xff])),
-      Code.DataLoss,
+      Code.DATA_LOSS,
       /not a valid ONNX/,
     );
     const bytes = await readFile(model);
     await expectError(
       await variant("truncated", bytes.subarray(0, bytes.length - 100)),
-      Code.DataLoss,
+      Code.DATA_LOSS,
       /ONNX/,
     );
   });
@@ -91,7 +91,7 @@ describe("loadGenerator", () => {
     const stripped = editMetadata(await readFile(model), () => ({}));
     await expectError(
       await variant("stripped", stripped),
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       /stillmotion.format" is missing/,
     );
   });
@@ -103,7 +103,7 @@ describe("loadGenerator", () => {
     }));
     await expectError(
       await variant("v2", v2),
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       /Should be one of: stillmotion.generator.onnx.v1/,
     );
   });
@@ -113,14 +113,14 @@ describe("loadGenerator", () => {
       const cfg = JSON.parse(m["stillmotion.generator_config"]);
       return { ...m, "stillmotion.generator_config": JSON.stringify({ ...cfg, base_width: 64 }) };
     });
-    await expectError(await variant("tampered", tampered), Code.DataLoss, /config_hash.*does not match/);
+    await expectError(await variant("tampered", tampered), Code.DATA_LOSS, /config_hash.*does not match/);
   });
 
   it("channels in metadata disagreeing with the graph -> FAILED_PRECONDITION", async () => {
     const one = editMetadata(await readFile(model), (m) => ({ ...m, "stillmotion.channels": "1" }));
     await expectError(
       await variant("channels", one),
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       /input "image".*expected float32 \[batch, 1/,
     );
   });
@@ -131,7 +131,7 @@ describe("loadGenerator", () => {
     const foreign = editMetadata(await readFile(join(fixtures.smoke, "tiny.onnx")), () => meta);
     await expectError(
       await variant("foreign", foreign),
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       /inputs are \[image\], expected \[image, mask\] \(missing: mask\)/,
     );
   });
@@ -148,7 +148,7 @@ describe("loadGenerator", () => {
     });
     await expectError(
       await variant("undeclared-next-frame", edited),
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       /inputs include "next_frame" but its generator config says next_frame_input=false/,
     );
   });
@@ -163,7 +163,7 @@ describe("next-frame generators G(I_t, M_t, I_{t+1})", () => {
     try {
       expect(g.takesNextFrame).toBe(true);
       await expect(g.step(image, mask)).rejects.toMatchObject({
-        code: Code.InvalidArgument,
+        code: Code.INVALID_ARGUMENT,
         message: expect.stringMatching(/nextFrames: expected the real next frame/),
       });
       const out = await g.step(image, mask, image);
@@ -177,7 +177,7 @@ describe("next-frame generators G(I_t, M_t, I_{t+1})", () => {
     const g = await loadGenerator(model);
     try {
       expect(g.takesNextFrame).toBe(false);
-      await expect(g.step(image, mask, image)).rejects.toMatchObject({ code: Code.InvalidArgument });
+      await expect(g.step(image, mask, image)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT });
     } finally {
       await g.dispose();
     }

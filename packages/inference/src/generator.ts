@@ -129,7 +129,7 @@ export class Generator {
   ): Promise<StepResult[]> {
     if (!this.hasImageOutput) {
       throw new InferenceError(
-        Code.FailedPrecondition,
+        Code.FAILED_PRECONDITION,
         "this model was exported mask-only (no next_image output): it propagates masks " +
           "(stepMask, propagateMasks); export it without --mask-only to predict frames",
         { file: this.path },
@@ -226,8 +226,34 @@ export class Generator {
       feeds[NEXT_FRAME_INPUT] = { data: batch(nextFrames), dims: [b, c, h, w] };
     }
     const out = await this.session.run(feeds, fetch);
+    for (const [name, tensor] of Object.entries(out)) checkFinite(name, tensor, this.path);
     return { h, w, out };
   }
+}
+
+/**
+ * Refuse an output holding NaN or ±Infinity. Thresholding NaN gives an empty mask and clamping it
+ * a black frame, so a broken model (weights of a diverged run) would otherwise "succeed" silently.
+ */
+function checkFinite(name: string, tensor: TensorData, file: string): void {
+  const data = tensor.data;
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
+      bad++;
+      if (first < 0) first = i;
+    }
+  }
+  if (bad === 0) return;
+  const perItem = data.length / Math.max(1, tensor.dims[0] ?? 1);
+  throw new InferenceError(
+    Code.DATA_LOSS,
+    `model output "${name}" has ${bad} non-finite value(s) (NaN or Infinity) of ${data.length}, ` +
+      `first ${data[first]} in batch item ${Math.floor(first / perItem)}; expected finite numbers ` +
+      "(the weights are likely broken, e.g. exported from a diverged run)",
+    { file, reason: "non_finite_output" },
+  );
 }
 
 /**
@@ -241,10 +267,10 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
   try {
     bytes = await readFile(path);
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code === "ENOENT" ? Code.NotFound : Code.Unavailable;
+    const code = (cause as NodeJS.ErrnoException).code === "ENOENT" ? Code.NOT_FOUND : Code.UNAVAILABLE;
     throw new InferenceError(
       code,
-      code === Code.NotFound ? "no such model file" : "cannot read the model file",
+      code === Code.NOT_FOUND ? "no such model file" : "cannot read the model file",
       {
         file: path,
         cause,
@@ -305,7 +331,7 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
     const v = raw[`stillmotion.${key}`];
     if (v === undefined) {
       throw new InferenceError(
-        Code.FailedPrecondition,
+        Code.FAILED_PRECONDITION,
         `not a StillMotion generator: metadata "stillmotion.${key}" is missing ` +
           `(export models with \`python -m stillmotion_trainer export\`)`,
         { file },
@@ -316,7 +342,7 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
   const format = get("format");
   if (format !== GENERATOR_FORMAT) {
     throw new InferenceError(
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       `unsupported generator format "${format}". Should be one of: ${GENERATOR_FORMAT}`,
       { file },
     );
@@ -324,7 +350,7 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
   const channels = Number(get("channels"));
   if (channels !== 1 && channels !== 3) {
     throw new InferenceError(
-      Code.DataLoss,
+      Code.DATA_LOSS,
       `metadata "stillmotion.channels" is ${get("channels")}, expected 1 or 3`,
       {
         file,
@@ -334,7 +360,7 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
   const valueRange = get("value_range");
   if (valueRange !== "0..1") {
     throw new InferenceError(
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       `value range "${valueRange}" unsupported. Should be: 0..1`,
       {
         file,
@@ -345,7 +371,7 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
   try {
     generatorConfig = JSON.parse(get("generator_config"));
   } catch (cause) {
-    throw new InferenceError(Code.DataLoss, `metadata "stillmotion.generator_config" is not JSON`, {
+    throw new InferenceError(Code.DATA_LOSS, `metadata "stillmotion.generator_config" is not JSON`, {
       file,
       cause,
     });
@@ -353,7 +379,7 @@ function parseMetadata(raw: Record<string, string>, opset: number, file: string)
   const hash = get("config_hash");
   if (configHash(generatorConfig) !== hash) {
     throw new InferenceError(
-      Code.DataLoss,
+      Code.DATA_LOSS,
       `metadata "stillmotion.config_hash" ${hash.slice(0, 12)}... does not match the generator config ` +
         `(${configHash(generatorConfig).slice(0, 12)}...): the metadata was altered`,
       { file },
@@ -394,7 +420,7 @@ function optionalTensor(
   const declared = metadata.generatorConfig[flag] === true;
   if (present !== declared) {
     throw new InferenceError(
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       `model ${kind}s ${present ? "include" : "lack"} "${name}" but its generator config says ${flag}=${declared}`,
       { file },
     );
@@ -430,7 +456,7 @@ function checkSignature(
     const missing = names.filter((n) => !got.includes(n));
     if (missing.length > 0 || got.length !== names.length) {
       throw new InferenceError(
-        Code.FailedPrecondition,
+        Code.FAILED_PRECONDITION,
         `model ${kind}s are [${got.join(", ")}], expected [${names.join(", ")}]` +
           (missing.length ? ` (missing: ${missing.join(", ")})` : ""),
         { file },
@@ -441,7 +467,7 @@ function checkSignature(
       const shape = info?.shape ?? [];
       if (info?.type !== "float32" || shape.length !== 4 || shape[1] !== chans[i]) {
         throw new InferenceError(
-          Code.FailedPrecondition,
+          Code.FAILED_PRECONDITION,
           `model ${kind} "${name}" is ${info?.type} [${shape.join(", ")}], expected float32 [batch, ${chans[i]}, height, width]`,
           { file },
         );

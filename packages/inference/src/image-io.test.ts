@@ -88,11 +88,11 @@ describe("image I/O", () => {
     const missing = join(dir, "nope.png");
     const e1 = await readImage(missing).catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(InferenceError);
-    expect((e1 as InferenceError).code).toBe(Code.NotFound);
+    expect((e1 as InferenceError).code).toBe(Code.NOT_FOUND);
     expect((e1 as InferenceError).file).toBe(missing);
     await writeFile(join(dir, "bad.png"), "not an image");
     const e2 = await readMask(join(dir, "bad.png")).catch((e: unknown) => e);
-    expect((e2 as InferenceError).code).toBe(Code.InvalidArgument);
+    expect((e2 as InferenceError).code).toBe(Code.INVALID_ARGUMENT);
     expect((e2 as Error).message).toMatch(/bad.png: cannot decode image file/);
     const e3 = await readImage(await rgbPng(), { width: 8 }).catch((e: unknown) => e);
     expect((e3 as Error).message).toMatch(/width\/height: expected both or neither/);

@@ -70,7 +70,7 @@ export async function decode(
     }
     const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== channels) {
-      throw new InferenceError(Code.Internal, `decoded ${info.channels} channels, expected ${channels}`, {
+      throw new InferenceError(Code.INTERNAL, `decoded ${info.channels} channels, expected ${channels}`, {
         file,
       });
     }
@@ -85,8 +85,8 @@ export async function decode(
     const what = file === undefined ? "image buffer" : "image file";
     const code =
       (cause as NodeJS.ErrnoException)?.code === "ENOENT" || /missing|not exist/i.test(String(cause))
-        ? Code.NotFound
-        : Code.InvalidArgument;
+        ? Code.NOT_FOUND
+        : Code.INVALID_ARGUMENT;
     throw new InferenceError(code, `cannot decode ${what}: ${(cause as Error)?.message ?? cause}`, {
       file: file ?? "<buffer>",
       cause,

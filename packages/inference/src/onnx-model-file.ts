@@ -63,11 +63,11 @@ export function readOnnxHeader(bytes: Uint8Array, file: string): OnnxModelHeader
     }
   } catch (cause) {
     const why = cause instanceof Corrupt ? cause.message : String(cause);
-    throw new InferenceError(Code.DataLoss, `not a valid ONNX model file (${why})`, { file, cause });
+    throw new InferenceError(Code.DATA_LOSS, `not a valid ONNX model file (${why})`, { file, cause });
   }
   if (!header.hasGraph || header.irVersion === 0) {
     throw new InferenceError(
-      Code.DataLoss,
+      Code.DATA_LOSS,
       `not a valid ONNX model file (${header.hasGraph ? "no ir_version" : "no graph"})`,
       { file },
     );

@@ -108,7 +108,7 @@ describe("a mask-only export (no next_image output, no image branch)", () => {
       const mask = await generator.stepMask(ref.image, ref.mask, ref.nextFrame);
       expect(maxAbsDiff(mask.data, ref.step.mask.data)).toBeLessThan(TOLERANCE);
       await expect(generator.step(ref.image, ref.mask, ref.nextFrame)).rejects.toMatchObject({
-        code: Code.FailedPrecondition,
+        code: Code.FAILED_PRECONDITION,
         message: expect.stringContaining("exported mask-only"),
       });
       await expect(generateFromStill(generator, ref.image, ref.mask, { steps: 1 })).rejects.toThrow(

@@ -105,7 +105,7 @@ describe("propagateMasks", () => {
       signal: controller.signal,
     }).catch((e: unknown) => e);
     expect(seen).toEqual([1, 2, 3]);
-    expect((err as InferenceError).code).toBe(Code.Aborted);
+    expect((err as InferenceError).code).toBe(Code.ABORTED);
   });
 
   it.each([
@@ -142,7 +142,7 @@ describe("propagateMasks", () => {
     const { generator } = fakeGenerator();
     const err = await propagateMasks(generator, fs, keys).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InferenceError);
-    expect((err as InferenceError).code).toBe(Code.InvalidArgument);
+    expect((err as InferenceError).code).toBe(Code.INVALID_ARGUMENT);
     expect((err as InferenceError).message).toMatch(message);
   });
 

@@ -102,7 +102,7 @@ export async function propagateMasks(
     const active = chains.filter((c) => c.at !== c.end).slice(0, maxBatch);
     if (active.length === 0) break;
     if (options.signal?.aborted) {
-      throw new InferenceError(Code.Aborted, `propagateMasks aborted after ${done} of ${total} steps`, {
+      throw new InferenceError(Code.ABORTED, `propagateMasks aborted after ${done} of ${total} steps`, {
         cause: options.signal.reason,
       });
     }

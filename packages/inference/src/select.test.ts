@@ -53,7 +53,7 @@ describe("selection", () => {
         err = e;
       }
       expect(err).toBeInstanceOf(InferenceError);
-      expect((err as InferenceError).code).toBe(Code.InvalidArgument);
+      expect((err as InferenceError).code).toBe(Code.INVALID_ARGUMENT);
       expect((err as Error).message).toMatch(message);
     }
   });

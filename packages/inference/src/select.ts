@@ -71,7 +71,7 @@ function withInferenceErrors<T>(f: () => T): T {
     return f();
   } catch (err) {
     if (err instanceof LossInputError) {
-      throw new InferenceError(Code.InvalidArgument, err.message, { cause: err });
+      throw new InferenceError(Code.INVALID_ARGUMENT, err.message, { cause: err });
     }
     throw err;
   }

@@ -49,7 +49,7 @@ describe("generateFromStill", () => {
     for (const [promise, message] of cases) {
       const err = await promise.catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InferenceError);
-      expect((err as InferenceError).code).toBe(Code.InvalidArgument);
+      expect((err as InferenceError).code).toBe(Code.INVALID_ARGUMENT);
       expect((err as Error).message).toMatch(message);
     }
   });

@@ -58,7 +58,7 @@ export async function generateFromStill(
   const masks: Mask[] = [m];
   for (let t = 0; t < steps; t++) {
     if (options.signal?.aborted) {
-      throw new InferenceError(Code.Aborted, `generateFromStill aborted after ${t} of ${steps} steps`, {
+      throw new InferenceError(Code.ABORTED, `generateFromStill aborted after ${t} of ${steps} steps`, {
         cause: options.signal.reason,
       });
     }

@@ -1,7 +1,13 @@
 // The losses of METHOD.md (φ, d, θ, L_I, L_M1, L_M2, the training loss) and the evaluation
 // metrics, mirrored from the Python trainer. Re-exports only; user-facing names first.
 
-export { type LossErrorCode, LossInputError } from "./errors.js";
+export {
+  Code,
+  codeFromName,
+  LossInputError,
+  StillMotionError,
+  type StillMotionErrorOptions,
+} from "./errors.js";
 export { firstMaskLoss, imageLoss, secondMaskLoss } from "./method-losses.js";
 export { boundaryF } from "./metrics/boundary-f.js";
 export { dice } from "./metrics/dice.js";

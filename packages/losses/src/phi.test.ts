@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { tensorOf, tensorPair } from "../test/arbitraries.js";
-import { LossInputError } from "./errors.js";
+import { Code, LossInputError } from "./errors.js";
 import { DICE_EPS, PHI_NAMES, phi, phiDice, phiL1, phiL2 } from "./phi.js";
 import { full, tensor, zeros } from "./tensor.js";
 
@@ -66,7 +66,7 @@ describe("phi", () => {
       phiDice(good, nan);
     } catch (err) {
       expect(err).toBeInstanceOf(LossInputError);
-      expect((err as LossInputError).code).toBe("INVALID_ARGUMENT");
+      expect((err as LossInputError).code).toBe(Code.INVALID_ARGUMENT);
       expect((err as LossInputError).argument).toBe("b");
     }
   });

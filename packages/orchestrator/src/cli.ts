@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { commands } from "./commands/index.js";
-import { Code, StillMotionError } from "./errors.js";
+import { asStillMotionError, Code, errorLine } from "./errors.js";
 
 export function buildProgram(): Command {
   const program = new Command("stillmotion")
@@ -17,7 +17,11 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; returns the process exit code (2 for usage errors, 1 for failures). */
+/**
+ * Runs the CLI; returns the process exit code: 0 done, 2 usage or INVALID_ARGUMENT, 1 any other
+ * failure (printed as one line `stillmotion: CODE: message`; STILLMOTION_DEBUG=1 adds the stack of
+ * an unexpected one).
+ */
 export async function main(argv: string[] = process.argv): Promise<number> {
   const program = buildProgram();
   try {
@@ -25,11 +29,11 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof StillMotionError) {
-      console.error(`stillmotion: ${Code[err.code]}: ${err.message}`);
-      return err.code === Code.INVALID_ARGUMENT ? 2 : 1;
-    }
-    console.error("stillmotion: unexpected error:", err);
-    return 1;
+    // Every error, whichever package raised it, reaches the user as one line.
+    const error = asStillMotionError(err);
+    console.error(errorLine(error));
+    // Not one of ours: a bug. The stack helps a report, but only when asked for.
+    if (error.code === Code.INTERNAL && process.env.STILLMOTION_DEBUG) console.error(err);
+    return error.code === Code.INVALID_ARGUMENT ? 2 : 1;
   }
 }

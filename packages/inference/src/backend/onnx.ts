@@ -90,7 +90,7 @@ export async function createOnnxSession(
       extra: { session: { intra_op: { allow_spinning: allowSpinning ? "1" : "0" } } },
     });
   } catch (cause) {
-    throw new InferenceError(Code.DataLoss, `onnxruntime cannot load the model: ${message(cause)}`, {
+    throw new InferenceError(Code.DATA_LOSS, `onnxruntime cannot load the model: ${message(cause)}`, {
       file,
       cause,
     });
@@ -111,7 +111,7 @@ export async function createOnnxSession(
       try {
         results = fetch ? await session.run(ortFeeds, fetch as string[]) : await session.run(ortFeeds);
       } catch (cause) {
-        throw new InferenceError(Code.Internal, `onnxruntime failed to run the model: ${message(cause)}`, {
+        throw new InferenceError(Code.INTERNAL, `onnxruntime failed to run the model: ${message(cause)}`, {
           file,
           cause,
         });

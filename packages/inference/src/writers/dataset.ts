@@ -99,7 +99,7 @@ export async function writeDataset(
   );
   if (exists && !options.overwrite) {
     throw new InferenceError(
-      Code.FailedPrecondition,
+      Code.FAILED_PRECONDITION,
       "folder already exists (pass overwrite: true to replace it)",
       {
         file: dir,

@@ -55,7 +55,7 @@ export async function writeOverlayVideo(
       });
     } catch (cause) {
       throw new InferenceError(
-        Code.Unavailable,
+        Code.UNAVAILABLE,
         `cannot start ffmpeg (${ffmpeg}): ${(cause as Error).message}`,
         {
           file: path,
@@ -86,7 +86,7 @@ export async function writeOverlayVideo(
     }
     const code = await exited;
     if (code !== 0) {
-      throw new InferenceError(Code.Internal, `ffmpeg exited with code ${code}: ${stderr.trim()}`, {
+      throw new InferenceError(Code.INTERNAL, `ffmpeg exited with code ${code}: ${stderr.trim()}`, {
         file: path,
       });
     }

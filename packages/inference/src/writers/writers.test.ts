@@ -97,7 +97,7 @@ describe("writers", () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(InferenceError);
-    expect((err as InferenceError).code).toBe(Code.Unavailable);
+    expect((err as InferenceError).code).toBe(Code.UNAVAILABLE);
     expect((await readdir(dir)).some((f) => f.includes("never"))).toBe(false);
   });
 
@@ -160,7 +160,7 @@ describe("writers", () => {
       name: "x",
       modality: "endoscopy",
     }).catch((e: unknown) => e);
-    expect((again as InferenceError).code).toBe(Code.FailedPrecondition);
+    expect((again as InferenceError).code).toBe(Code.FAILED_PRECONDITION);
     await writeDataset(out, [{ id: "b", fps: 1, frames }], {
       name: "x",
       modality: "endoscopy",

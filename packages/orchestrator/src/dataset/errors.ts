@@ -31,15 +31,14 @@ export const DATASET_REASONS = {
 export type DatasetReason = keyof typeof DATASET_REASONS;
 
 export class DatasetError extends StillMotionError {
-  readonly reason: DatasetReason;
+  declare readonly reason: DatasetReason;
   readonly file: string;
   /** The message without the file prefix. */
   readonly detail: string;
 
   constructor(reason: DatasetReason, file: string, detail: string, options?: { cause?: unknown }) {
-    super(DATASET_REASONS[reason], `${file}: ${detail} [${reason}]`, options);
+    super(DATASET_REASONS[reason], `${file}: ${detail} [${reason}]`, { ...options, reason });
     this.name = "DatasetError";
-    this.reason = reason;
     this.file = file;
     this.detail = detail;
   }

@@ -6,7 +6,7 @@
  */
 
 import type { RunConfig } from "../config/run-config.js";
-import { Code, StillMotionError } from "../errors.js";
+import { Code, codeFromName, StillMotionError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { type GetVersionResponse, TrainerRpc } from "../trainer/grpc-client.js";
 import { type TelemetryEvent, TelemetrySubscriber } from "../trainer/telemetry-subscriber.js";
@@ -53,6 +53,39 @@ export interface RunOutcome {
   stats: SequenceStats;
 }
 
+/**
+ * End reasons of a run that stopped as asked (the trainer's stop_conditions.REASONS): the CLI
+ * exits 0 for these only. Anything else ("failed", an older trainer's "error", a reason this
+ * orchestrator does not know) is a failure.
+ */
+export const STOP_REASONS: ReadonlySet<string> = new Set([
+  "signal",
+  "stop_requested",
+  "stop_file",
+  "max_steps",
+  "max_epochs",
+  "time_budget",
+  "target_loss",
+  "early_stopping",
+  "collapse",
+]);
+
+/**
+ * The error of a run that did not stop as asked. The trainer's failure text starts with one line
+ * `CODE: message naming the file` (stillmotion_trainer.errors.describe_error); its traceback
+ * follows and goes to the log, not the user.
+ */
+export function runFailure(reason: string, step: number, error: string, log: Logger): StillMotionError {
+  const [first = "", ...trace] = error.split("\n");
+  if (trace.length) log.debug({ reason, step, trace: trace.join("\n") }, "trainer failure");
+  const [, name = "", message = ""] = /^([A-Z_]+): (.*)$/.exec(first) ?? [];
+  const code = codeFromName(name);
+  if (code !== undefined) return new StillMotionError(code, `run failed at step ${step}: ${message}`);
+  // An older trainer, or a failure outside the loop: keep its text, call it ABORTED.
+  const what = first || `the trainer ended the run with reason "${reason}"`;
+  return new StillMotionError(Code.ABORTED, `run failed at step ${step}: ${what}`);
+}
+
 type AttemptResult =
   | { kind: "ended"; runId: string; reason: string; step: number; error: string }
   | { kind: "died"; why: string }
@@ -66,9 +99,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunOutcom
   for (let attempt = 0; ; attempt++) {
     const result = await runAttempt(options, attempt, Boolean(options.resume) || attempt > 0, stats, log);
     if (result.kind === "ended") {
-      if (result.reason === "failed") {
-        throw new StillMotionError(Code.ABORTED, `run failed at step ${result.step}: ${result.error}`);
-      }
+      if (!STOP_REASONS.has(result.reason)) throw runFailure(result.reason, result.step, result.error, log);
       return { ...result, runDir: options.runDir, attempts: attempt + 1, failures, stats };
     }
     if (result.kind === "killed") {

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { telemetry } from "@stillmotion/proto";
-import { Code, StillMotionError } from "../errors.js";
+import { Code, codeFromName, StillMotionError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
 import { pythonExecutable, trainerDir, trainerEnv } from "../trainer/python.js";
 import type { TelemetryEvent } from "../trainer/telemetry-subscriber.js";
@@ -118,7 +118,7 @@ export async function superviseTorchrun(
     options.killSignal?.removeEventListener("abort", killGroup);
     if (options.killSignal?.aborted) throw new StillMotionError(Code.CANCELLED, "run killed on request");
     const last = stdout.trim().split("\n").at(-1) ?? "";
-    let end: { event?: string; reason?: string; step?: number; message?: string } = {};
+    let end: { event?: string; reason?: string; step?: number; message?: string; code?: string } = {};
     try {
       end = JSON.parse(last);
     } catch {}
@@ -139,7 +139,9 @@ export async function superviseTorchrun(
       };
     }
     const why = end.message ?? `torchrun exit code ${code}: ${stderrTail.slice(-5).join(" | ")}`;
-    if (end.event === "error") throw new StillMotionError(Code.INVALID_ARGUMENT, why);
+    // The train command's error line names its gRPC code (stillmotion_trainer/errors.py).
+    if (end.event === "error")
+      throw new StillMotionError(codeFromName(end.code ?? "") ?? Code.INTERNAL, `run failed: ${why}`);
     failures.push(why);
     if (attempt >= (options.restartOnFailure ?? 0))
       throw new StillMotionError(Code.UNAVAILABLE, `trainer died: ${why}`);
