@@ -18,8 +18,9 @@ rate). The loader runs in the training process (num_workers 0) so no worker proc
 for the cores differently in the two set-ups. The value is the ratio of the medians over the
 timed steps (after warm-up), the two set-ups alternating run by run (`--rounds`) so both see
 the same load. The figure means something on an otherwise idle machine only: under
-oversubscription a 2-thread process slows down far more than two 1-thread processes (measured:
-x10 at a load average of 12 on 2 cores), so the result carries the load average. The last
+oversubscription either side collapses (a 2-thread process loses its threads to spin-waits, two
+processes wait for each other at every collective): two --quick runs on the shared 2-core dev
+VM at load averages 9-21 gave 10.3 and 0.033, so the result carries the load average. The last
 stdout line is the JSON result; progress goes to stderr.
 """
 
