@@ -137,8 +137,8 @@ def main() -> int:
             "global_batch": raw["data"]["batch_size"],
             "device": "cpu",
             "cores": available_cores(),
-            # other jobs on the cores distort the figure: a 2-thread process suffers far more
-            # from oversubscription than two 1-thread ones (read it only with a low load)
+            # other jobs on the cores distort the figure either way (module docstring): read it
+            # only next to a low load average
             "load_average_1min_before_after": [load_before, load_after],
         },
     }
