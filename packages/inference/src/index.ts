@@ -6,7 +6,13 @@ export type { OnnxSession, SessionOptions, TensorData, ValueInfo } from "./backe
 // low level: any ONNX model (e.g. a key-frame lesion detector) behind the same session defaults
 export { createOnnxSession, defaultSessionOptions } from "./backend/onnx.js";
 export { Code, InferenceError } from "./errors.js";
-export { writeFileAtomic } from "./fs-atomic.js";
+export {
+  produceAtomic,
+  replaceDirAtomic,
+  tempPathFor,
+  writeFileAtomic,
+  writeFileAtomicSync,
+} from "./fs-atomic.js";
 export type { GeneratorMetadata, LoadGeneratorOptions, StepResult } from "./generator.js";
 export {
   configHash,
@@ -32,6 +38,8 @@ export {
 export type { FloatImage, Mask, RawPixels } from "./image-types.js";
 export {
   binarizeMask,
+  checkImage,
+  checkMask,
   createImage,
   createMask,
   imageToPixels,
@@ -52,8 +60,6 @@ export type { GeneratedVideo, GenerateOptions } from "./still-to-video.js";
 export { generateFromStill, generationStep } from "./still-to-video.js";
 export type { AnimatedPreviewOptions, PreviewFormat } from "./writers/animated-preview.js";
 export { writeAnimatedPreview } from "./writers/animated-preview.js";
-export type { DatasetOptions, DatasetVideo, DatasetWriteResult, KeySource } from "./writers/dataset.js";
-export { DATASET_FORMAT, DATASET_VERSION, writeDataset } from "./writers/dataset.js";
 export type { OverlayVideoOptions } from "./writers/overlay-video.js";
 export { writeOverlayVideo } from "./writers/overlay-video.js";
 export type { PngSequenceOptions, PngSequenceResult } from "./writers/png-sequence.js";

@@ -1,27 +1,23 @@
-// Writers: PNG sequence, overlay mp4 (ffmpeg), animated preview (sharp), dataset format
-// (checked by the trainer's own reader: `python -m stillmotion_trainer dataset-check`).
+// Writers: PNG sequence, overlay mp4 (ffmpeg), animated preview (sharp). The dataset writer is
+// the orchestrator's (src/dataset/write.ts), tested there.
 import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { Code, InferenceError } from "../errors.js";
-import { loadGenerator } from "../generator.js";
-import { readImage, readMask } from "../image-io.js";
+import { readMask } from "../image-io.js";
 import type { FloatImage, Mask } from "../image-types.js";
 import { overlayPixels } from "../overlay.js";
-import { generateFromStill } from "../still-to-video.js";
 import { writeAnimatedPreview } from "./animated-preview.js";
-import { writeDataset } from "./dataset.js";
 import { writeOverlayVideo } from "./overlay-video.js";
 import { writePngSequence } from "./png-sequence.js";
 
 const run = promisify(execFile);
-const fixtures = inject("fixtures");
 
 /** A short clip: a bright square moving right, its mask following it. H=18, W=24 (even/odd mix). */
 function clip(n: number, channels: 1 | 3 = 3, h = 18, w = 25): { frames: FloatImage[]; masks: Mask[] } {
@@ -110,75 +106,4 @@ describe("writers", () => {
     expect(meta.pages).toBe(4);
     expect([meta.width, meta.pageHeight]).toEqual([25, 18]);
   });
-
-  it("dataset: generated videos pass the trainer's dataset-check", async () => {
-    const generator = await loadGenerator(join(fixtures.shared3, "model.onnx"));
-    const still = clip(1);
-    const video = await generateFromStill(generator, still.frames[0], still.masks[0], { steps: 3 });
-    await generator.dispose();
-    const grey = clip(2, 1, 8, 8);
-    const out = join(dir, "dataset");
-    const result = await writeDataset(
-      out,
-      [
-        { id: "still-000", fps: 10, frames: video.frames, masks: video.masks },
-        { id: "grey", fps: 5, frames: grey.frames.map((f) => ({ ...f, channels: 3, data: rgb(f.data) })) },
-      ],
-      { name: "generated", modality: "endoscopy", source: { tool: "writers.test" } },
-    );
-    expect(result).toMatchObject({ videos: 2, frames: 6, masks: 4 });
-    const manifest = JSON.parse(await readFile(result.manifest, "utf8"));
-    expect(manifest.videos[0].frames[1]).toEqual({
-      image: "frames/still-000/000001.png",
-      keyMask: "masks/still-000/000001.png",
-      keySource: "synthetic",
-      gtMask: "masks/still-000/000001.png",
-    });
-    // dataset-check exits 1 on a bad dataset; its JSON report says why, so read it either way
-    const { stdout } = await run(
-      process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3",
-      ["-m", "stillmotion_trainer", "dataset-check", out, "--json"],
-      { cwd: resolve(import.meta.dirname, "../../../../python-trainer") },
-    ).catch((e: { stdout: string; stderr: string }) => ({
-      stdout: e.stdout || `{"stderr": ${JSON.stringify(e.stderr)}}`,
-    }));
-    const check = JSON.parse(stdout.trim().split("\n").pop() as string);
-    expect(check).toMatchObject({ ok: true, videos: 2, frames: 6, keyMasks: 4, gtMasks: 4, errors: [] });
-    // a frame read back equals the generated one at 8-bit precision
-    const back = await readImage(join(out, "frames/still-000/000002.png"));
-    for (let i = 0; i < back.data.length; i++)
-      expect(Math.abs(back.data[i] - video.frames[2].data[i])).toBeLessThan(0.5 / 255 + 1e-6);
-  });
-
-  it("dataset: refuses to overwrite unless asked, and bad ids name the field", async () => {
-    const { frames } = clip(1);
-    const out = join(dir, "dataset2");
-    await writeDataset(out, [{ id: "a", fps: 1, frames }], { name: "x", modality: "ultrasound" }).catch(
-      () => undefined,
-    );
-    const again = await writeDataset(out, [{ id: "a", fps: 1, frames }], {
-      name: "x",
-      modality: "endoscopy",
-    }).catch((e: unknown) => e);
-    expect((again as InferenceError).code).toBe(Code.FAILED_PRECONDITION);
-    await writeDataset(out, [{ id: "b", fps: 1, frames }], {
-      name: "x",
-      modality: "endoscopy",
-      overwrite: true,
-    });
-    expect(await readdir(join(out, "frames"))).toEqual(["b"]);
-    const bad = await writeDataset(join(dir, "d3"), [{ id: "../x", fps: 1, frames }], {
-      name: "x",
-      modality: "endoscopy",
-    }).catch((e: unknown) => e);
-    expect((bad as Error).message).toMatch(/videos\[0\].id: expected an id matching/);
-  });
 });
-
-function rgb(grey: Float32Array): Float32Array {
-  const out = new Float32Array(grey.length * 3);
-  out.set(grey, 0);
-  out.set(grey, grey.length);
-  out.set(grey, 2 * grey.length);
-  return out;
-}

@@ -4,6 +4,7 @@
  * reason codes. The only module of the dataset layer that imports sharp.
  */
 import { stat } from "node:fs/promises";
+import { encodePng } from "@stillmotion/inference";
 import sharp from "sharp";
 import { DatasetError, errorMessage } from "./errors.js";
 import { MAX_PIXELS } from "./manifest.js";
@@ -155,15 +156,7 @@ export async function loadMask(file: string): Promise<{ data: Float32Array; heig
   return { data: out, height: px.height, width: px.width };
 }
 
-/** Encode 8-bit pixels (1 or 3 channels) as PNG; greyscale stays single-channel. */
-export async function encodePng(px: Pixels): Promise<Buffer> {
-  const raw = sharp(Buffer.from(px.data.buffer, px.data.byteOffset, px.data.byteLength), {
-    raw: { width: px.width, height: px.height, channels: px.channels as 1 | 3 },
-  });
-  return (px.channels === 1 ? raw.toColourspace("b-w") : raw).png({ compressionLevel: 6 }).toBuffer();
-}
-
-/** Write pixels as a PNG, atomically. */
+/** Write pixels as a PNG, atomically (the one PNG encoder: @stillmotion/inference's image-io). */
 export async function writePng(file: string, px: Pixels): Promise<void> {
   await atomicWrite(file, await encodePng(px));
 }

@@ -22,12 +22,15 @@ export { type FrameScore, scoreFrames, selectKeyframes } from "./keyframe-scores
 export { ASSIGN_MODES, type KeyframesOptions, type KeyframesResult, keyframes } from "./keyframes.js";
 export {
   type FrameEntry,
+  type KeySource,
   keyIndices,
   loadManifest,
   type Manifest,
   type ManifestData,
+  type Modality,
   pathProblem,
   type VideoEntry,
   validateManifest,
 } from "./manifest.js";
 export { type DatasetStats, type Distribution, datasetStats } from "./stats.js";
+export { type DatasetHeader, type DatasetVideo, DatasetWriter } from "./write.js";

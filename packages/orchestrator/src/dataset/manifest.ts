@@ -10,6 +10,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import { schemaPath } from "../repo-paths.js";
 import { assertInsideDataset } from "./containment.js";
 import { DatasetError } from "./errors.js";
+import type { DatasetManifest, Frame, Video } from "./gen/dataset-manifest.v1.js";
 
 export const FORMAT = "stillmotion-dataset";
 export const VERSION = 1;
@@ -18,36 +19,15 @@ export const MANIFEST_NAME = "manifest.json";
 export const MAX_PIXELS = 8192 * 8192;
 export const SCHEMA_NAME = "dataset-manifest.v1.schema.json";
 
-export type Modality = "endoscopy" | "ultrasound";
-export type KeySource = "clinician" | "detector" | "synthetic";
-
-/** One frame as written in manifest.json. */
-export interface FrameEntry {
-  image: string;
-  keyMask?: string;
-  keySource?: KeySource;
-  gtMask?: string;
-}
-
-export interface VideoEntry {
-  id: string;
-  fps: number;
-  width: number;
-  height: number;
-  frames: FrameEntry[];
-}
-
+// The manifest's types are generated from the JSON Schema (tools/codegen/schema-types.mjs), so
+// the schema is the one place the format is written down.
 /** manifest.json's content. */
-export interface ManifestData {
-  format: typeof FORMAT;
-  version: typeof VERSION;
-  name: string;
-  description?: string;
-  modality: Modality;
-  channels: 1 | 3;
-  source?: Record<string, unknown>;
-  videos: VideoEntry[];
-}
+export type ManifestData = DatasetManifest;
+export type VideoEntry = Video;
+/** One frame as written in manifest.json. */
+export type FrameEntry = Frame;
+export type Modality = DatasetManifest["modality"];
+export type KeySource = NonNullable<Frame["keySource"]>;
 
 /** A validated manifest and where it lives; paths in `data` are relative to `root`. */
 export interface Manifest {
