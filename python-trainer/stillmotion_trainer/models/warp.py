@@ -10,8 +10,14 @@ plain ops (Pad, Slice, Sub, Pow, ReduceMean, Exp, Conv, Resize) plus GridSample 
    average-pooled image, normalised per channel (zero mean, unit variance: brightness and glare
    changes cancel), next to a learned 3x3-conv embedding of it;
 2. coarsest level: for every displacement d in [-r, r]^2 the patch cost
-   c_d(x) = mean_3x3 mean_channels (f_{t+1}(x) - f_t(x + d))^2 + MOTION_PRIOR |d|^2, and
-   u(x) = sum_d softmax_d(-beta * c_d(x)) d   (soft arg-min, beta learned per level);
+   c_d(x) = mean_3x3 mean_channels (f_{t+1}(x) - f_t(x + d))^2 + MOTION_PRIOR |d|^2, and the
+   local soft arg-min (beta learned per level), the softmax restricted to the 3x3 displacements
+   around the best one d*(x) = argmin_d c_d(x):
+       u(x) = sum_{|d - d*|_inf <= 1} w_d d / sum w_d,   w_d = exp(-beta * c_d(x));
+   a softmax over the whole window is biased towards its centre wherever the cost surface is
+   flat or noisy (speckle, texture-less tissue): every step under-moves the mask, and along a
+   chain of 50-150 frames the bias accumulates until the mask slides off the lesion (issue J:
+   the ultrasound chain that vanished; docs/real-data.md, "Long chains");
 3. finer levels: the same around the upsampled coarser displacement (f_t warped by it first);
 4. the mask is warped with bilinear grid sampling; outside the frame it reads 0 (a lesion that
    leaves the view is gone, which is the truth).
@@ -138,9 +144,20 @@ class DisplacementEstimator(nn.Module):
         # convolution: the same numbers, but onnxruntime's Softmax over the channel axis and
         # Einsum were 26 % of a 256x256 frame (docs/models.md, "The recipe's generator")
         z = -self.log_beta[level].exp() * cost  # (B, D, h, w)
-        e = torch.exp(z - z.amax(dim=1, keepdim=True))
+        z_max = z.amax(dim=1, keepdim=True)
+        # local window: the displacements within 1 of the best one (module docstring, step 2);
+        # the one-hot of the best is spread to its neighbours by a fixed 0/1 1x1 convolution
+        best = (z >= z_max).to(z.dtype)  # (B, D, h, w)
+        near = F.conv2d(best, self._neighbours(level, cost.device).to(z.dtype)) > 0
+        e = torch.exp(z - z_max) * near.to(z.dtype)
         kernel = d.t().reshape(2, -1, 1, 1)  # (2, D, 1, 1): output k = sum_d e_d * d[d, k]
         return F.conv2d(e, kernel) / e.sum(dim=1, keepdim=True)  # (B, 2, h, w), level pixels
+
+    def _neighbours(self, level: int, device: torch.device) -> torch.Tensor:
+        """(D, D, 1, 1) 0/1: entry (d', d) = 1 where |d - d'|_inf <= 1 (a constant, as the
+        grids are)."""
+        d = self._grid(level, device)
+        return ((d[:, None, :] - d[None, :, :]).abs().amax(-1) <= 1.0).float()[..., None, None]
 
     def forward(self, image: torch.Tensor, next_image: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[-2], image.shape[-1]

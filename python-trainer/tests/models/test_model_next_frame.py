@@ -50,21 +50,46 @@ def test_untrained_displacement_estimator_finds_a_known_shift():
     assert abs(float(inner[0]) - 5) < 1.0 and abs(float(inner[1]) + 3) < 1.0
 
 
-def test_soft_argmin_is_the_softmax_weighted_mean_displacement():
-    """u = sum_d softmax_d(-beta (c_d + prior |d|^2)) d, computed independently with
-    torch.softmax and an explicit sum over the displacement table (the module uses exp / sum and
-    a 1x1 convolution, which export faster)."""
+def test_soft_argmin_is_the_softmax_weighted_mean_over_the_best_displacements_neighbours():
+    """u = sum_{|d - d*| <= 1} softmax(-beta (c_d + prior |d|^2)) d with d* the arg-min, computed
+    independently per pixel with torch.softmax over the selected displacements and an explicit
+    sum (the module uses a one-hot, a 0/1 convolution, exp / sum and a 1x1 convolution, which
+    export to plain ONNX ops)."""
     torch.manual_seed(0)
     est = DisplacementEstimator(3)
     for level, (_, radius) in enumerate(est.levels):
         d = displacements(radius)  # (D, 2)
         cost = torch.rand(2, d.shape[0], 5, 6) * 3
         beta = float(est.log_beta[level].exp())
-        prior = MOTION_PRIOR * (d**2).sum(1).view(1, -1, 1, 1)
-        w = torch.softmax(-beta * (cost + prior), dim=1)
-        expected = torch.stack([(w * d[:, k].view(1, -1, 1, 1)).sum(1) for k in (0, 1)], 1)
+        z = -beta * (cost + MOTION_PRIOR * (d**2).sum(1).view(1, -1, 1, 1))
+        expected = torch.zeros(2, 2, 5, 6)
+        for b in range(2):
+            for y in range(5):
+                for x in range(6):
+                    best = d[int(z[b, :, y, x].argmax())]
+                    near = (d - best).abs().amax(1) <= 1
+                    w = torch.softmax(z[b, near, y, x], 0)
+                    expected[b, :, y, x] = (w[:, None] * d[near]).sum(0)
         got = est._soft_argmin(cost, level)
         assert torch.allclose(got, expected, atol=1e-5), level
+
+
+def test_soft_argmin_is_not_pulled_to_the_window_centre_by_a_flat_cost():
+    """A clear minimum at d = (+3, 0) amid a flat, noisy cost surface (speckle): the whole-window
+    softmax mean lands near the centre (the bias that made long ultrasound chains lose the
+    mask); the local soft arg-min lands on the minimum."""
+    est = DisplacementEstimator(1)
+    d = displacements(3)
+    torch.manual_seed(0)
+    cost = 0.6 + 0.05 * torch.rand(1, d.shape[0], 4, 4)
+    target = int(((d[:, 0] == 3) & (d[:, 1] == 0)).nonzero())
+    cost[:, target] = 0.0
+    beta = float(est.log_beta[0].exp())
+    whole = torch.softmax(-beta * cost, 1)
+    whole_mean_dx = float((whole * d[:, 0].view(1, -1, 1, 1)).sum(1).mean())
+    got = est._soft_argmin(cost, 0)
+    assert whole_mean_dx < 2.4  # the old formula's bias
+    assert float(got[:, 0].mean()) > 2.5 and abs(float(got[:, 1].mean())) < 0.3
 
 
 @pytest.mark.parametrize("head", ["warp", "conv"])
