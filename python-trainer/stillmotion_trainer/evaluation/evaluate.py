@@ -31,6 +31,7 @@ from stillmotion_trainer.evaluation.propagation import (
     propagate_masks,
     sees_next_frame,
 )
+from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.export.checkpoint_export import (
     checkpoint_preset,
     load_generator_from_checkpoint,
@@ -52,12 +53,11 @@ COLLAPSE_ONES_FRACTION = 0.9
 COLLAPSE_ZEROS_FRACTION = 0.001
 
 
-class EvaluationError(ValueError):
+class EvaluationError(StillMotionError, ValueError):
     """Evaluation cannot run; `code` is the gRPC status name the CLI reports."""
 
     def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(message)
+        super().__init__(message, code=code)
 
 
 @dataclass
