@@ -33,13 +33,15 @@ def configure_threads(num_threads: int | None = None) -> int:
     return n
 
 
-def die_with_parent(on_orphaned: Callable[[], None]) -> None:
+def die_with_parent(on_orphaned: Callable[[], None], parent: int | None = None) -> None:
     """Make sure this process never outlives the process that started it.
 
     Two layers: the kernel's PR_SET_PDEATHSIG sends SIGTERM when the parent thread exits (Linux
-    only), and a watchdog thread notices re-parenting (getppid changes) everywhere else.
+    only), and a watchdog thread notices re-parenting (getppid changes) everywhere else. `parent`
+    is the pid the parent gave us: without it, a parent that died while we were still importing
+    torch goes unnoticed (we would take our new parent, init, for it).
     """
-    parent = os.getppid()
+    parent = parent or os.getppid()
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

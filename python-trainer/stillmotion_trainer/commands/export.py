@@ -6,6 +6,9 @@ import argparse
 
 HELP = "export a checkpoint's generator to ONNX (prints one JSON report line)"
 
+# Exit status of a process ended by SIGINT (128 + 2), as a shell reports it.
+INTERRUPTED_EXIT = 130
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="checkpoint file written by `train`")
@@ -23,19 +26,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _interrupt_on_terminate() -> None:
+    """SIGTERM unwinds like Ctrl-C (KeyboardInterrupt).
+
+    The exporter writes a temporary file and renames it over --out only at the end; unwinding
+    through its `finally` removes that file, so a killed export leaves nothing behind.
+    """
+    import signal
+
+    def raise_interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, raise_interrupt)
+
+
+def _tie_to_parent() -> None:
+    """Turn the death of the CLI that started us, even by SIGKILL, into our SIGTERM.
+
+    The CLI passes its pid in STILLMOTION_PARENT_PID; PR_SET_PDEATHSIG or the watchdog
+    (runtime.die_with_parent) then stops the export, so no .onnx appears after the CLI is gone.
+    """
+    import os
+    import signal
+
+    from stillmotion_trainer.runtime import die_with_parent
+
+    parent = os.environ.get("STILLMOTION_PARENT_PID", "")
+    if parent.isdigit():
+        die_with_parent(lambda: os.kill(os.getpid(), signal.SIGTERM), parent=int(parent))
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    _interrupt_on_terminate()
+    # torch imports take seconds; a signal meanwhile ends us before anything is written
     from stillmotion_trainer.export.checkpoint_export import CheckpointError, export_checkpoint
     from stillmotion_trainer.export.onnx_export import ExportError
     from stillmotion_trainer.runtime import configure_threads
 
-    configure_threads()
     try:
+        # a parent that died during the imports is noticed here, before any file is opened
+        _tie_to_parent()
+        configure_threads()
         report = export_checkpoint(
             args.checkpoint, args.out, opset=args.opset, mask_only=args.mask_only
         )
+    except KeyboardInterrupt as err:
+        why = f"export interrupted ({err or 'SIGINT'}); nothing written to {args.out}"
+        print(json.dumps({"ok": False, "code": "CANCELLED", "error": why}))
+        print(f"export failed: {why}", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except (CheckpointError, ExportError, ValueError) as err:
         code = err.code if isinstance(err, CheckpointError) else "INVALID_ARGUMENT"
         if isinstance(err, ExportError):

@@ -1,8 +1,9 @@
 /** `stillmotion export <runDir>`: a run's best (else latest) checkpoint to an ONNX generator. */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { Code, StillMotionError } from "../errors.js";
+import { interruptible } from "../pipelines/interrupt.js";
 import { runTrainerCommand } from "../trainer/python-command.js";
 
 /** best.pt when there is one, else the step checkpoint with the highest step. */
@@ -30,14 +31,29 @@ export async function exportRun(runDir: string, options: ExportOptions = {}) {
   const checkpoint = resolve(options.checkpoint ?? pickCheckpoint(runDir));
   const defaultName = options.maskOnly ? "generator.masks.onnx" : "generator.onnx";
   const out = resolve(options.out ?? join(runDir, "export", defaultName));
-  const report = await runTrainerCommand([
+  const existed = existsSync(out);
+  const args = [
     "export",
     "--checkpoint",
     checkpoint,
     "--out",
     out,
     ...(options.maskOnly ? ["--mask-only"] : []),
-  ]);
+  ];
+  const report = await interruptible(`export to ${out}`, (scope) =>
+    runTrainerCommand(args, {
+      // The exporter dies with us (PR_SET_PDEATHSIG + a watchdog on this pid), even on SIGKILL.
+      env: { STILLMOTION_PARENT_PID: String(process.pid) },
+      onSpawn: (child) => {
+        scope.track(child);
+        // Interrupted just as the exporter renamed its file into place: the user asked for
+        // nothing, so nothing stays (an older file at --out was replaced and cannot come back).
+        child.once("exit", () => {
+          if (!existed && scope.interrupted()) rmSync(out, { force: true });
+        });
+      },
+    }),
+  );
   return { checkpoint, out, report };
 }
 

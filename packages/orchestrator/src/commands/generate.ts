@@ -3,31 +3,41 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { generateVideos } from "../pipelines/generate-videos.js";
 import { listStills } from "../pipelines/inputs.js";
+import { interruptible } from "../pipelines/interrupt.js";
 import { stepBar } from "../runs/step-bar.js";
+import { integerOption } from "./integer-option.js";
+
+/** Largest --size: 2048 px keeps a 16-step clip under ~1 GB of float frames. */
+export const MAX_SIZE = 2048;
 
 export interface GenerateCommandOptions {
   model: string;
   out: string;
   steps?: number;
   size?: number;
+  overwrite?: boolean;
 }
 
 export async function generate(input: string, options: GenerateCommandOptions) {
   const stills = await listStills(resolve(input));
-  const bar = stepBar("generate");
-  try {
-    return await generateVideos({
-      model: resolve(options.model),
-      stills,
-      outDir: resolve(options.out),
-      steps: options.steps,
-      width: options.size,
-      height: options.size,
-      onProgress: (done, total, id) => bar.update(done, total, id),
-    });
-  } finally {
-    bar.stop();
-  }
+  const outDir = resolve(options.out);
+  return interruptible(`generate into ${outDir}`, async () => {
+    const bar = stepBar("generate");
+    try {
+      return await generateVideos({
+        model: resolve(options.model),
+        stills,
+        outDir,
+        overwrite: options.overwrite,
+        steps: options.steps,
+        width: options.size,
+        height: options.size,
+        onProgress: (done, total, id) => bar.update(done, total, id),
+      });
+    } finally {
+      bar.stop();
+    }
+  });
 }
 
 export function register(program: Command): void {
@@ -36,8 +46,13 @@ export function register(program: Command): void {
     .description("turn stills (a dataset, or a folder of images/ + masks/) into videos with masks")
     .requiredOption("-m, --model <file>", "exported generator (.onnx)")
     .requiredOption("-o, --out <dir>", "output folder: clips/<id>/ PNGs + preview.webp, dataset/")
-    .option("--steps <n>", "frames generated after each still", Number, 16)
-    .option("--size <px>", "resize stills to size x size first (the model's training size)", Number)
+    .option("--steps <n>", "frames generated after each still", integerOption("--steps", 1, 1000), 16)
+    .option(
+      "--size <px>",
+      "resize stills to size x size first (the model's training size)",
+      integerOption("--size", 8, MAX_SIZE, " (pixels per side)"),
+    )
+    .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(
       "after",
       "\nExamples:\n  $ stillmotion generate stills/ -m runs/a/export/generator.onnx -o out/gen --steps 16 --size 64\n  $ stillmotion generate data/kvasir -m model.onnx -o out/kvasir-videos",

@@ -1,7 +1,9 @@
 /** `stillmotion propagate`: a dataset whose videos carry key-frame masks -> masks on every frame (Fig. 6). */
 import { resolve } from "node:path";
-import type { Fusion } from "@stillmotion/inference";
+import { FUSIONS, type Fusion } from "@stillmotion/inference";
 import type { Command } from "commander";
+import { Code, StillMotionError } from "../errors.js";
+import { interruptible } from "../pipelines/interrupt.js";
 import { propagateVideos } from "../pipelines/propagate-videos.js";
 import { stepBar } from "../runs/step-bar.js";
 
@@ -10,22 +12,33 @@ export interface PropagateCommandOptions {
   out: string;
   fusion?: Fusion;
   video?: boolean;
+  overwrite?: boolean;
 }
 
 export async function propagate(dataset: string, options: PropagateCommandOptions) {
-  const bar = stepBar("propagate");
-  try {
-    return await propagateVideos({
-      model: resolve(options.model),
-      dataset: resolve(dataset),
-      outDir: resolve(options.out),
-      fusion: options.fusion,
-      videos: options.video,
-      onProgress: (done, total, id) => bar.update(done, total, id),
-    });
-  } finally {
-    bar.stop();
+  if (options.fusion !== undefined && !FUSIONS.includes(options.fusion)) {
+    throw new StillMotionError(
+      Code.INVALID_ARGUMENT,
+      `--fusion: expected one of ${FUSIONS.join(", ")}, got ${JSON.stringify(options.fusion)}`,
+    );
   }
+  const outDir = resolve(options.out);
+  return interruptible(`propagate into ${outDir}`, async () => {
+    const bar = stepBar("propagate");
+    try {
+      return await propagateVideos({
+        model: resolve(options.model),
+        dataset: resolve(dataset),
+        outDir,
+        overwrite: options.overwrite,
+        fusion: options.fusion,
+        videos: options.video,
+        onProgress: (done, total, id) => bar.update(done, total, id),
+      });
+    } finally {
+      bar.stop();
+    }
+  });
 }
 
 export function register(program: Command): void {
@@ -36,6 +49,7 @@ export function register(program: Command): void {
     .requiredOption("-o, --out <dir>", "output folder: videos/<id>/mask_*.png, overlay.mp4, preview.webp")
     .option("--fusion <how>", "combining chains of several key frames: linear | nearest", "linear")
     .option("--no-video", "skip the overlay mp4 (no ffmpeg needed)")
+    .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(
       "after",
       "\nExamples:\n  $ stillmotion propagate data/clips -m model.onnx -o out/masks\n  $ stillmotion propagate data/clips -m model.onnx -o out/masks --fusion nearest --no-video",

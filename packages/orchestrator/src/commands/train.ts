@@ -2,16 +2,22 @@
  * `stillmotion train`: validate the config, then supervise a training run of the Python trainer
  * (gRPC control + ZeroMQ telemetry), with a progress bar, graceful Ctrl-C and restarts.
  */
-import { resolve } from "node:path";
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { loadRunConfig, type RunConfig } from "../config/run-config.js";
 import { TrainDashboard } from "../dashboard/train-dashboard.js";
+import { Code, StillMotionError } from "../errors.js";
 import { createLogger } from "../logger.js";
 import { repoRoot } from "../repo-paths.js";
 import { RunProgress } from "../runs/progress.js";
 import { gitCommit, machineInfo, runFiles, writeJsonAtomic } from "../runs/run-record.js";
 import { type RunOutcome, type SuperviseOptions, superviseRun } from "../runs/supervisor.js";
 import { superviseTorchrun } from "../runs/torchrun-supervisor.js";
+import { integerOption } from "./integer-option.js";
+
+/** Most restarts --restart-on-failure allows: a trainer that dies 100 times will not recover. */
+export const MAX_RESTARTS = 100;
 
 export interface TrainOptions {
   config: string;
@@ -36,11 +42,50 @@ export function resolveRunDir(config: RunConfig, runDir?: string): string {
   return resolve(runDir ?? fromConfig ?? "runs/default");
 }
 
+/** What in a run directory makes it hold a run (the trainer's rule, run_dir.resolve_resume). */
+function runMarkers(runDir: string): string[] {
+  const found = ["config.json", "metrics.jsonl"].filter((name) => existsSync(join(runDir, name)));
+  const checkpoints = join(runDir, "checkpoints");
+  if (existsSync(checkpoints) && readdirSync(checkpoints).some((f) => f.endsWith(".pt"))) {
+    found.push("checkpoints/");
+  }
+  return found;
+}
+
+/**
+ * A fresh run refuses a directory that already holds one, before anything is written there: the
+ * trainer refuses it too, but only after env.json, orchestrator.json and the report had been
+ * rewritten over the old run's.
+ */
+export function refuseUsedRunDir(runDir: string): void {
+  const markers = runMarkers(runDir);
+  if (markers.length) {
+    throw new StillMotionError(
+      Code.ALREADY_EXISTS,
+      `${runDir}: run directory already holds a run (${markers.join(", ")}); pass --resume to continue it, or choose another --run-dir`,
+    );
+  }
+}
+
+/** Whether a run got as far as logging a step or writing a checkpoint (then it is kept). */
+function trainedAStep(runDir: string): boolean {
+  const metrics = join(runDir, "metrics.jsonl");
+  return (existsSync(metrics) && statSync(metrics).size > 0) || runMarkers(runDir).includes("checkpoints/");
+}
+
+function isEmptyOrAbsent(dir: string): boolean {
+  return !existsSync(dir) || readdirSync(dir).length === 0;
+}
+
 export async function train(options: TrainOptions): Promise<RunOutcome> {
   const config = loadRunConfig(options.config, options.set ?? []);
   // The trainer resolves relative dataset paths from its own working directory: pin them here.
   config.data.dataset = resolve(config.data.dataset);
   const runDir = resolveRunDir(config, options.runDir);
+  if (!options.resume) refuseUsedRunDir(runDir);
+  // A run refused at start (bad clip_len, a manifest path outside the dataset...) must not leave
+  // a run directory that looks like a run: one this command created goes again.
+  const createdRunDir = isEmptyOrAbsent(runDir);
   const log = createLogger({ file: runFiles.log(runDir), json: options.json });
   // Keeps previews in run_dir/previews/, serves --dashboard, writes report.html at the end.
   const board = await TrainDashboard.start(runDir, { dashboard: options.dashboard, logger: log });
@@ -114,6 +159,7 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
     await board.finish(failure);
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
+    if (failure && createdRunDir && !trainedAStep(runDir)) rmSync(runDir, { recursive: true, force: true });
   }
 }
 
@@ -132,7 +178,7 @@ export function register(program: Command): void {
     .option(
       "--restart-on-failure <n>",
       "restart a dead trainer from its last checkpoint up to n times",
-      Number,
+      integerOption("--restart-on-failure", 0, MAX_RESTARTS),
     )
     .option("--json", "print the outcome as one JSON object (and log JSON lines on stderr)")
     .option("--nproc <n>", "processes per node under torchrun (DistributedDataParallel)", Number)

@@ -2,7 +2,7 @@
  * One-shot trainer commands (`python -m stillmotion_trainer <command> ...`) whose last stdout
  * line is a JSON report: export, synth, dataset-check. Errors keep the trainer's own message.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { Code, StillMotionError } from "../errors.js";
 import { pythonExecutable, trainerDir, trainerEnv } from "./python.js";
 
@@ -10,6 +10,8 @@ export interface PythonCommandOptions {
   /** Receives each stderr line (progress, logs). */
   onStderr?: (line: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** Receives the child as soon as it is spawned (an interrupt handler stops and awaits it). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export async function runTrainerCommand<T = Record<string, unknown>>(
@@ -21,6 +23,7 @@ export async function runTrainerCommand<T = Record<string, unknown>>(
     env: trainerEnv(options.env),
     stdio: ["ignore", "pipe", "pipe"],
   });
+  options.onSpawn?.(child);
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => {
