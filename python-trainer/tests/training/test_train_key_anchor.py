@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from stillmotion_trainer.models.generator import build_generator
 from stillmotion_trainer.models.next_frame import NextFrameGenerator, freeze_displacement
 from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.training.initial_mask import walk_generator
@@ -76,7 +77,7 @@ def tiny_warp_generator():
     cfg = generator_config(
         "tiny", next_frame_input=True, mask_head="warp", mask_refine=True, image_residual=True
     )
-    return NextFrameGenerator(cfg)
+    return build_generator(cfg)
 
 
 def test_anchor_loss_is_phi_of_the_key_mask_and_trains_the_correction():
