@@ -1,19 +1,30 @@
 /**
- * The `stillmotion` command line. Commands live in ./commands (one module each); this file only
- * assembles them and maps errors to exit codes.
+ * The `stillmotion` command line. Commands live in ./commands (one module each, imported only
+ * when that command runs); this file only assembles them and maps errors to exit codes.
  */
 import { Command, CommanderError } from "commander";
-import { commands } from "./commands/index.js";
+import { commandFor, loadAll, registerSummaries } from "./commands/index.js";
 import { asStillMotionError, Code, errorLine } from "./errors.js";
 
-export function buildProgram(): Command {
+/**
+ * The program for `args` (the words after `stillmotion`): only the module of the command they
+ * name is loaded; without a command (`--help`, a group, a typo) every command is listed by its
+ * summary and nothing heavy loads. Without `args`, every command is registered in full.
+ */
+export async function buildProgram(args?: readonly string[]): Promise<Command> {
   const program = new Command("stillmotion")
     .description("Still images to annotated video; sparse masks to masks on every frame.")
     .version("0.1.0")
     .showHelpAfterError()
     // Before registering: subcommands copy these settings, so usage errors return instead of exiting.
     .exitOverride();
-  for (const command of commands) command.register(program);
+  if (args === undefined) {
+    for (const command of await loadAll()) command.register(program);
+    return program;
+  }
+  const entry = commandFor(args);
+  if (entry) (await entry.load()).register(program);
+  else registerSummaries(program);
   return program;
 }
 
@@ -23,8 +34,9 @@ export function buildProgram(): Command {
  * an unexpected one).
  */
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const program = buildProgram();
   try {
+    // Inside the try: a command module that fails to load (a missing native add-on) is one line too.
+    const program = await buildProgram(argv.slice(2));
     await program.parseAsync(argv);
     return 0;
   } catch (err) {

@@ -7,8 +7,9 @@
  * with `saveReportSection(runDir, section)`; they are kept in run_dir/report-sections/<id>.json,
  * so every later report (and the dashboard) shows them. Then call `writeReport(runDir)`.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { writeFileAtomicSync } from "@stillmotion/inference/fs-atomic";
 import { Code, StillMotionError } from "../errors.js";
 import { writeJsonAtomic } from "../runs/run-record.js";
 import { isRunDir } from "../runs/run-summary.js";
@@ -135,9 +136,4 @@ export async function writeCompareReport(runDirs: string[], out: string): Promis
   return resolve(out);
 }
 
-function writeTextAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${Date.now()}-${process.pid}.report.tmp`);
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
+const writeTextAtomic = writeFileAtomicSync;

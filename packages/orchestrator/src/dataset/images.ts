@@ -4,7 +4,7 @@
  * reason codes. The only module of the dataset layer that imports sharp.
  */
 import { stat } from "node:fs/promises";
-import { encodePng } from "@stillmotion/inference";
+import { encodePng } from "@stillmotion/inference/image-io";
 import sharp from "sharp";
 import { DatasetError, errorMessage } from "./errors.js";
 import { MAX_PIXELS } from "./manifest.js";

@@ -8,18 +8,17 @@
  */
 import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+// Subpath imports: the dataset layer must not load onnxruntime (the package's main entry does).
+import { replaceDirAtomic, tempPathFor, writeFileAtomic } from "@stillmotion/inference/fs-atomic";
+import { encodePng } from "@stillmotion/inference/image-io";
 import {
   checkImage,
   checkMask,
-  encodePng,
   type FloatImage,
   imageToPixels,
   type Mask,
   maskToPixels,
-  replaceDirAtomic,
-  tempPathFor,
-  writeFileAtomic,
-} from "@stillmotion/inference";
+} from "@stillmotion/inference/image-types";
 import { DatasetError } from "./errors.js";
 import {
   FORMAT,

@@ -5,18 +5,17 @@
  *   orchestrator.json   where the live trainer listens (for `stillmotion stop/status`)
  *   summary.json        how the run ended
  *   logs/orchestrator.log
- * Every write is atomic (temp file + rename).
+ * Every write is atomic (@stillmotion/inference's fs-atomic: temp + fsync + rename).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus, hostname, totalmem } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { writeFileAtomicSync } from "@stillmotion/inference/fs-atomic";
 
+/** Synchronous: summary.json is written from exit paths that must not yield. */
 export function writeJsonAtomic(path: string, data: unknown): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${Date.now()}-${process.pid}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, `${JSON.stringify(data, null, 2)}\n`);
 }
 
 export function readJson<T>(path: string): T | undefined {
