@@ -30,6 +30,16 @@ function entriesOf(dir: string): string[] | undefined {
   return readdirSync(dir);
 }
 
+/**
+ * A system error raised on a file descriptor (ENOSPC from write(2)) carries no path, so the user
+ * would read "no space left on device, write" without knowing where: name the output folder.
+ */
+function namingOutput(err: unknown, out: string): unknown {
+  const sys = err as NodeJS.ErrnoException;
+  if (sys instanceof Error && typeof sys.code === "string" && !sys.path) sys.path = out;
+  return err;
+}
+
 /** Staging folders still open in this process: an interrupt removes them (see interrupt.ts). */
 const open = new Set<StagedOutput>();
 
@@ -82,7 +92,7 @@ export class StagedOutput {
       return result;
     } catch (err) {
       staged.discard();
-      throw err;
+      throw namingOutput(err, staged.out);
     }
   }
 

@@ -1,0 +1,65 @@
+/**
+ * Bad-input suite, surface "checkpoints": `export` of run folders without checkpoints and of
+ * checkpoint files that are empty, truncated, not torch files, pickled objects (code that would
+ * run when loaded), legacy pickles, TorchScript, or torch files that are no checkpoint. Each
+ * case: non-zero exit, one line `stillmotion: CODE: message` naming the file, no .onnx at --out.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  caseDir,
+  expectFailure,
+  FIXTURE_TIMEOUT_MS,
+  type Fixture,
+  leftovers,
+  runCli,
+  sharedFixture,
+} from "./harness.js";
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await sharedFixture();
+}, FIXTURE_TIMEOUT_MS);
+
+// [checkpoint file in the fixture's checkpoints/ folder, expected code]
+const files: Array<[string, string]> = [
+  ["missing.pt", "NOT_FOUND"],
+  ["empty.pt", "INVALID_ARGUMENT"],
+  ["truncated.pt", "INVALID_ARGUMENT"],
+  ["text.pt", "INVALID_ARGUMENT"],
+  ["pickled-object.pt", "INVALID_ARGUMENT"],
+  ["legacy-pickle.pt", "INVALID_ARGUMENT"],
+  ["torchscript.pt", "INVALID_ARGUMENT"],
+  ["not-a-checkpoint.pt", "INVALID_ARGUMENT"],
+];
+
+describe("checkpoints: export --checkpoint", () => {
+  it.concurrent.each(files)("%s", async (file, code) => {
+    const checkpoint = join(fx.checkpoints, file);
+    const dir = caseDir(fx, `checkpoint-${file}`);
+    const out = join(dir, "generator.onnx");
+    const run = await runCli(["export", fx.runDir, "--checkpoint", checkpoint, "--out", out]);
+    expectFailure(run, { code, names: checkpoint, absent: [out] });
+    expect(run.stdout).not.toContain("payload ran");
+    expect(leftovers(dir)).toEqual([]);
+  });
+});
+
+describe("checkpoints: export <runDir>", () => {
+  it.concurrent("a run folder without checkpoints", async () => {
+    const runDir = join(caseDir(fx, "checkpoint-none"), "run");
+    mkdirSync(runDir);
+    const out = join(runDir, "..", "generator.onnx");
+    const run = await runCli(["export", runDir, "--out", out]);
+    expectFailure(run, { code: "NOT_FOUND", names: join(runDir, "checkpoints"), absent: [out] });
+  });
+
+  it.concurrent("an empty checkpoints folder", async () => {
+    const runDir = join(caseDir(fx, "checkpoint-empty-folder"), "run");
+    mkdirSync(join(runDir, "checkpoints"), { recursive: true });
+    const out = join(runDir, "..", "generator.onnx");
+    const run = await runCli(["export", runDir, "--out", out]);
+    expectFailure(run, { code: "NOT_FOUND", names: join(runDir, "checkpoints"), absent: [out] });
+  });
+});

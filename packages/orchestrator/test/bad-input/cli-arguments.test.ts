@@ -1,0 +1,130 @@
+/**
+ * Bad-input suite, surface "CLI arguments": option values commander used to pass through as NaN
+ * (`--size abc` was ignored, `--restart-on-failure abc` meant no limit), sizes that would
+ * allocate gigabytes, outputs that are files or already hold results, a run directory that
+ * already holds a run. Each case: non-zero exit, one line `stillmotion: CODE: message` naming the
+ * option or path, and nothing written where the command would have written.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  caseDir,
+  expectFailure,
+  FIXTURE_TIMEOUT_MS,
+  type Fixture,
+  runCli,
+  sharedFixture,
+} from "./harness.js";
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await sharedFixture();
+}, FIXTURE_TIMEOUT_MS);
+
+type Argv = (out: string) => string[];
+const generate: (...extra: string[]) => Argv =
+  (...extra) =>
+  (out) => ["generate", fx.stills, "-m", fx.model, "-o", out, ...extra];
+const train: (...extra: string[]) => Argv =
+  (...extra) =>
+  (out) => ["train", "-c", join(fx.root, "config.json"), "--run-dir", out, ...extra];
+
+// [case, argv given the output path, expected code, what the line names]
+const cases: Array<[string, Argv, string, string]> = [
+  ["generate --size abc", generate("--size", "abc"), "INVALID_ARGUMENT", "--size"],
+  ["generate --size 100000", generate("--size", "100000"), "INVALID_ARGUMENT", "--size"],
+  ["generate --size 0", generate("--size", "0"), "INVALID_ARGUMENT", "--size"],
+  ["generate --size 16.5", generate("--size", "16.5"), "INVALID_ARGUMENT", "--size"],
+  ["generate --steps abc", generate("--steps", "abc"), "INVALID_ARGUMENT", "--steps"],
+  ["generate --steps -1", generate("--steps", "-1"), "INVALID_ARGUMENT", "--steps"],
+  [
+    "train --restart-on-failure abc",
+    train("--restart-on-failure", "abc"),
+    "INVALID_ARGUMENT",
+    "--restart-on-failure",
+  ],
+  [
+    "train --restart-on-failure -1",
+    train("--restart-on-failure", "-1"),
+    "INVALID_ARGUMENT",
+    "--restart-on-failure",
+  ],
+  [
+    "propagate --fusion bogus",
+    (out) => ["propagate", fx.dataset, "-m", fx.model, "-o", out, "--fusion", "bogus"],
+    "INVALID_ARGUMENT",
+    "--fusion",
+  ],
+  [
+    "generate from a missing folder",
+    (out) => ["generate", join(fx.root, "no-such-stills"), "-m", fx.model, "-o", out],
+    "NOT_FOUND",
+    "no-such-stills",
+  ],
+  [
+    "propagate from a missing dataset",
+    (out) => ["propagate", join(fx.root, "no-such-dataset"), "-m", fx.model, "-o", out],
+    "NOT_FOUND",
+    "no-such-dataset",
+  ],
+];
+
+describe("CLI arguments", () => {
+  it.concurrent.each(cases)("%s", async (name, argv, code, names) => {
+    const out = join(caseDir(fx, `args-${name}`), "out");
+    const run = await runCli(argv(out));
+    expectFailure(run, { code, names, absent: [out] });
+  });
+
+  it.concurrent("--out is a file", async () => {
+    const out = join(caseDir(fx, "args-out-file"), "out");
+    writeFileSync(out, "mine\n");
+    const run = await runCli(generate("--steps", "2")(out));
+    expectFailure(run, { code: "INVALID_ARGUMENT", names: out });
+    expect(readFileSync(out, "utf8")).toBe("mine\n");
+  });
+
+  it.concurrent("--out holds an earlier result: refused, the earlier result kept", async () => {
+    const out = join(caseDir(fx, "args-out-used"), "out");
+    mkdirSync(join(out, "clips", "old"), { recursive: true });
+    writeFileSync(join(out, "clips", "old", "frame_00000.png"), "earlier\n");
+    const run = await runCli(generate("--steps", "2")(out));
+    expectFailure(run, { code: "ALREADY_EXISTS", names: out });
+    expect(existsSync(join(out, "clips", "old", "frame_00000.png"))).toBe(true);
+    expect(existsSync(join(out, "clips", "still-000"))).toBe(false);
+  });
+
+  it.concurrent("train into a run directory that holds a run: refused, its records untouched", async () => {
+    const runDir = join(caseDir(fx, "args-used-run"), "run");
+    cpSync(fx.runDir, runDir, { recursive: true });
+    const before = ["env.json", "orchestrator.json", "report.html"].map((f) => readFileSync(join(runDir, f)));
+    const run = await runCli(train()(runDir));
+    expectFailure(run, { code: "ALREADY_EXISTS", names: runDir });
+    const after = ["env.json", "orchestrator.json", "report.html"].map((f) => readFileSync(join(runDir, f)));
+    expect(after).toEqual(before);
+  });
+});
+
+/** A 12 KiB tmpfs in a private mount namespace (needs root, as in CI containers; skipped else). */
+const canMount = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "true"]).status === 0;
+
+describe.skipIf(!canMount)("--out on a full disk (ENOSPC)", () => {
+  it.concurrent.each([
+    ["propagate", (out: string) => ["propagate", fx.dataset, "-m", fx.model, "-o", out]],
+    ["generate", (out: string) => ["generate", fx.stills, "-m", fx.model, "-o", out, "--steps", "2"]],
+  ])("%s", async (name, argv) => {
+    const disk = caseDir(fx, `args-enospc-${name}`);
+    const out = join(disk, "out");
+    const argvText = [process.execPath, BIN, ...argv(out)].map((a) => `'${a}'`).join(" ");
+    // The CLI and the listing of what it left run inside the namespace, where the tmpfs lives.
+    const script = `mount -t tmpfs -o size=12k tmpfs '${disk}' && ${argvText}; rc=$?; echo "left:$(ls -A '${disk}')"; exit $rc`;
+    const run = spawnSync("unshare", ["-m", "sh", "-c", script], { encoding: "utf8" });
+    expectFailure(
+      { code: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr },
+      { code: "RESOURCE_EXHAUSTED", names: out },
+    );
+    expect(run.stdout).toContain("left:\n");
+  });
+});
