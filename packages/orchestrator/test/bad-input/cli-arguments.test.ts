@@ -10,6 +10,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  BIN,
   caseDir,
   expectFailure,
   FIXTURE_TIMEOUT_MS,

@@ -66,7 +66,7 @@ const stills: Array<[string, (dir: string) => Promise<string>, string]> = [
       mkdirSync(images);
       mkdirSync(masks);
       copyFileSync(join(fx.stills, "still-000.png"), join(images, "a.png"));
-      await sharp({ create: { width: 40, height: 8, channels: 1, background: 255 } })
+      await sharp({ create: { width: 40, height: 8, channels: 3, background: { r: 255, g: 255, b: 255 } } })
         .png()
         .toFile(join(masks, "a.png"));
       return join(masks, "a.png");
