@@ -27,7 +27,7 @@ synth mix-train 48 16 0 easy,hard
 for m in easy hard sweep shake; do synth "$m-test" 6 24 100 "$m"; done
 
 name="$recipe-$train"
-sets=(--set "data.dataset=$BENCH_DIR/$train/manifest.json")
+sets=(--set "data.dataset=$BENCH_DIR/$train/manifest.json" --set data.size=64)  # the synthetic sets are 64x64
 for kv in "$@"; do
   sets+=(--set "$kv")
   name+="-${kv//[^A-Za-z0-9.=_]/_}"
