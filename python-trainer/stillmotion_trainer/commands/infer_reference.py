@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         load_generator_from_checkpoint,
     )
     from stillmotion_trainer.export.onnx_export import export_generator
+    from stillmotion_trainer.fs_atomic import atomic_write_text
     from stillmotion_trainer.models.generator import build_generator
     from stillmotion_trainer.models.next_frame import generation_step
     from stillmotion_trainer.models.presets import generator_config
@@ -124,9 +125,6 @@ def run(args: argparse.Namespace) -> int:
         "chain": chain,
     }
     ref_path = os.path.join(args.out, "reference.json")
-    tmp = ref_path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(reference, f)
-    os.replace(tmp, ref_path)
+    atomic_write_text(ref_path, json.dumps(reference))
     print(json.dumps({"ok": True, "onnx": onnx_path, "reference": ref_path}))
     return 0

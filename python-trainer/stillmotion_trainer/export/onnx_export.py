@@ -35,7 +35,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
 import warnings
 from typing import TYPE_CHECKING, Any, cast
@@ -44,6 +43,7 @@ import torch
 from torch import nn
 
 import stillmotion_trainer
+from stillmotion_trainer.fs_atomic import atomic_path
 from stillmotion_trainer.models.generator import GeneratorConfig
 
 if TYPE_CHECKING:
@@ -201,43 +201,38 @@ def export_generator(
         (torch.rand(1, gen_cfg.channels, h, w),) if gen_cfg.next_frame_input else ()
     )
     dynamic = {0: "batch", 2: "height", 3: "width"}
-    fd, tmp_path = tempfile.mkstemp(prefix=".export-", suffix=".onnx.tmp", dir=out_dir)
-    os.close(fd)
     started = time.perf_counter()
     try:
-        checks = [check_trace_rerun(graph, samples, gen_cfg, outputs, where=out_path)]
-        with torch.no_grad(), warnings.catch_warnings():
-            # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic; harmless
-            warnings.simplefilter("ignore", UserWarning)
-            torch.onnx.export(
-                graph,
-                samples,
-                tmp_path,
-                input_names=list(names),
-                output_names=list(outputs),
-                dynamic_axes={name: dynamic for name in names + outputs},
-                opset_version=opset,
-                do_constant_folding=True,
+        # atomic_path publishes the file only once every check below has passed.
+        with atomic_path(out_path) as tmp:
+            tmp_path = str(tmp)
+            checks = [check_trace_rerun(graph, samples, gen_cfg, outputs, where=out_path)]
+            with torch.no_grad(), warnings.catch_warnings():
+                # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic:
+                # harmless
+                warnings.simplefilter("ignore", UserWarning)
+                torch.onnx.export(
+                    graph,
+                    samples,
+                    tmp_path,
+                    input_names=list(names),
+                    output_names=list(outputs),
+                    dynamic_axes={name: dynamic for name in names + outputs},
+                    opset_version=opset,
+                    do_constant_folding=True,
+                )
+            # 2. Metadata, then the self-checks, on the temporary file.
+            proto = onnx.load(tmp_path)
+            del proto.metadata_props[:]
+            for key, value in meta.items():
+                proto.metadata_props.add(key=key, value=value)
+            declare_output_shapes(proto, gen_cfg.channels)
+            proto.producer_name = "stillmotion_trainer"
+            proto.producer_version = stillmotion_trainer.__version__
+            checks += check_onnx_model(
+                proto, gen_cfg.channels, where=out_path, inputs=names, outputs=outputs
             )
-        # 2. Metadata, then the self-checks, on the temporary file.
-        proto = onnx.load(tmp_path)
-        del proto.metadata_props[:]
-        for key, value in meta.items():
-            proto.metadata_props.add(key=key, value=value)
-        declare_output_shapes(proto, gen_cfg.channels)
-        proto.producer_name = "stillmotion_trainer"
-        proto.producer_version = stillmotion_trainer.__version__
-        checks += check_onnx_model(
-            proto, gen_cfg.channels, where=out_path, inputs=names, outputs=outputs
-        )
-        onnx.save(proto, tmp_path)
-        os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; the model is meant to be shared
-        # 3. Atomic publish: readers see the old file or the complete new one, never a torn one.
-        os.replace(tmp_path, out_path)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
-        raise
+            onnx.save(proto, tmp_path)
     finally:
         model.to(device)
         model.train(was_training)

@@ -21,7 +21,6 @@ the same way; `migrate-checkpoint --trust` converts one you trust.
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
 import random
 import re
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 
 from stillmotion_trainer.errors import StillMotionError
+from stillmotion_trainer.fs_atomic import produce_atomic
 from stillmotion_trainer.training.checkpoint_codec import CodecError, decode, encode
 
 FORMAT = "stillmotion-checkpoint"
@@ -302,36 +302,11 @@ def newest_resumable(
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to a temp file in the same folder, fsync, then os.replace onto `path`.
+    """torch.save through fs_atomic: temp file, fsync, os.replace onto `path`, folder fsync.
 
-    A reader (or a resume after kill -9) sees either the old file or the complete new one; the
-    folder is fsynced too so the rename itself survives a power cut.
+    A reader (or a resume after kill -9) sees either the old file or the complete new one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    produce_atomic(path, lambda f: torch.save(obj, f))
 
 
 def prune_step_checkpoints(run_dir: Path, keep_last: int) -> list[Path]:

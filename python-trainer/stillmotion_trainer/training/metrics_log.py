@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import IO, Any, Mapping, Optional
+
+from stillmotion_trainer.fs_atomic import atomic_write_text
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -49,12 +50,7 @@ class MetricsLog:
                     kept.append(line)
                 else:
                     dropped += 1
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.writelines(kept)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, "".join(kept))
         return dropped
 
     def write(self, kind: str, step: int, metrics: Mapping[str, Any]) -> None:

@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
+from stillmotion_trainer.fs_atomic import atomic_write_json  # noqa: F401 (loop.py imports it here)
 from stillmotion_trainer.training.checkpoint import latest_checkpoint
 from stillmotion_trainer.training.config import ConfigError
 
@@ -24,17 +23,6 @@ STOP_NAME = "STOP"
 
 def stop_file(run_dir: Path) -> Path:
     return run_dir / STOP_NAME
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def resolve_resume(run_dir: Path, resume: Optional[str]) -> Optional[Path]:

@@ -1,31 +1,18 @@
 """Write a dataset folder (frames, masks, manifest.json) atomically and reproducibly.
 
-Every file goes to a temporary name first and is renamed into place, so a crash never leaves a
-half-written PNG or manifest. PNGs carry no timestamps, so the same pixels give the same bytes.
+Every file is written through fs_atomic (temporary name, fsync, rename), so a crash never leaves
+a half-written PNG or manifest. PNGs carry no timestamps, so the same pixels give the same bytes.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from stillmotion_trainer.fs_atomic import atomic_write_bytes, atomic_write_json
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
@@ -47,7 +34,7 @@ def write_png(path: Path, pixels: np.ndarray) -> None:
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> Path:
     path = root / "manifest.json"
-    atomic_write_bytes(path, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+    atomic_write_json(path, manifest)
     return path
 
 
