@@ -6,8 +6,9 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import {
+  CASE_TIMEOUT_MS,
   caseDir,
   expectFailure,
   FIXTURE_TIMEOUT_MS,
@@ -16,6 +17,9 @@ import {
   runCli,
   sharedFixture,
 } from "./harness.js";
+
+// Each case starts the CLI (and some the trainer): minutes on a loaded 2-core machine.
+vi.setConfig({ testTimeout: CASE_TIMEOUT_MS });
 
 let fx: Fixture;
 beforeAll(async () => {

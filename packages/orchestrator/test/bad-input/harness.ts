@@ -21,6 +21,9 @@ const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** The built CLI: the suite tests what a user runs, not the sources. */
 export const BIN = join(packageDir, "dist", "bin.js");
 
+/** One case: a CLI start (and for some a Python start) while other cases run beside it. */
+export const CASE_TIMEOUT_MS = 300_000;
+
 /** Long enough for one training run on a loaded 2-core machine. */
 export const FIXTURE_TIMEOUT_MS = 900_000;
 

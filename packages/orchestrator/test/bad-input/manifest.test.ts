@@ -5,8 +5,9 @@
  */
 import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, it } from "vitest";
+import { beforeAll, describe, it, vi } from "vitest";
 import {
+  CASE_TIMEOUT_MS,
   caseDir,
   expectFailure,
   FIXTURE_TIMEOUT_MS,
@@ -14,6 +15,9 @@ import {
   runCli,
   sharedFixture,
 } from "./harness.js";
+
+// Each case starts the CLI (and some the trainer): minutes on a loaded 2-core machine.
+vi.setConfig({ testTimeout: CASE_TIMEOUT_MS });
 
 let fx: Fixture;
 beforeAll(async () => {

@@ -6,9 +6,10 @@
  */
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import {
   alive,
+  CASE_TIMEOUT_MS,
   caseDir,
   childPids,
   expectFailure,
@@ -20,6 +21,9 @@ import {
   synth,
   waitFor,
 } from "./harness.js";
+
+// Each case starts the CLI (and some the trainer): minutes on a loaded 2-core machine.
+vi.setConfig({ testTimeout: CASE_TIMEOUT_MS });
 
 let fx: Fixture;
 /** Long enough inputs that a signal lands mid-write: 3 videos x 150 frames, 8 stills. */
@@ -36,9 +40,6 @@ beforeAll(async () => {
 
 const EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
-/** The exporter's temporary file in `dir`, once it has one (the export is mid-write then). */
-const exporting = (dir: string) => () => leftovers(dir).length > 0;
-
 describe("signals: export", () => {
   it.each(["SIGINT", "SIGTERM"] as const)("%s mid-export", async (signal) => {
     const dir = caseDir(fx, `signal-export-${signal}`);
@@ -49,8 +50,9 @@ describe("signals: export", () => {
         void waitFor(() => childPids(cli.pid ?? 0).length > 0, 60_000, "the exporter")
           .then(() => {
             exporter = childPids(cli.pid ?? 0)[0];
-            // mid-write if we see its temporary file in time, else while it loads torch
-            return waitFor(exporting(dir), 15_000, "the temporary file").catch(() => undefined);
+            // A tiny model exports in well under a second once torch is loaded, too fast to catch
+            // reliably mid-write: signal while the exporter starts (imports, checkpoint loading).
+            return new Promise((r) => setTimeout(r, 300));
           })
           .then(() => cli.kill(signal));
       },
@@ -70,7 +72,7 @@ describe("signals: export", () => {
         void waitFor(() => childPids(cli.pid ?? 0).length > 0, 60_000, "the exporter")
           .then(() => {
             exporter = childPids(cli.pid ?? 0)[0];
-            return waitFor(exporting(dir), 15_000, "the temporary file").catch(() => undefined);
+            return new Promise((r) => setTimeout(r, 300));
           })
           .then(() => cli.kill("SIGKILL"));
       },
