@@ -3,44 +3,10 @@
  * info, the report sections, the data as inline JSON and the page script inline, so the file
  * needs nothing but itself (no CDN, no fetches; a live page only talks to its own /events).
  */
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { PageData, ReportSection } from "./page-data.js";
 import { escapeHtml } from "./run-info.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-let script: Promise<string> | undefined;
-
-/**
- * The page script as browser JavaScript. An installed package ships it compiled
- * (dist/dashboard/client/dashboard-app.js); a source checkout (tests, tsx) has only the .ts,
- * which TypeScript transpiles here, cached in the OS temp folder by content hash because
- * loading TypeScript takes seconds.
- */
-export function pageScript(): Promise<string> {
-  script ??= (async () => {
-    const compiled = join(here, "client", "dashboard-app.js");
-    if (existsSync(compiled))
-      return readFileSync(compiled, "utf8").replace(/\n\/\/# sourceMappingURL=.*$/m, "");
-    const source = readFileSync(join(here, "client", "dashboard-app.ts"), "utf8");
-    const hash = createHash("sha256").update(source).digest("hex").slice(0, 16);
-    const cached = join(tmpdir(), "stillmotion-page-script", `${hash}.js`);
-    if (existsSync(cached)) return readFileSync(cached, "utf8");
-    const { default: ts } = await import("typescript");
-    const js = ts.transpileModule(source, {
-      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
-    }).outputText;
-    mkdirSync(dirname(cached), { recursive: true });
-    const tmp = `${cached}.${process.pid}.tmp`;
-    writeFileSync(tmp, js);
-    renameSync(tmp, cached);
-    return js;
-  })();
-  return script;
-}
+export { pageScript } from "./page-script.js";
 
 /** JSON that is safe inside <script>: no "</script>" can close the element early. */
 function inlineJson(data: unknown): string {

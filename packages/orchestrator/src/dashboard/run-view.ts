@@ -39,24 +39,8 @@ export interface RunView {
 /** Most train rows a snapshot carries; longer runs are thinned evenly (first and last kept). */
 export const MAX_TRAIN_ROWS = 5000;
 
-/**
- * Adds a row the way the trainer's metrics.jsonl evolves. A restarted trainer re-runs the steps
- * after its checkpoint, so a row at step s makes older rows at steps >= s stale: a train row
- * replaces train and val rows there (validation of step s follows training step s), a val row
- * replaces val rows. The page script keeps its own copy (client/dashboard-app.ts `appendMetric`).
- */
-export function appendMetric(rows: MetricRecord[], row: MetricRecord): void {
-  const kind = row.kind ?? "train";
-  const last = rows[rows.length - 1];
-  if (last && last.step >= row.step) {
-    const kept = rows.filter(
-      (r) => !(r.step >= row.step && (kind === "train" || (r.kind ?? "train") === kind)),
-    );
-    rows.length = 0;
-    for (const r of kept) rows.push(r);
-  }
-  rows.push(row);
-}
+// One rule for the server and the page script (client/ bundles the same module).
+export { appendMetric } from "./metric-rows.js";
 
 /** Keeps at most `max` train rows, evenly spaced, always the first and the last; val rows all. */
 export function thinMetrics(rows: MetricRecord[], max = MAX_TRAIN_ROWS): MetricRecord[] {
