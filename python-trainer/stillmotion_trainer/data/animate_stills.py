@@ -179,7 +179,10 @@ def animate_stills(
                     entry["keySource"] = "clinician"
                 entries.append(entry)
             videos.append({"id": vid, "fps": 25, "width": size, "height": size, "frames": entries})
-    source = {"tool": "python -m stillmotion_trainer animate-stills", "from": str(root_in)}
+    source: dict[str, Any] = {
+        "tool": "python -m stillmotion_trainer animate-stills",
+        "from": str(root_in),
+    }
     index = root_in / "index.csv"
     if index.is_file():
         with index.open(newline="") as f:
