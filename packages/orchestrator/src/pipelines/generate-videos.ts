@@ -16,6 +16,7 @@ import {
   writePngSequence,
 } from "@stillmotion/inference";
 import { DatasetWriter } from "../dataset/write.js";
+import { Code, StillMotionError } from "../errors.js";
 import type { StillInput } from "./inputs.js";
 import { StagedOutput } from "./staged-output.js";
 
@@ -86,6 +87,13 @@ async function writeVideos(
   for (const [i, still] of options.stills.entries()) {
     const image = await readImage(still.image, { channels: generator.channels, ...size });
     const mask = still.mask ? await readMask(still.mask, size) : undefined;
+    // generateFromStill would refuse it too, but without saying which of the stills' files it is
+    if (mask && (mask.width !== image.width || mask.height !== image.height)) {
+      throw new StillMotionError(
+        Code.INVALID_ARGUMENT,
+        `${still.mask}: mask is ${mask.width}x${mask.height}, its image ${still.image} is ${image.width}x${image.height}`,
+      );
+    }
     const video = await generateFromStill(generator, image, mask, { steps });
     const clipDir = join("clips", still.id);
     await writePngSequence(join(staged.stage, clipDir), {
