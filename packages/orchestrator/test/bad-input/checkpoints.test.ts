@@ -6,25 +6,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it, vi } from "vitest";
-import {
-  CASE_TIMEOUT_MS,
-  caseDir,
-  expectFailure,
-  FIXTURE_TIMEOUT_MS,
-  type Fixture,
-  leftovers,
-  runCli,
-  sharedFixture,
-} from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { caseDir, expectFailure, leftovers, runCli, useSharedFixture } from "./harness.js";
 
-// Each case starts the CLI (and some the trainer): minutes on a loaded 2-core machine.
-vi.setConfig({ testTimeout: CASE_TIMEOUT_MS });
-
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await sharedFixture();
-}, FIXTURE_TIMEOUT_MS);
+const fx = useSharedFixture();
 
 // [checkpoint file in the fixture's checkpoints/ folder, expected code]
 const files: Array<[string, string]> = [

@@ -8,25 +8,10 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it, vi } from "vitest";
-import {
-  BIN,
-  CASE_TIMEOUT_MS,
-  caseDir,
-  expectFailure,
-  FIXTURE_TIMEOUT_MS,
-  type Fixture,
-  runCli,
-  sharedFixture,
-} from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { BIN, caseDir, expectFailure, runCli, useSharedFixture } from "./harness.js";
 
-// Each case starts the CLI (and some the trainer): minutes on a loaded 2-core machine.
-vi.setConfig({ testTimeout: CASE_TIMEOUT_MS });
-
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await sharedFixture();
-}, FIXTURE_TIMEOUT_MS);
+const fx = useSharedFixture();
 
 type Argv = (out: string) => string[];
 const generate: (...extra: string[]) => Argv =

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMainThread } from "node:worker_threads";
-import { expect } from "vitest";
+import { beforeAll, expect, vi } from "vitest";
 import { pythonExecutable, trainerDir } from "../../src/trainer/python.js";
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -150,6 +150,20 @@ async function build(root: string): Promise<Fixture> {
   writeFileSync(join(checkpoints, "truncated.pt"), pt.subarray(0, pt.length >> 1));
   writeFileSync(join(checkpoints, "text.pt"), "not a checkpoint\n");
   return { root, dataset, stills, runDir, model, models, checkpoints, config };
+}
+
+/**
+ * A surface file's set-up: the per-case timeout (each case starts the CLI, some the trainer:
+ * minutes on a loaded 2-core machine), and the shared fixture, filled in before the
+ * first case runs (the object is empty until then: read it inside cases only).
+ */
+export function useSharedFixture(): Fixture {
+  vi.setConfig({ testTimeout: CASE_TIMEOUT_MS });
+  const fx = {} as Fixture;
+  beforeAll(async () => {
+    Object.assign(fx, await sharedFixture());
+  }, FIXTURE_TIMEOUT_MS);
+  return fx;
 }
 
 /** The shared fixture: built by the first file that asks, read by the others. */

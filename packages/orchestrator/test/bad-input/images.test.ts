@@ -6,24 +6,10 @@
 import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
-import { beforeAll, describe, it, vi } from "vitest";
-import {
-  CASE_TIMEOUT_MS,
-  caseDir,
-  expectFailure,
-  FIXTURE_TIMEOUT_MS,
-  type Fixture,
-  runCli,
-  sharedFixture,
-} from "./harness.js";
+import { describe, it } from "vitest";
+import { caseDir, expectFailure, runCli, useSharedFixture } from "./harness.js";
 
-// Each case starts the CLI (and some the trainer): minutes on a loaded 2-core machine.
-vi.setConfig({ testTimeout: CASE_TIMEOUT_MS });
-
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await sharedFixture();
-}, FIXTURE_TIMEOUT_MS);
+const fx = useSharedFixture();
 
 /** Stills folder: the fixture's good stills first (so some clips get written), then `bad`. */
 async function stillsWith(name: string, bad: (dir: string) => Promise<string>): Promise<[string, string]> {

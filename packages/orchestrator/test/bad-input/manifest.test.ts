@@ -5,24 +5,10 @@
  */
 import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, it, vi } from "vitest";
-import {
-  CASE_TIMEOUT_MS,
-  caseDir,
-  expectFailure,
-  FIXTURE_TIMEOUT_MS,
-  type Fixture,
-  runCli,
-  sharedFixture,
-} from "./harness.js";
+import { describe, it } from "vitest";
+import { caseDir, expectFailure, runCli, useSharedFixture } from "./harness.js";
 
-// Each case starts the CLI (and some the trainer): minutes on a loaded 2-core machine.
-vi.setConfig({ testTimeout: CASE_TIMEOUT_MS });
-
-let fx: Fixture;
-beforeAll(async () => {
-  fx = await sharedFixture();
-}, FIXTURE_TIMEOUT_MS);
+const fx = useSharedFixture();
 
 type Manifest = { videos: Array<{ fps: number; frames: Array<Record<string, string | undefined>> }> };
 
