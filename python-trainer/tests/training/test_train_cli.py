@@ -5,20 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 import yaml
 from train_helpers import base_raw
 
 from stillmotion_trainer.cli import main
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads(monkeypatch):
-    """The command sizes torch's thread pool; keep the rest of the test process as it was."""
-    monkeypatch.setenv("STILLMOTION_THREADS", "1")
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 
 
 def _write(tmp_path, raw) -> str:

@@ -14,7 +14,6 @@ import zlib
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from train_helpers import base_raw, small_config, synthetic_dataset
 
@@ -25,13 +24,7 @@ from stillmotion_trainer.training.events import RecordingEvents
 from stillmotion_trainer.training.loop import train
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads(monkeypatch):
-    """The command sizes torch's thread pool; keep the rest of the test process as it was."""
-    monkeypatch.setenv("STILLMOTION_THREADS", "1")
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
 
 from stillmotion_trainer.cli import main
 
@@ -22,12 +21,7 @@ CLIP = REPO / "data" / "real" / "vocalfolds-seq8-128"
 RECIPE = REPO / "configs" / "recipes" / "real-propagation.yaml"
 
 
-@pytest.fixture(autouse=True)
-def keep_torch_threads(monkeypatch):
-    monkeypatch.setenv("STILLMOTION_THREADS", "1")
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("keep_torch_threads")  # conftest.py
 
 
 def keyed_copy(tmp_path: Path) -> Path:
