@@ -95,6 +95,21 @@ def displacements(radius: int) -> torch.Tensor:
     return torch.stack([dx.flatten(), dy.flatten()], dim=1)
 
 
+def neighbours(d: torch.Tensor) -> torch.Tensor:
+    """The local soft arg-min's window: (D, 2) displacements -> (D, D, 1, 1) 0/1 kernel whose
+    entry (d', d) is 1 where |d - d'|_inf <= 1 (a 1x1 convolution of a one-hot over D with it
+    marks the best displacement's neighbours)."""
+    return ((d[:, None, :] - d[None, :, :]).abs().amax(-1) <= 1.0).float()[..., None, None]
+
+
+def _kept_on(table: list[torch.Tensor], level: int, device: torch.device) -> torch.Tensor:
+    """table[level] on `device`, copied there once and kept (constants that are not buffers)."""
+    t = table[level]
+    if t.device != device:
+        t = table[level] = t.to(device)
+    return t
+
+
 class Embedding(nn.Module):
     """Image -> matching features at one stride: [normalised pooled image, learned 3x3 convs]."""
 
@@ -127,13 +142,12 @@ class DisplacementEstimator(nn.Module):
         # backward made backward fail ("modified by an inplace operation"). Being
         # persistent=False buffers they were never in state_dict: checkpoints are unchanged.
         self._grids = [displacements(radius) for _, radius in LEVELS]
+        # per level, the local soft arg-min's window in displacement space (same reasons)
+        self._windows = [neighbours(d) for d in self._grids]
 
     def _grid(self, level: int, device: torch.device) -> torch.Tensor:
         """Level `level`'s (D, 2) displacements on `device` (copied there once, then kept)."""
-        d = self._grids[level]
-        if d.device != device:
-            d = self._grids[level] = d.to(device)
-        return d
+        return _kept_on(self._grids, level, device)
 
     def _soft_argmin(self, cost: torch.Tensor, level: int) -> torch.Tensor:
         d = self._grid(level, cost.device)  # (D, 2)
@@ -148,16 +162,11 @@ class DisplacementEstimator(nn.Module):
         # local window: the displacements within 1 of the best one (module docstring, step 2);
         # the one-hot of the best is spread to its neighbours by a fixed 0/1 1x1 convolution
         best = (z >= z_max).to(z.dtype)  # (B, D, h, w)
-        near = F.conv2d(best, self._neighbours(level, cost.device).to(z.dtype)) > 0
+        window = _kept_on(self._windows, level, cost.device).to(z.dtype)  # (D, D, 1, 1)
+        near = F.conv2d(best, window) > 0
         e = torch.exp(z - z_max) * near.to(z.dtype)
         kernel = d.t().reshape(2, -1, 1, 1)  # (2, D, 1, 1): output k = sum_d e_d * d[d, k]
         return F.conv2d(e, kernel) / e.sum(dim=1, keepdim=True)  # (B, 2, h, w), level pixels
-
-    def _neighbours(self, level: int, device: torch.device) -> torch.Tensor:
-        """(D, D, 1, 1) 0/1: entry (d', d) = 1 where |d - d'|_inf <= 1 (a constant, as the
-        grids are)."""
-        d = self._grid(level, device)
-        return ((d[:, None, :] - d[None, :, :]).abs().amax(-1) <= 1.0).float()[..., None, None]
 
     def forward(self, image: torch.Tensor, next_image: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[-2], image.shape[-1]
