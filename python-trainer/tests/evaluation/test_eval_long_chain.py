@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from stillmotion_trainer.data.animate_stills import MotionStrength, animate
+from stillmotion_trainer.data.images import load_frame, load_mask
 from stillmotion_trainer.metrics import dice
 from stillmotion_trainer.models.generator import build_generator
 from stillmotion_trainer.models.presets import generator_config
@@ -31,13 +31,9 @@ def real_frame_and_mask():
     video = json.loads((CLIP / "manifest.json").read_text())["videos"][0]
     masked = [f for f in video["frames"] if "gtMask" in f]
 
-    def area(f):
-        return (np.asarray(Image.open(CLIP / f["gtMask"])) > 127).mean()
-
-    best = max(masked, key=area)
-    image = np.asarray(Image.open(CLIP / best["image"]).convert("RGB"), dtype=np.float32) / 255
-    mask = (np.asarray(Image.open(CLIP / best["gtMask"])) > 127).astype(np.float32)
-    return image, mask
+    best = max(masked, key=lambda f: load_mask(CLIP / f["gtMask"]).mean())
+    image = load_frame(CLIP / best["image"], 3).transpose(1, 2, 0)  # (H, W, 3)
+    return np.ascontiguousarray(image), load_mask(CLIP / best["gtMask"])[0]
 
 
 @pytest.mark.slow
