@@ -102,6 +102,27 @@ class NextFrameGenerator(nn.Module):
         with torch.no_grad():
             return self.displacement(image, next_frame)
 
+    def masks_from_features(
+        self,
+        features: list[torch.Tensor],
+        next_features: list[torch.Tensor],
+        next_frame: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(next_mask, motion_mask) of forward_with_motion for a warp head, from the matching
+        features of I_t and I_{t+1} (`DisplacementEstimator.features`) instead of the frames:
+        what a chain runs per step once each frame's features are computed once (the split
+        ONNX export). next_frame (B, C, H, W) is I_{t+1} (the correction reads it), mask M^_t."""
+        if self.displacement is None:
+            raise ValueError("masks_from_features: the model has no warp head (mask_head: warp)")
+        size = (next_frame.shape[-2], next_frame.shape[-1])
+        flow = self.displacement.from_features(features, next_features, size)  # (B, 2, H, W)
+        warped = warp(mask, flow).clamp(0.0, 1.0)
+        if self.refine_net is None:
+            return warped, warped
+        s = self._padded(self.refine_net, torch.cat([next_frame, warped], dim=1))
+        return (warped + 2 * s - 1).clamp(0.0, 1.0), warped
+
     def _padded(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """net(x) with x padded (replicate) to the generator's size multiple and cropped back."""
         h, w = x.shape[-2], x.shape[-1]

@@ -187,3 +187,37 @@ class DisplacementEstimator(nn.Module):
         assert flow is not None
         full = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
         return full * float(prev_stride)  # (B, 2, H, W), pixels
+
+    def features(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Step 1 alone, one frame: the matching features of each level, coarse to fine,
+        [(B, C + E, H/s, W/s) for s in LEVELS' strides]. They depend on that frame only, so a
+        chain computes them once per frame and reuses them in both steps the frame takes part in
+        (as I_{t+1}, then as I_t: `from_features`; the split ONNX export, docs/models.md)."""
+        return [embed(image) for embed in self.embeddings]
+
+    def from_features(
+        self,
+        features: list[torch.Tensor],
+        next_features: list[torch.Tensor],
+        size: tuple[int, int],
+    ) -> torch.Tensor:
+        """Steps 2-3 from `features` of I_t and I_{t+1}: forward(image, next_image) ==
+        from_features(features(image), features(next_image), (H, W)), the same operations in the
+        same order. size: the frames' (H, W). -> (B, 2, H, W), pixels."""
+        flow: Optional[torch.Tensor] = None  # (B, 2, h_l, w_l) in pixels of the current level
+        prev_stride = 1
+        for level, (stride, radius) in enumerate(self.levels):
+            ref, other = next_features[level], features[level]
+            if flow is not None:
+                up = F.interpolate(
+                    flow, size=(ref.shape[-2], ref.shape[-1]), mode="bilinear", align_corners=False
+                )
+                coarser: torch.Tensor = up * (prev_stride / stride)  # in pixels of this level
+                other = warp(other, coarser)
+                flow = coarser
+            step = self._soft_argmin(cost_volume(ref, other, radius), level)  # (B, 2, h_l, w_l)
+            flow = step if flow is None else flow + step
+            prev_stride = stride
+        assert flow is not None
+        full = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+        return full * float(prev_stride)  # (B, 2, H, W), pixels
