@@ -2,9 +2,21 @@
 
 On start it prints exactly one JSON line to stdout so a parent process can find the ports:
     {"event": "listening", "grpc_port": 40123, "grpc_address": "127.0.0.1:40123",
-     "telemetry_endpoint": "tcp://127.0.0.1:40124", "pid": 4242}
+     "telemetry_endpoint": "tcp://127.0.0.1:40124", "telemetry_server_key": null, "pid": 4242}
 It stops on SIGTERM/SIGINT (an active run first finishes its step and checkpoints) and when
-its parent process dies. Binding a non-loopback address requires a token.
+its parent process dies.
+
+Who may talk to it (docs/architecture.md, "Security"):
+- gRPC: with a token (STILLMOTION_TOKEN, from the environment only: argv is world-readable in
+  /proc), every call must carry `authorization: Bearer <token>`; the orchestrator always sets
+  one. Binding a non-loopback address without a token is refused.
+- Telemetry beyond loopback is ZeroMQ CURVE: encrypted, and only the subscriber whose public key
+  is in STILLMOTION_TELEMETRY_CLIENT_KEY is admitted; our public key goes out in
+  `telemetry_server_key`. On loopback it is plain unless a subscriber key is given: another
+  user of this machine can then read (never steer) the telemetry — metrics and preview frames.
+  We accept that for loopback because the harm lies in the control plane, which the token
+  closes, and the preview frames are already readable by that user wherever the run directory
+  is; a shared machine with untrusted users should set STILLMOTION_TELEMETRY_CURVE=1 on the CLI.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from stillmotion_trainer.server.telemetry import TelemetryPublisher
 
 
 def is_loopback(host: str) -> bool:
+    """True for names that can only mean this machine: localhost, 127.0.0.0/8, ::1."""
     host = host.strip("[]")
     if host == "localhost":
         return True
@@ -32,6 +45,18 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def telemetry_beyond_loopback(endpoint: str) -> bool:
+    """True when a ZeroMQ endpoint can be reached from another machine.
+
+    tcp:// is local only on a loopback host (`*` and 0.0.0.0 are every interface); ipc:// and
+    inproc:// never leave the machine (an ipc socket file has the folder's permissions).
+    """
+    transport, _, rest = endpoint.partition("://")
+    if transport in ("ipc", "inproc"):
+        return False
+    return not is_loopback(rest.rsplit(":", 1)[0])
 
 
 class ServeError(StillMotionError, ValueError):
@@ -45,13 +70,19 @@ def serve(
     telemetry_endpoint: str,
     heartbeat_s: float = 0.5,
     token: Optional[str] = None,
+    telemetry_client_key: Optional[str] = None,
 ) -> int:
     host = address.rsplit(":", 1)[0]
-    telemetry_host = telemetry_endpoint.split("://", 1)[-1].rsplit(":", 1)[0]
-    if not token and not (is_loopback(host) and is_loopback(telemetry_host)):
+    beyond = telemetry_beyond_loopback(telemetry_endpoint)
+    if not token and not (is_loopback(host) and not beyond):
         raise ServeError(
             f"--address {address} / --telemetry {telemetry_endpoint}: binding beyond loopback "
-            "requires --token (or STILLMOTION_TOKEN)"
+            "requires a token in the environment (STILLMOTION_TOKEN)"
+        )
+    if beyond and not telemetry_client_key:
+        raise ServeError(
+            f"--telemetry {telemetry_endpoint}: telemetry beyond loopback is ZeroMQ CURVE and "
+            "needs the subscriber's public key in STILLMOTION_TELEMETRY_CLIENT_KEY"
         )
     configure_threads()
     stop = threading.Event()
@@ -68,7 +99,8 @@ def serve(
         signal.signal(sig, shutdown)
     die_with_parent(shutdown)
 
-    telemetry = TelemetryPublisher(telemetry_endpoint)
+    # CURVE whenever a subscriber key is given (always beyond loopback, see the module docstring).
+    telemetry = TelemetryPublisher(telemetry_endpoint, curve_client_key=telemetry_client_key)
     server, port, runs = start_server(address, telemetry, token=token)
     runs_ref.append(runs)
     line = {
@@ -76,6 +108,7 @@ def serve(
         "grpc_port": port,
         "grpc_address": f"{host}:{port}",
         "telemetry_endpoint": telemetry.endpoint,
+        "telemetry_server_key": telemetry.server_public_key,
         "pid": os.getpid(),
     }
     sys.stdout.write(json.dumps(line) + "\n")

@@ -1,4 +1,10 @@
-"""serve: gRPC control + ZeroMQ telemetry until SIGTERM or the parent dies."""
+"""serve: gRPC control + ZeroMQ telemetry until SIGTERM or the parent dies.
+
+Secrets come from the environment only, never argv (any local user can read /proc/<pid>/cmdline;
+environ is the owner's): STILLMOTION_TOKEN (the gRPC bearer token) and
+STILLMOTION_TELEMETRY_CLIENT_KEY (the one CURVE subscriber admitted). Both are removed from the
+environment once read, so that nothing this process starts inherits them.
+"""
 
 HELP = "serve gRPC control and ZeroMQ telemetry"
 
@@ -7,22 +13,25 @@ def add_arguments(p):
     p.add_argument("--address", default="127.0.0.1:0", help="gRPC bind address (port 0 = any)")
     p.add_argument("--telemetry", default="tcp://127.0.0.1:0", help="ZeroMQ PUB endpoint")
     p.add_argument("--heartbeat-s", type=float, default=0.5)
-    p.add_argument(
-        "--token",
-        default=None,
-        help="bearer token clients must send; required beyond loopback (env STILLMOTION_TOKEN)",
-    )
 
 
 def run(args) -> int:
     import os
     import sys
 
-    from stillmotion_trainer.serve import ServeError, serve
+    from stillmotion_trainer.errors import StillMotionError
+    from stillmotion_trainer.serve import serve
 
+    token = os.environ.pop("STILLMOTION_TOKEN", "") or None
+    client_key = os.environ.pop("STILLMOTION_TELEMETRY_CLIENT_KEY", "") or None
     try:
-        token = args.token or os.environ.get("STILLMOTION_TOKEN") or None
-        return serve(args.address, args.telemetry, args.heartbeat_s, token=token)
-    except ServeError as e:
-        print(f"serve: {e}", file=sys.stderr)
+        return serve(
+            args.address,
+            args.telemetry,
+            args.heartbeat_s,
+            token=token,
+            telemetry_client_key=client_key,
+        )
+    except StillMotionError as e:  # ServeError, TelemetrySecurityError: refused before listening
+        print(f"serve: {e.code}: {e}", file=sys.stderr)
         return 2

@@ -4,17 +4,25 @@ Wire format (proto/stillmotion/trainer/v1/telemetry.proto): multipart [topic, Te
 *binary payloads]. Sequenced events (everything a run reports) get seq = 1, 2, 3, ... so that
 subscribers can detect gaps; heartbeats are unsequenced and repeat the last seq, so a replay
 from the history (which holds no heartbeats) has no holes.
+
+Bound beyond loopback, the publisher is a ZeroMQ CURVE server (`CurveServer`): traffic is
+encrypted and a ZAP handler admits exactly one subscriber key, the one the orchestrator generated
+for this run. On loopback it stays plain: see `serve.py` for what that leaves open and why.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import threading
 import time
 from typing import Any, Iterator, Optional
 
 import zmq
+import zmq.auth.thread
+from zmq.utils import z85
 
+from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.gen import telemetry_pb2
 
 # The generated class telemetry_pb2.TelemetryEvent; protoc's Python output has no type stubs.
@@ -78,12 +86,107 @@ class EventHistory:
             return self._events[-1].seq if self._events else 0
 
 
-class TelemetryPublisher:
-    """Thread-safe publisher bound to `endpoint` ("tcp://127.0.0.1:0" picks a free port)."""
+class TelemetrySecurityError(StillMotionError, ValueError):
+    """CURVE telemetry cannot be set up: libzmq lacks CURVE, or the subscriber key is malformed."""
 
-    def __init__(self, endpoint: str = "tcp://127.0.0.1:0", history: Optional[EventHistory] = None):
-        self._ctx = zmq.Context.instance()
+    code = "FAILED_PRECONDITION"
+
+
+CURVE_KEY_LENGTH = 40  # a 32-byte Curve25519 key in Z85 text
+
+
+def require_curve(available: Optional[bool] = None) -> None:
+    """Raise TelemetrySecurityError unless this libzmq was built with CURVE (libsodium)."""
+    if available is None:
+        available = bool(zmq.has("curve"))
+    if not available:
+        raise TelemetrySecurityError(
+            f"telemetry beyond loopback needs ZeroMQ CURVE, but this libzmq {zmq.zmq_version()} "
+            "was built without it (zmq.has('curve') is False): bind telemetry to 127.0.0.1, or "
+            "install a libzmq with CURVE (Debian's libzmq5 has it)"
+        )
+
+
+def check_curve_key(key: str, what: str) -> bytes:
+    """`key` as Z85 bytes if it is a 40-character Z85 Curve25519 key; else a typed error."""
+    try:
+        raw = key.encode("ascii")
+        valid = len(raw) == CURVE_KEY_LENGTH and len(z85.decode(raw)) == 32
+    except (UnicodeEncodeError, ValueError, KeyError, IndexError, TypeError):
+        valid = False
+    if not valid:
+        raise TelemetrySecurityError(
+            f"{what}: not a CURVE public key (expected {CURVE_KEY_LENGTH} Z85 characters, "
+            f"got {len(key)} characters)"
+        )
+    return raw
+
+
+class _OneSubscriber:
+    """ZAP credentials provider: admits the one client public key it was given."""
+
+    def __init__(self, client_key: bytes) -> None:
+        self._client_key = client_key
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        return hmac.compare_digest(key, self._client_key)
+
+
+class CurveServer:
+    """A fresh server key pair (zmq.curve_keypair) and a ZAP handler for one subscriber key.
+
+    The secret key never leaves this process; the public key is printed in the `listening`
+    line so the orchestrator can authenticate us. The handler runs on its own context because a
+    context holds at most one ZAP handler.
+    """
+
+    def __init__(self, context: zmq.Context, client_key: str) -> None:
+        require_curve()
+        allowed = check_curve_key(client_key, "STILLMOTION_TELEMETRY_CLIENT_KEY")
+        self.public_key, self._secret_key = zmq.curve_keypair()
+        self._auth = zmq.auth.thread.ThreadAuthenticator(context)
+        self._auth.start()
+        self._auth.configure_curve_callback("*", credentials_provider=_OneSubscriber(allowed))
+
+    def apply(self, sock: zmq.Socket) -> None:
+        """Make `sock` a CURVE server (before it binds)."""
+        sock.curve_secretkey = self._secret_key
+        sock.curve_publickey = self.public_key
+        sock.curve_server = True
+
+    def stop(self) -> None:
+        self._auth.stop()
+
+
+class TelemetryPublisher:
+    """Thread-safe publisher bound to `endpoint` ("tcp://127.0.0.1:0" picks a free port).
+
+    With `curve_client_key` (the subscriber's Z85 public key) it is a CURVE server that admits
+    only that subscriber; `server_public_key` is then what the subscriber must name.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = "tcp://127.0.0.1:0",
+        history: Optional[EventHistory] = None,
+        curve_client_key: Optional[str] = None,
+    ):
+        self._curve: Optional[CurveServer] = None
+        if curve_client_key is None:
+            self._ctx = zmq.Context.instance()
+        else:
+            self._ctx = zmq.Context()
+            try:
+                self._curve = CurveServer(self._ctx, curve_client_key)
+            except BaseException:
+                self._ctx.term()
+                raise
+        self.server_public_key: Optional[str] = (
+            self._curve.public_key.decode("ascii") if self._curve else None
+        )
         self._sock = self._ctx.socket(zmq.PUB)
+        if self._curve:
+            self._curve.apply(self._sock)
         self._sock.setsockopt(zmq.LINGER, 0)
         # A slow subscriber must never block training: PUB drops beyond the high-water mark, and
         # the subscriber back-fills the gap from StreamEvents / metrics.jsonl.
@@ -94,7 +197,14 @@ class TelemetryPublisher:
         sndbuf = int(os.environ.get("STILLMOTION_TELEMETRY_SNDBUF", "0"))
         if sndbuf > 0:
             self._sock.setsockopt(zmq.SNDBUF, sndbuf)
-        self._sock.bind(endpoint)
+        try:
+            self._sock.bind(endpoint)
+        except zmq.ZMQError:
+            self._sock.close(linger=0)
+            if self._curve:
+                self._curve.stop()
+                self._ctx.term()
+            raise
         self.endpoint: str = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.history = history or EventHistory()
         self._lock = threading.Lock()
@@ -142,3 +252,6 @@ class TelemetryPublisher:
         with self._lock:
             self.history.close()
             self._sock.close(linger=0)
+            if self._curve:
+                self._curve.stop()
+                self._ctx.term()

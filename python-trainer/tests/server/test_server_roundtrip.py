@@ -141,5 +141,5 @@ def test_token_is_required_when_set_and_a_wrong_one_is_unauthenticated():
 def test_binding_beyond_loopback_without_a_token_is_refused():
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("[::1]")
     assert not is_loopback("0.0.0.0")
-    with pytest.raises(ServeError, match="requires --token"):
+    with pytest.raises(ServeError, match="requires a token in the environment"):
         serve("0.0.0.0:0", "tcp://127.0.0.1:0")
