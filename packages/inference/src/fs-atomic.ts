@@ -55,13 +55,18 @@ export async function produceAtomic(path: string, produce: (tmp: string) => Prom
 
 /**
  * writeFileAtomic for the few places that must not yield to the event loop (a run record
- * written from an exit handler).
+ * written from an exit handler). `mode` (e.g. 0o600 for a file holding a secret) is set when the
+ * temporary file is created, so the data is never readable with wider permissions.
  */
-export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
+export function writeFileAtomicSync(
+  path: string,
+  data: Uint8Array | string,
+  options: { mode?: number } = {},
+): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = tempPathFor(path);
   try {
-    writeFileSync(tmp, data);
+    writeFileSync(tmp, data, options.mode === undefined ? undefined : { mode: options.mode });
     fsyncPathSync(tmp);
     renameSync(tmp, path);
   } catch (err) {

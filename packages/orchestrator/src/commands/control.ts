@@ -13,9 +13,10 @@ import { train } from "./train.js";
 async function liveRpc(runDir: string): Promise<{ rpc: TrainerRpc; endpoint: TrainerEndpoint } | undefined> {
   const endpoint = readJson<TrainerEndpoint>(runFiles.endpoint(runDir));
   if (!endpoint) return undefined;
+  // The run's own token (orchestrator.json is mode 0600); STILLMOTION_TOKEN for older records.
   const rpc = new TrainerRpc(endpoint.grpcAddress, {
     timeoutMs: 3_000,
-    token: process.env.STILLMOTION_TOKEN,
+    token: endpoint.token ?? process.env.STILLMOTION_TOKEN,
   });
   try {
     await rpc.waitForReady(2_000);

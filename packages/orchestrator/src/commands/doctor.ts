@@ -3,8 +3,6 @@
  * GetVersion over gRPC, waits for a telemetry heartbeat over ZeroMQ, and stops the trainer.
  */
 import type { Command } from "commander";
-import { TrainerRpc } from "../trainer/grpc-client.js";
-import { TelemetrySubscriber } from "../trainer/telemetry-subscriber.js";
 import { TrainerProcess } from "../trainer/trainer-process.js";
 
 export interface DoctorResult {
@@ -21,8 +19,8 @@ export interface DoctorResult {
 export async function doctor(): Promise<DoctorResult> {
   const started = performance.now();
   const proc = await TrainerProcess.spawn();
-  const rpc = new TrainerRpc(proc.grpcAddress);
-  const sub = new TelemetrySubscriber(proc.telemetryEndpoint, ["heartbeat"]);
+  const rpc = proc.rpc();
+  const sub = proc.subscribe(["heartbeat"]);
   try {
     const health = await rpc.health();
     const version = await rpc.getVersion();

@@ -2,7 +2,8 @@
  * What the orchestrator adds to a run directory (the trainer writes config.json, metrics.jsonl
  * and checkpoints/ itself):
  *   env.json            versions, device, git commit, machine — written at start
- *   orchestrator.json   where the live trainer listens (for `stillmotion stop/status`)
+ *   orchestrator.json   where the live trainer listens and its token (for `stillmotion
+ *                       stop/status`); mode 0600, since the token lets its holder steer the run
  *   summary.json        how the run ended
  *   logs/orchestrator.log
  * Every write is atomic (@stillmotion/inference's fs-atomic: temp + fsync + rename).
@@ -14,9 +15,12 @@ import { join } from "node:path";
 import { writeFileAtomicSync } from "@stillmotion/inference/fs-atomic";
 
 /** Synchronous: summary.json is written from exit paths that must not yield. */
-export function writeJsonAtomic(path: string, data: unknown): void {
-  writeFileAtomicSync(path, `${JSON.stringify(data, null, 2)}\n`);
+export function writeJsonAtomic(path: string, data: unknown, options: { mode?: number } = {}): void {
+  writeFileAtomicSync(path, `${JSON.stringify(data, null, 2)}\n`, options);
 }
+
+/** Mode of a file that holds a secret (orchestrator.json: the trainer's token): owner only. */
+export const PRIVATE_FILE_MODE = 0o600;
 
 export function readJson<T>(path: string): T | undefined {
   if (!existsSync(path)) return undefined;
@@ -37,6 +41,8 @@ export interface TrainerEndpoint {
   pid: number;
   orchestratorPid: number;
   grpcAddress: string;
+  /** The trainer's per-run bearer token (why the file is PRIVATE_FILE_MODE). */
+  token?: string;
   telemetryEndpoint: string;
   runId: string;
   attempt: number;

@@ -1,16 +1,16 @@
 /**
  * The bridge with real processes and sockets: kill -9 and restart, a slow subscriber, an invalid
- * config, a wrong token. No mocks.
+ * config, a wrong token, a client that knows only the port. No mocks.
  */
-import { readdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeSyntheticDataset, tempDir, tinyConfig } from "../../test/helpers.js";
+import { makeSyntheticDataset, runCli, tempDir, tinyConfig } from "../../test/helpers.js";
 import { Code, StillMotionError } from "../errors.js";
 import { TrainerRpc } from "../trainer/grpc-client.js";
 import type { TelemetryEvent } from "../trainer/telemetry-subscriber.js";
 import { TrainerProcess } from "../trainer/trainer-process.js";
-import { readMetrics } from "./run-record.js";
+import { readMetrics, type TrainerEndpoint } from "./run-record.js";
 import { superviseRun } from "./supervisor.js";
 
 let root: string;
@@ -173,6 +173,64 @@ describe("trainer security", () => {
       rpc.close();
     } finally {
       await proc.stop();
+    }
+  });
+
+  it("a run's token is in its 0600 orchestrator.json; a client with only the port cannot stop, export or list (one CLI line); `stop` with the record works", async () => {
+    const runDir = join(root, "token");
+    const staleDir = join(root, "token-stale");
+    const stop = new AbortController(); // the run's end if a check below fails first
+    const seen: Record<string, unknown> = {};
+    let probe: Promise<void> = Promise.resolve();
+    const saved = process.env.STILLMOTION_TOKEN;
+    delete process.env.STILLMOTION_TOKEN; // `stop` must find the token in the record, not here
+
+    const check = async () => {
+      try {
+        const path = join(runDir, "orchestrator.json");
+        seen.mode = statSync(path).mode & 0o777;
+        const endpoint = JSON.parse(readFileSync(path, "utf8")) as TrainerEndpoint;
+        seen.token = endpoint.token;
+        const portOnly = new TrainerRpc(endpoint.grpcAddress);
+        const refused = await Promise.all([
+          portOnly.stopRun(endpoint.runId).catch((e: StillMotionError) => e.code),
+          portOnly.exportOnnx({ outPath: "/tmp/anywhere.onnx" }).catch((e: StillMotionError) => e.code),
+          portOnly.listCheckpoints(endpoint.runId).catch((e: StillMotionError) => e.code),
+        ]);
+        portOnly.close();
+        seen.refused = refused;
+        // A stale CLI's record: the address without the token.
+        mkdirSync(staleDir, { recursive: true });
+        writeFileSync(join(staleDir, "orchestrator.json"), JSON.stringify({ ...endpoint, token: undefined }));
+        seen.stale = await runCli("stop", staleDir);
+        seen.stop = await runCli("stop", runDir);
+      } finally {
+        stop.abort();
+      }
+    };
+    try {
+      const outcome = await superviseRun({
+        config: tinyConfig(dataset, 10_000) as never,
+        runDir,
+        stopSignal: stop.signal,
+        onStarted: () => {
+          probe = check();
+        },
+      });
+      await probe;
+      expect(seen.mode).toBe(0o600);
+      expect(seen.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(seen.refused).toEqual([Code.UNAUTHENTICATED, Code.UNAUTHENTICATED, Code.UNAUTHENTICATED]);
+      const stale = seen.stale as { code: number; err: string };
+      expect(stale.code).toBe(1);
+      expect(stale.err.split("\n")).toHaveLength(1);
+      expect(stale.err).toMatch(
+        /^stillmotion: UNAUTHENTICATED: trainer 127\.0\.0\.1:\d+: missing or wrong bearer token \(a run's token is in its orchestrator\.json, readable only by the user who started the run\)$/,
+      );
+      expect(seen.stop).toMatchObject({ code: 0, out: "stop requested over gRPC" });
+      expect(outcome.reason).toBe("stop_requested");
+    } finally {
+      if (saved !== undefined) process.env.STILLMOTION_TOKEN = saved;
     }
   });
 });

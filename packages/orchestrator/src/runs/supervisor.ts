@@ -8,10 +8,10 @@
 import type { RunConfig } from "../config/run-config.js";
 import { Code, codeFromName, StillMotionError } from "../errors.js";
 import { type Logger, silentLogger } from "../logger.js";
-import { type GetVersionResponse, TrainerRpc } from "../trainer/grpc-client.js";
-import { type TelemetryEvent, TelemetrySubscriber } from "../trainer/telemetry-subscriber.js";
+import type { GetVersionResponse } from "../trainer/grpc-client.js";
+import type { TelemetryEvent } from "../trainer/telemetry-subscriber.js";
 import { TrainerProcess } from "../trainer/trainer-process.js";
-import { runFiles, type TrainerEndpoint, writeJsonAtomic } from "./run-record.js";
+import { PRIVATE_FILE_MODE, runFiles, type TrainerEndpoint, writeJsonAtomic } from "./run-record.js";
 import { SequencedEvents, type SequenceStats } from "./sequenced-events.js";
 
 export interface SuperviseOptions {
@@ -30,6 +30,7 @@ export interface SuperviseOptions {
   /** Every event, in order, exactly once per trainer process (attempt). */
   onEvent?: (event: TelemetryEvent, attempt: number) => void;
   logger?: Logger;
+  /** The trainer's bearer token (default: a fresh random one per trainer process). */
   token?: string;
   /** Extra environment for the trainer process. */
   trainerEnv?: NodeJS.ProcessEnv;
@@ -129,8 +130,8 @@ async function runAttempt(
     onStderr: (line) => log.debug({ trainer: line }),
   });
   options.onTrainer?.(proc, attempt);
-  const rpc = new TrainerRpc(proc.grpcAddress, { token: options.token });
-  const sub = new TelemetrySubscriber(proc.telemetryEndpoint, [], {
+  const rpc = proc.rpc();
+  const sub = proc.subscribe([], {
     receiveHwm: options.telemetryReceiveHwm,
     receiveBufferSize: options.telemetryReceiveBufferSize,
   });
@@ -164,12 +165,14 @@ async function runAttempt(
       pid: proc.pid,
       orchestratorPid: process.pid,
       grpcAddress: proc.grpcAddress,
+      token: proc.token,
       telemetryEndpoint: proc.telemetryEndpoint,
       runId: started.runId,
       attempt,
       startedAt: new Date().toISOString(),
     };
-    writeJsonAtomic(runFiles.endpoint(options.runDir), endpoint);
+    // The token lets its holder stop or export the run: owner-only, from the first byte on disk.
+    writeJsonAtomic(runFiles.endpoint(options.runDir), endpoint, { mode: PRIVATE_FILE_MODE });
     log.info({ runId: started.runId, runDir: started.runDir, attempt, resume }, "run started");
     options.onStarted?.({ runId: started.runId, attempt, version: await rpc.getVersion() });
 

@@ -19,7 +19,10 @@ export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export interface TrainerRpcOptions {
   /** Per-call deadline in milliseconds (default 30 s). */
   timeoutMs?: number;
-  /** Bearer token, required when the trainer listens on a non-loopback address. */
+  /**
+   * The trainer's bearer token: every trainer the CLI spawns requires one (TrainerProcess makes
+   * it; orchestrator.json keeps it, mode 0600, for `stillmotion stop/status`).
+   */
   token?: string;
 }
 
@@ -139,5 +142,12 @@ export class TrainerRpc {
 
 function fromServiceError(err: ServiceError, address: string): StillMotionError {
   const code = typeof err.code === "number" && err.code in Code ? (err.code as number as Code) : Code.UNKNOWN;
-  return new StillMotionError(code, `trainer ${address}: ${err.details || err.message}`, { cause: err });
+  // The one refusal a user can act on: say where the right token is and who may read it.
+  const hint =
+    code === Code.UNAUTHENTICATED
+      ? " (a run's token is in its orchestrator.json, readable only by the user who started the run)"
+      : "";
+  return new StillMotionError(code, `trainer ${address}: ${err.details || err.message}${hint}`, {
+    cause: err,
+  });
 }
