@@ -137,6 +137,20 @@ describe("who may steer and who may listen", () => {
     }
   });
 
+  it("makes loopback telemetry CURVE too when asked (a machine shared with untrusted users)", async () => {
+    const proc = await TrainerProcess.spawn({ telemetryCurve: true, heartbeatS: 0.1 });
+    cleanup.push(() => proc.stop());
+    expect(proc.telemetryEndpoint).toMatch(/^tcp:\/\/127\.0\.0\.1:/);
+    const ours = proc.subscribe(["heartbeat"]);
+    const plain = new TelemetrySubscriber(proc.telemetryEndpoint, ["heartbeat"]);
+    cleanup.push(
+      () => ours.close(),
+      () => plain.close(),
+    );
+    expect((await ours.next("heartbeat")).event.heartbeat?.pid).toBe(proc.pid);
+    await expect(plain.next("heartbeat", 2_000)).rejects.toThrow(/no "heartbeat" telemetry/);
+  });
+
   it("refuses CURVE telemetry on a zeromq build without CURVE, saying so", () => {
     expect(newCurveClientKeys(true).publicKey).toHaveLength(40);
     let err: unknown;
