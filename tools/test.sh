@@ -8,7 +8,8 @@ export NX_DAEMON=false NX_NO_CLOUD=true NX_TUI=false CI="${CI:-true}"
 
 echo "== codegen is up to date"
 bash tools/codegen/generate.sh >/dev/null
-GEN_PATHS=(packages/proto/src/gen python-trainer/stillmotion_trainer/gen packages/orchestrator/src/dataset/gen)
+GEN_PATHS=(packages/proto/src/gen python-trainer/stillmotion_trainer/gen packages/orchestrator/src/dataset/gen
+  packages/orchestrator/src/config/gen)
 if [[ -n "$(git status --porcelain -- "${GEN_PATHS[@]}")" ]]; then
   git status --porcelain -- "${GEN_PATHS[@]}"
   echo "generated code differs from what tools/codegen/generate.sh produces: run npm run generate and commit" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every file derived from proto/ and schemas/: the TypeScript client (ts-proto for
-# @grpc/grpc-js), the Python gRPC stubs, and the TypeScript types of the dataset manifest.
+# @grpc/grpc-js), the Python gRPC stubs, and the TypeScript types of the dataset manifest and of
+# the training run config.
 # Output folders are wiped first so stale files cannot survive.
 # Uses Debian's protoc (protobuf-compiler) and grpc_python_plugin (protobuf-compiler-grpc) so the
 # output is identical on every machine set up by the README.
@@ -39,4 +40,10 @@ SCHEMA_OUT=packages/orchestrator/src/dataset/gen
 rm -rf "$SCHEMA_OUT" && mkdir -p "$SCHEMA_OUT"
 node tools/codegen/schema-types.mjs schemas/dataset-manifest.v1.schema.json \
   "$SCHEMA_OUT/dataset-manifest.v1.ts" DatasetManifest
-echo "generated: $TS_OUT $PY_OUT $SCHEMA_OUT"
+# The run config's TypeScript types: the config as loadRunConfig returns it, defaults filled in
+# from the schema (the one place they are written), $defs named like the Python dataclasses.
+CONFIG_OUT=packages/orchestrator/src/config/gen
+rm -rf "$CONFIG_OUT" && mkdir -p "$CONFIG_OUT"
+node tools/codegen/schema-types.mjs schemas/train-config.v1.schema.json \
+  "$CONFIG_OUT/train-config.v1.ts" RunConfig --defaults-applied --def-suffix Config
+echo "generated: $TS_OUT $PY_OUT $SCHEMA_OUT $CONFIG_OUT"

@@ -1,41 +1,35 @@
 """The run configuration: nested dataclasses, loaded from YAML/JSON and checked in two layers.
 
-1. schemas/train-config.v1.schema.json (the one schema, shared with the TypeScript orchestrator);
+1. schemas/train-config.v1.schema.json (the one schema, shared with the TypeScript orchestrator),
+   its errors worded by stillmotion_trainer.schemas exactly as the orchestrator words them;
 2. cross-field rules a schema cannot express (`config_rules`).
 
 Both layers report `path: message` strings naming the key, the value and what is allowed, and
-raise one typed error, `ConfigError`. Defaults live in the dataclasses below (the schema repeats
-them for documentation; a test keeps the two equal). The resolved config is frozen into the run
-directory as config.json.
+raise one typed error, `ConfigError`. `--set key.path=value` overrides follow the grammar of
+set_override.py (the same as the orchestrator's). Defaults are written in the schema; the
+dataclasses below repeat them as literals so the code reads on its own, and a test keeps the two
+equal. The resolved config is frozen into the run directory as config.json.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, Iterator, Optional, Union
 
-from stillmotion_trainer.errors import StillMotionError
+from stillmotion_trainer import schemas
 from stillmotion_trainer.losses.training_loss import LossConfig
+from stillmotion_trainer.training.config_error import ConfigError
+from stillmotion_trainer.training.set_override import apply_override, parse_override
 
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "train-config.v1.schema.json"
+SCHEMA_NAME = "train-config.v1.schema.json"
 CONFIG_VERSION = 1
 
-
-class ConfigError(StillMotionError, ValueError):
-    """A bad run config. `errors` are `path: message` strings; `code` is the gRPC status."""
-
-    code = "INVALID_ARGUMENT"
-
-    def __init__(self, errors: list[str], source: str = "config") -> None:
-        self.errors = list(errors)
-        self.source = source
-        lines = "\n".join(f"  {e}" for e in self.errors)
-        super().__init__(f"{source}: invalid training config\n{lines}")
+__all__ = ["ConfigError", "apply_override", "parse_override"]  # re-exported for callers
 
 
 # --- the sections ------------------------------------------------------------------------------
@@ -163,7 +157,7 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> RunConfig:
     p = Path(path)
     raw = read_config_file(p)
     for item in overrides:
-        apply_override(raw, item, source=str(p))
+        apply_override(raw, item)
     return config_from_dict(raw, source=str(p))
 
 
@@ -192,35 +186,29 @@ def read_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError([f"(file): not valid YAML: {e}"], str(path)) from e
     if not isinstance(data, dict):
         raise ConfigError([f"(root): expected a mapping, got {type(data).__name__}"], str(path))
+    # Every range check of the schema lets NaN through (comparisons with it are false).
+    for where, number in _non_finite(data, []):
+        shown = "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
+        raise ConfigError(
+            [
+                f"(file): cannot parse: {schemas.json_path(where)}: {shown} is not a finite "
+                "number (JSON has no NaN or Infinity)"
+            ],
+            str(path),
+        )
     return data
 
 
-def parse_override_value(text: str) -> Any:
-    """`--set` values: JSON first (1e-3, true, null, [64, 48], "x"), else the plain string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def apply_override(raw: dict[str, Any], item: str, source: str = "--set") -> None:
-    """Set `a.b.c=value` in the raw (not yet validated) config dict, creating sections."""
-    key, sep, value = item.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not all(parts):
-        raise ConfigError(
-            [f"--set {item!r}: expected key.path=value, e.g. train.lr=0.0005"], source
-        )
-    node = raw
-    for i, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            where = ".".join(parts[: i + 1])
-            raise ConfigError([f"--set {item!r}: {where} is not a section"], source)
-        node = child
-    node[parts[-1]] = parse_override_value(value)
+def _non_finite(data: Any, where: list[Any]) -> Iterator[tuple[list[Any], float]]:
+    """(location, value) of every NaN or infinity (YAML's .nan/.inf, Python json's NaN)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield where, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _non_finite(value, [*where, key])
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _non_finite(value, [*where, index])
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
@@ -243,77 +231,9 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
 # --- layer 1: the schema -----------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def load_schema() -> dict[str, Any]:
-    if not SCHEMA_PATH.is_file():
-        raise FileNotFoundError(f"{SCHEMA_PATH}: training config schema not found")
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return schema
-
-
 def schema_errors(raw: Any) -> list[str]:
-    """Every schema violation as `path: message`, sorted by path."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_schema())
-    errors = sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path])
-    return [line for e in errors for line in _describe(e)]
-
-
-def _dotted(parts: Iterable[Any]) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(root)"
-
-
-def _describe(error: Any) -> list[str]:
-    """`path: message` lines; rewrites jsonschema's wording where it hides the key."""
-    path = list(error.absolute_path)
-    where = _dotted(path)
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    if error.validator == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
-        return [
-            f"{_dotted([*path, k])}: unknown key. Should be one of: {', '.join(allowed)}"
-            for k in extra
-        ]
-    if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return [f"{_dotted([*path, missing])}: required key is missing"]
-    if error.validator == "enum":
-        choices = ", ".join(json.dumps(v) for v in error.validator_value)
-        value = json.dumps(error.instance)
-        return [f"{where}: unsupported value {value}. Should be one of: {choices}"]
-    if error.validator == "oneOf":
-        # Report the problems inside the branch of the value's own type (e.g. patience: 0 in
-        # the object branch), not just "is not valid under any of the given schemas".
-        by_branch: dict[int, list[Any]] = {}
-        for sub in error.context or []:
-            by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
-        for subs in by_branch.values():
-            if not any(s.validator == "type" and not s.relative_path for s in subs):
-                return [line for s in subs for line in _describe(s)]
-        options = [_schema_summary(s) for s in error.validator_value]
-        return [f"{where}: {json.dumps(error.instance)} is not {' or '.join(options)}"]
-    return [f"{where}: {error.message}"]
-
-
-def _schema_summary(s: dict[str, Any]) -> str:
-    t = s.get("type", "value")
-    if t == "null":
-        return "null"
-    if t == "array":
-        return f"a list of {s.get('minItems')} integers"
-    if t == "object":
-        return "an object"
-    bounds = []
-    if "minimum" in s:
-        bounds.append(f">= {s['minimum']}")
-    if "maximum" in s:
-        bounds.append(f"<= {s['maximum']}")
-    return f"an {t} {' and '.join(bounds)}".rstrip()
+    """Every violation of the run config schema as `path: message`, sorted."""
+    return schemas.schema_errors(raw, SCHEMA_NAME)
 
 
 # --- building the dataclasses ------------------------------------------------------------------
@@ -417,13 +337,28 @@ def config_rules(cfg: RunConfig) -> list[str]:
             f"loss.lambda_adv: is {cfg.loss.lambda_adv} but train.gan.enabled is false. "
             "Enable the GAN or set lambda_adv to 0"
         )
-    if t.amp is True and t.device == "cpu":
-        errors.append('train.amp: true needs CUDA, but train.device is "cpu". Use false or auto')
+    if t.device != "auto":  # the device is known now; with auto, the loop checks it
+        try:
+            amp_enabled(t, t.device)
+        except ConfigError as e:
+            errors.extend(e.errors)
     try:
         generator_config_for(cfg, channels=None)
     except ValueError as e:
         errors.append(f"model.overrides: {e}")
     return errors
+
+
+def amp_enabled(train: TrainConfig, device_type: str) -> bool:
+    """Whether mixed precision is on for this device ("cpu" or "cuda"): true, or auto on CUDA.
+
+    The one check of train.amp: ConfigError when amp is true but the device is not CUDA.
+    """
+    if train.amp is True and device_type != "cuda":
+        raise ConfigError(
+            [f'train.amp: true needs CUDA, but the device is "{device_type}". Use false or auto']
+        )
+    return train.amp is True or (train.amp == "auto" and device_type == "cuda")
 
 
 def generator_config_for(cfg: RunConfig, channels: Optional[int]) -> Any:

@@ -38,8 +38,7 @@ export interface TrainOptions {
 }
 
 export function resolveRunDir(config: RunConfig, runDir?: string): string {
-  const fromConfig = (config.checkpoint as { run_dir?: string } | undefined)?.run_dir;
-  return resolve(runDir ?? fromConfig ?? "runs/default");
+  return resolve(runDir ?? config.checkpoint.run_dir);
 }
 
 /** What in a run directory makes it hold a run (the trainer's rule, run_dir.resolve_resume). */
@@ -100,13 +99,11 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
 
-  const maxSteps = (config.stop as { max_steps?: number | null } | undefined)?.max_steps ?? 1000;
-  const timeBudgetS = (config.stop as { time_budget_s?: number | null } | undefined)?.time_budget_s ?? null;
   const progress = new RunProgress(
-    maxSteps,
+    config.stop.max_steps,
     options.progress ?? Boolean(process.stderr.isTTY),
     25,
-    timeBudgetS,
+    config.stop.time_budget_s,
   );
   const env: Record<string, unknown> = {
     startedAt: new Date().toISOString(),

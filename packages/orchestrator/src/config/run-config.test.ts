@@ -1,8 +1,9 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../test/helpers.js";
 import { Code } from "../errors.js";
+import { schemaPath } from "../repo-paths.js";
 import { listPlan } from "../runs/sweep-plan.js";
 import { applyOverride, ConfigError, configErrors, loadRunConfig, readConfigFile } from "./run-config.js";
 
@@ -15,14 +16,44 @@ describe("run config", () => {
     expect(config).toMatchObject({ train: { lr: 3e-4 }, stop: { max_steps: 50 }, data: { size: [32, 48] } });
   });
 
+  it("fills in the schema's defaults, so the typed config has every defaulted key", () => {
+    const file = join(tempDir("config"), "min.yaml");
+    writeFileSync(file, "data:\n  dataset: ds\nstop:\n  early_stopping: {}\n");
+    const config = loadRunConfig(file);
+    const schema = JSON.parse(readFileSync(schemaPath("train-config.v1.schema.json"), "utf8"));
+    const train = schema.$defs.train.properties;
+    expect(config.train.lr).toBe(train.lr.default);
+    expect(config.train.scheduler.horizon).toBe(train.scheduler.properties.horizon.default);
+    expect(config.train.gan.discriminator.depth).toBe(
+      train.gan.properties.discriminator.properties.depth.default,
+    );
+    expect(config.stop.max_steps).toBe(schema.$defs.stop.properties.max_steps.default);
+    expect(config.checkpoint.run_dir).toBe(schema.$defs.checkpoint.properties.run_dir.default);
+    expect(config.name).toBeNull();
+    expect(config.model.overrides).toEqual({});
+    // ajv fills no defaults inside oneOf branches: the trainer fills patience and min_delta.
+    expect(config.stop.early_stopping).toEqual({});
+  });
+
+  it("refuses NaN and infinities in a config file (every range check would let NaN through)", () => {
+    const file = join(tempDir("config"), "nan.yaml");
+    writeFileSync(file, "data:\n  dataset: ds\ntrain:\n  lr: .nan\n");
+    expect(() => loadRunConfig(file)).toThrow(ConfigError);
+    expect(() => loadRunConfig(file)).toThrow(
+      "(file): cannot parse: train.lr: NaN is not a finite number (JSON has no NaN or Infinity)",
+    );
+  });
+
   it("names the key, the value and what is allowed", () => {
     expect(configErrors({ data: { dataset: "x" }, train: { mode: "sideways" } })).toEqual([
       expect.stringMatching(
         /^train\.mode: must be one of "forward", "reverse", "fused", "keyframe".*got "sideways"/,
       ),
     ]);
-    expect(configErrors({ data: { dataset: "x" }, trian: {} })).toEqual(["trian: unknown key"]);
-    expect(configErrors({})).toEqual(["data: required"]);
+    expect(configErrors({ data: { dataset: "x" }, trian: {} })).toEqual([
+      expect.stringMatching(/^trian: unknown key\. Should be one of: \$schema, checkpoint, data, /),
+    ]);
+    expect(configErrors({})).toEqual(["data: required key is missing"]);
   });
 
   it("throws a typed INVALID_ARGUMENT error naming the file", () => {
@@ -67,7 +98,9 @@ describe("run config", () => {
     const config: Record<string, unknown> = {};
     applyOverride(config, "toString.x=1");
     expect(config).toEqual({ toString: { x: 1 } });
-    expect(configErrors({ data: { dataset: "x" }, ...config })).toEqual(["toString: unknown key"]);
+    expect(configErrors({ data: { dataset: "x" }, ...config })).toEqual([
+      expect.stringMatching(/^toString: unknown key\./),
+    ]);
   });
 
   it("refuses a YAML alias cycle, in a config file or an override value, as a config error", () => {
@@ -78,8 +111,9 @@ describe("run config", () => {
     expect(() => loadRunConfig(file)).toThrow(
       /cycle\.yaml: invalid config\n {2}\(file\): cannot parse: data\.self: a YAML alias repeats a mapping or list inside itself/,
     );
+    // --set values take no anchors or aliases at all (set-override.ts).
     expect(() => applyOverride({}, "data.size=&s [*s]")).toThrow(
-      /--set data.size=&s \[\*s\]: \[0\]: a YAML alias/,
+      /--set data.size=&s \[\*s\]: YAML anchors and aliases/,
     );
   });
 
