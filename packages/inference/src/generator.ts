@@ -11,6 +11,11 @@
  * (before the appearance correction); still -> video uses it (`stepMotionMask`). A *mask-only*
  * export (`stillmotion export --mask-only`) has no `next_image` output and no image branch: it
  * propagates faster, and `step`/`stepBatch`/still -> video refuse it (`hasImageOutput`).
+ *
+ * A *split* export (`stillmotion export --split`, layout "split": split-layout.ts) is a mask-only
+ * warp-head generator as a features graph and a step graph. `stepMask`/`stepMaskBatch` work on it
+ * as on any model; `frameFeatures` + `stepMaskFromFeatures` let a chain compute each frame's
+ * features once (propagateMasks and propagateStream do).
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -19,6 +24,18 @@ import { createOnnxSession, type OnnxSession, type SessionOptions, type TensorDa
 import { Code, InferenceError, invalidArgument } from "./errors.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
 import { readOnnxHeader } from "./onnx-model-file.js";
+import {
+  checkSplitSignature,
+  FEATURES_GRAPH_KEY,
+  type FrameFeatures,
+  featureFeeds,
+  featuresGraphBytes,
+  type ModelLayout,
+  modelLayout,
+  NEXT_FEATURES_PREFIX,
+  perFrame,
+  stackImages,
+} from "./split-layout.js";
 
 /** The format tag the exporter writes; a different major format is refused. */
 export const GENERATOR_FORMAT = "stillmotion.generator.onnx.v1";
@@ -64,13 +81,25 @@ export interface StepResult {
   mask: Mask;
 }
 
+/** The features graph of a split model and the names of its per-level outputs. */
+interface FeaturesGraph {
+  session: OnnxSession;
+  names: string[];
+}
+
 export class Generator {
   /** @internal use loadGenerator */
   constructor(
     readonly path: string,
     readonly metadata: GeneratorMetadata,
     private readonly session: OnnxSession,
+    private readonly features?: FeaturesGraph,
   ) {}
+
+  /** "split" for a features + step export (frameFeatures works), "single" otherwise. */
+  get layout(): ModelLayout {
+    return this.features === undefined ? "single" : "split";
+  }
 
   get channels(): 1 | 3 {
     return this.metadata.channels;
@@ -154,12 +183,109 @@ export class Generator {
     return this.maskBatch(MASK_OUTPUT, images, masks, nextFrames);
   }
 
+  /**
+   * The matching features of each frame (split models only), one batched run of the features
+   * graph. They depend on the frame alone: compute them once per frame and pass them to
+   * `stepMaskFromFeatures` in every step the frame takes part in.
+   */
+  async frameFeatures(frames: readonly FloatImage[]): Promise<FrameFeatures[]> {
+    const graph = this.featuresGraph();
+    if (frames.length === 0) throw invalidArgument("frames", "0 frames", "at least one frame");
+    const { height: h, width: w } = frames[0];
+    frames.forEach((f, i) => {
+      checkImage(`frames[${i}]`, f, this.channels);
+      if (f.height !== h || f.width !== w) {
+        throw invalidArgument(`frames[${i}] size`, `${f.height}x${f.width}`, `${h}x${w} like frames[0]`);
+      }
+    });
+    const out = await graph.session.run({ image: stackImages(frames) });
+    for (const [name, tensor] of Object.entries(out)) checkFinite(name, tensor, this.path);
+    return perFrame(out, graph.names, frames.length);
+  }
+
+  /**
+   * Next masks of a split model from features computed by `frameFeatures`: entry b is
+   * G(I_t, M^_t, I_{t+1}).mask with `features[b]` of I_t, `nextFeatures[b]` of I_{t+1} =
+   * `nextFrames[b]`, `masks[b]` = M^_t. `motion` fetches `next_mask_motion` instead.
+   */
+  async stepMaskFromFeatures(
+    features: readonly FrameFeatures[],
+    masks: readonly Mask[],
+    nextFeatures: readonly FrameFeatures[],
+    nextFrames: readonly FloatImage[],
+    motion = false,
+  ): Promise<Mask[]> {
+    const graph = this.featuresGraph();
+    const b = masks.length;
+    if (b === 0 || features.length !== b || nextFeatures.length !== b || nextFrames.length !== b) {
+      throw invalidArgument(
+        "features/masks/nextFeatures/nextFrames",
+        `${features.length}/${b}/${nextFeatures.length}/${nextFrames.length}`,
+        "the same non-zero count",
+      );
+    }
+    const { height: h, width: w } = nextFrames[0];
+    nextFrames.forEach((f, i) => {
+      checkImage(`nextFrames[${i}]`, f, this.channels);
+      if (f.height !== h || f.width !== w) {
+        throw invalidArgument(
+          `nextFrames[${i}] size`,
+          `${f.height}x${f.width}`,
+          `${h}x${w} like nextFrames[0]`,
+        );
+      }
+      checkMask(`masks[${i}]`, masks[i], h, w);
+    });
+    const output = motion && this.hasMotionMask ? MOTION_MASK_OUTPUT : MASK_OUTPUT;
+    const feeds: Record<string, TensorData> = {
+      ...featureFeeds(features, graph.names, ""),
+      ...featureFeeds(nextFeatures, graph.names, NEXT_FEATURES_PREFIX),
+      [NEXT_FRAME_INPUT]: stackImages(nextFrames),
+      mask: { data: concatOrView(masks.map((m) => m.data)), dims: [b, 1, h, w] },
+    };
+    const out = await this.session.run(feeds, [output]);
+    checkFinite(output, out[output], this.path);
+    const data = out[output].data;
+    return masks.map((_, i) => ({ data: data.subarray(i * h * w, (i + 1) * h * w), height: h, width: w }));
+  }
+
+  private featuresGraph(): FeaturesGraph {
+    if (this.features === undefined) {
+      throw new InferenceError(
+        Code.FAILED_PRECONDITION,
+        "this model is a single graph (no features graph): use stepMask / stepMaskBatch, or " +
+          "export it with --split",
+        { file: this.path },
+      );
+    }
+    return this.features;
+  }
+
   private async maskBatch(
     output: string,
     images: readonly FloatImage[],
     masks: readonly Mask[],
     nextFrames?: readonly FloatImage[],
   ): Promise<Mask[]> {
+    if (this.features !== undefined) {
+      // a split model: both frames' features in one run, then the step
+      if (nextFrames === undefined || nextFrames.length !== images.length || images.length === 0) {
+        throw invalidArgument(
+          "nextFrames",
+          nextFrames === undefined ? "none" : `${nextFrames.length} frame(s)`,
+          `${images.length}, the real next frame of every input: this generator is G(I_t, M_t, I_{t+1})`,
+        );
+      }
+      const all = await this.frameFeatures([...images, ...nextFrames]);
+      const n = images.length;
+      return this.stepMaskFromFeatures(
+        all.slice(0, n),
+        masks,
+        all.slice(n),
+        nextFrames,
+        output !== MASK_OUTPUT,
+      );
+    }
     const { h, w, out } = await this.runBatch(images, masks, nextFrames, [output]);
     const mask = out[output].data;
     return images.map((_, b) => ({ data: mask.subarray(b * h * w, (b + 1) * h * w), height: h, width: w }));
@@ -168,6 +294,7 @@ export class Generator {
   /** Free the onnxruntime session; the generator is unusable afterwards. */
   async dispose(): Promise<void> {
     await this.session.release();
+    await this.features?.session.release();
   }
 
   private async runBatch(
@@ -280,7 +407,23 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
   const header = readOnnxHeader(bytes, path);
   const opset = header.opsets.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 0;
   const metadata = parseMetadata(header.metadata, opset, path);
-  const session = await createOnnxSession(bytes, path, options.session);
+  const layout = modelLayout(metadata.extra, path);
+  let features: FeaturesGraph | undefined;
+  if (layout === "split") {
+    const graph = featuresGraphBytes(metadata.extra, path);
+    delete metadata.extra[FEATURES_GRAPH_KEY]; // kilobytes of base64: not for logs
+    features = {
+      session: await createOnnxSession(graph, `${path} (features graph)`, options.session),
+      names: [],
+    };
+  }
+  let session: OnnxSession;
+  try {
+    session = await createOnnxSession(bytes, path, options.session);
+  } catch (err) {
+    await features?.session.release();
+    throw err;
+  }
   try {
     // the model's own tensors decide, and must agree with its config: a third input
     // `next_frame` exactly with next_frame_input, a third output `next_mask_motion` with mask_refine
@@ -302,12 +445,25 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
     );
     // next_image is absent exactly in a mask-only export, which its metadata declares
     const image = !maskOnly(metadata);
-    checkSignature(session, metadata.channels, nextFrame, motion, image, path);
+    if (features !== undefined) {
+      if (!nextFrame || image || metadata.generatorConfig.mask_head !== "warp") {
+        throw new InferenceError(
+          Code.FAILED_PRECONDITION,
+          "split model: expected a mask-only G(I_t, M_t, I_{t+1}) with the warp mask head " +
+            `(next_frame_input=${nextFrame}, mask_only=${!image}, mask_head=${metadata.generatorConfig.mask_head})`,
+          { file: path },
+        );
+      }
+      const extra = [NEXT_FRAME_INPUT, "mask"];
+      features.names = checkSplitSignature(features.session, session.inputs, extra, metadata.channels, path);
+    }
+    checkSignature(session, metadata.channels, nextFrame, motion, image, path, features === undefined);
   } catch (err) {
     await session.release();
+    await features?.session.release();
     throw err;
   }
-  return new Generator(path, metadata, session);
+  return new Generator(path, metadata, session, features);
 }
 
 /** sha256 of the canonical JSON (sorted keys, no spaces) of a generator config, as in Python. */
@@ -440,6 +596,7 @@ function checkSignature(
   motionMask: boolean,
   imageOutput: boolean,
   file: string,
+  checkInputs = true,
 ): void {
   const inputs = nextFrame ? [...INPUT_NAMES, NEXT_FRAME_INPUT] : [...INPUT_NAMES];
   const outputs = [...OUTPUT_NAMES, ...(motionMask ? [MOTION_MASK_OUTPUT] : [])].filter(
@@ -450,7 +607,7 @@ function checkSignature(
   const expect = [
     { kind: "input", list: session.inputs, names: inputs, channels: inputs.map(width) },
     { kind: "output", list: session.outputs, names: outputs, channels: outputs.map(width) },
-  ] as const;
+  ].filter((e) => checkInputs || e.kind === "output");
   for (const { kind, list, names, channels: chans } of expect) {
     const got = list.map((v) => v.name);
     const missing = names.filter((n) => !got.includes(n));
@@ -474,6 +631,10 @@ function checkSignature(
       }
     });
   }
+}
+
+function concatOrView(parts: Float32Array[]): Float32Array {
+  return parts.length === 1 ? parts[0] : concat(parts);
 }
 
 function concat(parts: Float32Array[]): Float32Array {

@@ -56,6 +56,8 @@ export { propagateStream } from "./propagate-stream.js";
 export { randomMask } from "./random-mask.js";
 export type { SelectionMode, SimilarityName } from "./select.js";
 export { pick, SELECTION_MODES, SIMILARITY_NAMES, selectBySimilarity, selectEvery } from "./select.js";
+export type { FrameFeatures, ModelLayout } from "./split-layout.js";
+export { MODEL_LAYOUTS } from "./split-layout.js";
 export type { GeneratedVideo, GenerateOptions } from "./still-to-video.js";
 export { generateFromStill, generationStep } from "./still-to-video.js";
 export type { AnimatedPreviewOptions, PreviewFormat } from "./writers/animated-preview.js";

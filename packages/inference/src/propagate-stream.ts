@@ -4,10 +4,14 @@
  * belongs to the frame that was just consumed (frame 0 gets the initial mask). A next-frame
  * generator, G(I_t, M^_t, I_{t+1}), needs frame t+1 itself: its mask is computed when that
  * frame arrives, so the yielded sequence is the same, each mask one model run later.
+ *
+ * A split model (split-layout.ts) computes each frame's features once, on arrival, and holds
+ * only the previous frame's: memory does not grow with the stream.
  */
 import { invalidArgument } from "./errors.js";
 import type { Generator } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
+import type { FrameFeatures } from "./split-layout.js";
 
 export interface StreamedMask {
   /** Index of the frame this mask belongs to (0-based, in arrival order). */
@@ -25,6 +29,8 @@ export async function* propagateStream(
   let index = 0;
   let size: { height: number; width: number } | undefined;
   let previous: FloatImage | undefined;
+  let previousFeatures: FrameFeatures | undefined;
+  const split = generator.layout === "split";
   for await (const frame of frames) {
     checkImage(`frame ${index}`, frame, generator.channels);
     if (size === undefined) {
@@ -37,7 +43,13 @@ export async function* propagateStream(
         `${size.height}x${size.width} like frame 0`,
       );
     }
-    if (generator.takesNextFrame && previous !== undefined) {
+    if (split) {
+      const [features] = await generator.frameFeatures([frame]);
+      if (previousFeatures !== undefined) {
+        [mask] = await generator.stepMaskFromFeatures([previousFeatures], [mask], [features], [frame]);
+      }
+      previousFeatures = features;
+    } else if (generator.takesNextFrame && previous !== undefined) {
       mask = await generator.stepMask(previous, mask, frame); // M^_t = G(I_{t-1}, M^_{t-1}, I_t)
     }
     yield { index, mask };

@@ -14,8 +14,14 @@
  * - "nearest": each frame takes the chain of its nearest key frame (ties go to the earlier key
  *   frame); chains stop half-way, so this costs about half the model runs of "linear".
  * Chains are independent, so they advance in lock-step in batched runs (`maxBatch`).
+ *
+ * A split model (layout "split", split-layout.ts) computes each frame's matching features once
+ * per chain visit, in batched runs `featureBatch` frames ahead of each chain, and keeps them only
+ * while a chain's window still holds the frame (FeatureCache): the single graph computes them
+ * twice, once as I_{t+1} and again as I_t at the next step.
  */
 import { Code, InferenceError, invalidArgument } from "./errors.js";
+import { FeatureCache } from "./feature-cache.js";
 import type { Generator } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
 
@@ -33,6 +39,12 @@ export interface PropagateOptions {
   fusion?: Fusion;
   /** Most chains run together in one batched model call; default 2 (1 = no batching). */
   maxBatch?: number;
+  /**
+   * Split models: frames whose features one run computes ahead of each chain; default 1 (at the
+   * first step 2: the key frame and the next). Larger values batch the features graph, at the cost
+   * of holding that many frames' features per chain.
+   */
+  featureBatch?: number;
   /** Called after each model call with (steps done, steps total). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -51,6 +63,9 @@ export interface PropagationResult {
   sources: MaskSource[][];
   /** Generator steps run (frames x chains). */
   steps: number;
+  /** Split models: frames whose features were computed, and the most held at once (else 0). */
+  featureFrames: number;
+  peakFeatureFrames: number;
 }
 
 interface Chain {
@@ -77,6 +92,9 @@ export async function propagateMasks(
   const maxBatch = options.maxBatch ?? 2;
   if (!Number.isInteger(maxBatch) || maxBatch < 1)
     throw invalidArgument("maxBatch", maxBatch, "an integer >= 1");
+  const featureBatch = options.featureBatch ?? 1;
+  if (!Number.isInteger(featureBatch) || featureBatch < 1)
+    throw invalidArgument("featureBatch", featureBatch, "an integer >= 1");
   const keys = checkInputs(generator, frames, keyframes);
   const n = frames.length;
 
@@ -97,6 +115,12 @@ export async function propagateMasks(
   const total = chains.reduce((s, c) => s + Math.abs(c.end - c.at), 0);
 
   // 2. Advance the chains in lock-step, batching up to maxBatch of them per model call.
+  const cache = generator.layout === "split" ? new FeatureCache(generator, frames) : undefined;
+  /** Frames chain c reads from now on, up to featureBatch ahead: at, at + d, ..., capped at end. */
+  const window = (c: Chain): number[] => {
+    const ahead = Math.min(featureBatch, Math.abs(c.end - c.at));
+    return Array.from({ length: ahead + 1 }, (_, k) => c.at + k * c.direction);
+  };
   let done = 0;
   for (;;) {
     const active = chains.filter((c) => c.at !== c.end).slice(0, maxBatch);
@@ -108,17 +132,35 @@ export async function propagateMasks(
     }
     // G(I_t, M^_t) or, for a next-frame generator, G(I_t, M^_t, I_{t +- 1}) with the real frame
     // the chain moves to
-    const next = await generator.stepMaskBatch(
-      active.map((c) => frames[c.at]),
-      active.map((c) => c.mask),
-      generator.takesNextFrame ? active.map((c) => frames[c.at + c.direction]) : undefined,
-    );
+    let next: Mask[];
+    if (cache) {
+      // features of the frames this step reads, and featureBatch - 1 more ahead, in one run
+      const reads = active.flatMap((c) => [c.at, c.at + c.direction]);
+      if (reads.some((i) => !cache.has(i))) await cache.ensure(active.flatMap(window));
+      next = await generator.stepMaskFromFeatures(
+        active.map((c) => cache.get(c.at)),
+        active.map((c) => c.mask),
+        active.map((c) => cache.get(c.at + c.direction)),
+        active.map((c) => frames[c.at + c.direction]),
+      );
+    } else {
+      next = await generator.stepMaskBatch(
+        active.map((c) => frames[c.at]),
+        active.map((c) => c.mask),
+        generator.takesNextFrame ? active.map((c) => frames[c.at + c.direction]) : undefined,
+      );
+    }
     active.forEach((c, i) => {
       c.at += c.direction;
       c.mask = next[i];
       c.out.set(c.at, next[i]);
     });
     done += active.length;
+    if (cache) {
+      // keep a frame only while an unfinished chain's window holds it
+      const held = new Set(chains.filter((c) => c.at !== c.end).flatMap(window));
+      cache.retain((frame) => held.has(frame));
+    }
     options.onProgress?.(done, total);
   }
 
@@ -139,7 +181,13 @@ export async function propagateMasks(
     );
     sources[t] = reaching.map((c, i) => ({ keyframe: c.key, weight: weights[i] }));
   }
-  return { masks, sources, steps: done };
+  return {
+    masks,
+    sources,
+    steps: done,
+    featureFrames: cache?.computed ?? 0,
+    peakFeatureFrames: cache?.peak ?? 0,
+  };
 }
 
 /** Weight of chain `c` at frame t between two key frames a < t < b: (b - t)/(b - a) for a's. */

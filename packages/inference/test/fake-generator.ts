@@ -27,6 +27,8 @@ export function fakeGenerator(channels: 1 | 3 = 1): FakeGenerator {
       enableMemPattern: true,
       logSeverityLevel: 3,
       allowSpinning: false,
+      enableProfiling: false,
+      profileFilePrefix: "onnxruntime_profile",
     },
     async run(feeds) {
       const [b, c, h, w] = feeds.image.dims;
@@ -47,6 +49,7 @@ export function fakeGenerator(channels: 1 | 3 = 1): FakeGenerator {
       };
       return out;
     },
+    endProfiling() {},
     async release() {},
   };
   const metadata: GeneratorMetadata = {

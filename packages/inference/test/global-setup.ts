@@ -31,6 +31,12 @@ export interface Fixtures {
   nextConv1: string;
   /** a plain conv net with inputs [image] and outputs [output], no StillMotion metadata. */
   smoke: string;
+  /**
+   * the shipped models/real-propagation.pt through the project's export command, mask-only
+   * (single graph) and split (features + step graphs; export --split).
+   */
+  realMasks: string;
+  realSplit: string;
 }
 
 declare module "vitest" {
@@ -55,7 +61,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     nextWarp3: join(dir, "next-warp3"),
     nextConv1: join(dir, "next-conv1"),
     smoke: join(dir, "smoke"),
+    realMasks: join(dir, "real.masks.onnx"),
+    realSplit: join(dir, "real.split.onnx"),
   };
+  const shipped = resolve(TRAINER_DIR, "../models/real-propagation.pt");
   const ref = ["infer-reference", "--preset", "tiny", "--steps", "3"];
   await Promise.all([
     trainer([
@@ -102,6 +111,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ...["--height", "17", "--width", "22", "--seed", "4"],
     ]),
     trainer(["onnx-smoke", "--out", fixtures.smoke]),
+    trainer(["export", "--checkpoint", shipped, "--out", fixtures.realMasks, "--mask-only"]),
+    trainer(["export", "--checkpoint", shipped, "--out", fixtures.realSplit, "--split"]),
   ]);
   project.provide("fixtures", fixtures);
   return async () => {

@@ -24,6 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="leave the next_image output and the image branch out: a faster graph for "
         "propagation (still -> video needs the full one)",
     )
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="mask-only, as a features graph (once per frame) and a step graph: the fastest "
+        "propagation for a warp-head generator (docs/models.md)",
+    )
 
 
 def _interrupt_on_terminate() -> None:
@@ -71,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         _tie_to_parent()
         configure_threads()
         report = export_checkpoint(
-            args.checkpoint, args.out, opset=args.opset, mask_only=args.mask_only
+            args.checkpoint, args.out, opset=args.opset, mask_only=args.mask_only, split=args.split
         )
     except KeyboardInterrupt as err:
         why = f"export interrupted ({err or 'SIGINT'}); nothing written to {args.out}"

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import torch
 
 from stillmotion_trainer.export.onnx_export import config_hash, export_generator
+from stillmotion_trainer.export.split_export import export_split
 from stillmotion_trainer.models.generator import (
     GeneratorConfig,
     build_generator,
@@ -67,9 +68,16 @@ def checkpoint_preset(ckpt: Checkpoint) -> str:
 
 
 def export_checkpoint(
-    ckpt_path: str, out_path: str, opset: Optional[int] = None, mask_only: bool = False
+    ckpt_path: str,
+    out_path: str,
+    opset: Optional[int] = None,
+    mask_only: bool = False,
+    split: bool = False,
 ) -> dict[str, Any]:
-    """Export the generator of `ckpt_path` to `out_path`; return the export report."""
+    """Export the generator of `ckpt_path` to `out_path`; return the export report.
+
+    split: the features + step export of a warp-head generator (export/split_export.py; mask
+    only by construction)."""
     model, gen_cfg, ckpt = load_generator_from_checkpoint(ckpt_path)
     metadata: dict[str, Any] = {
         "preset": checkpoint_preset(ckpt),
@@ -78,7 +86,12 @@ def export_checkpoint(
     metadata["step"] = str(ckpt.step)
     if ckpt.config:
         metadata["run_config"] = ckpt.config
-    report = export_generator(model, gen_cfg, out_path, metadata, opset=opset, mask_only=mask_only)
+    if split:
+        report = export_split(model, gen_cfg, out_path, metadata, opset=opset)
+    else:
+        report = export_generator(
+            model, gen_cfg, out_path, metadata, opset=opset, mask_only=mask_only
+        )
     report["checkpoint"] = os.path.abspath(ckpt_path)
     report["step"] = ckpt.step
     return report

@@ -37,6 +37,13 @@ export interface SessionOptions {
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Let idle intra-op threads spin-wait (lower latency on a dedicated machine); default false. */
   allowSpinning?: boolean;
+  /**
+   * Write onnxruntime's per-node profile (Chrome trace JSON) to `<profileFilePrefix>_<date>.json`
+   * when `endProfiling()` is called; default false (tools/bench/profile-propagation.mjs uses it).
+   */
+  enableProfiling?: boolean;
+  /** Path prefix of the profile file; default "onnxruntime_profile". */
+  profileFilePrefix?: string;
 }
 
 /** A float32 tensor as plain data: row-major `data` of shape `dims`. */
@@ -59,6 +66,8 @@ export interface OnnxSession {
     Pick<SessionOptions, "freeDimensionOverrides">;
   /** Run the model; `fetch` limits the outputs returned (default: all). */
   run(feeds: Record<string, TensorData>, fetch?: readonly string[]): Promise<Record<string, TensorData>>;
+  /** Stop profiling and write the profile file (only with `enableProfiling`). */
+  endProfiling(): void;
   release(): Promise<void>;
 }
 
@@ -71,6 +80,8 @@ export const defaultSessionOptions = (): Required<Omit<SessionOptions, "freeDime
   enableMemPattern: true,
   logSeverityLevel: 3,
   allowSpinning: false,
+  enableProfiling: false,
+  profileFilePrefix: "onnxruntime_profile",
 });
 
 /** Open an ONNX model held in memory; `file` names it in errors. */
@@ -121,6 +132,9 @@ export async function createOnnxSession(
         out[name] = { data: t.data as Float32Array, dims: t.dims };
       }
       return out;
+    },
+    endProfiling() {
+      session.endProfiling();
     },
     async release() {
       await session.release();

@@ -1,0 +1,134 @@
+/**
+ * The split export (features graph + step graph, layout "split") of the shipped real-propagation
+ * model gives the masks of its single mask-only graph, through onnxruntime, on real frames of the
+ * vendored laryngoscopy clip: propagateMasks (one and two key frames, batched chains, features
+ * batched ahead), propagateStream and stepMaskBatch. Each frame's features are computed once per
+ * chain visit and only the chains' windows are held.
+ */
+import { readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+
+import { editMetadata } from "../test/onnx-edit.js";
+import { maxAbsDiff } from "../test/reference.js";
+import { Code, InferenceError } from "./errors.js";
+import { type Generator, loadGenerator } from "./generator.js";
+import { readImage, readMask } from "./image-io.js";
+import type { FloatImage, Mask } from "./image-types.js";
+import { propagateMasks } from "./propagate.js";
+import { propagateStream } from "./propagate-stream.js";
+
+const CLIP = resolve(import.meta.dirname, "../../../data/real/vocalfolds-seq8-128");
+const FRAMES = 14;
+const TOLERANCE = 1e-4;
+
+let single: Generator;
+let split: Generator;
+let frames: FloatImage[];
+let masks: Mask[];
+
+beforeAll(async () => {
+  const { realMasks, realSplit } = inject("fixtures");
+  [single, split] = await Promise.all([loadGenerator(realMasks), loadGenerator(realSplit)]);
+  const names = Array.from({ length: FRAMES }, (_, i) => String(i * 3).padStart(6, "0"));
+  frames = await Promise.all(names.map((n) => readImage(join(CLIP, "frames/seq8", `${n}.jpg`))));
+  masks = await Promise.all(names.map((n) => readMask(join(CLIP, "gt/seq8", `${n}.png`))));
+});
+
+afterAll(async () => {
+  await Promise.all([single?.dispose(), split?.dispose()]);
+});
+
+function worst(a: Mask[], b: Mask[]): number {
+  expect(a.length).toBe(b.length);
+  return Math.max(...a.map((m, i) => maxAbsDiff(m.data, b[i].data)));
+}
+
+describe("split layout", () => {
+  it("is read from the file's metadata", () => {
+    expect(single.layout).toBe("single");
+    expect(split.layout).toBe("split");
+    expect(split.hasImageOutput).toBe(false);
+    expect(split.metadata.extra.features_graph).toBeUndefined(); // decoded, not kept in metadata
+  });
+
+  it("propagates one key frame both ways like the single graph, each frame's features once", async () => {
+    const key = [{ index: 5, mask: masks[5] }];
+    const a = await propagateMasks(single, frames, key);
+    const b = await propagateMasks(split, frames, key);
+    const diff = worst(a.masks, b.masks);
+    console.log(`split vs single, max abs mask difference over ${FRAMES} real frames: ${diff}`);
+    expect(diff).toBeLessThan(TOLERANCE);
+    expect(b.steps).toBe(FRAMES - 1);
+    expect(b.featureFrames).toBe(FRAMES); // every frame once (both chains start in one run)
+    expect(b.peakFeatureFrames).toBeLessThanOrEqual(4); // two chains x (at, at + d)
+    expect(a.featureFrames).toBe(0);
+  });
+
+  it("matches with two key frames, linear fusion, one chain per call and features 4 ahead", async () => {
+    const keys = [
+      { index: 2, mask: masks[2] },
+      { index: 11, mask: masks[11] },
+    ];
+    const a = await propagateMasks(single, frames, keys);
+    const b = await propagateMasks(split, frames, keys, { maxBatch: 1, featureBatch: 4 });
+    expect(worst(a.masks, b.masks)).toBeLessThan(TOLERANCE);
+    expect(b.peakFeatureFrames).toBeLessThanOrEqual(4 * 5); // four chains' windows of 5
+  });
+
+  it("streams like the single graph", async () => {
+    const run = async (g: Generator) => {
+      const out: Mask[] = [];
+      for await (const { mask } of propagateStream(g, frames, masks[0])) out.push(mask);
+      return out;
+    };
+    const [a, b] = [await run(single), await run(split)];
+    expect(b.length).toBe(FRAMES);
+    expect(worst(a, b)).toBeLessThan(TOLERANCE);
+  });
+
+  it("runs stepMaskBatch and stepMotionMask from frames like the single graph", async () => {
+    const a = await single.stepMaskBatch(frames.slice(0, 2), masks.slice(0, 2), frames.slice(1, 3));
+    const b = await split.stepMaskBatch(frames.slice(0, 2), masks.slice(0, 2), frames.slice(1, 3));
+    expect(worst(a, b)).toBeLessThan(TOLERANCE);
+    const motion = [
+      await single.stepMotionMask(frames[0], masks[0], frames[1]),
+      await split.stepMotionMask(frames[0], masks[0], frames[1]),
+    ];
+    expect(maxAbsDiff(motion[0].data, motion[1].data)).toBeLessThan(TOLERANCE);
+  });
+
+  it("refuses frameFeatures on a single graph, naming the export option", async () => {
+    const err = await single.frameFeatures([frames[0]]).catch((e) => e);
+    expect(err).toBeInstanceOf(InferenceError);
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(err.message).toMatch(/--split/);
+  });
+
+  it("refuses an unknown layout, listing the known ones", async () => {
+    const bytes = editMetadata(await readFile(inject("fixtures").realSplit), (meta) => ({
+      ...meta,
+      "stillmotion.layout": "tiled",
+    }));
+    const path = join(resolve(inject("fixtures").realSplit, ".."), "tiled.onnx");
+    await writeFile(path, bytes);
+    const err = await loadGenerator(path).catch((e) => e);
+    expect(err).toBeInstanceOf(InferenceError);
+    expect(err.code).toBe(Code.FAILED_PRECONDITION);
+    expect(err.message).toMatch(/unknown model layout "tiled".*single, split/);
+    expect(err.message).toContain(path);
+  });
+
+  it("refuses a split file that lost its features graph", async () => {
+    const bytes = editMetadata(await readFile(inject("fixtures").realSplit), (meta) => {
+      const { "stillmotion.features_graph": _, ...rest } = meta;
+      return rest;
+    });
+    const path = join(resolve(inject("fixtures").realSplit, ".."), "no-features.onnx");
+    await writeFile(path, bytes);
+    const err = await loadGenerator(path).catch((e) => e);
+    expect(err.code).toBe(Code.DATA_LOSS);
+    expect(err.message).toMatch(/features graph/);
+  });
+});

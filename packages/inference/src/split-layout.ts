@@ -1,0 +1,145 @@
+/**
+ * The two layouts of an exported generator file, chosen by its metadata `stillmotion.layout`:
+ *
+ * - "single" (no `stillmotion.layout`, every file before the split existed): one graph,
+ *   (I_t, M^_t [, I_{t+1}]) -> masks [and image];
+ * - "split" (`stillmotion export --split`, python-trainer export/split_export.py): a warp-head
+ *   generator as two graphs. The file's own graph is the **step**, (features of I_t, features of
+ *   I_{t+1}, I_{t+1}, M^_t) -> next_mask [, next_mask_motion]; the **features** graph,
+ *   image -> features_s<stride> per matching level, travels base64-encoded in the metadata
+ *   `stillmotion.features_graph`. A frame's features depend on that frame alone, so a chain
+ *   computes them once per frame instead of twice (as I_{t+1}, then as I_t).
+ *
+ * Any other layout value is refused, naming the ones this library reads.
+ */
+import type { TensorData, ValueInfo } from "./backend/onnx.js";
+import { Code, InferenceError } from "./errors.js";
+import type { FloatImage } from "./image-types.js";
+
+export const MODEL_LAYOUTS = ["single", "split"] as const;
+export type ModelLayout = (typeof MODEL_LAYOUTS)[number];
+
+/** Metadata keys (without the `stillmotion.` prefix) of a split file. */
+export const LAYOUT_KEY = "layout";
+export const FEATURES_GRAPH_KEY = "features_graph";
+const FEATURE_PREFIX = "features_s";
+const NEXT_PREFIX = "next_";
+
+/** One frame's matching features: one tensor per level, coarse to fine, batch 1. */
+export interface FrameFeatures {
+  readonly levels: readonly TensorData[];
+}
+
+/** The layout a file declares; FAILED_PRECONDITION for a value this library does not know. */
+export function modelLayout(extra: Record<string, string>, file: string): ModelLayout {
+  const value = extra[LAYOUT_KEY];
+  if (value === undefined) return "single";
+  if (value === "single" || value === "split") return value;
+  throw new InferenceError(
+    Code.FAILED_PRECONDITION,
+    `unknown model layout "${value}" (metadata "stillmotion.layout"). Should be one of: ` +
+      `${MODEL_LAYOUTS.join(", ")} (a newer exporter? update @stillmotion/inference)`,
+    { file },
+  );
+}
+
+/** The features graph's bytes, decoded from the metadata of a split file. */
+export function featuresGraphBytes(extra: Record<string, string>, file: string): Uint8Array {
+  const encoded = extra[FEATURES_GRAPH_KEY];
+  if (!encoded) {
+    throw new InferenceError(
+      Code.DATA_LOSS,
+      'a split model without its features graph (metadata "stillmotion.features_graph" is missing)',
+      { file },
+    );
+  }
+  return new Uint8Array(Buffer.from(encoded, "base64"));
+}
+
+/**
+ * The feature tensors' names from the features graph's outputs (features_s8, features_s2, ...),
+ * checked against the step graph's inputs: features_s*, next_features_s* (same levels), then
+ * `extra` (next_frame, mask). FAILED_PRECONDITION naming what differs.
+ */
+export function checkSplitSignature(
+  features: { inputs: readonly ValueInfo[]; outputs: readonly ValueInfo[] },
+  stepInputs: readonly ValueInfo[],
+  extra: readonly string[],
+  channels: number,
+  file: string,
+): string[] {
+  const names = features.outputs.map((v) => v.name);
+  const fail = (what: string) => {
+    throw new InferenceError(Code.FAILED_PRECONDITION, `split model: ${what}`, { file });
+  };
+  const image = features.inputs;
+  if (image.length !== 1 || image[0].name !== "image" || image[0].shape[1] !== channels) {
+    fail(
+      `features graph inputs are [${image.map((v) => `${v.name} [${v.shape.join(", ")}]`).join(", ")}], ` +
+        `expected [image [batch, ${channels}, height, width]]`,
+    );
+  }
+  if (names.length === 0 || !names.every((n) => n.startsWith(FEATURE_PREFIX))) {
+    fail(`features graph outputs are [${names.join(", ")}], expected features_s<stride> per level`);
+  }
+  const expected = [...names, ...names.map((n) => NEXT_PREFIX + n), ...extra];
+  const got = stepInputs.map((v) => v.name);
+  if (got.length !== expected.length || got.some((n, i) => n !== expected[i])) {
+    fail(`step graph inputs are [${got.join(", ")}], expected [${expected.join(", ")}]`);
+  }
+  for (const v of [...features.outputs, ...stepInputs]) {
+    if (v.type !== "float32" || v.shape.length !== 4) {
+      fail(`tensor "${v.name}" is ${v.type} [${v.shape.join(", ")}], expected float32 of rank 4`);
+    }
+  }
+  return names;
+}
+
+/** Split the outputs of one batched features run into per-frame features (no copies). */
+export function perFrame(
+  out: Record<string, TensorData>,
+  names: readonly string[],
+  count: number,
+): FrameFeatures[] {
+  return Array.from({ length: count }, (_, b) => ({
+    levels: names.map((name) => {
+      const t = out[name];
+      const size = t.data.length / count;
+      return { data: t.data.subarray(b * size, (b + 1) * size), dims: [1, ...t.dims.slice(1)] };
+    }),
+  }));
+}
+
+/** The step graph's feature feeds for a batch: `prefix` + each name, frames stacked on axis 0. */
+export function featureFeeds(
+  list: readonly FrameFeatures[],
+  names: readonly string[],
+  prefix: string,
+): Record<string, TensorData> {
+  const feeds: Record<string, TensorData> = {};
+  names.forEach((name, level) => {
+    const parts = list.map((f) => f.levels[level]);
+    const dims = [list.length, ...parts[0].dims.slice(1)];
+    feeds[prefix + name] = { data: stack(parts.map((p) => p.data)), dims };
+  });
+  return feeds;
+}
+
+/** Frames stacked into one batch tensor (a view when there is one). */
+export function stackImages(images: readonly FloatImage[]): TensorData {
+  const { channels, height, width } = images[0];
+  return { data: stack(images.map((i) => i.data)), dims: [images.length, channels, height, width] };
+}
+
+export const NEXT_FEATURES_PREFIX = NEXT_PREFIX;
+
+function stack(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

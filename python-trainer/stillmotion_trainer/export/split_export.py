@@ -1,0 +1,347 @@
+"""The split ONNX export of a warp-head generator: per-frame features once, then a cheap step.
+
+Along a propagation chain every frame takes part in two steps, first as I_{t+1} and then as I_t,
+and the single graph computes its matching features (the per-level embeddings,
+models/warp.py step 1) in both. The split export writes two graphs instead:
+
+- **features** ``image`` [batch, C, height, width] -> ``features_s8``, ``features_s2``,
+  ``features_s1`` (one per entry of ``LEVELS``, named by stride: [batch, C + EMBED_CHANNELS,
+  floor(height / s), floor(width / s)]): `DisplacementEstimator.features`;
+- **step** ``features_s*`` (of I_t), ``next_features_s*`` (of I_{t+1}), ``next_frame`` (I_{t+1},
+  which the correction reads) and ``mask`` (M^_t) -> ``next_mask`` [, ``next_mask_motion``]:
+  `NextFrameGenerator.masks_from_features`, the mask-only graph's outputs.
+
+One file is written: the step graph, whose ``metadata_props`` carry the usual keys (as a
+mask-only export: ``stillmotion.mask_only`` = "true"), ``stillmotion.layout`` = "split" and the
+features graph itself, serialized and base64-encoded, under ``stillmotion.features_graph`` (a
+few kilobytes: the embeddings' weights), so the model stays one file to ship. A file without
+``stillmotion.layout`` is the single graph of onnx_export.py; the Node loader
+(packages/inference/src/generator.ts) chooses by this key and refuses any other value.
+
+Self-checks (no onnxruntime in Python, as for the single graph): both graphs traced at one size
+and re-run at batch 2 and an odd size equal eager PyTorch; features + step equal the single
+model's forward_with_motion in eager PyTorch (proves the split computes the same masks);
+onnx.checker and strict shape inference on both, names and channel counts as above.
+Numerical parity of the two ONNX files with the single graph through onnxruntime is proved on
+the Node side (packages/inference/src/propagate-split.test.ts).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+import warnings
+from typing import Any, cast
+
+import torch
+from torch import nn
+
+from stillmotion_trainer.export.onnx_export import (
+    MASK_ONLY_KEY,
+    ExportError,
+    build_metadata,
+    declare_output_shapes,
+    output_names,
+    required_opset,
+)
+from stillmotion_trainer.fs_atomic import atomic_path
+from stillmotion_trainer.models.generator import GeneratorConfig
+from stillmotion_trainer.models.next_frame import NextFrameGenerator
+from stillmotion_trainer.models.warp import EMBED_CHANNELS, LEVELS
+
+LAYOUT_KEY = "stillmotion.layout"
+SPLIT_LAYOUT = "split"
+FEATURES_GRAPH_KEY = "stillmotion.features_graph"
+IMAGE_INPUT = "image"
+NEXT_FRAME_INPUT = "next_frame"
+MASK_INPUT = "mask"
+
+
+def feature_names(prefix: str = "") -> tuple[str, ...]:
+    """The per-level feature tensors, coarse to fine: features_s8, features_s2, features_s1."""
+    return tuple(f"{prefix}features_s{stride}" for stride, _ in LEVELS)
+
+
+def step_input_names() -> tuple[str, ...]:
+    """Inputs of the step graph: I_t's features, I_{t+1}'s features, next_frame, mask."""
+    return feature_names() + feature_names("next_") + (NEXT_FRAME_INPUT, MASK_INPUT)
+
+
+class FeaturesGraph(nn.Module):
+    """image -> the matching features of each level (DisplacementEstimator.features)."""
+
+    def __init__(self, model: NextFrameGenerator) -> None:
+        super().__init__()
+        assert model.displacement is not None
+        self.displacement = model.displacement
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.displacement.features(image))
+
+
+class StepGraph(nn.Module):
+    """(features of I_t, features of I_{t+1}, I_{t+1}, M^_t) -> next_mask [, next_mask_motion]."""
+
+    def __init__(self, model: NextFrameGenerator) -> None:
+        super().__init__()
+        self.model = model
+        self.levels = len(LEVELS)
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        n = self.levels
+        features, next_features = list(inputs[:n]), list(inputs[n : 2 * n])
+        next_frame, mask = inputs[2 * n], inputs[2 * n + 1]
+        next_mask, motion = self.model.masks_from_features(
+            features, next_features, next_frame, mask
+        )
+        return (next_mask, motion) if self.model.refine_net is not None else (next_mask,)
+
+
+def check_splittable(model: nn.Module, gen_cfg: GeneratorConfig) -> NextFrameGenerator:
+    """The model as a NextFrameGenerator with a warp head; ValueError naming what is missing."""
+    if not gen_cfg.next_frame_input or gen_cfg.mask_head != "warp":
+        raise ValueError(
+            "split: only a G(I_t, M_t, I_{t+1}) with the warp mask head has per-frame features "
+            f"to cache (got next_frame_input={gen_cfg.next_frame_input}, "
+            f"mask_head={gen_cfg.mask_head!r}); export it without --split"
+        )
+    return cast(NextFrameGenerator, model)
+
+
+def export_split(
+    model: nn.Module,
+    gen_cfg: GeneratorConfig,
+    out_path: str,
+    metadata: dict[str, Any] | None = None,
+    opset: int | None = None,
+    sample_size: tuple[int, int] = (64, 64),
+) -> dict[str, Any]:
+    """Write the split export of `model` to `out_path` (atomically), check it, return a report.
+
+    metadata, opset, sample_size: as export_generator's. The report adds ``layout`` and the
+    features graph's ``features_bytes``.
+    """
+    import onnx
+
+    gen_cfg.validate()
+    net = check_splittable(model, gen_cfg)
+    needed = required_opset(gen_cfg)
+    opset = needed if opset is None else opset
+    if opset < needed:
+        raise ValueError(
+            f"opset: expected >= {needed} (the warp mask head uses GridSample), got {opset}"
+        )
+    extra = dict(metadata or {})
+    for key in (LAYOUT_KEY, FEATURES_GRAPH_KEY):
+        if key in extra or key.removeprefix("stillmotion.") in extra:
+            raise ValueError(f"metadata: key {key!r} is reserved (written by the exporter)")
+    meta = build_metadata(gen_cfg, extra, mask_only=True)
+    meta[LAYOUT_KEY] = SPLIT_LAYOUT
+    features_graph, step_graph = FeaturesGraph(net), StepGraph(net)
+    step_outputs = output_names(gen_cfg, mask_only=True)
+    out_path = os.path.abspath(out_path)
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    model.cpu()
+    started = time.perf_counter()
+    try:
+        checks = [check_split_rerun(net, gen_cfg, sample_size, where=out_path)]
+        with atomic_path(out_path) as tmp:
+            tmp_path = str(tmp)
+            features_path = tmp_path + ".features"
+            try:
+                h, w = sample_size
+                image = torch.rand(1, gen_cfg.channels, h, w)
+                with torch.no_grad():
+                    feats = features_graph(image)
+                _export(
+                    features_graph, (image,), features_path, (IMAGE_INPUT,), feature_names(), opset
+                )
+                step_samples = feats + feats + (image, torch.rand(1, 1, h, w))
+                _export(step_graph, step_samples, tmp_path, step_input_names(), step_outputs, opset)
+                features_proto = onnx.load(features_path)
+            finally:
+                if os.path.exists(features_path):
+                    os.remove(features_path)
+            del features_proto.metadata_props[:]
+            features_proto.producer_name = "stillmotion_trainer"
+            _declare_feature_shapes(features_proto.graph.output, gen_cfg.channels)
+            checks += _check_proto(
+                features_proto, _features_contract(gen_cfg), out_path, "features"
+            )
+            features_bytes = features_proto.SerializeToString()
+            meta[FEATURES_GRAPH_KEY] = base64.b64encode(features_bytes).decode("ascii")
+
+            proto = onnx.load(tmp_path)
+            del proto.metadata_props[:]
+            for key, value in meta.items():
+                proto.metadata_props.add(key=key, value=value)
+            declare_output_shapes(proto, gen_cfg.channels)
+            proto.producer_name = "stillmotion_trainer"
+            checks += _check_proto(proto, _step_contract(gen_cfg, step_outputs), out_path, "step")
+            onnx.save(proto, tmp_path)
+    finally:
+        model.to(device)
+        model.train(was_training)
+
+    return {
+        "onnx": out_path,
+        "bytes": os.path.getsize(out_path),
+        "opset": opset,
+        "layout": SPLIT_LAYOUT,
+        "inputs": list(step_input_names()),
+        "outputs": list(step_outputs),
+        "features_bytes": len(features_bytes),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "metadata": {k: v for k, v in meta.items() if k != FEATURES_GRAPH_KEY},
+        "checks": sorted(set(checks), key=checks.index),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _export(
+    graph: nn.Module,
+    samples: tuple[torch.Tensor, ...],
+    path: str,
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
+    opset: int,
+) -> None:
+    """torch.onnx.export with batch, height and width dynamic (per level for features)."""
+    dynamic: dict[str, dict[int, str]] = {}
+    for name in inputs + outputs:
+        suffix = name.rsplit("_s", 1)[1] if "features_s" in name else ""
+        tag = f"_s{suffix}" if suffix else ""
+        dynamic[name] = {0: "batch", 2: f"height{tag}", 3: f"width{tag}"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch 1.13's pad-arithmetic notices
+        torch.onnx.export(
+            graph,
+            samples,
+            path,
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_axes=dynamic,
+            opset_version=opset,
+            do_constant_folding=True,
+        )
+
+
+def _declare_feature_shapes(outputs: Any, channels: int) -> None:
+    """[batch, C + EMBED_CHANNELS, height_sS, width_sS] on the features graph's outputs."""
+    for output in outputs:
+        stride = output.name.rsplit("_s", 1)[1]
+        dims = output.type.tensor_type.shape.dim
+        dims[0].dim_param = "batch"
+        dims[1].dim_value = channels + EMBED_CHANNELS
+        dims[2].dim_param = f"height_s{stride}"
+        dims[3].dim_param = f"width_s{stride}"
+
+
+def _features_contract(gen_cfg: GeneratorConfig) -> tuple[dict[str, int], dict[str, int]]:
+    width = gen_cfg.channels + EMBED_CHANNELS
+    return {IMAGE_INPUT: gen_cfg.channels}, {name: width for name in feature_names()}
+
+
+def _step_contract(
+    gen_cfg: GeneratorConfig, outputs: tuple[str, ...]
+) -> tuple[dict[str, int], dict[str, int]]:
+    width = gen_cfg.channels + EMBED_CHANNELS
+    inputs = {name: width for name in feature_names() + feature_names("next_")}
+    inputs[NEXT_FRAME_INPUT] = gen_cfg.channels
+    inputs[MASK_INPUT] = 1
+    return inputs, {name: 1 for name in outputs}
+
+
+def _check_proto(
+    proto: Any, contract: tuple[dict[str, int], dict[str, int]], where: str, graph: str
+) -> list[str]:
+    """onnx.checker + strict shape inference + names/channels; ExportError naming the graph."""
+    import onnx
+    from onnx import shape_inference
+
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as err:
+        raise ExportError(f"{where}: onnx.checker rejected the {graph} graph: {err}") from err
+    inferred = shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+
+    def dims(value_info: Any) -> list[str | int]:
+        return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+    for kind, expected, values in (
+        ("input", contract[0], inferred.graph.input),
+        ("output", contract[1], inferred.graph.output),
+    ):
+        got = {v.name: dims(v) for v in values}
+        if list(got) != list(expected):
+            raise ExportError(
+                f"{where}: {graph} graph {kind}s are {list(got)}, expected {list(expected)}"
+            )
+        for name, c in expected.items():
+            shape = got[name]
+            if (
+                len(shape) != 4
+                or shape[1] != c
+                or not all(isinstance(shape[i], str) for i in (0, 2, 3))
+            ):
+                raise ExportError(
+                    f"{where}: {graph} {kind} {name!r} has shape {shape}, expected "
+                    f"[batch, {c}, height, width] with dynamic batch/height/width"
+                )
+    return ["onnx.checker", "shape_inference", "io_contract"]
+
+
+def check_split_rerun(
+    model: NextFrameGenerator,
+    gen_cfg: GeneratorConfig,
+    sample_size: tuple[int, int],
+    where: str,
+    tolerance: float = 1e-5,
+) -> str:
+    """Both graphs traced at `sample_size`, re-run at batch 2 and an odd size, must equal the
+    single model's eager forward_with_motion (masks) within `tolerance`: the trace kept its
+    shape arithmetic dynamic, and features + step compute what the single graph computes."""
+    features_graph, step_graph = FeaturesGraph(model), StepGraph(model)
+    h, w = sample_size
+    c = gen_cfg.channels
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        image = torch.rand(1, c, h, w)
+        traced_features = torch.jit.trace(features_graph, (image,), check_trace=False)
+        feats = features_graph(image)
+        sample = feats + feats + (image, torch.rand(1, 1, h, w))
+        traced_step = torch.jit.trace(step_graph, sample, check_trace=False)
+        frame, next_frame = torch.rand(2, c, h + 3, w - 5), torch.rand(2, c, h + 3, w - 5)
+        mask = torch.rand(2, 1, h + 3, w - 5)
+        _, next_mask, motion = model.forward_with_motion(frame, mask, next_frame)
+        split = traced_step(*traced_features(frame), *traced_features(next_frame), next_frame, mask)
+    expected = (next_mask, motion) if model.refine_net is not None else (next_mask,)
+    for name, a, b in zip(output_names(gen_cfg, mask_only=True), expected, split):
+        if a.shape != b.shape:
+            raise ExportError(
+                f"{where}: split graphs give {name} shape {tuple(b.shape)} at input "
+                f"{tuple(frame.shape)}, the single model {tuple(a.shape)} (sizes frozen?)"
+            )
+        err = float((a - b).abs().max())
+        if err > tolerance:
+            raise ExportError(
+                f"{where}: split graphs differ from the single model on {name} by {err:.3g}"
+            )
+    return "torch_split_equals_single"
+
+
+__all__ = [
+    "FEATURES_GRAPH_KEY",
+    "LAYOUT_KEY",
+    "MASK_ONLY_KEY",
+    "SPLIT_LAYOUT",
+    "check_splittable",
+    "export_split",
+    "feature_names",
+    "step_input_names",
+]
