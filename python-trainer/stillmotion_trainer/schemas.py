@@ -8,7 +8,7 @@ words them, one `path: message` line per problem, sorted, duplicates dropped:
     <path.key>: unknown key. Should be one of: <sorted keys>
     <path.key>: required key is missing
     <path>: must be of type <t1 or t2>, got <value>
-    <path>: must be one of <v1, v2>, got <value>          (enum; const: must be <v>)
+    <path>: unsupported value <value>. Should be one of: <v1, v2>   (enum; const: must be <v>)
     <path>: must be >= | <= | > | < <limit>, got <value>
     <path>: must be at least | at most <n> character(s) long, got <value>
     <path>: must have at least | at most <n> item(s), got <value>
@@ -146,7 +146,8 @@ def _describe(error: Any) -> Iterator[str]:
     elif kind == "type":
         yield f"{where}: must be of type {' or '.join(_types(schema))}{got}"
     elif kind == "enum":
-        yield f"{where}: must be one of {', '.join(json_text(v) for v in limit)}{got}"
+        choices = ", ".join(json_text(v) for v in limit)
+        yield f"{where}: unsupported value {json_text(value)}. Should be one of: {choices}"
     elif kind == "const":
         yield f"{where}: must be {json_text(limit)}{got}"
     elif kind in _BOUNDS:

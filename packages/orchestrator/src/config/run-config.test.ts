@@ -47,7 +47,7 @@ describe("run config", () => {
   it("names the key, the value and what is allowed", () => {
     expect(configErrors({ data: { dataset: "x" }, train: { mode: "sideways" } })).toEqual([
       expect.stringMatching(
-        /^train\.mode: must be one of "forward", "reverse", "fused", "keyframe".*got "sideways"/,
+        /^train\.mode: unsupported value "sideways"\. Should be one of: "forward", "reverse", "fused", "keyframe"/,
       ),
     ]);
     expect(configErrors({ data: { dataset: "x" }, trian: {} })).toEqual([

@@ -19,7 +19,7 @@ describe("schema errors (shared cases)", () => {
       "unknown key",
       "required key",
       "must be of type",
-      "must be one of",
+      "unsupported value",
       ">=",
       "<=",
       "> 0",

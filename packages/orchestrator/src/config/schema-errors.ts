@@ -7,7 +7,7 @@
  *   <path.key>: unknown key. Should be one of: <sorted keys>
  *   <path.key>: required key is missing
  *   <path>: must be of type <t1 or t2>, got <value>
- *   <path>: must be one of <v1, v2>, got <value>          (enum; const: must be <v>)
+ *   <path>: unsupported value <value>. Should be one of: <v1, v2>   (enum; const: must be <v>)
  *   <path>: must be >= | <= | > | < <limit>, got <value>
  *   <path>: must be at least | at most <n> character(s) long, got <value>
  *   <path>: must have at least | at most <n> item(s), got <value>
@@ -84,7 +84,7 @@ function describe(error: ErrorObject, root: unknown): string {
     case "type":
       return `${where}: must be of type ${schemaTypes(error.parentSchema as JsonSchema).join(" or ")}${got}`;
     case "enum":
-      return `${where}: must be one of ${(error.schema as unknown[]).map(show).join(", ")}${got}`;
+      return `${where}: unsupported value ${show(error.data)}. Should be one of: ${(error.schema as unknown[]).map(show).join(", ")}`;
     case "const":
       return `${where}: must be ${show(error.schema)}${got}`;
     case "minimum":
