@@ -12,17 +12,17 @@ import json
 import math
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
 from stillmotion_trainer.data.containment import inside_dataset
 from stillmotion_trainer.data.errors import DatasetError
+from stillmotion_trainer.schemas import json_path as _where
+from stillmotion_trainer.schemas import load_schema
 
 FORMAT = "stillmotion-dataset"
 VERSION = 1
 MANIFEST_NAME = "manifest.json"
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "dataset-manifest.v1.schema.json"
 # Width * height above this is refused: 8192 x 8192 is already far beyond any endoscope or probe.
 MAX_PIXELS = 8192 * 8192
 
@@ -92,20 +92,7 @@ def path_problem(value: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def load_schema() -> dict[str, Any]:
-    if not SCHEMA_PATH.is_file():
-        raise FileNotFoundError(f"{SCHEMA_PATH}: dataset manifest schema not found")
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return schema
-
-
-def _where(parts: Any) -> str:
-    """JSON location as `videos[0].frames[3].image`."""
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(root)"
+SCHEMA_NAME = "dataset-manifest.v1.schema.json"
 
 
 def _frame_paths(data: Any) -> Iterator[tuple[list[Any], str]]:
@@ -172,7 +159,7 @@ def _pre_schema_rules(data: Any, where: Path) -> None:
 def _schema_rules(data: Any, where: Path) -> None:
     import jsonschema
 
-    schema = load_schema()
+    schema = load_schema(SCHEMA_NAME)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:

@@ -49,6 +49,7 @@ from stillmotion_trainer.training.collapse import CollapseMonitor, mask_statisti
 from stillmotion_trainer.training.config import (
     ConfigError,
     RunConfig,
+    amp_enabled,
     config_to_dict,
     generator_config_for,
     resume_differences,
@@ -368,9 +369,7 @@ def _train(
     events: EventSink = events_arg if (events_arg is not None and master) else NullEvents()
     if not master:
         log = lambda line: None  # noqa: E731 - only rank 0 talks
-    use_amp = cfg.train.amp is True or (cfg.train.amp == "auto" and device.type == "cuda")
-    if use_amp and device.type != "cuda":
-        raise ConfigError([f"train.amp: true needs CUDA, but the device is {device}"])
+    use_amp = amp_enabled(cfg.train, device.type)  # ConfigError for amp true off CUDA
 
     def autocast() -> Any:
         if use_amp:
