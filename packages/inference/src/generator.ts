@@ -189,6 +189,18 @@ export class Generator {
    * `stepMaskFromFeatures` in every step the frame takes part in.
    */
   async frameFeatures(frames: readonly FloatImage[]): Promise<FrameFeatures[]> {
+    return (await this.frameFeaturesBatch(frames)).frames;
+  }
+
+  /**
+   * frameFeatures, also returning the batch's output tensors (the frames' features are views
+   * into them). `into`: the outputs of an earlier call with as many frames of the same size,
+   * no longer needed, to be overwritten instead of allocating new ones (FeatureCache recycles).
+   */
+  async frameFeaturesBatch(
+    frames: readonly FloatImage[],
+    into?: Record<string, TensorData>,
+  ): Promise<{ frames: FrameFeatures[]; outputs: Record<string, TensorData> }> {
     const graph = this.featuresGraph();
     if (frames.length === 0) throw invalidArgument("frames", "0 frames", "at least one frame");
     const { height: h, width: w } = frames[0];
@@ -198,9 +210,22 @@ export class Generator {
         throw invalidArgument(`frames[${i}] size`, `${f.height}x${f.width}`, `${h}x${w} like frames[0]`);
       }
     });
-    const out = await graph.session.run({ image: stackImages(frames) });
-    for (const [name, tensor] of Object.entries(out)) checkFinite(name, tensor, this.path);
-    return perFrame(out, graph.names, frames.length);
+    if (into !== undefined) {
+      const want = `${frames.length}x${h}x${w}`;
+      const got = `${into[graph.names[0]]?.dims[0]}x${frames[0].height}x${frames[0].width}`;
+      const size = into[graph.names[graph.names.length - 1]]?.dims.slice(2).join("x");
+      if (got !== want || size !== `${h}x${w}`) {
+        throw invalidArgument(
+          "into",
+          `buffers for ${got.split("x")[0]} frame(s) of ${size}`,
+          `${frames.length} of ${h}x${w}`,
+        );
+      }
+    }
+    // not scanned for NaN here (megabytes per frame): the step's mask output is, and a non-finite
+    // feature reaches it
+    const out = await graph.session.run({ image: stackImages(frames) }, undefined, into);
+    return { frames: perFrame(out, graph.names, frames.length), outputs: out };
   }
 
   /**

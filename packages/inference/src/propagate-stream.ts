@@ -9,9 +9,9 @@
  * only the previous frame's: memory does not grow with the stream.
  */
 import { invalidArgument } from "./errors.js";
+import { FeatureCache } from "./feature-cache.js";
 import type { Generator } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
-import type { FrameFeatures } from "./split-layout.js";
 
 export interface StreamedMask {
   /** Index of the frame this mask belongs to (0-based, in arrival order). */
@@ -29,8 +29,10 @@ export async function* propagateStream(
   let index = 0;
   let size: { height: number; width: number } | undefined;
   let previous: FloatImage | undefined;
-  let previousFeatures: FrameFeatures | undefined;
-  const split = generator.layout === "split";
+  // split models: the features of the previous and the current frame only (recycled buffers)
+  let current: FloatImage | undefined;
+  const cache =
+    generator.layout === "split" ? new FeatureCache(generator, () => current as FloatImage) : undefined;
   for await (const frame of frames) {
     checkImage(`frame ${index}`, frame, generator.channels);
     if (size === undefined) {
@@ -43,12 +45,18 @@ export async function* propagateStream(
         `${size.height}x${size.width} like frame 0`,
       );
     }
-    if (split) {
-      const [features] = await generator.frameFeatures([frame]);
-      if (previousFeatures !== undefined) {
-        [mask] = await generator.stepMaskFromFeatures([previousFeatures], [mask], [features], [frame]);
+    if (cache) {
+      current = frame;
+      await cache.ensure([index]);
+      if (index > 0) {
+        [mask] = await generator.stepMaskFromFeatures(
+          [cache.get(index - 1)],
+          [mask],
+          [cache.get(index)],
+          [frame],
+        );
       }
-      previousFeatures = features;
+      cache.retain((i) => i === index);
     } else if (generator.takesNextFrame && previous !== undefined) {
       mask = await generator.stepMask(previous, mask, frame); // M^_t = G(I_{t-1}, M^_{t-1}, I_t)
     }

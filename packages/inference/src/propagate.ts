@@ -115,7 +115,7 @@ export async function propagateMasks(
   const total = chains.reduce((s, c) => s + Math.abs(c.end - c.at), 0);
 
   // 2. Advance the chains in lock-step, batching up to maxBatch of them per model call.
-  const cache = generator.layout === "split" ? new FeatureCache(generator, frames) : undefined;
+  const cache = generator.layout === "split" ? new FeatureCache(generator, (i) => frames[i]) : undefined;
   /** Frames chain c reads from now on, up to featureBatch ahead: at, at + d, ..., capped at end. */
   const window = (c: Chain): number[] => {
     const ahead = Math.min(featureBatch, Math.abs(c.end - c.at));
