@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one config key, e.g. --set train.lr=5e-4 (repeatable; JSON values)",
+        help="override one config key, e.g. --set train.lr=5e-4 (repeatable; YAML values)",
     )
     p.add_argument(
         "--resume",
