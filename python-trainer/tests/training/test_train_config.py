@@ -200,3 +200,21 @@ def test_every_shipped_config_is_valid(path):
     """configs/quickstart.yaml and every recipe load (their dataset is set on the command line)."""
     cfg = C.load_config(path, ["data.dataset=/data/manifest.json"])
     assert cfg.name == path.stem
+
+
+def test_amp_is_checked_in_one_place_for_a_known_and_a_resolved_device():
+    """amp_enabled: true needs CUDA; auto follows the device. config_rules asks it when the
+    device is written in the config, the loop asks it once `auto` has become a device."""
+    train = C.TrainConfig
+    assert C.amp_enabled(train(amp="auto"), "cuda") is True
+    assert C.amp_enabled(train(amp="auto"), "cpu") is False
+    assert C.amp_enabled(train(amp=False), "cuda") is False
+    assert C.amp_enabled(train(amp=True), "cuda") is True
+    with pytest.raises(C.ConfigError) as info:
+        C.amp_enabled(train(amp=True), "cpu")
+    assert info.value.errors == [
+        'train.amp: true needs CUDA, but the device is "cpu". Use false or auto'
+    ]
+    assert _errors(base_raw(train={"amp": True, "device": "cpu"})) == info.value.errors
+    auto = C.config_from_dict(base_raw(train={"amp": True, "device": "auto"}))
+    assert auto.train.amp is True  # decided when the loop knows the device
