@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+/**
+ * Benchmark `propagate_vs_farneback_ratio` (issue L): the recommended propagation model (the
+ * shipped models/real-propagation.pt, warp head + 16-channel correction) exported by the project's
+ * export command and run through the real propagateMasks chain in onnxruntime-node, against
+ * OpenCV Farneback (the trainer's baseline, evaluation/baselines.flow_masks) on the same frames,
+ * side by side in one run, rounds interleaved so both see the same machine load.
+ *
+ * Frames: the vendored laryngoscopy clip (data/real/vocalfolds-seq8-128), decoded and resized to
+ * 256x256 (and 512x512) before timing. Timed per round, as propagate-fps.mjs: 8-bit frames ->
+ * float tensors, propagateMasks from frame 0 over the clip, soft masks -> binary 8-bit masks.
+ * Farneback: float frames -> grey, flow, chained maps, the key mask sampled per frame.
+ *
+ * Variants at 256 (each a "before/after" of one change, same run): `single` (the mask-only single
+ * graph, the deployment before), `split` (export --split: features once per frame, recycled
+ * buffers), `split_fb4` (features batched 4 frames ahead); onnxruntime session levers on the
+ * split model: `opt_basic`, `opt_extended` (graph optimisation level; default "all"),
+ * `threads_1` (default: all cores), `parallel` (executionMode parallel, 2 inter-op threads),
+ * `no_arena` (enableCpuMemArena false), `spinning` (allowSpinning true). At 512: single, split,
+ * Farneback.
+ *
+ * Last stdout line: {"metrics": [propagate_vs_farneback_ratio, propagate_fps_256_recommended,
+ * propagate_fps_512_recommended]} (tools/bench/run.mjs reads it).
+ * Options: --frames N (default 60), --rounds R (default 3), --no-levers, --quick (30 frames, no
+ * levers).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+
+const { values: opts } = parseArgs({
+  options: {
+    frames: { type: "string", default: "60" },
+    rounds: { type: "string", default: "3" },
+    "no-levers": { type: "boolean", default: false },
+    quick: { type: "boolean", default: false },
+  },
+});
+const N = opts.quick ? 30 : Number(opts.frames);
+const ROUNDS = Number(opts.rounds);
+const LEVERS = !opts.quick && !opts["no-levers"];
+const ROOT = resolve(import.meta.dirname, "../..");
+const TRAINER = join(ROOT, "python-trainer");
+const PYTHON = process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3";
+const CLIP = join(ROOT, "data/real/vocalfolds-seq8-128/frames/seq8");
+const MODEL = join(ROOT, "models/real-propagation.pt");
+const THREADS = availableParallelism();
+
+let lib;
+try {
+  lib = await import("@stillmotion/inference");
+} catch (err) {
+  console.error(`cannot import @stillmotion/inference (run \`npm run build\` first): ${err.message}`);
+  process.exit(1);
+}
+const { loadGenerator, propagateMasks, pixelsToImage, maskToPixels, decode } = lib;
+
+function python(args) {
+  return spawn(PYTHON, args, { cwd: TRAINER, env: { ...process.env, PYTHONPATH: TRAINER } });
+}
+
+/** `python -m stillmotion_trainer export --checkpoint MODEL --out OUT FLAGS`: its JSON report. */
+function exportModel(out, flag) {
+  return new Promise((done, fail) => {
+    const child = python(["-m", "stillmotion_trainer", "export", "--checkpoint", MODEL, "--out", out, flag]);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => {
+      const report = JSON.parse(stdout.trim().split("\n").pop() || "{}");
+      code === 0 && report.ok ? done(report) : fail(new Error(`export ${flag} failed: ${stderr || stdout}`));
+    });
+  });
+}
+
+/** The Farneback helper process: time(file, t, h, w) -> frames/s. */
+async function farneback() {
+  const child = python([
+    join(ROOT, "tools/bench/farneback_bench_helper.py"),
+    "serve",
+    "--threads",
+    String(THREADS),
+  ]);
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`farneback helper exited: ${stderr}`);
+    const msg = JSON.parse(value);
+    if (msg.error) throw new Error(`farneback helper: ${msg.error}`);
+    return msg;
+  };
+  const ready = await next();
+  return {
+    ready,
+    async time(file, t, h, w) {
+      child.stdin.write(`time ${file} ${t} ${h} ${w}\n`);
+      return (await next()).fps;
+    },
+    quit() {
+      child.stdin.end("quit\n");
+    },
+  };
+}
+
+/** The first n frames of the clip as 8-bit RGB at size x size (decoded, not timed). */
+async function clipFrames(n, size) {
+  const names = Array.from({ length: n }, (_, i) => `${String(i).padStart(6, "0")}.jpg`);
+  return Promise.all(names.map((f) => decode(join(CLIP, f), 3, { width: size, height: size })));
+}
+
+function keyMask(size) {
+  const mask = { data: new Float32Array(size * size), height: size, width: size };
+  const a = Math.floor(size / 3);
+  const b = Math.floor((2 * size) / 3);
+  for (let y = a; y < b; y++) for (let x = a; x < b; x++) mask.data[y * size + x] = 1;
+  return mask;
+}
+
+/** CPU ms per frame of the last chainFps call (this process, all threads). */
+let lastCpuMs = 0;
+
+/** One timed chain: uint8 -> float, propagateMasks from frame 0, soft -> binary masks. */
+async function chainFps(generator, raw, options = {}) {
+  const size = raw[0].height;
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const images = raw.map(pixelsToImage);
+  const result = await propagateMasks(generator, images, [{ index: 0, mask: keyMask(size) }], options);
+  const masks = result.masks.map((m) => maskToPixels(m, 0.5));
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  lastCpuMs = (used.user + used.system) / 1000 / raw.length;
+  if (masks.length !== raw.length) throw new Error("lost frames");
+  return raw.length / seconds;
+}
+
+/** Append value to table[key] (a list per variant). */
+function record(table, key, value) {
+  table[key] = [...(table[key] ?? []), value];
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round2 = (x) => Number(x.toFixed(2));
+
+const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-farneback-"));
+let helper;
+try {
+  const [singleReport, splitReport] = await Promise.all([
+    exportModel(join(dir, "masks.onnx"), "--mask-only"),
+    exportModel(join(dir, "split.onnx"), "--split"),
+  ]);
+  helper = await farneback();
+  /** name -> { model, session options, propagate options } */
+  const variants = {
+    single: { file: singleReport.onnx },
+    split: { file: splitReport.onnx },
+    split_fb4: { file: splitReport.onnx, propagate: { featureBatch: 4 } },
+  };
+  if (LEVERS) {
+    Object.assign(variants, {
+      opt_basic: { file: splitReport.onnx, session: { graphOptimizationLevel: "basic" } },
+      opt_extended: { file: splitReport.onnx, session: { graphOptimizationLevel: "extended" } },
+      threads_1: { file: splitReport.onnx, session: { intraOpNumThreads: 1 } },
+      parallel: { file: splitReport.onnx, session: { executionMode: "parallel", interOpNumThreads: 2 } },
+      no_arena: { file: splitReport.onnx, session: { enableCpuMemArena: false } },
+      spinning: { file: splitReport.onnx, session: { allowSpinning: true } },
+    });
+  }
+  const generators = {};
+  for (const [name, v] of Object.entries(variants)) {
+    generators[name] = await loadGenerator(v.file, { session: v.session });
+  }
+  const sizes = {
+    256: ["single", "split", "split_fb4", ...Object.keys(variants).slice(3)],
+    512: ["single", "split"],
+  };
+  const fps = {};
+  const cpuMs = {};
+  const ratios = { 256: [], 512: [] };
+  const load = [loadavg()[0]];
+  for (const [size, names] of Object.entries(sizes)) {
+    const raw = await clipFrames(N, Number(size));
+    const file = join(dir, `frames-${size}.u8`);
+    writeFileSync(
+      file,
+      Buffer.concat(raw.map((f) => Buffer.from(f.data.buffer, f.data.byteOffset, f.data.length))),
+    );
+    // warm-up: onnxruntime plans memory on the first runs at a size; OpenCV loads its kernels
+    for (const name of names) await chainFps(generators[name], raw.slice(0, 6), variants[name].propagate);
+    await helper.time(file, N, Number(size), Number(size));
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const name of names) {
+        const key = `${name}_${size}`;
+        record(fps, key, await chainFps(generators[name], raw, variants[name].propagate));
+        record(cpuMs, key, lastCpuMs);
+      }
+      const cv = await helper.time(file, N, Number(size), Number(size));
+      record(fps, `farneback_${size}`, cv);
+      ratios[size].push(fps[`split_${size}`][r] / cv);
+    }
+  }
+  load.push(loadavg()[0]);
+  for (const g of Object.values(generators)) await g.dispose();
+
+  const medians = Object.fromEntries(Object.entries(fps).map(([k, v]) => [k, round2(median(v))]));
+  const common = {
+    direction: "higher is better",
+    model: "models/real-propagation.pt (export --split; the mask-only single graph as `single`)",
+    frames_per_round: N,
+    rounds: ROUNDS,
+    median_fps: medians,
+    rounds_fps: Object.fromEntries(Object.entries(fps).map(([k, v]) => [k, v.map(round2)])),
+    // CPU time of this process per frame, all threads (steadier than wall time on a shared machine)
+    median_cpu_ms_per_frame: Object.fromEntries(
+      Object.entries(cpuMs).map(([k, v]) => [k, round2(median(v))]),
+    ),
+    intra_op_threads: THREADS,
+    opencv: helper.ready.opencv,
+    farneback: helper.ready.farneback,
+    load_average_1m: load.map(round2),
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model,
+    timed:
+      "model: uint8 frames -> float tensors, propagateMasks (1 key frame), soft -> binary uint8 masks; " +
+      "Farneback: float frames -> grey, flow, chained maps, key mask sampled per frame; decoding excluded",
+  };
+  console.log(
+    JSON.stringify({
+      metrics: [
+        {
+          metric: "propagate_vs_farneback_ratio",
+          value: round2(median(ratios[256])),
+          goal: ">= 1.0",
+          unit: "x",
+          details: {
+            ...common,
+            size: "256x256x3",
+            rounds_ratio: ratios[256].map((x) => Number(x.toFixed(3))),
+          },
+        },
+        {
+          metric: "propagate_fps_256_recommended",
+          value: medians.split_256,
+          goal: ">= 60",
+          unit: "frames/s",
+          details: {
+            size: "256x256x3",
+            farneback_fps: medians.farneback_256,
+            single_graph_fps: medians.single_256,
+          },
+        },
+        {
+          metric: "propagate_fps_512_recommended",
+          value: medians.split_512,
+          goal: ">= 30",
+          unit: "frames/s",
+          details: {
+            size: "512x512x3",
+            farneback_fps: medians.farneback_512,
+            single_graph_fps: medians.single_512,
+            ratio_vs_farneback: round2(median(ratios[512])),
+          },
+        },
+      ],
+    }),
+  );
+} finally {
+  helper?.quit();
+  rmSync(dir, { recursive: true, force: true });
+}
