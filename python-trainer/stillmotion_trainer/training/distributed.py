@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence, Union
 
 import torch
 import torch.distributed as dist
 
+from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.training.config import ConfigError
+
+REDUCE_OPS = ("sum", "mean")
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,45 @@ def all_reduce_sum(values: Sequence[float], ctx: DistContext) -> list[float]:
     t = torch.tensor(list(values), dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return [float(v) for v in t.cpu()]
+
+
+class StatsMismatchError(StillMotionError):
+    """The ranks all-reduced statistics under different names (a bug, never bad input)."""
+
+    code = "INTERNAL"
+
+
+def all_reduce_stats(
+    stats: Mapping[str, Union[float, torch.Tensor]], ctx: DistContext, op: str = "mean"
+) -> dict[str, float]:
+    """Sum ("sum") or average ("mean" = sum / world_size) named scalars over all ranks.
+
+    One collective: the values travel as one float64 tensor (sums of float32 losses stay
+    exact-ish) laid out in sorted-key order, so every rank packs them alike whatever order it
+    built its dict in. The CRC-32 of the key list travels as one more element: if any rank used
+    other names, the sum of those checksums differs from world_size times this rank's own and
+    every rank raises StatsMismatchError instead of reading another statistic's value. The
+    result keeps the order of `stats`. Every rank must call it at the same point of the loop.
+    """
+    if op not in REDUCE_OPS:
+        raise ValueError(f"op: unsupported value {op!r}. Should be one of: {', '.join(REDUCE_OPS)}")
+    if not ctx.enabled:
+        return {name: float(value) for name, value in stats.items()}
+    names = sorted(stats)
+    checksum = float(zlib.crc32("\0".join(names).encode()))
+    device = ctx.device if ctx.device.type == "cuda" else torch.device("cpu")
+    packed = [float(stats[name]) for name in names] + [checksum]
+    t = torch.tensor(packed, dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    *sums, checksum_sum = t.cpu().tolist()
+    if checksum_sum != checksum * ctx.world_size:
+        raise StatsMismatchError(
+            f"rank {ctx.rank}: all_reduce_stats over {names}, but another rank used other names"
+        )
+    reduced = dict(zip(names, sums))
+    if op == "mean":
+        reduced = {name: value / ctx.world_size for name, value in reduced.items()}
+    return {name: reduced[name] for name in stats}
 
 
 def parameter_digest(*modules: torch.nn.Module) -> str:
