@@ -5,8 +5,8 @@ and the single graph computes its matching features (the per-level embeddings,
 models/warp.py step 1) in both. The split export writes two graphs instead:
 
 - **features** ``image`` [batch, C, height, width] -> ``features_s8``, ``features_s2``,
-  ``features_s1`` (one per entry of ``LEVELS``, named by stride: [batch, C + EMBED_CHANNELS,
-  floor(height / s), floor(width / s)]): `DisplacementEstimator.features`;
+  ``features_s1`` (one per level of the model's matcher, named by stride s: [batch,
+  C + EMBED_CHANNELS, floor(height / s), floor(width / s)]): `DisplacementEstimator.features`;
 - **step** ``features_s*`` (of I_t), ``next_features_s*`` (of I_{t+1}), ``next_frame`` (I_{t+1},
   which the correction reads) and ``mask`` (M^_t) -> ``next_mask`` [, ``next_mask_motion``]:
   `NextFrameGenerator.masks_from_features`, the mask-only graph's outputs.
@@ -48,7 +48,7 @@ from stillmotion_trainer.export.onnx_export import (
 from stillmotion_trainer.fs_atomic import atomic_path
 from stillmotion_trainer.models.generator import GeneratorConfig
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
-from stillmotion_trainer.models.warp import EMBED_CHANNELS, LEVELS
+from stillmotion_trainer.models.warp import EMBED_CHANNELS, MATCHERS
 
 LAYOUT_KEY = "stillmotion.layout"
 SPLIT_LAYOUT = "split"
@@ -58,14 +58,15 @@ NEXT_FRAME_INPUT = "next_frame"
 MASK_INPUT = "mask"
 
 
-def feature_names(prefix: str = "") -> tuple[str, ...]:
-    """The per-level feature tensors, coarse to fine: features_s8, features_s2, features_s1."""
-    return tuple(f"{prefix}features_s{stride}" for stride, _ in LEVELS)
+def feature_names(gen_cfg: GeneratorConfig, prefix: str = "") -> tuple[str, ...]:
+    """The per-level feature tensors, coarse to fine, named by stride: features_s8,
+    features_s2, features_s1 for the "narrow" matcher (models/warp.py, MATCHERS)."""
+    return tuple(f"{prefix}features_s{stride}" for stride, _ in MATCHERS[gen_cfg.matcher].levels)
 
 
-def step_input_names() -> tuple[str, ...]:
+def step_input_names(gen_cfg: GeneratorConfig) -> tuple[str, ...]:
     """Inputs of the step graph: I_t's features, I_{t+1}'s features, next_frame, mask."""
-    return feature_names() + feature_names("next_") + (NEXT_FRAME_INPUT, MASK_INPUT)
+    return feature_names(gen_cfg) + feature_names(gen_cfg, "next_") + (NEXT_FRAME_INPUT, MASK_INPUT)
 
 
 class FeaturesGraph(nn.Module):
@@ -86,7 +87,7 @@ class StepGraph(nn.Module):
     def __init__(self, model: NextFrameGenerator) -> None:
         super().__init__()
         self.model = model
-        self.levels = len(LEVELS)
+        self.levels = len(model.displacement.levels) if model.displacement else 0
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
         n = self.levels
@@ -159,10 +160,22 @@ def export_split(
                 with torch.no_grad():
                     feats = features_graph(image)
                 _export(
-                    features_graph, (image,), features_path, (IMAGE_INPUT,), feature_names(), opset
+                    features_graph,
+                    (image,),
+                    features_path,
+                    (IMAGE_INPUT,),
+                    feature_names(gen_cfg),
+                    opset,
                 )
                 step_samples = feats + feats + (image, torch.rand(1, 1, h, w))
-                _export(step_graph, step_samples, tmp_path, step_input_names(), step_outputs, opset)
+                _export(
+                    step_graph,
+                    step_samples,
+                    tmp_path,
+                    step_input_names(gen_cfg),
+                    step_outputs,
+                    opset,
+                )
                 features_proto = onnx.load(features_path)
             finally:
                 if os.path.exists(features_path):
@@ -193,7 +206,7 @@ def export_split(
         "bytes": os.path.getsize(out_path),
         "opset": opset,
         "layout": SPLIT_LAYOUT,
-        "inputs": list(step_input_names()),
+        "inputs": list(step_input_names(gen_cfg)),
         "outputs": list(step_outputs),
         "features_bytes": len(features_bytes),
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -244,14 +257,14 @@ def _declare_feature_shapes(outputs: Any, channels: int) -> None:
 
 def _features_contract(gen_cfg: GeneratorConfig) -> tuple[dict[str, int], dict[str, int]]:
     width = gen_cfg.channels + EMBED_CHANNELS
-    return {IMAGE_INPUT: gen_cfg.channels}, {name: width for name in feature_names()}
+    return {IMAGE_INPUT: gen_cfg.channels}, {name: width for name in feature_names(gen_cfg)}
 
 
 def _step_contract(
     gen_cfg: GeneratorConfig, outputs: tuple[str, ...]
 ) -> tuple[dict[str, int], dict[str, int]]:
     width = gen_cfg.channels + EMBED_CHANNELS
-    inputs = {name: width for name in feature_names() + feature_names("next_")}
+    inputs = {name: width for name in feature_names(gen_cfg) + feature_names(gen_cfg, "next_")}
     inputs[NEXT_FRAME_INPUT] = gen_cfg.channels
     inputs[MASK_INPUT] = 1
     return inputs, {name: 1 for name in outputs}

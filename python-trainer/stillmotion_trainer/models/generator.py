@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stillmotion_trainer.models.warp import MATCHERS
+
 VARIANTS = ("separate", "shared")
 DECODERS = ("upsample", "transposed")
 UPSAMPLE_MODES = ("bilinear", "nearest")
@@ -77,6 +79,10 @@ class GeneratorConfig:
     refine_width: mask_refine only: base width of the correction's encoder-decoder; None = half
         of base_width (at least 2). The correction is what finds a lesion that re-enters the
         view, so its width buys detection (docs/recipes.md, round 3).
+    matcher: mask_head "warp" only: the displacement's matching pyramid (models/warp.py,
+        MATCHERS): "narrow" (3 levels, reach 29 px, 3x3 cost windows; the default, so that
+        checkpoints written before the field existed load as they were trained) or "wide"
+        (5 levels, reach 61 px, 5x5 windows: real endoscopy, docs/real-data.md).
     """
 
     variant: str = "shared"
@@ -94,6 +100,7 @@ class GeneratorConfig:
     mask_residual: bool = False
     mask_refine: bool = False
     refine_width: Optional[int] = None
+    matcher: str = "narrow"
 
     def validate(self) -> "GeneratorConfig":
         """Raise ValueError naming the field and the allowed values; return self when valid."""
@@ -137,6 +144,12 @@ class GeneratorConfig:
                     f"refine_width: only meaningful with mask_refine: true, got {r!r} "
                     "(leave it None)"
                 )
+        _check_choice("matcher", self.matcher, tuple(MATCHERS))
+        if self.matcher != "narrow" and self.mask_head != "warp":
+            raise ValueError(
+                f"matcher: only meaningful with mask_head 'warp', got {self.matcher!r} "
+                f"with mask_head {self.mask_head!r} (leave it 'narrow')"
+            )
         if self.mask_head == "warp" and not self.next_frame_input:
             raise ValueError(
                 "mask_head: 'warp' needs next_frame_input=True (the displacement is measured "

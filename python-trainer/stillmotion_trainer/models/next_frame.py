@@ -53,7 +53,7 @@ class NextFrameGenerator(nn.Module):
         self.mask_net: Optional[EncoderDecoder] = None
         self.refine_net: Optional[EncoderDecoder] = None
         if cfg.mask_head == "warp":
-            self.displacement = DisplacementEstimator(cfg.channels)
+            self.displacement = DisplacementEstimator(cfg.channels, cfg.matcher)
             if cfg.mask_refine:
                 width = cfg.refine_width or max(2, cfg.base_width // 2)
                 self.refine_net = EncoderDecoder(cfg.channels + 1, 1, width, literal)

@@ -6,11 +6,12 @@ u is estimated coarse-to-fine from two small cost volumes (a correlation layer, 
 optical-flow networks) with a soft arg-min, so it is differentiable and exports to ONNX with
 plain ops (Pad, Slice, Sub, Pow, ReduceMean, Exp, Conv, Resize) plus GridSample (opset 16):
 
-1. both frames -> features at each level's resolution (1/8, 1/2, 1; `LEVELS`): the
+1. both frames -> features at each level's resolution (the matcher's strides, `MATCHERS`): the
    average-pooled image, normalised per channel (zero mean, unit variance: brightness and glare
    changes cancel), next to a learned 3x3-conv embedding of it;
 2. coarsest level: for every displacement d in [-r, r]^2 the patch cost
-   c_d(x) = mean_3x3 mean_channels (f_{t+1}(x) - f_t(x + d))^2 + MOTION_PRIOR |d|^2, and the
+   c_d(x) = mean_kxk mean_channels (f_{t+1}(x) - f_t(x + d))^2 + MOTION_PRIOR |d|^2 (k the
+   matcher's window), and the
    local soft arg-min (beta learned per level), the softmax restricted to the 3x3 displacements
    around the best one d*(x) = argmin_d c_d(x):
        u(x) = sum_{|d - d*|_inf <= 1} w_d d / sum w_d,   w_d = exp(-beta * c_d(x));
@@ -28,16 +29,34 @@ and the learned embedding through the mask losses.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# (stride, search radius) per level, coarse to fine: +-24 pixels of motion at 1/8 resolution,
-# +-4 pixels of refinement at 1/2, +-1 at full resolution (measured in docs/recipes.md: the full-
-# resolution level lifts easy-split Dice from 0.89 to 0.94, untrained)
-LEVELS = ((8, 3), (2, 2), (1, 1))
+
+@dataclass(frozen=True)
+class Matcher:
+    """The matching pyramid: (stride, search radius) per level, coarse to fine, and the side of
+    the square window each patch cost is averaged over (step 2's mean_kxk)."""
+
+    levels: tuple[tuple[int, int], ...]
+    window: int
+
+
+# GeneratorConfig.matcher picks one (docs/real-data.md, "What moved the numbers"):
+# - "narrow": +-24 pixels at 1/8, +-4 at 1/2, +-1 at full resolution, 3x3 cost windows: the
+#   first warp head, tuned on synthetic video (reach sum(s * r) = 29 px); older checkpoints;
+# - "wide": one more coarse level (1/16) and one in between (1/4), radius 2 at every level but
+#   the finest, 5x5 cost windows (reach 61 px). Real laryngoscopy moves 1-20 video frames between
+#   annotated frames, beyond "narrow"'s reach, and 3x3 patches match glare and speckle; untrained,
+#   keys every 10 frames, 128 px: Dice 0.460 -> 0.542 (Farneback 0.408).
+MATCHERS = {
+    "narrow": Matcher(levels=((8, 3), (2, 2), (1, 1)), window=3),
+    "wide": Matcher(levels=((16, 2), (8, 2), (4, 2), (2, 2), (1, 1)), window=5),
+}
 EMBED_CHANNELS = 4
 MOTION_PRIOR = 0.05  # cost per pixel^2 of displacement (docs/recipes.md: 0 shrinks generated masks)
 
@@ -72,8 +91,11 @@ def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def cost_volume(ref: torch.Tensor, other: torch.Tensor, radius: int) -> torch.Tensor:
-    """c_d(x) = mean_3x3 mean_c (ref(x) - other(x + d))^2 for d in [-r, r]^2: (B, (2r+1)^2, h, w).
+def cost_volume(
+    ref: torch.Tensor, other: torch.Tensor, radius: int, window: int = 3
+) -> torch.Tensor:
+    """c_d(x) = mean_kxk mean_c (ref(x) - other(x + d))^2 for d in [-r, r]^2, k = window (odd):
+    (B, (2r+1)^2, h, w). The window mean counts only pixels inside the frame.
 
     Displacements are ordered dy-major (d = (dy, dx), dy = -r..r, then dx = -r..r).
     """
@@ -85,7 +107,7 @@ def cost_volume(ref: torch.Tensor, other: torch.Tensor, radius: int) -> torch.Te
             shifted = padded[:, :, dy : dy + h, dx : dx + w]
             costs.append((ref - shifted).pow(2).mean(dim=1, keepdim=True))
     cost = torch.cat(costs, dim=1)  # (B, D, h, w)
-    return F.avg_pool2d(cost, 3, stride=1, padding=1, count_include_pad=False)
+    return F.avg_pool2d(cost, window, stride=1, padding=window // 2, count_include_pad=False)
 
 
 def displacements(radius: int) -> torch.Tensor:
@@ -130,18 +152,23 @@ class Embedding(nn.Module):
 class DisplacementEstimator(nn.Module):
     """(I_t, I_{t+1}) -> u, the displacement from frame t+1 back to frame t, in pixels."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, matcher: str = "narrow") -> None:
         super().__init__()
-        self.levels = LEVELS
-        self.embeddings = nn.ModuleList(Embedding(channels, stride) for stride, _ in LEVELS)
+        if matcher not in MATCHERS:
+            raise ValueError(
+                f"matcher: unsupported value {matcher!r}. Should be one of: " + ", ".join(MATCHERS)
+            )
+        self.levels = MATCHERS[matcher].levels
+        self.window = MATCHERS[matcher].window
+        self.embeddings = nn.ModuleList(Embedding(channels, stride) for stride, _ in self.levels)
         # soft arg-min sharpness per level, learned in log space (init: beta = 8)
-        self.log_beta = nn.Parameter(torch.full((len(LEVELS),), 2.0794))
+        self.log_beta = nn.Parameter(torch.full((len(self.levels),), 2.0794))
         # The displacement grids are constants and deliberately not buffers: DDP re-broadcasts
         # every buffer in place at each forward (broadcast_buffers), and autograd saves the soft
         # arg-min's kernel, a view of its grid, so a walk's second forward before its one
         # backward made backward fail ("modified by an inplace operation"). Being
         # persistent=False buffers they were never in state_dict: checkpoints are unchanged.
-        self._grids = [displacements(radius) for _, radius in LEVELS]
+        self._grids = [displacements(radius) for _, radius in self.levels]
         # per level, the local soft arg-min's window in displacement space (same reasons)
         self._windows = [neighbours(d) for d in self._grids]
 
@@ -169,28 +196,13 @@ class DisplacementEstimator(nn.Module):
         return F.conv2d(e, kernel) / e.sum(dim=1, keepdim=True)  # (B, 2, h, w), level pixels
 
     def forward(self, image: torch.Tensor, next_image: torch.Tensor) -> torch.Tensor:
-        h, w = image.shape[-2], image.shape[-1]
-        flow: Optional[torch.Tensor] = None  # (B, 2, h_l, w_l) in pixels of the current level
-        prev_stride = 1
-        for level, ((stride, radius), embed) in enumerate(zip(self.levels, self.embeddings)):
-            # 2-3. match frame t+1 (reference) against frame t, pre-warped by the coarser estimate
-            ref, other = embed(next_image), embed(image)
-            if flow is not None:
-                size = (ref.shape[-2], ref.shape[-1])
-                up = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
-                coarser: torch.Tensor = up * (prev_stride / stride)  # in pixels of this level
-                other = warp(other, coarser)
-                flow = coarser
-            step = self._soft_argmin(cost_volume(ref, other, radius), level)  # (B, 2, h_l, w_l)
-            flow = step if flow is None else flow + step
-            prev_stride = stride
-        assert flow is not None
-        full = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
-        return full * float(prev_stride)  # (B, 2, H, W), pixels
+        """Steps 1-3: (B, C, H, W) frames t and t+1 -> (B, 2, H, W), pixels."""
+        size = (image.shape[-2], image.shape[-1])
+        return self.from_features(self.features(image), self.features(next_image), size)
 
     def features(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Step 1 alone, one frame: the matching features of each level, coarse to fine,
-        [(B, C + E, H/s, W/s) for s in LEVELS' strides]. They depend on that frame only, so a
+        [(B, C + E, H/s, W/s) for s in the levels' strides]. They depend on that frame only, so a
         chain computes them once per frame and reuses them in both steps the frame takes part in
         (as I_{t+1}, then as I_t: `from_features`; the split ONNX export, docs/models.md)."""
         return [embed(image) for embed in self.embeddings]
@@ -215,7 +227,8 @@ class DisplacementEstimator(nn.Module):
                 coarser: torch.Tensor = up * (prev_stride / stride)  # in pixels of this level
                 other = warp(other, coarser)
                 flow = coarser
-            step = self._soft_argmin(cost_volume(ref, other, radius), level)  # (B, 2, h_l, w_l)
+            cost = cost_volume(ref, other, radius, self.window)
+            step = self._soft_argmin(cost, level)  # (B, 2, h_l, w_l)
             flow = step if flow is None else flow + step
             prev_stride = stride
         assert flow is not None

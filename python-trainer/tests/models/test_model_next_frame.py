@@ -10,6 +10,7 @@ from stillmotion_trainer.export.onnx_export import export_generator
 from stillmotion_trainer.models import build_generator, generator_config
 from stillmotion_trainer.models.next_frame import generation_step
 from stillmotion_trainer.models.warp import (
+    MATCHERS,
     MOTION_PRIOR,
     DisplacementEstimator,
     displacements,
@@ -48,6 +49,29 @@ def test_untrained_displacement_estimator_finds_a_known_shift():
     flow = DisplacementEstimator(3)(image, shifted)  # frame t+1 -> t: (+5, -3)
     inner = flow[..., 12:-12, 12:-12].mean(dim=(2, 3))[0]
     assert abs(float(inner[0]) - 5) < 1.0 and abs(float(inner[1]) + 3) < 1.0
+
+
+@pytest.mark.parametrize("matcher", ["narrow", "wide"])
+def test_each_matcher_finds_a_shift_within_its_reach_and_only_wide_one_beyond_narrows(matcher):
+    """A 40-pixel shift of a 128 px texture: beyond "narrow"'s reach (29 px), within "wide"'s
+    (61 px); a 12-pixel shift is within both."""
+    image = _textured(1, 128, 128)
+    for dx, within in ((12, True), (40, matcher == "wide")):
+        moved = torch.roll(image, shifts=(0, -dx), dims=(2, 3))  # content moves left dx
+        flow = DisplacementEstimator(3, matcher)(image, moved)  # frame t+1 -> t: (+dx, 0)
+        inner = flow[..., 48:-48, 16:-56].mean(dim=(2, 3))[0]
+        found = abs(float(inner[0]) - dx) < 1.0 and abs(float(inner[1])) < 1.0
+        assert found == within, (matcher, dx, inner.tolist())
+
+
+def test_matcher_is_validated_and_kept_in_the_config():
+    cfg = generator_config("tiny", next_frame_input=True, mask_head="warp", matcher="wide")
+    assert len(build_generator(cfg).displacement.levels) == len(MATCHERS["wide"].levels)
+    with pytest.raises(ValueError, match="matcher"):
+        generator_config("tiny", next_frame_input=True, mask_head="warp", matcher="huge")
+    with pytest.raises(ValueError, match="only meaningful with mask_head 'warp'"):
+        generator_config("tiny", next_frame_input=True, mask_head="conv", matcher="wide")
+    assert generator_config("tiny").matcher == "narrow"  # what checkpoints without it meant
 
 
 def test_soft_argmin_is_the_softmax_weighted_mean_over_the_best_displacements_neighbours():

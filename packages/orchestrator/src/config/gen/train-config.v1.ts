@@ -60,6 +60,7 @@ export interface ModelConfig {
     mask_residual?: boolean;
     mask_refine?: boolean;
     refine_width?: number | null;
+    matcher?: "narrow" | "wide";
   };
 }
 
