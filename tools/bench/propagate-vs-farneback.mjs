@@ -12,8 +12,10 @@
  * Farneback: float frames -> grey, flow, chained maps, the key mask sampled per frame.
  *
  * Variants at 256 (each a "before/after" of one change, same run): `single` (the mask-only single
- * graph, the deployment before), `split` (export --split: features once per frame, recycled
- * buffers), `split_fb4` (features batched 4 frames ahead); onnxruntime session levers on the
+ * graph, the deployment before), `split_fb1` (export --split: features once per frame, one
+ * frame per features run), `split` (features batched 4 frames ahead, the default); chains in one
+ * call: `chains_b1` / `chains_b4` (3 key frames, 4 chains, maxBatch 1 / 4, split model; frames/s
+ * counts chain steps); onnxruntime session levers on the
  * split model: `opt_basic`, `opt_extended` (graph optimisation level; default "all"),
  * `threads_1` (default: all cores), `parallel` (executionMode parallel, 2 inter-op threads),
  * `no_arena` (enableCpuMemArena false), `spinning` (allowSpinning true). At 512: single, split,
@@ -125,19 +127,25 @@ function keyMask(size) {
 /** CPU ms per frame of the last chainFps call (this process, all threads). */
 let lastCpuMs = 0;
 
-/** One timed chain: uint8 -> float, propagateMasks from frame 0, soft -> binary masks. */
-async function chainFps(generator, raw, options = {}) {
+/**
+ * One timed run: uint8 -> float, propagateMasks from frame 0 (keys = 3: also the middle and the
+ * last frame, 4 chains), soft -> binary masks. Frames/s: frames out per second with one key frame
+ * (as Farneback's), chain steps per second with 3.
+ */
+async function chainFps(generator, raw, options = {}, keys = 1) {
   const size = raw[0].height;
+  const at = keys === 1 ? [0] : [0, Math.floor(raw.length / 2), raw.length - 1];
   const cpu = process.cpuUsage();
   const start = performance.now();
   const images = raw.map(pixelsToImage);
-  const result = await propagateMasks(generator, images, [{ index: 0, mask: keyMask(size) }], options);
+  const keyframes = at.map((index) => ({ index, mask: keyMask(size) }));
+  const result = await propagateMasks(generator, images, keyframes, options);
   const masks = result.masks.map((m) => maskToPixels(m, 0.5));
   const seconds = (performance.now() - start) / 1000;
   const used = process.cpuUsage(cpu);
-  lastCpuMs = (used.user + used.system) / 1000 / raw.length;
+  lastCpuMs = (used.user + used.system) / 1000 / (keys === 1 ? raw.length : result.steps);
   if (masks.length !== raw.length) throw new Error("lost frames");
-  return raw.length / seconds;
+  return (keys === 1 ? raw.length : result.steps) / seconds;
 }
 
 /** Append value to table[key] (a list per variant). */
@@ -160,7 +168,9 @@ try {
   const variants = {
     single: { file: singleReport.onnx },
     split: { file: splitReport.onnx },
-    split_fb4: { file: splitReport.onnx, propagate: { featureBatch: 4 } },
+    split_fb1: { file: splitReport.onnx, propagate: { featureBatch: 1 } },
+    chains_b1: { file: splitReport.onnx, propagate: { maxBatch: 1 }, keys: 3 },
+    chains_b4: { file: splitReport.onnx, propagate: { maxBatch: 4 }, keys: 3 },
   };
   if (LEVERS) {
     Object.assign(variants, {
@@ -177,7 +187,7 @@ try {
     generators[name] = await loadGenerator(v.file, { session: v.session });
   }
   const sizes = {
-    256: ["single", "split", "split_fb4", ...Object.keys(variants).slice(3)],
+    256: Object.keys(variants),
     512: ["single", "split"],
   };
   const fps = {};
@@ -192,12 +202,18 @@ try {
       Buffer.concat(raw.map((f) => Buffer.from(f.data.buffer, f.data.byteOffset, f.data.length))),
     );
     // warm-up: onnxruntime plans memory on the first runs at a size; OpenCV loads its kernels
-    for (const name of names) await chainFps(generators[name], raw.slice(0, 6), variants[name].propagate);
+    for (const name of names) {
+      await chainFps(generators[name], raw.slice(0, 6), variants[name].propagate, variants[name].keys);
+    }
     await helper.time(file, N, Number(size), Number(size));
     for (let r = 0; r < ROUNDS; r++) {
       for (const name of names) {
         const key = `${name}_${size}`;
-        record(fps, key, await chainFps(generators[name], raw, variants[name].propagate));
+        record(
+          fps,
+          key,
+          await chainFps(generators[name], raw, variants[name].propagate, variants[name].keys),
+        );
         record(cpuMs, key, lastCpuMs);
       }
       const cv = await helper.time(file, N, Number(size), Number(size));

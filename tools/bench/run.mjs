@@ -50,6 +50,15 @@ const BENCHES = [
     ],
     issue: "I",
   },
+  // the shipped propagation model (export --split) vs OpenCV Farneback on the same real frames,
+  // 256 and 512 px, with each speed lever side by side (issue L)
+  {
+    name: "propagate-vs-farneback",
+    cmd: [process.execPath, join(here, "propagate-vs-farneback.mjs")],
+    issue: "L",
+  },
+  // propagateStream on a paced 30 frames/s source, 10,000 frames: keeps up? peak RSS (issue L)
+  { name: "propagate-stream", cmd: [process.execPath, join(here, "propagate-stream.mjs")], issue: "L" },
 ];
 
 function machine() {
