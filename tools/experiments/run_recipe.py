@@ -4,40 +4,38 @@ Usage (from python-trainer/, PYTHONPATH=.:../tools/experiments):
     /usr/bin/python3 ../tools/experiments/run_recipe.py --config C.yaml --run-dir R \
         [--set key=value ...] --eval NAME=DATASET [--eval NAME=DATASET ...]
 
-Wraps `loop.run_walks` to record the collapse statistics of every training step (the same
-statistics the trainer reports in its step metrics once collapse detection is wired in).
-Writes R/recipe.json: the config, the collapse statistics over training, the eval summaries.
+Reads the collapse statistics of every training step from R/metrics.jsonl (the trainer's step
+metrics, training/step_metrics.py). Writes R/recipe.json: the config, the collapse statistics
+over training, the eval summaries.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from stillmotion_trainer.training.collapse import CollapseMonitor, mask_statistics
 from stillmotion_trainer.runtime import configure_threads
-from stillmotion_trainer.training import loop
+from stillmotion_trainer.training.collapse import CollapseMonitor
 from stillmotion_trainer.training.config import load_config
+from stillmotion_trainer.training.loop import train
+from stillmotion_trainer.training.metrics_log import read_metrics
 
-STATS: list[dict[str, float]] = []
+STAT_KEYS = ("mask_mean", "mask_above_half", "mask_spread", "mask_key_iou")
 
 
-ORIGINAL_RUN_WALKS = loop.run_walks
-
-
-def run_walks(*args: Any, **kwargs: Any) -> Any:
-    """loop.run_walks, plus the collapse statistics of each training step."""
-    wb = ORIGINAL_RUN_WALKS(*args, **kwargs)
-    if torch.is_grad_enabled():  # training steps only, not validation
-        _, _, key_masks, is_key, walks = args[:5]
-        STATS.append(mask_statistics(wb.pred_masks, walks.dst, walks.clip, key_masks, is_key))
-    return wb
+def step_stats(run_dir: str) -> list[dict[str, float]]:
+    """The collapse statistics of each training step; NaN where a step has none (a single
+    walk has no spread, a step that lands on no key frame no IoU)."""
+    rows = read_metrics(Path(run_dir) / "metrics.jsonl", kind="train")
+    return [
+        {k: math.nan if row.get(k) is None else row[k] for k in STAT_KEYS}
+        for row in rows
+    ]
 
 
 def brief(report: dict[str, Any]) -> dict[str, float]:
@@ -63,11 +61,11 @@ def main() -> int:
     args = ap.parse_args()
     configure_threads()
     cfg = load_config(args.config, args.set)
-    loop.run_walks = run_walks  # type: ignore[assignment]
     monitor = CollapseMonitor()
     t0 = time.time()
-    result = loop.train(cfg, run_dir=args.run_dir)
-    warnings = [w for i, s in enumerate(STATS) if (w := monitor.update(i + 1, s))]
+    result = train(cfg, run_dir=args.run_dir)
+    stats = step_stats(args.run_dir)
+    warnings = [w for i, s in enumerate(stats) if (w := monitor.update(i + 1, s))]
     from stillmotion_trainer.evaluation.evaluate import EvalOptions, evaluate
 
     evals: dict[str, Any] = {}
@@ -77,21 +75,26 @@ def main() -> int:
         report = evaluate(str(ckpt), dataset, EvalOptions(split="all"))
         (Path(args.run_dir) / f"eval-{name}.json").write_text(json.dumps(report))
         evals[name] = brief(report)
-    n = len(STATS)
-    tail = STATS[max(0, n - 20) :]
+    n = len(stats)
+    tail = stats[max(0, n - 20) :]
     summary = {
         "config": args.config,
         "set": args.set,
         "steps": result.step,
         "train_seconds": round(time.time() - t0, 1),
         "collapse_warnings": warnings,
-        "final_mask_stats": {k: sum(s[k] for s in tail) / max(1, len(tail)) for k in tail[0]}
+        "final_mask_stats": {
+            k: sum(s[k] for s in tail) / max(1, len(tail)) for k in tail[0]
+        }
         if tail
         else {},
         "eval": evals,
     }
     (Path(args.run_dir) / "recipe.json").write_text(json.dumps(summary, indent=1))
-    print(json.dumps({"stats": summary["final_mask_stats"], "eval": evals}), file=sys.stderr)
+    print(
+        json.dumps({"stats": summary["final_mask_stats"], "eval": evals}),
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -9,14 +9,18 @@ Two loss forms are offered (`kind`), both on raw logits:
 - "bce" (default), the non-saturating GAN with binary cross-entropy on logits;
 - "lsgan", least squares against targets 1 (real) and 0 (fake).
 
+`adversarial_losses` is the one place the discriminator is run for a loss; the training loop
+(training/gan_step.py) calls it.
+
 GroupNorm rather than BatchNorm keeps the discriminator independent of the batch size, so
 1-process and distributed runs with the same global batch see the same function.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, Callable, ContextManager, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -114,28 +118,50 @@ def generator_adversarial_loss(fake_logits: torch.Tensor, kind: str = "bce") -> 
 
 
 class AdversarialLosses(NamedTuple):
-    generator: torch.Tensor  # L_adv, back-propagates into the generator
+    generator: torch.Tensor  # L_adv, back-propagates into the generator only
     discriminator: torch.Tensor  # L_D, the generated frame detached: trains only D
 
 
 def adversarial_losses(
     discriminator: nn.Module,
-    image: torch.Tensor,
-    next_image: torch.Tensor,
-    predicted_next_image: torch.Tensor,
+    image: torch.Tensor,  # (B, C, H, W) real I_t
+    next_image: torch.Tensor,  # (B, C, H, W) real I_{t+1}
+    predicted_next_image: torch.Tensor,  # (B, C, H, W) I^_{t+1}, still on G's graph
     kind: str = "bce",
+    *,
+    trained: Optional[nn.Module] = None,
+    autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
 ) -> AdversarialLosses:
-    """Both GAN terms for one transition: real pair (I_t, I_{t+1}), fake pair (I_t, I^_{t+1}).
+    """Both GAN terms for a batch of transitions: real pairs (I_t, I_{t+1}), fake (I_t, I^_{t+1}).
 
-    The discriminator term sees the prediction detached, so stepping D never touches G; the
-    generator term goes through D (whose gradients the loop must not apply in G's step).
+    generator:     L_adv = generator_adversarial_loss(D(I_t, I^_{t+1})), one pass through
+                   `discriminator` with its parameters frozen for that pass, so back-propagating
+                   L_adv reaches G and leaves D's gradients alone (G's step must not move D);
+    discriminator: L_D = discriminator_loss(D(I_t, I_{t+1}), D(I_t, I^_{t+1}.detach())), one pass
+                   over the stacked [real; fake] pairs through `trained` (default: the same
+                   module). The training loop passes D's DistributedDataParallel wrapper there:
+                   DDP must see exactly the one pass whose loss is back-propagated into D.
+
+    Both passes run under `autocast`; the losses are computed from float32 logits. L_D is
+    unchanged by G's optimiser step (its fake is detached, D has not moved), so the loop takes
+    both terms before stepping G, then steps D on L_D.
     """
     _check_kind(kind)
-    real_logits = discriminator(image, next_image)
-    fake_logits_d = discriminator(image, predicted_next_image.detach())
-    fake_logits_g = discriminator(image, predicted_next_image)
+    discriminator.requires_grad_(False)  # L_adv trains G only
+    try:
+        with autocast():
+            fake_logits_g = discriminator(image, predicted_next_image)
+    finally:
+        discriminator.requires_grad_(True)
+    cond = image.detach()
+    fake = predicted_next_image.detach()
+    with autocast():  # one forward over [real; fake] so DDP sees one pass
+        logits = (trained or discriminator)(
+            torch.cat([cond, cond]), torch.cat([next_image, fake])
+        ).float()
+    real_logits, fake_logits_d = logits.chunk(2)
     return AdversarialLosses(
-        generator=generator_adversarial_loss(fake_logits_g, kind),
+        generator=generator_adversarial_loss(fake_logits_g.float(), kind),
         discriminator=discriminator_loss(real_logits, fake_logits_d, kind),
     )
 

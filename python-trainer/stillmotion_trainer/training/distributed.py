@@ -86,16 +86,6 @@ def local_world_size() -> int:
     return int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
 
 
-def all_reduce_sum(values: Sequence[float], ctx: DistContext) -> list[float]:
-    """Sum a short list of floats over all ranks (float64, so sums of losses stay exact-ish)."""
-    if not ctx.enabled:
-        return list(values)
-    device = ctx.device if ctx.device.type == "cuda" else torch.device("cpu")
-    t = torch.tensor(list(values), dtype=torch.float64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return [float(v) for v in t.cpu()]
-
-
 class StatsMismatchError(StillMotionError):
     """The ranks all-reduced statistics under different names (a bug, never bad input)."""
 

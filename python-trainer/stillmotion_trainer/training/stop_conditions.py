@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from pathlib import Path
+from typing import Callable, Mapping, Optional
 
 from stillmotion_trainer.training.config import EarlyStoppingConfig, StopConfig
+from stillmotion_trainer.training.distributed import DistContext, all_reduce_stats
+from stillmotion_trainer.training.events import EventSink
+from stillmotion_trainer.training.run_dir import stop_file
 
 # Every end reason the loop can report, in the priority order used when several hold at once.
 REASONS = (
@@ -26,7 +30,6 @@ REASONS = (
     "early_stopping",
     "collapse",  # train.fail_on_collapse and the masks stopped depending on the input
 )
-EXTERNAL_REASONS = REASONS[:3]
 
 
 @dataclass
@@ -91,14 +94,36 @@ def stop_reason(
     return None
 
 
-def encode_reason(reason: Optional[str]) -> list[float]:
-    """One-hot over REASONS (all zeros for None), summed across ranks by the loop."""
-    return [1.0 if r == reason else 0.0 for r in REASONS]
+def external_reason(
+    external_stop: Optional[Callable[[], bool]], events: EventSink, run_dir: Path, master: bool
+) -> Optional[str]:
+    """A stop asked for from outside: a signal (any rank), the sink or a STOP file (rank 0)."""
+    if external_stop is not None and external_stop():
+        return "signal"
+    if master and events.should_stop():
+        return "stop_requested"
+    if master and stop_file(run_dir).exists():
+        return "stop_file"
+    return None
 
 
-def decode_reason(flags: list[float]) -> Optional[str]:
+def encode_reason(reason: Optional[str]) -> dict[str, float]:
+    """One-hot by name over REASONS (all zeros for None), summed across ranks."""
+    return {r: 1.0 if r == reason else 0.0 for r in REASONS}
+
+
+def decode_reason(flags: Mapping[str, float]) -> Optional[str]:
     """The highest-priority reason any rank raised, or None."""
-    for r, f in zip(REASONS, flags):
-        if f > 0:
+    for r in REASONS:
+        if flags[r] > 0:
             return r
     return None
+
+
+def agreed_stop_reason(
+    mine: Optional[str], elapsed_s: float, ctx: DistContext
+) -> tuple[Optional[str], float]:
+    """What every rank acts on, from one collective: the highest-priority reason any rank
+    raised, and the mean over ranks of their training time (the time-budget schedule's clock)."""
+    sums = all_reduce_stats(encode_reason(mine) | {"elapsed_s": elapsed_s}, ctx, op="sum")
+    return decode_reason(sums), sums["elapsed_s"] / ctx.world_size

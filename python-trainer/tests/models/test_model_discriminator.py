@@ -72,3 +72,41 @@ def test_discriminator_term_does_not_reach_the_generator():
     assert prediction.grad is None
     losses.generator.backward()
     assert prediction.grad is not None and prediction.grad.abs().sum() > 0
+
+
+def test_generator_term_leaves_the_discriminator_gradients_alone():
+    """G's step back-propagates L_adv through D: D must get no gradient from it."""
+    torch.manual_seed(0)
+    d = PatchDiscriminator(DiscriminatorConfig(base_width=4, depth=2))
+    prediction = torch.rand(2, 3, 16, 16, requires_grad=True)
+    losses = adversarial_losses(d, torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16), prediction)
+    losses.generator.backward()
+    assert all(p.grad is None for p in d.parameters())
+    assert all(p.requires_grad for p in d.parameters())  # unfrozen again for D's own step
+    losses.discriminator.backward()
+    assert all(p.grad is not None for p in d.parameters())
+
+
+class _CountingWrapper(torch.nn.Module):
+    """Stands where DistributedDataParallel stands in the loop: records each pass through it."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.batch_sizes: list[int] = []
+
+    def forward(self, cond: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        self.batch_sizes.append(cond.shape[0])
+        return self.module(cond, image)
+
+
+def test_discriminator_term_is_one_pass_over_real_and_fake_through_the_trained_module():
+    torch.manual_seed(0)
+    d = PatchDiscriminator(DiscriminatorConfig(base_width=4, depth=2))
+    wrapper = _CountingWrapper(d)
+    image, nxt, pred = (torch.rand(3, 3, 16, 16) for _ in range(3))
+    wrapped = adversarial_losses(d, image, nxt, pred, "lsgan", trained=wrapper)
+    assert wrapper.batch_sizes == [6]  # [real; fake] stacked: DDP sees exactly one pass
+    expected = discriminator_loss(d(image, nxt), d(image, pred), "lsgan")
+    assert torch.allclose(wrapped.discriminator, expected, rtol=1e-6, atol=1e-7)
+    assert torch.allclose(wrapped.generator, generator_adversarial_loss(d(image, pred), "lsgan"))

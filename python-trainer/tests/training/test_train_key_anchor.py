@@ -14,7 +14,7 @@ from stillmotion_trainer.training.key_anchor import (
     corrupt_key_mask,
     plan_anchors,
 )
-from stillmotion_trainer.training.loop import clips_per_video_for
+from stillmotion_trainer.training.data_setup import clips_per_video_for
 
 
 def square_mask(h=32, w=32, top=10, left=10, side=8):

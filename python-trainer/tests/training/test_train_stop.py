@@ -101,7 +101,8 @@ def test_external_stop_callable_is_the_signal_path(tmp_path):
 
 
 def test_reasons_combine_across_ranks_by_priority():
-    summed = [a + b for a, b in zip(encode_reason("max_steps"), encode_reason("signal"))]
+    one, other = encode_reason("max_steps"), encode_reason("signal")
+    summed = {name: one[name] + other[name] for name in REASONS}
     assert decode_reason(summed) == "signal"
     assert decode_reason(encode_reason(None)) is None
     assert all(decode_reason(encode_reason(r)) == r for r in REASONS)

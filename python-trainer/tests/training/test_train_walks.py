@@ -26,7 +26,9 @@ from stillmotion_trainer.training.initial_mask import (
     reseed,
     walk_generator,
 )
-from stillmotion_trainer.training.loop import lr_factor, run_walks, train
+from stillmotion_trainer.training.loop import train
+from stillmotion_trainer.training.lr_schedule import lr_factor
+from stillmotion_trainer.training.walk_pass import run_walks
 from stillmotion_trainer.training.walks import (
     cycle_segments,
     gather_key_frames,

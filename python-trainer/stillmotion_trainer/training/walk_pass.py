@@ -1,0 +1,152 @@
+"""The generator's pass over a batch of walks (METHOD.md Fig. 4, steps 1-2) and its losses.
+
+`prepare_walks` moves a collated batch to the device, plans its walks (walks.py gives the frame
+order of the input mode) and draws their seed masks (initial_mask.py); `run_walks` feeds G along
+every walk, autoregressively on the mask; `walk_loss` applies steps 3-6 (losses.training_loss).
+Training and validation both go through these three functions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple, Optional, Sequence
+
+import torch
+
+from stillmotion_trainer.losses.training_loss import LossConfig, training_loss
+from stillmotion_trainer.training.config import RunConfig
+from stillmotion_trainer.training.initial_mask import initial_masks, key_draws, reseed
+from stillmotion_trainer.training.walks import (
+    KEYED_MODES,
+    Walks,
+    gather_frames,
+    gather_key_frames,
+    plan_walks,
+)
+
+
+@dataclass
+class WalkBatch:
+    """Everything training_loss needs for one batch of walks (W walks, J transitions)."""
+
+    frames_in: torch.Tensor  # (W, J, C, H, W)  real I_{s_j}
+    frames_next: torch.Tensor  # (W, J, C, H, W)  real I_{s_{j+1}}
+    mask_in: torch.Tensor  # (W, J, 1, H, W)  M^_{s_j} fed to G
+    pred_images: torch.Tensor  # (W, J, C, H, W)  I^_{s_{j+1}}
+    pred_masks: torch.Tensor  # (W, J, 1, H, W)  M^_{s_{j+1}}
+    mask_in_inferred: torch.Tensor  # (W, J) bool
+    key_images: torch.Tensor  # (W, K, C, H, W)
+    key_masks: torch.Tensor  # (W, K, 1, H, W)
+    key_valid: torch.Tensor  # (W, K) bool
+
+
+class WalkInputs(NamedTuple):
+    """A batch on the model's device with its walks planned and their seed masks drawn."""
+
+    frames: torch.Tensor  # (B, T, C, H, W) real frames of the clips
+    key_masks: torch.Tensor  # (B, T, 1, H, W) M_k where is_key, else zeros
+    is_key: torch.Tensor  # (B, T) bool
+    walks: Walks
+    seed_masks: torch.Tensor  # (W, 1, H, W) the mask input where each walk's chain starts
+
+
+def prepare_walks(
+    cfg: RunConfig,
+    batch: dict[str, Any],
+    device: torch.device,
+    purpose: int,
+    step: int,
+    global_clip_ids: Sequence[int],
+) -> WalkInputs:
+    """Move a collated batch to `device`, plan its walks and draw their seed masks."""
+    frames = batch["frames"].to(device, non_blocking=True)  # (B, T, C, H, W)
+    key_masks = batch["key_masks"].to(device, non_blocking=True)  # (B, T, 1, H, W)
+    is_key = batch["is_key"]  # (B, T) bool, stays on the CPU for planning
+    seed = cfg.train.seed
+    draws = key_draws(seed, purpose, step, global_clip_ids) if cfg.train.mode in KEYED_MODES else []
+    walks = plan_walks(cfg.train.mode, is_key, draws)
+    seed_masks = initial_masks(
+        cfg.train.initial_mask, walks, key_masks, is_key.to(device),
+        seed=seed, purpose=purpose, step=step, global_clip_ids=global_clip_ids,
+    )  # fmt: skip
+    seed_masks = reseed(
+        seed_masks, cfg.train.reseed_prob, walks,
+        seed=seed, purpose=purpose, step=step, global_clip_ids=global_clip_ids,
+    )  # fmt: skip
+    return WalkInputs(frames, key_masks, is_key.to(device), walks, seed_masks)
+
+
+def run_walks(
+    model: torch.nn.Module,
+    frames: torch.Tensor,  # (B, T, C, H, W) real frames of the clips, on the model's device
+    key_masks: torch.Tensor,  # (B, T, 1, H, W)
+    is_key: torch.Tensor,  # (B, T) bool
+    walks: Walks,
+    seed_masks: torch.Tensor,  # (W, 1, H, W)
+    bptt_window: int,
+    autocast: Callable[[], Any] = contextlib.nullcontext,
+    next_frame_input: bool = False,
+) -> WalkBatch:
+    """The generator's pass over every walk of the batch — METHOD.md Fig. 4, steps 1-2.
+
+    next_frame_input: the generator is G(I_t, M^_t, I_{t+1}) (models/next_frame.py), whose mask
+    branch also sees the next real frame; it is given I_{s_{j+1}}.
+    """
+    device = frames.device
+    frames_in = gather_frames(frames, walks, walks.src)  # (W, J, C, H, W)
+    frames_next = gather_frames(frames, walks, walks.dst)  # (W, J, C, H, W)
+    is_seed = walks.seed.to(device)  # (W, J)
+    seeds_at = walks.seed.sum(0).tolist()  # per j: how many walks (re)start there (CPU, no sync)
+    mask = seed_masks  # (W, 1, H, W)
+    mask_ins, pred_images, pred_masks = [], [], []
+    for j in range(walks.transitions):
+        # 1. mask input: the seed where a chain (re)starts, else the mask inferred at j - 1;
+        #    cut the graph every bptt_window transitions (truncated back-propagation)
+        if bptt_window and j % bptt_window == 0:
+            mask = mask.detach()
+        if seeds_at[j] == walks.count:
+            mask_in = seed_masks
+        elif seeds_at[j] == 0:
+            mask_in = mask
+        else:  # keyframe walks restart at different transitions
+            mask_in = torch.where(is_seed[:, j, None, None, None], seed_masks, mask)
+        # 2. G(I_{s_j}, M^_{s_j}) -> (I^_{s_{j+1}}, M^_{s_{j+1}}); the image input is real
+        with autocast():
+            if next_frame_input:
+                next_image, mask = model(frames_in[:, j], mask_in, frames_next[:, j])
+            else:
+                next_image, mask = model(frames_in[:, j], mask_in)
+        next_image, mask = next_image.float(), mask.float()
+        mask_ins.append(mask_in)
+        pred_images.append(next_image)
+        pred_masks.append(mask)
+    key_images, key_masks_k, key_valid = gather_key_frames(frames, key_masks, is_key)
+    clip = walks.clip.to(device)
+    return WalkBatch(
+        frames_in=frames_in,
+        frames_next=frames_next,
+        mask_in=torch.stack(mask_ins, 1),
+        pred_images=torch.stack(pred_images, 1),
+        pred_masks=torch.stack(pred_masks, 1),
+        mask_in_inferred=~is_seed,
+        key_images=key_images[clip],
+        key_masks=key_masks_k[clip],
+        key_valid=key_valid[clip],
+    )
+
+
+def model_takes_next_frame(model: torch.nn.Module) -> bool:
+    """True for G(I_t, M^_t, I_{t+1}) (GeneratorConfig.next_frame_input)."""
+    cfg = getattr(model, "cfg", None)
+    return bool(getattr(cfg, "next_frame_input", False))
+
+
+def walk_loss(
+    wb: WalkBatch, loss_cfg: LossConfig, adv: Optional[torch.Tensor] = None
+) -> dict[str, torch.Tensor]:
+    """METHOD.md steps 3-6 on a WalkBatch (losses.training_loss)."""
+    return training_loss(
+        wb.frames_in, wb.frames_next, wb.pred_images, wb.mask_in, wb.pred_masks,
+        wb.mask_in_inferred, wb.key_images, wb.key_masks, wb.key_valid, loss_cfg, adv=adv,
+    )  # fmt: skip
