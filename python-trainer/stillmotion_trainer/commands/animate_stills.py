@@ -1,9 +1,11 @@
 """animate-stills: stills with masks -> clips under random smooth motion (animate_stills.py)."""
 
+import argparse
+
 HELP = "turn stills with masks (images/, masks/) into a dataset of clips under random smooth motion"
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("stills", help="folder with images/<id>.* and masks/<id>.png")
     p.add_argument("--out", required=True, help="output dataset folder (must be empty or new)")
     p.add_argument("--frames", type=int, default=12, help="frames per clip (default 12)")
@@ -17,7 +19,7 @@ def add_arguments(p):
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import json
 
     from stillmotion_trainer.data.animate_stills import animate_stills

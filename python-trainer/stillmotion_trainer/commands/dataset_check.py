@@ -1,14 +1,16 @@
 """dataset-check: read every frame and mask of a dataset and report each problem by file."""
 
+import argparse
+
 HELP = "validate a dataset: manifest, every image readable, sizes match, masks binary"
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="dataset folder or its manifest.json")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import json
 
     from stillmotion_trainer.data.check import check_dataset

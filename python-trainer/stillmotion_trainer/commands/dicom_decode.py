@@ -1,17 +1,19 @@
 """dicom-decode: decode a DICOM cine loop (compressed, big endian, palette) to raw samples."""
 
+import argparse
+
 HELP = (
     "decode a DICOM file of any transfer syntax to raw display samples; prints one JSON line "
     "with the header (used by `stillmotion dataset import dicom`)"
 )
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="the DICOM file")
     p.add_argument("--out", required=True, help="where to write the raw samples (a file)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import json
 
     from stillmotion_trainer.data.dicom_decode import (

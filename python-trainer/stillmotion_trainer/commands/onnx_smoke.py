@@ -1,9 +1,11 @@
 """onnx-smoke: export a tiny conv net plus a sample, for the Node-side ONNX parity smoke test."""
 
+import argparse
+
 HELP = "export a tiny conv net and a sample for parity checks"
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--output-name",
@@ -12,7 +14,7 @@ def add_arguments(p):
     )
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import json
 
     from stillmotion_trainer.export.smoke import export_smoke

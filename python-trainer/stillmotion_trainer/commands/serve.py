@@ -6,21 +6,23 @@ STILLMOTION_TELEMETRY_CLIENT_KEY (the one CURVE subscriber admitted). Both are r
 environment once read, so that nothing this process starts inherits them.
 """
 
+import argparse
+
 HELP = "serve gRPC control and ZeroMQ telemetry"
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", default="127.0.0.1:0", help="gRPC bind address (port 0 = any)")
     p.add_argument("--telemetry", default="tcp://127.0.0.1:0", help="ZeroMQ PUB endpoint")
     p.add_argument("--heartbeat-s", type=float, default=0.5)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
     from stillmotion_trainer.errors import StillMotionError
-    from stillmotion_trainer.serve import serve
+    from stillmotion_trainer.server.process import serve
 
     token = os.environ.pop("STILLMOTION_TOKEN", "") or None
     client_key = os.environ.pop("STILLMOTION_TELEMETRY_CLIENT_KEY", "") or None

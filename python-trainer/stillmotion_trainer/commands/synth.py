@@ -1,12 +1,12 @@
 """synth: render a synthetic endoscopy- or ultrasound-like dataset (deterministic by seed)."""
 
+import argparse
+
 HELP = "render a synthetic dataset; prints one JSON line with the manifest path"
 
 
 def _size(text: str) -> tuple[int, int]:
     """'64' -> (64, 64); '48x64' -> (48, 64) as (height, width)."""
-    import argparse
-
     parts = text.lower().split("x")
     try:
         values = [int(p) for p in parts]
@@ -19,7 +19,7 @@ def _size(text: str) -> tuple[int, int]:
     raise argparse.ArgumentTypeError(f"size must be N or HxW, got {text!r}")
 
 
-def add_arguments(p):
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=["endoscopy", "ultrasound"], default="endoscopy")
     p.add_argument("--out", required=True, help="output dataset folder (must be empty or new)")
     p.add_argument("--videos", type=int, default=8)
@@ -37,7 +37,7 @@ def add_arguments(p):
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import json
     import sys
 

@@ -45,20 +45,6 @@ def _open(path: str | Path):  # type: ignore[no-untyped-def]
     return img
 
 
-def image_size(path: str | Path) -> tuple[int, int]:
-    """(width, height) of an image, reading only its header."""
-    from PIL import Image
-
-    p = Path(path)
-    if not p.is_file():
-        raise DatasetError("missing_file", p, "file not found")
-    try:
-        with Image.open(p) as img:
-            return img.size
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DatasetError("unreadable_image", p, f"cannot decode image: {e}") from e
-
-
 def load_frame(path: str | Path, channels: int) -> np.ndarray:
     """Frame as (C, H, W) float32 in [0, 1]. channels=3 needs an RGB file, 1 a greyscale one."""
     if channels not in _FRAME_MODES:

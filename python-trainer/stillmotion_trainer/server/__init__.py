@@ -1,1 +1,2 @@
-"""The trainer's network surface: gRPC control (grpc_server) and ZeroMQ telemetry (telemetry)."""
+"""The trainer's network surface: gRPC control (grpc_server) and ZeroMQ telemetry (telemetry),
+run together by the server process (process.py, the `serve` command)."""

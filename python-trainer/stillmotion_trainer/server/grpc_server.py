@@ -28,6 +28,7 @@ from stillmotion_trainer.server.run_manager import RunError, RunManager
 from stillmotion_trainer.server.telemetry import TelemetryPublisher
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+Message = Any  # a protobuf message: the generated code (gen/) comes without type stubs
 _STATES = {
     "IDLE": trainer_pb2.RunStatus.STATE_IDLE,
     "RUNNING": trainer_pb2.RunStatus.STATE_RUNNING,
@@ -90,7 +91,9 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         self._started = time.monotonic()
 
     @_unary
-    def Health(self, request, context):  # noqa: N802 (gRPC method names)
+    def Health(
+        self, request: Message, context: grpc.ServicerContext
+    ) -> Message:  # noqa: N802 (gRPC method names)
         return trainer_pb2.HealthResponse(
             status=trainer_pb2.HealthResponse.SERVING_STATUS_SERVING,
             telemetry_endpoint=self._telemetry.endpoint,
@@ -99,7 +102,7 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         )
 
     @_unary
-    def GetVersion(self, request, context):  # noqa: N802
+    def GetVersion(self, request: Message, context: grpc.ServicerContext) -> Message:  # noqa: N802
         return trainer_pb2.GetVersionResponse(
             trainer_version=__version__,
             protocol=PROTOCOL,
@@ -109,18 +112,18 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         )
 
     @_unary
-    def StartRun(self, request, context):  # noqa: N802
+    def StartRun(self, request: Message, context: grpc.ServicerContext) -> Message:  # noqa: N802
         run = self._runs.start(request.config_json, request.run_dir, request.resume)
         return trainer_pb2.StartRunResponse(
             run_id=run.run_id, run_dir=str(run.run_dir), start_step=run.start_step
         )
 
     @_unary
-    def StopRun(self, request, context):  # noqa: N802
+    def StopRun(self, request: Message, context: grpc.ServicerContext) -> Message:  # noqa: N802
         return trainer_pb2.StopRunResponse(accepted=self._runs.stop(request.run_id))
 
     @_unary
-    def GetStatus(self, request, context):  # noqa: N802
+    def GetStatus(self, request: Message, context: grpc.ServicerContext) -> Message:  # noqa: N802
         s = self._runs.status(request.run_id)
         best = s.get("best_val_loss", float("nan"))
         return trainer_pb2.RunStatus(
@@ -137,21 +140,25 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
         )
 
     @_unary
-    def ListCheckpoints(self, request, context):  # noqa: N802
+    def ListCheckpoints(
+        self, request: Message, context: grpc.ServicerContext
+    ) -> Message:  # noqa: N802
         items = self._runs.checkpoints(request.run_id)
         return trainer_pb2.ListCheckpointsResponse(
             checkpoints=[trainer_pb2.CheckpointInfo(**item) for item in items]
         )
 
     @_unary
-    def ExportOnnx(self, request, context):  # noqa: N802
+    def ExportOnnx(self, request: Message, context: grpc.ServicerContext) -> Message:  # noqa: N802
         out = self._runs.export(request.run_id, request.checkpoint_path, request.out_path)
         return trainer_pb2.ExportOnnxResponse(
             path=out["path"], report_json=json.dumps(out["report"], default=str)
         )
 
     @_streaming
-    def StreamEvents(self, request, context):  # noqa: N802
+    def StreamEvents(  # noqa: N802
+        self, request: Message, context: grpc.ServicerContext
+    ) -> Iterator[Message]:
         if self._runs.run is None:
             raise RunError("NOT_FOUND", "no run has been started on this trainer")
         gone = threading.Event()
@@ -165,13 +172,17 @@ class TokenInterceptor(grpc.ServerInterceptor):
     def __init__(self, token: str) -> None:
         self._expected = f"Bearer {token}".encode()
 
-        def deny(request, context):
+        def deny(request: Message, context: grpc.ServicerContext) -> None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
 
         self._deny_unary = grpc.unary_unary_rpc_method_handler(deny)
         self._deny_stream = grpc.unary_stream_rpc_method_handler(deny)
 
-    def intercept_service(self, continuation, handler_call_details):
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Any],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
         metadata = dict(handler_call_details.invocation_metadata or ())
         given = str(metadata.get("authorization", "")).encode()
         if hmac.compare_digest(given, self._expected):

@@ -7,7 +7,7 @@ from the history (which holds no heartbeats) has no holes.
 
 Bound beyond loopback, the publisher is a ZeroMQ CURVE server (`CurveServer`): traffic is
 encrypted and a ZAP handler admits exactly one subscriber key, the one the orchestrator generated
-for this run. On loopback it stays plain: see `serve.py` for what that leaves open and why.
+for this run. On loopback it stays plain: see `server/process.py` for what that leaves open and why.
 """
 
 from __future__ import annotations

@@ -25,8 +25,6 @@ from typing import Any, Optional
 
 import torch
 
-STAT_NAMES = ("mask_mean", "mask_above_half", "mask_spread", "mask_key_iou")
-
 
 @torch.no_grad()
 def mask_statistics(

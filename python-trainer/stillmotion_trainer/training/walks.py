@@ -49,10 +49,6 @@ class Walks:
         return int(self.src.shape[1])
 
 
-def forward_order(t: int) -> list[int]:
-    return list(range(t))
-
-
 def keyframe_segments(t: int, k: int) -> tuple[list[int], list[int], list[bool]]:
     """(src, dst, seed) of a keyframe walk from key frame k in a clip of t frames."""
     src = list(range(k, t - 1)) + list(range(k, 0, -1))

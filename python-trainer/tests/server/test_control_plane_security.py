@@ -22,7 +22,7 @@ import pytest
 import zmq
 
 from stillmotion_trainer.gen import telemetry_pb2, trainer_pb2, trainer_pb2_grpc
-from stillmotion_trainer.serve import ServeError, serve, telemetry_beyond_loopback
+from stillmotion_trainer.server.process import ServeError, serve, telemetry_beyond_loopback
 from stillmotion_trainer.server.telemetry import (
     TelemetryPublisher,
     TelemetrySecurityError,

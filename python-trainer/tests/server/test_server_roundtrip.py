@@ -11,7 +11,7 @@ from stillmotion_trainer import PROTOCOL
 from stillmotion_trainer.gen import telemetry_pb2, trainer_pb2, trainer_pb2_grpc
 from stillmotion_trainer.server.grpc_server import start_server
 from stillmotion_trainer.server.telemetry import EventHistory, TelemetryPublisher
-from stillmotion_trainer.serve import ServeError, is_loopback, serve
+from stillmotion_trainer.server.process import ServeError, is_loopback, serve
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@
  * Telemetry beyond loopback is ZeroMQ CURVE: we make a client key pair per trainer
  * (`newCurveClientKeys`), the trainer admits only that public key and tells us its server key
  * in its listening line; a socket without both keys never completes the handshake. On loopback
- * it is plain (python-trainer/stillmotion_trainer/serve.py says what that leaves open).
+ * it is plain (python-trainer/stillmotion_trainer/server/process.py says what that leaves open).
  */
 import { telemetry } from "@stillmotion/proto";
 import { capability, curveKeyPair, Subscriber } from "zeromq";

@@ -1,4 +1,5 @@
-"""`serve`: run the gRPC control server and the ZeroMQ telemetry publisher until told to stop.
+"""The trainer's server process (`serve` command): gRPC control and ZeroMQ telemetry until
+told to stop; its main thread runs the queued training runs.
 
 On start it prints exactly one JSON line to stdout so a parent process can find the ports:
     {"event": "listening", "grpc_port": 40123, "grpc_address": "127.0.0.1:40123",
