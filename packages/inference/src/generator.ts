@@ -210,18 +210,7 @@ export class Generator {
         throw invalidArgument(`frames[${i}] size`, `${f.height}x${f.width}`, `${h}x${w} like frames[0]`);
       }
     });
-    if (into !== undefined) {
-      const want = `${frames.length}x${h}x${w}`;
-      const got = `${into[graph.names[0]]?.dims[0]}x${frames[0].height}x${frames[0].width}`;
-      const size = into[graph.names[graph.names.length - 1]]?.dims.slice(2).join("x");
-      if (got !== want || size !== `${h}x${w}`) {
-        throw invalidArgument(
-          "into",
-          `buffers for ${got.split("x")[0]} frame(s) of ${size}`,
-          `${frames.length} of ${h}x${w}`,
-        );
-      }
-    }
+    if (into !== undefined) checkInto(into, graph.names, frames.length, h, w);
     // not scanned for NaN here (megabytes per frame): the step's mask output is, and a non-finite
     // feature reaches it
     const out = await graph.session.run({ image: stackImages(frames) }, undefined, into);
@@ -380,6 +369,30 @@ export class Generator {
     const out = await this.session.run(feeds, fetch);
     for (const [name, tensor] of Object.entries(out)) checkFinite(name, tensor, this.path);
     return { h, w, out };
+  }
+}
+
+/** `into` must hold, per level name features_s<stride>, n frames of floor(h / s) x floor(w / s). */
+function checkInto(
+  into: Record<string, TensorData>,
+  names: readonly string[],
+  n: number,
+  h: number,
+  w: number,
+): void {
+  for (const name of names) {
+    const stride = Number(name.slice(name.lastIndexOf("_s") + 2));
+    const want = [n, Math.floor(h / stride), Math.floor(w / stride)];
+    const dims = into[name]?.dims ?? [];
+    const got = [dims[0], dims[2], dims[3]];
+    const size = dims.reduce((a, d) => a * d, 1);
+    if (got.some((d, i) => d !== want[i]) || into[name].data.length !== size) {
+      throw invalidArgument(
+        `into.${name}`,
+        `[${dims.join(", ")}]`,
+        `[${n}, channels, ${want[1]}, ${want[2]}]`,
+      );
+    }
   }
 }
 

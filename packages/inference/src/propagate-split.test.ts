@@ -102,6 +102,19 @@ describe("split layout", () => {
     expect(maxAbsDiff(motion[0].data, motion[1].data)).toBeLessThan(TOLERANCE);
   });
 
+  it("writes features into recycled buffers, refusing buffers of another size", async () => {
+    const first = await split.frameFeaturesBatch(frames.slice(0, 2));
+    const again = await split.frameFeaturesBatch(frames.slice(2, 4), first.outputs);
+    const fresh = await split.frameFeaturesBatch(frames.slice(2, 4));
+    for (const name of Object.keys(fresh.outputs)) {
+      expect(again.outputs[name].data).toBe(first.outputs[name].data); // the same memory
+      expect(maxAbsDiff(again.outputs[name].data, fresh.outputs[name].data)).toBe(0);
+    }
+    const err = await split.frameFeaturesBatch(frames.slice(0, 3), first.outputs).catch((e) => e);
+    expect(err.code).toBe(Code.INVALID_ARGUMENT);
+    expect(err.message).toMatch(/into\.features_s\d+.*\[3, channels/);
+  });
+
   it("refuses frameFeatures on a single graph, naming the export option", async () => {
     const err = await single.frameFeatures([frames[0]]).catch((e) => e);
     expect(err).toBeInstanceOf(InferenceError);
