@@ -13,7 +13,8 @@
  *
  * Usage: node tools/realdata/benchmark.mjs (--data <clips root> | --dataset <imported dataset>)
  *          [--sizes 128,256] [--protocols first,every:10] [--modes a,b] [--minutes 6]
- *          [--max-frames N] [--recipe FILE] [--checkpoint FILE] [--set key=value ...] [--out DIR] [--work DIR]
+ *          [--max-frames N] [--recipe FILE] [--checkpoint FILE] [--reference key|previous]
+ *          [--set key=value ...] [--out DIR] [--work DIR]
  *          [--quick] [--dry-run]
  */
 import { spawnSync } from "node:child_process";
@@ -31,6 +32,9 @@ const RECIPE = "configs/recipes/real-propagation.yaml";
 /** Used while the real-data recipe does not exist yet (the lead is writing it). */
 const FALLBACK_RECIPE = "configs/recipes/next-frame-warp-cycle-reseed.yaml";
 const CHECKPOINT = "models/real-propagation.pt";
+/** `stillmotion eval --reference`: each frame's mask carried from its chain's key frame, the
+ * recommended setting on real video (docs/real-data.md); "previous" is Fig. 6's literal chain. */
+const REFERENCES = ["key", "previous"];
 
 /** A usage or setup problem: printed as one line, exit 2. */
 class BenchError extends Error {}
@@ -51,6 +55,7 @@ export function parseOptions(argv) {
       "max-frames": { type: "string" },
       recipe: { type: "string" },
       checkpoint: { type: "string" },
+      reference: { type: "string", default: "key" },
       set: { type: "string", multiple: true, default: [] },
       out: { type: "string", default: "bench/results/real-data" },
       work: { type: "string", default: "bench/results/tmp/real-data" },
@@ -90,6 +95,10 @@ export function parseOptions(argv) {
   }
   if (modes.includes("a") && !existsSync(resolve(root, recipe)))
     throw new BenchError(`--recipe ${recipe}: file not found`);
+  if (!REFERENCES.includes(values.reference))
+    throw new BenchError(
+      `--reference: unknown value "${values.reference}"; allowed: ${REFERENCES.join(", ")}`,
+    );
   for (const s of values.set) {
     if (!/^[\w.]+=/.test(s)) throw new BenchError(`--set "${s}": expected key=value`);
   }
@@ -104,6 +113,7 @@ export function parseOptions(argv) {
     recipe: resolve(root, recipe),
     recipeNote,
     checkpoint: resolve(root, values.checkpoint ?? CHECKPOINT),
+    reference: values.reference,
     // the vendored clip is one video: 4 clips per epoch, fewer than the recipes' batch of 8
     set: [...(quick ? ["data.batch_size=2"] : []), ...values.set],
     out: resolve(root, values.out),
@@ -267,7 +277,19 @@ function modeA(opts, ds, size, dir, commands) {
     opts.dryRun,
   );
   const report = cli(
-    ["eval", run, "--dataset", ds, "--size", String(size), "--json", "--out", join(dir, "eval.json")],
+    [
+      "eval",
+      run,
+      "--dataset",
+      ds,
+      "--size",
+      String(size),
+      "--reference",
+      opts.reference,
+      "--json",
+      "--out",
+      join(dir, "eval.json"),
+    ],
     commands,
     opts.dryRun,
   );
@@ -286,6 +308,8 @@ function modeB(opts, ds, size, dir, commands) {
       ds,
       "--size",
       String(size),
+      "--reference",
+      opts.reference,
       "--json",
       "--out",
       join(dir, "eval.json"),
@@ -305,7 +329,7 @@ export function markdown(doc) {
   const lines = [
     "# Real-data benchmark",
     "",
-    `Data: ${doc.data}${doc.max_frames ? ` (first ${doc.max_frames} frames of each clip: a smoke run)` : ""}. Recipe (mode a): ${doc.recipe}, ${doc.minutes} min per run. Checkpoint (mode b): ${doc.checkpoint}.`,
+    `Data: ${doc.data}${doc.max_frames ? ` (first ${doc.max_frames} frames of each clip: a smoke run)` : ""}. Recipe (mode a): ${doc.recipe}, ${doc.minutes} min per run. Checkpoint (mode b): ${doc.checkpoint}. Masks carried from: ${doc.reference === "key" ? "the key frame" : "the previous frame"} (--reference ${doc.reference}).`,
     `Machine: ${doc.machine.cpus} x ${doc.machine.cpuModel}, node ${doc.machine.node}. Commit ${doc.machine.gitCommit ?? "-"}, ${doc.machine.date}.`,
     "",
     "Frame-weighted over every scored frame (non-key frames with an evaluation mask); each cell is",
@@ -419,6 +443,7 @@ export async function main(argv) {
     max_frames: opts.maxFrames ?? null,
     recipe: shown(opts.recipe),
     checkpoint: shown(opts.checkpoint),
+    reference: opts.reference,
     machine: machine(),
     results,
     commands,

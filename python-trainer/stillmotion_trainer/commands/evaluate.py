@@ -46,6 +46,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="evaluation size N, HxW or 'native' (default: the run's data.size)",
     )
     p.add_argument("--fusion", choices=["linear", "nearest"], default="linear")
+    p.add_argument(
+        "--reference",
+        choices=["previous", "key"],
+        default="previous",
+        help="what each propagation step carries the mask from: the previous frame's inferred "
+        "mask (Fig. 6, default) or the key frame's own mask (docs/evaluation.md)",
+    )
     p.add_argument("--boundary-tolerance", type=float, default=2.0, help="pixels (default 2)")
     p.add_argument("--max-batch", type=int, default=8, help="chains per generator call")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -71,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         size=None if args.size in (None, "native") else args.size,
         native_size=args.size == "native",
         fusion=args.fusion,
+        reference=args.reference,
         boundary_tolerance=args.boundary_tolerance,
         max_batch=args.max_batch,
         device=args.device,

@@ -27,6 +27,7 @@ from stillmotion_trainer.data.video_dataset import VideoClipDataset
 from stillmotion_trainer.evaluation.baselines import FarnebackParams, copy_key_masks, flow_masks
 from stillmotion_trainer.evaluation.chains import FUSIONS
 from stillmotion_trainer.evaluation.propagation import (
+    REFERENCES,
     predict_next_frames,
     propagate_masks,
     sees_next_frame,
@@ -70,6 +71,7 @@ class EvalOptions:
     size: Optional[tuple[int, int]] = None  # (H, W); default: the run's data.size
     native_size: bool = False  # evaluate at each video's own size (ignores `size`)
     fusion: str = "linear"
+    reference: str = "previous"  # propagation.REFERENCES: what each step carries the mask from
     max_batch: int = 8
     boundary_tolerance: float = 2.0
     device: str = "cpu"
@@ -85,6 +87,11 @@ class EvalOptions:
             problems.append(
                 f"fusion: unsupported value {self.fusion!r}. Should be one of: "
                 f"{', '.join(FUSIONS)}"
+            )
+        if self.reference not in REFERENCES:
+            problems.append(
+                f"reference: unsupported value {self.reference!r}. Should be one of: "
+                f"{', '.join(REFERENCES)}"
             )
         if self.val_fraction is not None and not 0.0 <= self.val_fraction < 1.0:
             problems.append(f"val_fraction: expected a number in [0, 1), got {self.val_fraction}")
@@ -189,6 +196,7 @@ def evaluate_video(
         {k: m.to(device) for k, m in data.key_masks.items()},
         options.fusion,
         options.max_batch,
+        options.reference,
     )
     model_s = time.perf_counter() - started
     masks = {  # clipped: a linear fusion may leave float rounding just above 1
@@ -344,6 +352,12 @@ def evaluate(
     started = time.perf_counter()
     generator, gen_cfg, ckpt = load_generator_from_checkpoint(str(checkpoint))
     generator = generator.to(torch.device(options.device)).eval()
+    if options.reference == "key" and not sees_next_frame(generator):
+        raise EvaluationError(
+            "FAILED_PRECONDITION",
+            f"{checkpoint}: --reference key needs a generator that sees the frame it moves to "
+            "(next_frame_input); this one is G(I_t, M_t), which steps from the previous frame only",
+        )
     manifest = load_manifest(dataset)
     if manifest.channels != gen_cfg.channels:
         raise EvaluationError(
@@ -420,6 +434,7 @@ def evaluate(
         "seed": seed,
         "size": list(size) if size else "native",
         "fusion": options.fusion,
+        "reference": options.reference,
         "boundary_tolerance_px": options.boundary_tolerance,
         "flow": {"method": "farneback", **options.flow.as_dict()},
         "methods": {"masks": list(MASK_METHODS), "images": list(IMAGE_METHODS)},

@@ -8,6 +8,14 @@ G(I_t, M^_t) as M^_{t +- 1}; predicted images are discarded. Chains and their fu
 
 A generator whose config has ``next_frame_input`` also receives the real frame the step moves
 to (the frame after I_t in the walk's direction): G(I_t, M^_t, I_{t +- 1}).
+
+`reference` is what each step carries the mask from (METHOD.md leaves open how key frames
+combine in propagation; docs/evaluation.md, "Reference"):
+- "previous" (Fig. 6 as written): the previous frame and the mask inferred for it,
+  M^_{t+1} = G(I_t, M^_t, I_{t+1}); errors of every step add up along the chain;
+- "key": the chain's key frame and its annotated mask, M^_t = G(I_k, M_k, I_t), for a generator
+  that sees the target frame (next_frame_input): no error accumulates and the steps of a chain
+  are independent, but the motion between I_k and I_t must stay within the matcher's reach.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from stillmotion_trainer.evaluation.chains import FusedMasks, fuse_chains, plan_chains
+from stillmotion_trainer.evaluation.chains import Chain, FusedMasks, fuse_chains, plan_chains
+
+REFERENCES = ("previous", "key")
 
 
 def sees_next_frame(generator: nn.Module) -> bool:
@@ -55,11 +65,23 @@ def propagate_masks(
     key_masks: Mapping[int, torch.Tensor],
     fusion: str = "linear",
     max_batch: int = 8,
+    reference: str = "previous",
 ) -> PropagationResult:
     """Masks for every frame of one video, propagated from `key_masks` by `generator`.
 
-    frames: (T, C, H, W) in [0, 1]; key_masks: {frame index: (1, H, W) in [0, 1]}.
+    frames: (T, C, H, W) in [0, 1]; key_masks: {frame index: (1, H, W) in [0, 1]};
+    reference: "previous" or "key" (module docstring).
     """
+    if reference not in REFERENCES:
+        raise ValueError(
+            f"reference: unsupported value {reference!r}. Should be one of: "
+            + ", ".join(REFERENCES)
+        )
+    if reference == "key" and not sees_next_frame(generator):
+        raise ValueError(
+            "reference: 'key' needs a generator that sees the frame it moves to "
+            "(next_frame_input); G(I_t, M_t) can only step from the previous frame"
+        )
     if frames.dim() != 4:
         raise ValueError(f"frames: expected (T, C, H, W), got {tuple(frames.shape)}")
     if max_batch < 1:
@@ -71,15 +93,34 @@ def propagate_masks(
             raise ValueError(
                 f"key_masks[{k}]: expected shape {(1, *frames.shape[2:])}, got {tuple(m.shape)}"
             )
+    # 1. Every chain's masks: (chain, from frame, to frame, input mask) batched through G.
+    if reference == "previous":
+        outputs, steps = _walk_chains(generator, frames, key_masks, chains, max_batch)
+    else:
+        outputs, steps = _from_keys(generator, frames, key_masks, chains, max_batch)
+    # 2. Fuse: key frames keep their masks, other frames combine the chains that reached them.
+    keys_np = {k: m.to(torch.float32).cpu().numpy() for k, m in key_masks.items()}
+    fused: FusedMasks = fuse_chains(num_frames, keys_np, chains, outputs)
+    return PropagationResult(masks=fused.masks, sources=fused.sources, steps=steps)
+
+
+def _walk_chains(
+    generator: nn.Module,
+    frames: torch.Tensor,
+    key_masks: Mapping[int, torch.Tensor],
+    chains: list[Chain],
+    max_batch: int,
+) -> tuple[list[dict[int, np.ndarray]], int]:
+    """reference "previous": the chains advance in lock-step, up to max_batch of them per
+    generator call, each step feeding the mask the chain inferred one step before."""
     pending = [list(c.steps) for c in chains]  # steps each chain still has to take
     current = [key_masks[c.key].to(frames.dtype) for c in chains]  # (1, H, W) each
     outputs: list[dict[int, np.ndarray]] = [{} for _ in chains]
     steps = 0
-    # 1. Advance the chains in lock-step, up to max_batch of them per generator call.
     while True:
         active = [i for i, p in enumerate(pending) if p][:max_batch]
         if not active:
-            break
+            return outputs, steps
         moves = [pending[i].pop(0) for i in active]
         images = frames[[a for a, _ in moves]]  # (B, C, H, W)
         next_images = frames[[b for _, b in moves]]  # (B, C, H, W)
@@ -89,10 +130,28 @@ def propagate_masks(
             current[i] = next_masks[j]
             outputs[i][moves[j][1]] = next_masks[j].cpu().numpy()
         steps += len(active)
-    # 2. Fuse: key frames keep their masks, other frames combine the chains that reached them.
-    keys_np = {k: m.to(torch.float32).cpu().numpy() for k, m in key_masks.items()}
-    fused: FusedMasks = fuse_chains(num_frames, keys_np, chains, outputs)
-    return PropagationResult(masks=fused.masks, sources=fused.sources, steps=steps)
+
+
+def _from_keys(
+    generator: nn.Module,
+    frames: torch.Tensor,
+    key_masks: Mapping[int, torch.Tensor],
+    chains: list[Chain],
+    max_batch: int,
+) -> tuple[list[dict[int, np.ndarray]], int]:
+    """reference "key": M^_t = G(I_k, M_k, I_t) for every frame t of key k's chain; the steps
+    are independent, so they are batched max_batch at a time whatever chain they belong to."""
+    work = [(i, c.key, t) for i, c in enumerate(chains) for t in c.frames]
+    outputs: list[dict[int, np.ndarray]] = [{} for _ in chains]
+    for start in range(0, len(work), max_batch):
+        batch = work[start : start + max_batch]
+        images = frames[[k for _, k, _ in batch]]  # (B, C, H, W): the key frames
+        targets = frames[[t for _, _, t in batch]]  # (B, C, H, W): the frames to mask
+        masks = torch.stack([key_masks[k].to(frames.dtype) for _, k, _ in batch])
+        _, out = generator_step(generator, images, masks, targets)
+        for j, (i, _, t) in enumerate(batch):
+            outputs[i][t] = out[j].cpu().numpy()
+    return outputs, len(work)
 
 
 @torch.no_grad()

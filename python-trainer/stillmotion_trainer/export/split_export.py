@@ -6,7 +6,7 @@ models/warp.py step 1) in both. The split export writes two graphs instead:
 
 - **features** ``image`` [batch, C, height, width] -> ``features_s8``, ``features_s2``,
   ``features_s1`` (one per level of the model's matcher, named by stride s: [batch,
-  C + EMBED_CHANNELS, floor(height / s), floor(width / s)]): `DisplacementEstimator.features`;
+  C + EMBED_CHANNELS, ceil(height / s), ceil(width / s)]): `DisplacementEstimator.features`;
 - **step** ``features_s*`` (of I_t), ``next_features_s*`` (of I_{t+1}), ``next_frame`` (I_{t+1},
   which the correction reads) and ``mask`` (M^_t) -> ``next_mask`` [, ``next_mask_motion``]:
   `NextFrameGenerator.masks_from_features`, the mask-only graph's outputs.

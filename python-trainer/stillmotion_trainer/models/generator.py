@@ -82,7 +82,7 @@ class GeneratorConfig:
     matcher: mask_head "warp" only: the displacement's matching pyramid (models/warp.py,
         MATCHERS): "narrow" (3 levels, reach 29 px, 3x3 cost windows; the default, so that
         checkpoints written before the field existed load as they were trained) or "wide"
-        (5 levels, reach 61 px, 5x5 windows: real endoscopy, docs/real-data.md).
+        (6 levels, reach 125 px, 5x5 windows: real endoscopy, docs/real-data.md).
     """
 
     variant: str = "shared"

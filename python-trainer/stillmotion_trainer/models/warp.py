@@ -49,13 +49,14 @@ class Matcher:
 # GeneratorConfig.matcher picks one (docs/real-data.md, "What moved the numbers"):
 # - "narrow": +-24 pixels at 1/8, +-4 at 1/2, +-1 at full resolution, 3x3 cost windows: the
 #   first warp head, tuned on synthetic video (reach sum(s * r) = 29 px); older checkpoints;
-# - "wide": one more coarse level (1/16) and one in between (1/4), radius 2 at every level but
-#   the finest, 5x5 cost windows (reach 61 px). Real laryngoscopy moves 1-20 video frames between
-#   annotated frames, beyond "narrow"'s reach, and 3x3 patches match glare and speckle; untrained,
-#   keys every 10 frames, 128 px: Dice 0.460 -> 0.542 (Farneback 0.408).
+# - "wide": two more coarse levels (1/32, 1/16) and one in between (1/4), radius 2 at every level
+#   but the finest, 5x5 cost windows (reach 125 px). Real laryngoscopy moves 1-20 video frames
+#   between annotated frames, beyond "narrow"'s reach, and 3x3 patches match glare and speckle.
+#   Untrained, keys every 10 frames, Dice 128 px 0.460 -> 0.534, 256 px 0.406 -> 0.554 (Farneback
+#   0.408 / 0.411); without the 1/32 level 256 px stayed at 0.506 (docs/real-data.md).
 MATCHERS = {
     "narrow": Matcher(levels=((8, 3), (2, 2), (1, 1)), window=3),
-    "wide": Matcher(levels=((16, 2), (8, 2), (4, 2), (2, 2), (1, 1)), window=5),
+    "wide": Matcher(levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2), (1, 1)), window=5),
 }
 EMBED_CHANNELS = 4
 MOTION_PRIOR = 0.05  # cost per pixel^2 of displacement (docs/recipes.md: 0 shrinks generated masks)
@@ -145,7 +146,9 @@ class Embedding(nn.Module):
         )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = normalise(F.avg_pool2d(image, self.stride))  # (B, C, H/s, W/s)
+        # ceil_mode: a frame smaller than the stride (or not a multiple of it) keeps its border
+        # as a partial cell, averaged over the pixels it holds, instead of losing it
+        x = normalise(F.avg_pool2d(image, self.stride, ceil_mode=True))  # (B, C, ⌈H/s⌉, ⌈W/s⌉)
         return torch.cat([x, normalise(self.conv(x))], dim=1)  # (B, C + E, H/s, W/s)
 
 
@@ -202,7 +205,7 @@ class DisplacementEstimator(nn.Module):
 
     def features(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Step 1 alone, one frame: the matching features of each level, coarse to fine,
-        [(B, C + E, H/s, W/s) for s in the levels' strides]. They depend on that frame only, so a
+        [(B, C + E, ⌈H/s⌉, ⌈W/s⌉) for s in the levels' strides]. They depend on that frame only, so a
         chain computes them once per frame and reuses them in both steps the frame takes part in
         (as I_{t+1}, then as I_t: `from_features`; the split ONNX export, docs/models.md)."""
         return [embed(image) for embed in self.embeddings]

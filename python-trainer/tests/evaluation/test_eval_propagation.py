@@ -71,6 +71,33 @@ def test_batching_does_not_change_the_masks():
     assert one.steps == many.steps
 
 
+def test_reference_key_carries_the_key_mask_straight_to_every_frame():
+    """reference "key": M^_t = G(I_k, M_k, I_t) (the toy G shifts by the target frame's
+    number), fused as usual; all steps of all chains batched together."""
+    frames = constant_frames(7, width=W)
+    keys = {1: key_mask(0), 5: key_mask(10)}
+    g = ShiftByFrame(next_frame_input=True)
+    result = propagate_masks(g, frames, keys, reference="key", max_batch=4)
+    a, b = keys[1].numpy(), keys[5].numpy()
+    np.testing.assert_array_equal(result.masks[0], shift_right(a, 0))
+    for t in (2, 3, 4):  # between the keys: the forward chain of 1, the backward chain of 5
+        wa, wb = (5 - t) / 4, (t - 1) / 4
+        expected = wa * shift_right(a, t) + wb * shift_right(b, t)
+        np.testing.assert_allclose(result.masks[t], expected, atol=1e-6)
+    np.testing.assert_array_equal(result.masks[6], shift_right(b, 6))
+    assert result.steps == 8 and g.calls == [4, 4]  # 1 + 3 + 3 + 1 steps, 4 per call
+    one = propagate_masks(ShiftByFrame(True), frames, keys, reference="key", max_batch=1)
+    np.testing.assert_array_equal(one.masks, result.masks)
+
+
+def test_reference_key_needs_a_generator_that_sees_the_target_frame():
+    frames = constant_frames(3, width=W)
+    with pytest.raises(ValueError, match="reference: 'key' needs a generator"):
+        propagate_masks(ShiftByFrame(), frames, {0: key_mask(0)}, reference="key")
+    with pytest.raises(ValueError, match="reference: unsupported value 'next'"):
+        propagate_masks(ShiftByFrame(True), frames, {0: key_mask(0)}, reference="next")
+
+
 def test_next_frame_prediction_uses_the_propagated_masks_batched():
     frames = constant_frames(5, width=W)
     masks = torch.rand(5, 1, 4, W)

@@ -54,7 +54,7 @@ def test_untrained_displacement_estimator_finds_a_known_shift():
 @pytest.mark.parametrize("matcher", ["narrow", "wide"])
 def test_each_matcher_finds_a_shift_within_its_reach_and_only_wide_one_beyond_narrows(matcher):
     """A 40-pixel shift of a 128 px texture: beyond "narrow"'s reach (29 px), within "wide"'s
-    (61 px); a 12-pixel shift is within both."""
+    (125 px); a 12-pixel shift is within both."""
     image = _textured(1, 128, 128)
     for dx, within in ((12, True), (40, matcher == "wide")):
         moved = torch.roll(image, shifts=(0, -dx), dims=(2, 3))  # content moves left dx

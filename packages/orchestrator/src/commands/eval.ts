@@ -1,7 +1,7 @@
 /** `stillmotion eval <runDir | --checkpoint F> --dataset DS`: propagation and next-frame scores. */
 import type { Command } from "commander";
 import { formatEvalReport } from "../eval/eval-table.js";
-import { type EvalOptions, evaluateRun, FUSIONS, SPLITS } from "../eval/run-eval.js";
+import { type EvalOptions, evaluateRun, FUSIONS, REFERENCES, SPLITS } from "../eval/run-eval.js";
 import { parseChoice, parseInteger, parseNumber } from "./dataset/group.js";
 
 export { evaluateRun };
@@ -34,6 +34,12 @@ export function register(program: Command): void {
       `how chains from several key frames combine: ${FUSIONS.join(" | ")} (default linear)`,
       parseChoice("fusion", FUSIONS),
     )
+    .option(
+      "--reference <from>",
+      `what each step carries the mask from: ${REFERENCES.join(" | ")} (default previous: the mask ` +
+        "inferred for the previous frame, Fig. 6; key: the key frame's own mask)",
+      parseChoice("reference", REFERENCES),
+    )
     .option("--out <file>", "report file (default: <runDir>/eval.json)")
     .option("--no-report", "do not add the evaluation to the run's report.html")
     .option("--json", "print the report as one JSON object instead of the table")
@@ -45,6 +51,7 @@ export function register(program: Command): void {
         "  $ stillmotion eval runs/quickstart --dataset data/endoscopy-demo",
         "  $ stillmotion eval runs/quickstart --dataset data/endoscopy-demo --split val --json",
         "  $ stillmotion eval --checkpoint model.pt --dataset data/bench --size native --out bench-eval.json",
+        "  $ stillmotion eval --checkpoint models/real-propagation.pt --dataset data/real/vocalfolds-seq8-128 --reference key",
         "",
         "The report goes to <runDir>/eval.json and, as a section with a per-video Dice chart, into",
         "<runDir>/report.html. Reading the table: docs/evaluation.md",

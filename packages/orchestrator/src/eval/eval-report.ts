@@ -83,6 +83,8 @@ export interface EvalReport {
   seed: number;
   size: [number, number] | "native";
   fusion: "linear" | "nearest";
+  /** Absent in reports written before the option existed (they are "previous"). */
+  reference?: "previous" | "key";
   boundary_tolerance_px: number;
   flow: Record<string, number | string>;
   methods: { masks: string[]; images: string[] };

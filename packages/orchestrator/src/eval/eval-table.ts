@@ -138,7 +138,8 @@ export function formatEvalReport(report: EvalReport): string {
   const size = report.size === "native" ? "native size" : `${report.size[0]}x${report.size[1]}`;
   const lines = [
     `eval ${report.checkpoint}${report.step === null ? "" : ` (step ${report.step})`}`,
-    `on ${report.dataset_name}, split ${report.split}: ${o.videos} video(s), ${size}, ${report.fusion} fusion` +
+    `on ${report.dataset_name}, split ${report.split}: ${o.videos} video(s), ${size}, ${report.fusion} fusion, ` +
+      `masks carried from ${report.reference === "key" ? "the key frame" : "the previous frame"}` +
       (report.skipped.length ? `, ${report.skipped.length} skipped` : ""),
     "",
     `Mask propagation on ${o.scored_frames} non-key frame(s) (boundary F within ${report.boundary_tolerance_px} px)`,

@@ -14,6 +14,8 @@ import { evalReportSection } from "./eval-section.js";
 
 export const SPLITS = ["all", "val", "train"] as const;
 export const FUSIONS = ["linear", "nearest"] as const;
+/** What each propagation step carries the mask from (docs/evaluation.md, "Reference"). */
+export const REFERENCES = ["previous", "key"] as const;
 export const EVAL_FILE = "eval.json";
 
 export interface EvalOptions {
@@ -28,6 +30,7 @@ export interface EvalOptions {
   /** "N", "HxW" or "native"; default: the size the run trained at. */
   size?: string;
   fusion?: (typeof FUSIONS)[number];
+  reference?: (typeof REFERENCES)[number];
   /** Where to write the report; default <runDir>/eval.json when there is a run directory. */
   out?: string;
   /** Add the evaluation to the run's HTML report (default true when there is a run directory). */
@@ -64,6 +67,7 @@ export function evaluateArgs(checkpoint: string, options: EvalOptions, out?: str
   if (options.seed !== undefined) args.push("--seed", String(options.seed));
   if (options.size) args.push("--size", options.size);
   if (options.fusion) args.push("--fusion", options.fusion);
+  if (options.reference) args.push("--reference", options.reference);
   if (out) args.push("--out", out);
   return args;
 }
