@@ -205,9 +205,9 @@ class DisplacementEstimator(nn.Module):
 
     def features(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Step 1 alone, one frame: the matching features of each level, coarse to fine,
-        [(B, C + E, ⌈H/s⌉, ⌈W/s⌉) for s in the levels' strides]. They depend on that frame only, so a
-        chain computes them once per frame and reuses them in both steps the frame takes part in
-        (as I_{t+1}, then as I_t: `from_features`; the split ONNX export, docs/models.md)."""
+        [(B, C + E, ⌈H/s⌉, ⌈W/s⌉) for s in the levels' strides]. They depend on that frame only,
+        so a chain computes them once per frame and reuses them in both steps the frame takes part
+        in (as I_{t+1}, then as I_t: `from_features`; the split ONNX export, docs/models.md)."""
         return [embed(image) for embed in self.embeddings]
 
     def from_features(
