@@ -16,7 +16,8 @@
  *
  * Last stdout line: {"metric":"propagate_stream_fps_256","value":...,"goal":">= 30",...}.
  * Options: --frames N (default 10000), --fps F (source rate, default 30), --model single|split
- * (default split), --quick (1000 frames).
+ * (default split), --threads N (onnxruntime intra-op threads; default: the library's, all
+ * cores), --quick (1000 frames).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -30,6 +31,7 @@ const { values: opts } = parseArgs({
     frames: { type: "string", default: "10000" },
     fps: { type: "string", default: "30" },
     model: { type: "string", default: "split" },
+    threads: { type: "string" },
     quick: { type: "boolean", default: false },
   },
 });
@@ -77,7 +79,8 @@ function exportModel(out) {
 
 const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-stream-"));
 try {
-  const generator = await loadGenerator(await exportModel(join(dir, "model.onnx")));
+  const session = opts.threads ? { intraOpNumThreads: Number(opts.threads) } : {};
+  const generator = await loadGenerator(await exportModel(join(dir, "model.onnx")), { session });
   const names = Array.from({ length: LOOP }, (_, i) => `${String(i).padStart(6, "0")}.jpg`);
   const pictures = await Promise.all(
     names.map((f) => decode(join(CLIP, f), 3, { width: SIZE, height: SIZE })),
@@ -135,6 +138,7 @@ try {
         direction: "higher is better",
         model: `models/real-propagation.pt (${opts.model === "split" ? "export --split" : "export --mask-only"})`,
         frames: FRAMES,
+        intra_op_threads: generator.sessionOptions.intraOpNumThreads,
         source_fps: SOURCE_FPS,
         keeps_up: latency < LAG_LIMIT_S,
         processing_fps: Number(processing.toFixed(2)),
