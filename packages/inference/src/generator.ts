@@ -372,7 +372,8 @@ export class Generator {
   }
 }
 
-/** `into` must hold, per level name features_s<stride>, n frames of floor(h / s) x floor(w / s). */
+/** `into` must hold, per level name features_s<stride>, n frames of ceil(h / s) x ceil(w / s)
+ * (the embeddings pool with ceil_mode: a partial border cell is kept). */
 function checkInto(
   into: Record<string, TensorData>,
   names: readonly string[],
@@ -382,7 +383,7 @@ function checkInto(
 ): void {
   for (const name of names) {
     const stride = Number(name.slice(name.lastIndexOf("_s") + 2));
-    const want = [n, Math.floor(h / stride), Math.floor(w / stride)];
+    const want = [n, Math.ceil(h / stride), Math.ceil(w / stride)];
     const dims = into[name]?.dims ?? [];
     const got = [dims[0], dims[2], dims[3]];
     const size = dims.reduce((a, d) => a * d, 1);
