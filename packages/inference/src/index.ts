@@ -49,8 +49,15 @@ export {
 } from "./image-types.js";
 export type { OverlayOptions } from "./overlay.js";
 export { overlayPixels } from "./overlay.js";
-export type { Fusion, KeyFrame, MaskSource, PropagateOptions, PropagationResult } from "./propagate.js";
-export { FUSIONS, propagateMasks } from "./propagate.js";
+export type {
+  Fusion,
+  KeyFrame,
+  MaskSource,
+  PropagateOptions,
+  PropagationResult,
+  Reference,
+} from "./propagate.js";
+export { FUSIONS, propagateMasks, REFERENCES } from "./propagate.js";
 export type { StreamedMask } from "./propagate-stream.js";
 export { propagateStream } from "./propagate-stream.js";
 export { randomMask } from "./random-mask.js";

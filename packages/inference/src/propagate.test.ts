@@ -78,6 +78,38 @@ describe("propagateMasks", () => {
     expect(r.steps).toBe(2 + 2 + 1 + 2); // before 2, 2->4, 6->5, after 6
   });
 
+  it('reference "key": every frame from its key frame and key mask, G(I_k, M_k, I_t)', async () => {
+    const { generator } = fakeGenerator(1, true);
+    const keys = [
+      { index: 1, mask: flatMask(1) },
+      { index: 6, mask: flatMask(0) },
+    ];
+    const r = await propagateMasks(generator, frames, keys, { reference: "key" });
+    const g = (k: number, m: number, t: number) => 0.5 * m + 0.25 * values[k] + 0.25 * values[t];
+    expect(at(r.masks, 0)).toBeCloseTo(g(1, 1, 0), 6);
+    for (const t of [2, 3, 4, 5]) {
+      const expected = ((6 - t) * g(1, 1, t) + (t - 1) * g(6, 0, t)) / 5;
+      expect(at(r.masks, t)).toBeCloseTo(expected, 6);
+    }
+    expect(at(r.masks, 8)).toBeCloseTo(g(6, 0, 8), 6);
+    expect(r.steps).toBe(1 + 4 + 4 + 2);
+    const previous = await propagateMasks(generator, frames, keys);
+    expect(at(previous.masks, 3)).not.toBeCloseTo(at(r.masks, 3), 6); // the chain feeds back
+  });
+
+  it('reference "key" needs a generator that takes the next frame; unknown references are refused', async () => {
+    const { generator } = fakeGenerator();
+    const keys = [{ index: 0, mask: flatMask(1) }];
+    await expect(propagateMasks(generator, frames, keys, { reference: "key" })).rejects.toThrow(
+      /takes the next frame/,
+    );
+    const other = fakeGenerator(1, true).generator;
+    // biome-ignore lint/suspicious/noExplicitAny: a value outside the type, as from JavaScript
+    await expect(propagateMasks(other, frames, keys, { reference: "next" as any })).rejects.toThrow(
+      /previous, key/,
+    );
+  });
+
   it("batches independent chains without changing results", async () => {
     const keys = [
       { index: 0, mask: flatMask(1) },

@@ -15,6 +15,13 @@
  *   frame); chains stop half-way, so this costs about half the model runs of "linear".
  * Chains are independent, so they advance in lock-step in batched runs (`maxBatch`).
  *
+ * What each step carries the mask from (`reference`; the trainer's evaluation/propagation.py):
+ * - "previous" (default, Fig. 6 as written): the previous frame and the mask inferred for it;
+ * - "key": the chain's key frame and its own mask, M^_t = G(I_k, M_k, I_t), for a generator that
+ *   takes the frame it moves to (takesNextFrame): nothing accumulates along the chain, but the
+ *   motion between I_k and I_t must stay within the model's matching reach. On real
+ *   laryngoscopy it is the better one (docs/real-data.md).
+ *
  * A split model (layout "split", split-layout.ts) computes each frame's matching features once
  * per chain visit, in batched runs `featureBatch` frames ahead of each chain, and keeps them only
  * while a chain's window still holds the frame (FeatureCache): the single graph computes them
@@ -27,6 +34,8 @@ import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types
 
 export type Fusion = "linear" | "nearest";
 export const FUSIONS: readonly Fusion[] = ["linear", "nearest"];
+export type Reference = "previous" | "key";
+export const REFERENCES: readonly Reference[] = ["previous", "key"];
 
 /** A frame whose mask is known (clinician or detector, claim 10). */
 export interface KeyFrame {
@@ -37,6 +46,8 @@ export interface KeyFrame {
 export interface PropagateOptions {
   /** How chains from several key frames combine; default "linear". */
   fusion?: Fusion;
+  /** What each step carries the mask from; default "previous" (module comment). */
+  reference?: Reference;
   /** Most chains run together in one batched model call; default 2 (1 = no batching). */
   maxBatch?: number;
   /**
@@ -96,6 +107,15 @@ export async function propagateMasks(
   const featureBatch = options.featureBatch ?? 4;
   if (!Number.isInteger(featureBatch) || featureBatch < 1)
     throw invalidArgument("featureBatch", featureBatch, "an integer >= 1");
+  const reference = options.reference ?? "previous";
+  if (!REFERENCES.includes(reference))
+    throw invalidArgument("reference", reference, `one of: ${REFERENCES.join(", ")}`);
+  if (reference === "key" && !generator.takesNextFrame)
+    throw invalidArgument(
+      "reference",
+      reference,
+      "a generator that takes the next frame (G(I_t, M_t) can only step from the previous frame)",
+    );
   const keys = checkInputs(generator, frames, keyframes);
   const n = frames.length;
 
@@ -117,10 +137,14 @@ export async function propagateMasks(
 
   // 2. Advance the chains in lock-step, batching up to maxBatch of them per model call.
   const cache = generator.layout === "split" ? new FeatureCache(generator, (i) => frames[i]) : undefined;
-  /** Frames chain c reads from now on, up to featureBatch ahead: at, at + d, ..., capped at end. */
+  /** The frame chain c's next step carries the mask from: where it is, or its key frame. */
+  const from = (c: Chain): number => (reference === "key" ? c.key : c.at);
+  /** Frames chain c reads from now on, up to featureBatch ahead: at, at + d, ..., capped at end
+   * (and its key frame, which every step of a "key" chain reads). */
   const window = (c: Chain): number[] => {
     const ahead = Math.min(featureBatch, Math.abs(c.end - c.at));
-    return Array.from({ length: ahead + 1 }, (_, k) => c.at + k * c.direction);
+    const walk = Array.from({ length: ahead + 1 }, (_, k) => c.at + k * c.direction);
+    return reference === "key" ? [c.key, ...walk] : walk;
   };
   let done = 0;
   for (;;) {
@@ -136,24 +160,24 @@ export async function propagateMasks(
     let next: Mask[];
     if (cache) {
       // features of the frames this step reads, and featureBatch - 1 more ahead, in one run
-      const reads = active.flatMap((c) => [c.at, c.at + c.direction]);
+      const reads = active.flatMap((c) => [from(c), c.at + c.direction]);
       if (reads.some((i) => !cache.has(i))) await cache.ensure(active.flatMap(window));
       next = await generator.stepMaskFromFeatures(
-        active.map((c) => cache.get(c.at)),
+        active.map((c) => cache.get(from(c))),
         active.map((c) => c.mask),
         active.map((c) => cache.get(c.at + c.direction)),
         active.map((c) => frames[c.at + c.direction]),
       );
     } else {
       next = await generator.stepMaskBatch(
-        active.map((c) => frames[c.at]),
+        active.map((c) => frames[from(c)]),
         active.map((c) => c.mask),
         generator.takesNextFrame ? active.map((c) => frames[c.at + c.direction]) : undefined,
       );
     }
     active.forEach((c, i) => {
       c.at += c.direction;
-      c.mask = next[i];
+      if (reference === "previous") c.mask = next[i]; // "key": c.mask stays the key mask
       c.out.set(c.at, next[i]);
     });
     done += active.length;

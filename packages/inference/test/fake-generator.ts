@@ -1,7 +1,9 @@
 /**
  * A Generator over a fake session whose G is known in closed form, so propagation and roll-out
  * logic can be checked exactly, independent of any network:
- *   next_mask = 0.5 * mask + 0.5 * image[channel 0],  next_image = 1 - image.
+ *   next_mask = 0.5 * mask + 0.5 * image[channel 0],  next_image = 1 - image;
+ * with `nextFrame` it is G(I_t, M_t, I_{t+1}):
+ *   next_mask = 0.5 * mask + 0.25 * image[channel 0] + 0.25 * next_frame[channel 0].
  */
 import type { OnnxSession, TensorData } from "../src/backend/onnx.js";
 import { Generator, type GeneratorMetadata } from "../src/generator.js";
@@ -13,7 +15,7 @@ export interface FakeGenerator {
   calls: number[];
 }
 
-export function fakeGenerator(channels: 1 | 3 = 1): FakeGenerator {
+export function fakeGenerator(channels: 1 | 3 = 1, nextFrame = false): FakeGenerator {
   const calls: number[] = [];
   const session: OnnxSession = {
     inputs: [],
@@ -36,10 +38,13 @@ export function fakeGenerator(channels: 1 | 3 = 1): FakeGenerator {
       const plane = h * w;
       const image = feeds.image.data;
       const mask = feeds.mask.data;
+      const next = feeds.next_frame?.data;
       const nextMask = new Float32Array(b * plane);
       for (let n = 0; n < b; n++) {
         for (let p = 0; p < plane; p++) {
-          nextMask[n * plane + p] = 0.5 * mask[n * plane + p] + 0.5 * image[n * c * plane + p];
+          const i = n * c * plane + p;
+          const frames = next ? 0.25 * image[i] + 0.25 * next[i] : 0.5 * image[i];
+          nextMask[n * plane + p] = 0.5 * mask[n * plane + p] + frames;
         }
       }
       const nextImage = image.map((v) => 1 - v);
@@ -58,7 +63,7 @@ export function fakeGenerator(channels: 1 | 3 = 1): FakeGenerator {
     preset: "fake",
     channels,
     valueRange: "0..1",
-    generatorConfig: {},
+    generatorConfig: nextFrame ? { next_frame_input: true } : {},
     configHash: "",
     padMultiple: 1,
     producer: "test",

@@ -1,6 +1,6 @@
 /** `stillmotion propagate`: a dataset whose videos carry key-frame masks -> masks on every frame (Fig. 6). */
 import { resolve } from "node:path";
-import { FUSIONS, type Fusion } from "@stillmotion/inference";
+import { FUSIONS, type Fusion, REFERENCES, type Reference } from "@stillmotion/inference";
 import type { Command } from "commander";
 import { Code, StillMotionError } from "../errors.js";
 import { interruptible } from "../pipelines/interrupt.js";
@@ -11,6 +11,7 @@ export interface PropagateCommandOptions {
   model: string;
   out: string;
   fusion?: Fusion;
+  reference?: Reference;
   video?: boolean;
   overwrite?: boolean;
 }
@@ -20,6 +21,12 @@ export async function propagate(dataset: string, options: PropagateCommandOption
     throw new StillMotionError(
       Code.INVALID_ARGUMENT,
       `--fusion: expected one of ${FUSIONS.join(", ")}, got ${JSON.stringify(options.fusion)}`,
+    );
+  }
+  if (options.reference !== undefined && !REFERENCES.includes(options.reference)) {
+    throw new StillMotionError(
+      Code.INVALID_ARGUMENT,
+      `--reference: expected one of ${REFERENCES.join(", ")}, got ${JSON.stringify(options.reference)}`,
     );
   }
   const outDir = resolve(options.out);
@@ -32,6 +39,7 @@ export async function propagate(dataset: string, options: PropagateCommandOption
         outDir,
         overwrite: options.overwrite,
         fusion: options.fusion,
+        reference: options.reference,
         videos: options.video,
         onProgress: (done, total, id) => bar.update(done, total, id),
       });
@@ -48,6 +56,12 @@ export function register(program: Command): void {
     .requiredOption("-m, --model <file>", "exported generator (.onnx)")
     .requiredOption("-o, --out <dir>", "output folder: videos/<id>/mask_*.png, overlay.mp4, preview.webp")
     .option("--fusion <how>", "combining chains of several key frames: linear | nearest", "linear")
+    .option(
+      "--reference <from>",
+      "what each step carries the mask from: previous (the mask inferred for the previous frame, Fig. 6) | " +
+        "key (the key frame's own mask; real video, docs/real-data.md)",
+      "previous",
+    )
     .option("--no-video", "skip the overlay mp4 (no ffmpeg needed)")
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(

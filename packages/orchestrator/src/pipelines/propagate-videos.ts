@@ -11,6 +11,7 @@ import {
   loadGenerator,
   type Mask,
   propagateMasks,
+  type Reference,
   writeAnimatedPreview,
   writeOverlayVideo,
   writePngSequence,
@@ -25,6 +26,8 @@ export interface PropagateVideosOptions {
   /** Replace a non-empty `outDir` (default: refuse it, so old and new masks never mix). */
   overwrite?: boolean;
   fusion?: Fusion;
+  /** What each step carries the mask from (propagateMasks' `reference`); default "previous". */
+  reference?: Reference;
   /** Also write overlay mp4s (needs ffmpeg); default true. */
   videos?: boolean;
   onProgress?: (done: number, total: number, id: string) => void;
@@ -62,7 +65,10 @@ async function writeVideos(
   const out: PropagatedVideo[] = [];
   for (const [i, video] of videos.entries()) {
     const started = performance.now();
-    const result = await propagateMasks(generator, video.frames, video.keyframes, { fusion: options.fusion });
+    const result = await propagateMasks(generator, video.frames, video.keyframes, {
+      fusion: options.fusion,
+      reference: options.reference,
+    });
     const seconds = (performance.now() - started) / 1000;
     const dir = join("videos", video.id);
     await writePngSequence(join(staged.stage, dir), { masks: result.masks, maskThreshold: 0.5 });
