@@ -43,6 +43,7 @@ VARIANTS = ("separate", "shared")
 DECODERS = ("upsample", "transposed")
 UPSAMPLE_MODES = ("bilinear", "nearest")
 MASK_HEADS = ("conv", "warp")
+IMAGE_HEADS = ("direct", "warp")
 MAX_WIDTH_MULTIPLIER = 8  # stage widths double per stage up to base_width * 8
 
 
@@ -83,6 +84,13 @@ class GeneratorConfig:
         MATCHERS): "narrow" (3 levels, reach 29 px, 3x3 cost windows; the default, so that
         checkpoints written before the field existed load as they were trained) or "wide"
         (6 levels, reach 125 px, 5x5 windows: real endoscopy, docs/real-data.md).
+    image_head: how the image branch makes I^_{t+1}: "direct" (the head paints it, optionally as
+        a residual; the default, so that checkpoints written before the field existed load as
+        they were trained) or "warp" (I_t moved by a predicted motion field plus a small learned
+        residual, models/image_warp.py: the still's identity kept by construction; the same
+        field carries the mask when generating, docs/generation.md). "warp" needs
+        next_frame_input, mask_head "warp" and mask_refine (its `next_mask_motion` output is
+        the mask carried by the image's field).
     """
 
     variant: str = "shared"
@@ -101,6 +109,7 @@ class GeneratorConfig:
     mask_refine: bool = False
     refine_width: Optional[int] = None
     matcher: str = "narrow"
+    image_head: str = "direct"
 
     def validate(self) -> "GeneratorConfig":
         """Raise ValueError naming the field and the allowed values; return self when valid."""
@@ -149,6 +158,22 @@ class GeneratorConfig:
             raise ValueError(
                 f"matcher: only meaningful with mask_head 'warp', got {self.matcher!r} "
                 f"with mask_head {self.mask_head!r} (leave it 'narrow')"
+            )
+        _check_choice("image_head", self.image_head, IMAGE_HEADS)
+        if self.image_head == "warp" and not (
+            self.next_frame_input and self.mask_head == "warp" and self.mask_refine
+        ):
+            raise ValueError(
+                "image_head: 'warp' needs next_frame_input=True, mask_head 'warp' and "
+                "mask_refine: true (its next_mask_motion output carries the mask along the "
+                "image's field), got next_frame_input="
+                f"{self.next_frame_input!r}, mask_head {self.mask_head!r}, "
+                f"mask_refine {self.mask_refine!r}"
+            )
+        if self.image_head == "warp" and self.image_residual:
+            raise ValueError(
+                "image_residual: only meaningful with image_head 'direct' (the warp image head "
+                "has its own bounded residual), got true with image_head 'warp'"
             )
         if self.mask_head == "warp" and not self.next_frame_input:
             raise ValueError(

@@ -18,6 +18,11 @@ variant hands it to the mask branch:
 
 The literal generator inside still has its own mask head (unused here, so its weights get no
 gradient); it is kept so that the image branch is exactly the literal one.
+
+With `image_head: warp` the image branch is models/image_warp.ImageWarpBranch instead: I^_{t+1}
+= I_t moved by a predicted field plus a small residual, and the third output of
+forward_with_motion (ONNX `next_mask_motion`) is M^_t carried by that same field, the mask of
+still -> video (generation_step); next_mask stays the propagation mask above.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from stillmotion_trainer.models.generator import (
     SeparateGenerator,
     SharedGenerator,
 )
+from stillmotion_trainer.models.image_warp import ImageWarpBranch
 from stillmotion_trainer.models.warp import DisplacementEstimator, warp
 
 
@@ -46,9 +52,13 @@ class NextFrameGenerator(nn.Module):
         super().__init__()
         self.cfg = cfg
         literal = dataclasses.replace(cfg, next_frame_input=False, mask_head="conv")
-        self.image_model = (
-            SeparateGenerator(literal) if cfg.variant == "separate" else SharedGenerator(literal)
-        )
+        self.image_model: nn.Module
+        if cfg.image_head == "warp":
+            self.image_model = ImageWarpBranch(literal)
+        elif cfg.variant == "separate":
+            self.image_model = SeparateGenerator(literal)
+        else:
+            self.image_model = SharedGenerator(literal)
         self.displacement: Optional[DisplacementEstimator] = None
         self.mask_net: Optional[EncoderDecoder] = None
         self.refine_net: Optional[EncoderDecoder] = None
@@ -72,21 +82,25 @@ class NextFrameGenerator(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(next_image, next_mask, motion_mask): motion_mask is the mask carried by the
         displacement alone, before mask_refine's correction (= next_mask without mask_refine,
-        and for the conv head). Still -> video uses it (generation_step)."""
+        and for the conv head); with image_head "warp", the mask carried by the field that moved
+        the image. Still -> video uses it (generation_step)."""
         if not torch.jit.is_tracing():
             if tuple(next_frame.shape) != tuple(image.shape):
                 raise ValueError(
                     f"next_frame: expected the shape of image {tuple(image.shape)}, "
                     f"got {tuple(next_frame.shape)}"
                 )
-        pred_image, _ = self.image_model(image, mask)  # (B, C, H, W), the literal image branch
+        # (B, C, H, W); the image branch's second output is its own mask: the literal head's
+        # (unused) or, for image_head "warp", M^_t carried by the image's field
+        pred_image, image_mask = self.image_model(image, mask)
         if self.displacement is not None:
             flow = self._displacement(image, next_frame)  # (B, 2, H, W), pixels
             warped = warp(mask, flow).clamp(0.0, 1.0)
+            motion = image_mask if self.cfg.image_head == "warp" else warped
             if self.refine_net is None:
-                return pred_image, warped, warped
+                return pred_image, warped, motion
             s = self._padded(self.refine_net, torch.cat([next_frame, warped], dim=1))
-            return pred_image, (warped + 2 * s - 1).clamp(0.0, 1.0), warped
+            return pred_image, (warped + 2 * s - 1).clamp(0.0, 1.0), motion
         assert self.mask_net is not None
         x = torch.cat([image, mask, next_frame], dim=1)  # (B, 2C + 1, H, W)
         next_mask = self._padded(self.mask_net, x)
@@ -152,6 +166,18 @@ def generation_step(
     next_image, _ = model(image, mask, image)
     _, _, motion_mask = cast(NextFrameGenerator, model).forward_with_motion(image, mask, next_image)
     return next_image, motion_mask
+
+
+def image_field(
+    model: nn.Module, image: torch.Tensor, mask: torch.Tensor
+) -> Optional[torch.Tensor]:
+    """The field (B, 2, H, W, pixels) that moves `image` in the model's next step, for a model
+    whose image branch warps (image_head "warp", models/image_warp.py); None for the others."""
+    branch = getattr(model, "image_model", None)
+    if not isinstance(branch, ImageWarpBranch):
+        return None
+    field, _ = branch.motion(image, mask)
+    return field
 
 
 def freeze_displacement(model: nn.Module) -> None:

@@ -61,6 +61,7 @@ export interface ModelConfig {
     mask_refine?: boolean;
     refine_width?: number | null;
     matcher?: "narrow" | "wide";
+    image_head?: "direct" | "warp";
   };
 }
 

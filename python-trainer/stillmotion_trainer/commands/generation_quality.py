@@ -1,0 +1,42 @@
+"""generation-quality: still -> video identity numbers of a checkpoint on real stills (issue 17)."""
+
+import argparse
+
+HELP = (
+    "roll a checkpoint out from stills (images/, masks/) and measure colour drift, sharpness, "
+    "motion (consecutive SSIM) and mask area / agreement (evaluation/generation_quality.py)"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="trainer checkpoint (.pt)")
+    p.add_argument("--stills", required=True, help="folder with images/<id>.* and masks/<id>.png")
+    p.add_argument("--frames", type=int, default=16, help="generated frames per still (default 16)")
+    p.add_argument("--size", type=int, default=128, help="square size stills are resized to")
+    p.add_argument("--real", help="stillmotion dataset of real clips: their consecutive SSIM too")
+    p.add_argument("--limit", type=int, help="only the first N stills (sorted by id)")
+    p.add_argument("--out", help="write the full report (per clip) as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from stillmotion_trainer.errors import StillMotionError
+    from stillmotion_trainer.evaluation.generation_quality import generation_quality
+
+    try:
+        report = generation_quality(
+            args.checkpoint, args.stills, frames=args.frames, size=args.size, real=args.real,
+            limit=args.limit,
+        )  # fmt: skip
+    except (StillMotionError, FileNotFoundError, OSError) as e:
+        code = getattr(e, "code", "NOT_FOUND")
+        print(json.dumps({"ok": False, "code": code, "error": str(e)}))
+        return 2
+    if args.out:
+        from stillmotion_trainer.fs_atomic import atomic_write_text
+
+        atomic_write_text(args.out, json.dumps(report, indent=1) + "\n")
+    summary = {k: v for k, v in report.items() if k != "clips"}
+    print(json.dumps({"ok": True, **summary}))
+    return 0

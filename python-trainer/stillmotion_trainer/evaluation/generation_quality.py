@@ -1,0 +1,309 @@
+"""Still -> video quality (issue 17, item 1): does a generated clip keep the still's identity?
+
+A clip is rolled out from a real still and its lesion mask by `generation_step` (Fig. 5) and
+scored at its last frame T against the still (frame 0):
+
+- colour drift, per channel c: |mean_c(I_T) - mean_c(I_0)| and |std_c(I_T) - std_c(I_0)| (0-1
+  scale; the clip's drift is the largest over channels; target <= 0.03);
+- sharpness ratio: var(lap(g(I_T))) / var(lap(g(I_0))), g the channel mean and lap the
+  4-neighbour Laplacian over interior pixels (target >= 0.7: not blurred);
+- motion: SSIM of every consecutive pair (I_t, I_{t+1}), t = 0..T-1 (metrics/ssim.py); a copy
+  gives 1.0 everywhere. The same distribution over the consecutive pairs of real clips of the
+  domain (`real_clip_ssim`) says what "plausible" is;
+- mask area ratio: |M_T >= 0.5| / |M_0 >= 0.5| (target in [0.7, 1.3]);
+- mask follows the image, two ways:
+  * `dice_flow`: Dice(M_T, W_T), W_T the still's mask carried along Farneback optical flow chained
+    over the generated frames (evaluation/baselines.flow_masks): the motion an independent
+    estimator sees in the images, for any model;
+  * `dice_model_motion`: where the model exposes the field that moves its image
+    (`image_head: warp`, models/image_warp.py), Dice(M_T, V_T) with V_{t+1} = warp(V_t, u_t),
+    V_0 = M_0 and u_t the model's field at step t.
+
+`generation_quality` runs this on every still of a folder (images/<id>.*, masks/<id>.png) and
+summarises per source dataset; `real_clip_ssim` reads a stillmotion dataset (e.g. the imported
+vocalfolds clips).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from stillmotion_trainer.errors import StillMotionError
+from stillmotion_trainer.evaluation.baselines import flow_masks
+from stillmotion_trainer.metrics.dice import dice
+from stillmotion_trainer.metrics.ssim import ssim
+
+COLOUR_DRIFT_MAX = 0.03  # issue 17's targets, 0-1 scale
+SHARPNESS_RATIO_MIN = 0.7
+AREA_RATIO_RANGE = (0.7, 1.3)
+TARGETS: dict[str, Any] = {
+    "colour_drift_max": COLOUR_DRIFT_MAX,
+    "sharpness_ratio_min": SHARPNESS_RATIO_MIN,
+    "area_ratio_range": AREA_RATIO_RANGE,
+}
+
+
+class GenerationQualityError(StillMotionError, ValueError):
+    """Bad input to the generation-quality measurement (INVALID_ARGUMENT); names the file."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="INVALID_ARGUMENT")
+
+
+def colour_drift(still: np.ndarray, frame: np.ndarray) -> dict[str, list[float]]:
+    """Per channel c of (C, H, W) images in [0, 1]: |mean_c(frame) - mean_c(still)| ("mean")
+    and |std_c(frame) - std_c(still)| ("std", population std over H, W)."""
+    a = still.reshape(still.shape[0], -1).astype(np.float64)
+    b = frame.reshape(frame.shape[0], -1).astype(np.float64)
+    return {
+        "mean": np.abs(b.mean(1) - a.mean(1)).tolist(),
+        "std": np.abs(b.std(1) - a.std(1)).tolist(),
+    }
+
+
+def laplacian_variance(image: np.ndarray) -> float:
+    """var(lap(g)) with g the channel mean of (C, H, W) and lap(g)(y, x) = g(y-1, x) + g(y+1, x)
+    + g(y, x-1) + g(y, x+1) - 4 g(y, x) over interior pixels (no border padding): the usual
+    focus measure (Pech-Pacheco et al. 2000). Population variance."""
+    g = image.astype(np.float64).mean(axis=0)  # (H, W)
+    lap = g[:-2, 1:-1] + g[2:, 1:-1] + g[1:-1, :-2] + g[1:-1, 2:] - 4.0 * g[1:-1, 1:-1]
+    return float(lap.var())
+
+
+def sharpness_ratio(still: np.ndarray, frame: np.ndarray) -> float:
+    """laplacian_variance(frame) / laplacian_variance(still); NaN for a flat still."""
+    base = laplacian_variance(still)
+    return laplacian_variance(frame) / base if base > 0 else float("nan")
+
+
+def consecutive_ssim(frames: np.ndarray) -> list[float]:
+    """SSIM(I_t, I_{t+1}) for t = 0..T-2 of frames (T, C, H, W) in [0, 1] (metrics/ssim.py)."""
+    return [ssim(frames[t], frames[t + 1]) for t in range(len(frames) - 1)]
+
+
+def area_ratio(still_mask: np.ndarray, mask: np.ndarray) -> float:
+    """|mask >= 0.5| / |still_mask >= 0.5| (pixel counts); NaN when the still's mask is empty."""
+    base = int((still_mask >= 0.5).sum())
+    return int((mask >= 0.5).sum()) / base if base else float("nan")
+
+
+def distribution(values: Sequence[float]) -> dict[str, float]:
+    """min, 10th percentile, median, 90th percentile, max and mean of `values` (NaNs dropped)."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return {k: float("nan") for k in ("min", "p10", "median", "p90", "max", "mean")}
+    p10, med, p90 = np.percentile(v, [10, 50, 90])
+    return {
+        "min": float(v.min()), "p10": float(p10), "median": float(med),
+        "p90": float(p90), "max": float(v.max()), "mean": float(v.mean()),
+    }  # fmt: skip
+
+
+@dataclass
+class Rollout:
+    """A generated clip: frames (T+1, C, H, W) and masks (T+1, 1, H, W), index 0 the still;
+    fields (T, 2, H, W) in pixels where the model moves its image by a field, else None."""
+
+    frames: np.ndarray
+    masks: np.ndarray
+    fields: Optional[np.ndarray]
+
+
+@torch.no_grad()
+def roll_out(model: nn.Module, image: np.ndarray, mask: np.ndarray, steps: int) -> Rollout:
+    """`steps` Fig. 5 steps (models/next_frame.generation_step) from image (C, H, W) and mask
+    (1, H, W) in [0, 1]; the model's image field is read where it has one."""
+    from stillmotion_trainer.models.next_frame import generation_step, image_field
+
+    cur_i = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None]
+    cur_m = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
+    frames, masks, fields = [cur_i[0].numpy()], [cur_m[0].numpy()], []
+    for _ in range(steps):
+        field = image_field(model, cur_i, cur_m)  # (1, 2, H, W) or None
+        if field is not None:
+            fields.append(field[0].numpy())
+        cur_i, cur_m = generation_step(model, cur_i, cur_m)
+        frames.append(cur_i[0].numpy())
+        masks.append(cur_m[0].numpy())
+    return Rollout(np.stack(frames), np.stack(masks), np.stack(fields) if fields else None)
+
+
+def carry_mask(mask: np.ndarray, fields: np.ndarray) -> np.ndarray:
+    """V_T of the module docstring: mask (1, H, W) warped by each field (T, 2, H, W) in turn
+    (models/warp.warp, the lead's backward warp) -> (1, H, W)."""
+    from stillmotion_trainer.models.warp import warp
+
+    v = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
+    for u in fields:
+        v = warp(v, torch.from_numpy(np.ascontiguousarray(u))[None]).clamp(0.0, 1.0)
+    return v[0].numpy()
+
+
+def clip_quality(clip: Rollout) -> dict[str, Any]:
+    """The per-clip numbers of the module docstring for a rolled-out clip."""
+    still, last = clip.frames[0], clip.frames[-1]
+    drift = colour_drift(still, last)
+    flow_carried = flow_masks(clip.frames, {0: clip.masks[0]}).masks[-1]  # (1, H, W)
+    record: dict[str, Any] = {
+        "colour_drift": drift,
+        "colour_drift_max": max(max(drift["mean"]), max(drift["std"])),
+        "sharpness_ratio": sharpness_ratio(still, last),
+        "consecutive_ssim": consecutive_ssim(clip.frames),
+        "area_ratio": area_ratio(clip.masks[0], clip.masks[-1]),
+        "dice_flow": dice(clip.masks[-1], flow_carried),
+        "dice_model_motion": None,
+    }
+    if clip.fields is not None:
+        record["dice_model_motion"] = dice(clip.masks[-1], carry_mask(clip.masks[0], clip.fields))
+    return record
+
+
+def load_still(
+    image_path: Path, mask_path: Path, channels: int, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A still and its mask at size x size: (C, H, W) and (1, H, W) in [0, 1] (mask 0/1).
+    Greyscale stills are repeated to 3 channels for a 3-channel model (and RGB averaged for 1)."""
+    from PIL import Image
+
+    try:
+        with Image.open(image_path) as im:
+            im = im.convert("RGB" if channels == 3 else "L").resize((size, size), Image.BILINEAR)
+            pixels = np.asarray(im, dtype=np.float32) / 255.0
+        with Image.open(mask_path) as m:
+            m = m.convert("L").resize((size, size), Image.NEAREST)
+            mask = (np.asarray(m) >= 128).astype(np.float32)[None]
+    except OSError as e:
+        raise GenerationQualityError(f"{e.filename or image_path}: cannot read: {e}") from e
+    image = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    return np.ascontiguousarray(image), mask
+
+
+def read_index(stills: Path) -> dict[str, str]:
+    """still id -> source dataset, from stills/index.csv (columns id, dataset) when present."""
+    index = stills / "index.csv"
+    if not index.is_file():
+        return {}
+    with index.open(newline="") as f:
+        return {row["id"]: row.get("dataset", "") for row in csv.DictReader(f) if "id" in row}
+
+
+def real_clip_ssim(dataset: str | Path, size: int, channels: int = 3) -> dict[str, Any]:
+    """Consecutive-frame SSIM over every video of a stillmotion dataset, frames at size x size:
+    the motion of real clips of a domain, to set the generated clips' distribution beside."""
+    from stillmotion_trainer.data.manifest import load_manifest
+
+    manifest = load_manifest(dataset)
+    values: list[float] = []
+    for video in manifest.videos:
+        prev: Optional[np.ndarray] = None
+        for frame in video.frames:
+            path = manifest.root / frame.image
+            cur = _read_frame(path, channels, size)
+            if prev is not None:
+                values.append(ssim(prev, cur))
+            prev = cur
+    return {"dataset": str(dataset), "pairs": len(values), "ssim": distribution(values)}
+
+
+def _read_frame(path: Path, channels: int, size: int) -> np.ndarray:
+    """One frame at size x size, (C, H, W) in [0, 1]; unreadable files named."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB" if channels == 3 else "L").resize((size, size), Image.BILINEAR)
+            pixels = np.asarray(im, dtype=np.float32) / 255.0
+    except OSError as e:
+        raise GenerationQualityError(f"{path}: cannot read: {e}") from e
+    return pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+
+
+def summarise(clips: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians and target pass counts over clips (the table of docs/generation.md)."""
+    lo, hi = AREA_RATIO_RANGE
+    drift = [c["colour_drift_max"] for c in clips]
+    sharp = [c["sharpness_ratio"] for c in clips]
+    area = [c["area_ratio"] for c in clips]
+    ssims = [s for c in clips for s in c["consecutive_ssim"]]
+    model_motion = [c["dice_model_motion"] for c in clips if c["dice_model_motion"] is not None]
+    return {
+        "clips": len(clips),
+        "colour_drift_max": distribution(drift),
+        "colour_drift_ok": sum(d <= COLOUR_DRIFT_MAX for d in drift),
+        "sharpness_ratio": distribution(sharp),
+        "sharpness_ok": sum(s >= SHARPNESS_RATIO_MIN for s in sharp),
+        "consecutive_ssim": distribution(ssims),
+        "area_ratio": distribution(area),
+        "area_ok": sum(lo <= a <= hi for a in area),
+        "dice_flow": distribution([c["dice_flow"] for c in clips]),
+        "dice_model_motion": distribution(model_motion) if model_motion else None,
+    }
+
+
+def generation_quality(
+    checkpoint: str | Path,
+    stills: str | Path,
+    *,
+    frames: int = 16,
+    size: int = 128,
+    real: Optional[str | Path] = None,
+    limit: Optional[int] = None,
+) -> dict[str, Any]:
+    """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
+    the consecutive-frame SSIM of that dataset's real clips at the same size."""
+    from stillmotion_trainer.data.animate_stills import find_stills
+    from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
+
+    if frames < 1 or size < 16:
+        raise GenerationQualityError(f"frames >= 1 and size >= 16, got {frames} and {size}")
+    root = Path(stills)
+    if not (root / "images").is_dir():
+        raise GenerationQualityError(f"{root}: expected a folder with images/ and masks/")
+    started = time.perf_counter()
+    model, cfg, _ = load_generator_from_checkpoint(str(checkpoint))
+    sources = read_index(root)
+    chosen = find_stills(root)[:limit] if limit else find_stills(root)
+    clips = []
+    for still_id, image_path, mask_path in chosen:
+        image, mask = load_still(image_path, mask_path, cfg.channels, size)
+        record = clip_quality(roll_out(model, image, mask, frames))
+        record.update(id=still_id, dataset=sources.get(still_id, ""))
+        clips.append(record)
+    by_dataset = {
+        name: summarise([c for c in clips if c["dataset"] == name])
+        for name in sorted({c["dataset"] for c in clips})
+    }
+    report: dict[str, Any] = {
+        "checkpoint": str(checkpoint),
+        "stills": str(root),
+        "frames": frames,
+        "size": size,
+        "image_head": getattr(cfg, "image_head", "direct"),
+        "targets": TARGETS,
+        "summary": summarise(clips),
+        "by_dataset": by_dataset,
+        "clips": clips,
+    }
+    if real is not None:
+        report["real_clips"] = real_clip_ssim(real, size, cfg.channels)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return json_safe(report)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value

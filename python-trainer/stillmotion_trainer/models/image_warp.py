@@ -1,0 +1,69 @@
+"""The `image_head: warp` image branch: the next frame as the current one moved, not repainted.
+
+Issue 17: a head that paints I^_{t+1} learns to paint its training world (synthetic palettes,
+blurred averages) and a still rolled out through it drifts away from itself. This branch can
+only move and slightly re-light what it is given:
+
+    s = sigmoid(U([I_t, M^_t]))                  an encoder-decoder U, 2 + C output channels
+    u = MAX_STEP * (2 s_{0:2} - 1) * (W, H)      motion field in pixels, |u| <= MAX_STEP * side
+    u' = clamp(p + u, 0, (W - 1, H - 1)) - p     sources kept inside the frame (edge pixels
+                                                 repeat instead of black entering the view)
+    r = MAX_RESIDUAL * (2 s_{2:} - 1)            residual: occlusions, lighting
+    I^_{t+1} = clamp(warp(I_t, u') + r, 0, 1)    models/warp.warp (bilinear backward warp)
+    M_carried = clamp(warp(M^_t, u'), 0, 1)      the same field carries the mask
+
+U's output layer starts at zero (weights and bias), so s = 0.5, u = 0 and r = 0: an untrained
+branch copies its input exactly. L_I between I^_{t+1} and the real next frame teaches u (the
+gradient reaches it through the bilinear sampling) and r.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stillmotion_trainer.models.generator import EncoderDecoder, GeneratorConfig
+from stillmotion_trainer.models.warp import pixel_grid, warp
+
+MAX_STEP = 0.1  # largest motion per step, as a fraction of the frame's width / height
+MAX_RESIDUAL = 0.1  # largest change of a pixel value per step on top of the warp
+
+
+class ImageWarpBranch(nn.Module):
+    """forward(image, mask) -> (next_image, carried_mask); `motion` gives (u', r) alone."""
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        literal = dataclasses.replace(cfg, next_frame_input=False, mask_head="conv")
+        self.net = EncoderDecoder(cfg.channels + 1, 2 + cfg.channels, cfg.base_width, literal)
+        head = cast(nn.Conv2d, cast(nn.Sequential, self.net.head)[0])
+        nn.init.zeros_(head.weight)  # untrained: u = 0, r = 0, the input copied exactly
+        nn.init.zeros_(cast(torch.Tensor, head.bias))
+
+    def motion(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u', r): the field (B, 2, H, W) in pixels (sources inside the frame) and the residual
+        (B, C, H, W) of the module docstring."""
+        h, w = image.shape[-2], image.shape[-1]
+        m = self.cfg.multiple
+        x = torch.cat([image, mask], dim=1)  # (B, C + 1, H, W)
+        x = F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="replicate")
+        s = self.net(x)[..., :h, :w]  # (B, 2 + C, H, W) in (0, 1)
+        xs, ys = pixel_grid(image)  # (1, 1, 1, W), (1, 1, H, 1)
+        ux = MAX_STEP * (2 * s[:, 0:1] - 1) * w  # (B, 1, H, W) pixels
+        uy = MAX_STEP * (2 * s[:, 1:2] - 1) * h
+        ux = torch.minimum(torch.clamp(xs + ux, min=0.0), (w - 1) + 0 * xs) - xs
+        uy = torch.minimum(torch.clamp(ys + uy, min=0.0), (h - 1) + 0 * ys) - ys
+        residual = MAX_RESIDUAL * (2 * s[:, 2:] - 1)  # (B, C, H, W)
+        return torch.cat([ux, uy], dim=1), residual
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, H, W), (B, 1, H, W) in [0, 1] -> I^_{t+1} (B, C, H, W), the mask carried by
+        the same field (B, 1, H, W)."""
+        field, residual = self.motion(image, mask)
+        next_image = (warp(image, field) + residual).clamp(0.0, 1.0)
+        return next_image, warp(mask, field).clamp(0.0, 1.0)

@@ -1,0 +1,165 @@
+"""Still -> video quality numbers (evaluation/generation_quality.py), each checked against an
+independent computation, and the whole measurement on a real checkpoint file and real PNGs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stillmotion_trainer.evaluation import generation_quality as gq
+from stillmotion_trainer.models import build_generator, generator_config
+from stillmotion_trainer.training.checkpoint import Checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _textured(h: int = 48, w: int = 48, seed: int = 0) -> np.ndarray:
+    """A smooth random texture (3, H, W) in [0, 1]: optical flow has something to follow."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    small = rng.random((h // 6, w // 6, 3)).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).clip(0, 1).transpose(2, 0, 1)
+
+
+def test_colour_drift_matches_per_channel_statistics():
+    rng = np.random.default_rng(1)
+    a, b = rng.random((3, 9, 7)), rng.random((3, 9, 7)) * 0.5 + 0.2
+    got = gq.colour_drift(a, b)
+    for c in range(3):  # the textbook formulas, one pixel at a time
+        pa, pb = list(a[c].flat), list(b[c].flat)
+        mean_a, mean_b = sum(pa) / len(pa), sum(pb) / len(pb)
+        std_a = (sum((x - mean_a) ** 2 for x in pa) / len(pa)) ** 0.5
+        std_b = (sum((x - mean_b) ** 2 for x in pb) / len(pb)) ** 0.5
+        assert got["mean"][c] == pytest.approx(abs(mean_b - mean_a), abs=1e-12)
+        assert got["std"][c] == pytest.approx(abs(std_b - std_a), abs=1e-12)
+
+
+def test_laplacian_variance_matches_opencv():
+    import cv2
+
+    image = np.random.default_rng(2).random((3, 20, 17))
+    grey = image.mean(axis=0)
+    lap = cv2.Laplacian(grey, cv2.CV_64F, ksize=1)[1:-1, 1:-1]  # kernel [0 1 0; 1 -4 1; 0 1 0]
+    assert gq.laplacian_variance(image) == pytest.approx(float(lap.var()), rel=1e-12)
+
+
+def test_sharpness_ratio_falls_when_blurred_and_is_one_for_a_copy():
+    import cv2
+
+    image = np.random.default_rng(3).random((3, 32, 32)).astype(np.float32)
+    blurred = np.stack([cv2.GaussianBlur(c, (5, 5), 1.0) for c in image])
+    assert gq.sharpness_ratio(image, image) == pytest.approx(1.0)
+    assert gq.sharpness_ratio(image, blurred) < 0.2
+    assert np.isnan(gq.sharpness_ratio(np.full((1, 8, 8), 0.5), image[:1, :8, :8]))
+
+
+def test_consecutive_ssim_is_one_for_a_copy_and_lower_for_motion():
+    image = _textured()
+    frozen = np.stack([image] * 4)
+    moving = np.stack([np.roll(image, 3 * t, axis=2) for t in range(4)])
+    assert gq.consecutive_ssim(frozen) == pytest.approx([1.0] * 3)
+    assert all(s < 0.95 for s in gq.consecutive_ssim(moving))
+
+
+def test_area_ratio_counts_pixels_at_half():
+    a = np.zeros((1, 10, 10))
+    a[0, 2:6, 2:6] = 1.0  # 16 pixels
+    b = np.zeros((1, 10, 10))
+    b[0, 0:4, 0:6] = 0.6  # 24 pixels >= 0.5
+    b[0, 9, 9] = 0.49  # below the threshold
+    assert gq.area_ratio(a, b) == pytest.approx(24 / 16)
+    assert np.isnan(gq.area_ratio(np.zeros((1, 4, 4)), b[:, :4, :4]))
+
+
+def test_distribution_matches_numpy_and_drops_nans():
+    d = gq.distribution([float(x) for x in range(1, 11)] + [float("nan")])
+    assert d["median"] == 5.5 and d["min"] == 1.0 and d["max"] == 10.0 and d["mean"] == 5.5
+    assert d["p10"] == pytest.approx(1.9) and d["p90"] == pytest.approx(9.1)
+
+
+def test_carry_mask_moves_by_an_integer_field_like_a_shift():
+    mask = np.zeros((1, 16, 16), dtype=np.float32)
+    mask[0, 5:9, 4:8] = 1.0
+    fields = np.zeros((2, 2, 16, 16), dtype=np.float32)
+    fields[:, 0] = -1.0  # out(p) = in(p - 1 in x): content moves one pixel right per step
+    expected = np.roll(mask, 2, axis=2)
+    assert np.abs(gq.carry_mask(mask, fields) - expected).max() < 1e-5
+
+
+def test_clip_quality_of_a_translating_clip():
+    image = _textured(64, 64)
+    mask = np.zeros((1, 64, 64), dtype=np.float32)
+    mask[0, 20:40, 20:36] = 1.0
+    frames = np.stack([np.roll(image, t, axis=2) for t in range(6)])
+    masks = np.stack([np.roll(mask, t, axis=2) for t in range(6)])
+    record = gq.clip_quality(gq.Rollout(frames, masks, None))
+    assert record["colour_drift_max"] < 0.02  # a roll keeps the pixel values
+    assert record["area_ratio"] == pytest.approx(1.0)
+    assert record["dice_flow"] > 0.85  # Farneback follows the shift, the mask agrees
+    assert record["dice_model_motion"] is None
+    assert len(record["consecutive_ssim"]) == 5
+
+
+def _write_stills(root: Path, n: int = 2) -> None:
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rows = ["id,dataset"]
+    for i in range(n):
+        pixels = (_textured(40, 56, seed=i).transpose(1, 2, 0) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(root / "images" / f"s{i}.png")
+        mask = np.zeros((40, 56), dtype=np.uint8)
+        mask[10:25, 15:35] = 255
+        Image.fromarray(mask).save(root / "masks" / f"s{i}.png")
+        rows.append(f"s{i},set{i % 2}")
+    (root / "index.csv").write_text("\n".join(rows) + "\n")
+
+
+def _image_warp_checkpoint(path: Path) -> None:
+    cfg = generator_config(
+        "tiny", next_frame_input=True, mask_head="warp", mask_refine=True, image_head="warp"
+    )
+    torch.manual_seed(0)
+    model = build_generator(cfg)
+    import dataclasses
+
+    Checkpoint(model=model.state_dict(), generator_config=dataclasses.asdict(cfg)).save(path)
+
+
+def test_untrained_warp_head_keeps_the_still_exactly(tmp_path):
+    _write_stills(tmp_path / "stills")
+    _image_warp_checkpoint(tmp_path / "g.pt")
+    report = gq.generation_quality(tmp_path / "g.pt", tmp_path / "stills", frames=4, size=32)
+    assert report["image_head"] == "warp" and report["summary"]["clips"] == 2
+    assert set(report["by_dataset"]) == {"set0", "set1"}
+    for clip in report["clips"]:  # an untrained warp head copies: a still, not yet a video
+        assert clip["colour_drift_max"] < 1e-4
+        assert clip["sharpness_ratio"] == pytest.approx(1.0, abs=1e-3)
+        assert clip["area_ratio"] == 1.0
+        assert clip["dice_model_motion"] == 1.0
+        assert min(clip["consecutive_ssim"]) > 0.999
+
+
+def test_command_writes_the_report_and_names_a_bad_folder(tmp_path):
+    _write_stills(tmp_path / "stills", n=1)
+    _image_warp_checkpoint(tmp_path / "g.pt")
+    cmd = [sys.executable, "-m", "stillmotion_trainer", "generation-quality",
+           "--checkpoint", str(tmp_path / "g.pt"), "--frames", "2", "--size", "32"]  # fmt: skip
+    env = {"STILLMOTION_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    ok = subprocess.run(cmd + ["--stills", str(tmp_path / "stills"), "--out",
+                        str(tmp_path / "r.json")], capture_output=True, text=True, cwd=ROOT,
+                        env=env)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    line = json.loads(ok.stdout.strip().splitlines()[-1])
+    assert line["ok"] and line["summary"]["clips"] == 1
+    assert len(json.loads((tmp_path / "r.json").read_text())["clips"]) == 1
+    bad = subprocess.run(cmd + ["--stills", str(tmp_path)], capture_output=True, text=True,
+                         cwd=ROOT, env=env)  # fmt: skip
+    assert bad.returncode == 2
+    err = json.loads(bad.stdout.strip().splitlines()[-1])
+    assert err["code"] == "INVALID_ARGUMENT" and str(tmp_path) in err["error"]
