@@ -21,6 +21,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 
 import { createOnnxSession, type OnnxSession, type SessionOptions, type TensorData } from "./backend/onnx.js";
+import { BufferPool } from "./buffer-pool.js";
 import { Code, InferenceError, invalidArgument } from "./errors.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
 import { readOnnxHeader } from "./onnx-model-file.js";
@@ -88,6 +89,9 @@ interface FeaturesGraph {
 }
 
 export class Generator {
+  /** Reused batch buffers of the split model's calls. */
+  private readonly buffers = new BufferPool();
+
   /** @internal use loadGenerator */
   constructor(
     readonly path: string,
@@ -213,8 +217,14 @@ export class Generator {
     if (into !== undefined) checkInto(into, graph.names, frames.length, h, w);
     // not scanned for NaN here (megabytes per frame): the step's mask output is, and a non-finite
     // feature reaches it
-    const out = await graph.session.run({ image: stackImages(frames) }, undefined, into);
-    return { frames: perFrame(out, graph.names, frames.length), outputs: out };
+    const taken: Float32Array[] = [];
+    try {
+      const feeds = { image: stackImages(frames, this.buffers, taken) };
+      const out = await graph.session.run(feeds, undefined, into);
+      return { frames: perFrame(out, graph.names, frames.length), outputs: out };
+    } finally {
+      for (const buffer of taken) this.buffers.give(buffer);
+    }
   }
 
   /**
@@ -251,13 +261,26 @@ export class Generator {
       checkMask(`masks[${i}]`, masks[i], h, w);
     });
     const output = motion && this.hasMotionMask ? MOTION_MASK_OUTPUT : MASK_OUTPUT;
-    const feeds: Record<string, TensorData> = {
-      ...featureFeeds(features, graph.names, ""),
-      ...featureFeeds(nextFeatures, graph.names, NEXT_FEATURES_PREFIX),
-      [NEXT_FRAME_INPUT]: stackImages(nextFrames),
-      mask: { data: concatOrView(masks.map((m) => m.data)), dims: [b, 1, h, w] },
-    };
-    const out = await this.session.run(feeds, [output]);
+    // batches are stacked into pooled buffers, given back once the run has read them
+    const taken: Float32Array[] = [];
+    let out: Record<string, TensorData>;
+    try {
+      const feeds: Record<string, TensorData> = {
+        ...featureFeeds(features, graph.names, "", this.buffers, taken),
+        ...featureFeeds(nextFeatures, graph.names, NEXT_FEATURES_PREFIX, this.buffers, taken),
+        [NEXT_FRAME_INPUT]: stackImages(nextFrames, this.buffers, taken),
+        mask: {
+          data: this.buffers.stack(
+            masks.map((m) => m.data),
+            taken,
+          ),
+          dims: [b, 1, h, w],
+        },
+      };
+      out = await this.session.run(feeds, [output]);
+    } finally {
+      for (const buffer of taken) this.buffers.give(buffer);
+    }
     checkFinite(output, out[output], this.path);
     const data = out[output].data;
     return masks.map((_, i) => ({ data: data.subarray(i * h * w, (i + 1) * h * w), height: h, width: w }));
@@ -670,10 +693,6 @@ function checkSignature(
       }
     });
   }
-}
-
-function concatOrView(parts: Float32Array[]): Float32Array {
-  return parts.length === 1 ? parts[0] : concat(parts);
 }
 
 function concat(parts: Float32Array[]): Float32Array {

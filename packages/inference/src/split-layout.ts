@@ -13,6 +13,7 @@
  * Any other layout value is refused, naming the ones this library reads.
  */
 import type { TensorData, ValueInfo } from "./backend/onnx.js";
+import type { BufferPool } from "./buffer-pool.js";
 import { Code, InferenceError } from "./errors.js";
 import type { FloatImage } from "./image-types.js";
 
@@ -110,36 +111,46 @@ export function perFrame(
   }));
 }
 
-/** The step graph's feature feeds for a batch: `prefix` + each name, frames stacked on axis 0. */
+/**
+ * The step graph's feature feeds for a batch: `prefix` + each name, frames stacked on axis 0
+ * (into buffers of `pool`, recorded in `taken` to be given back after the run).
+ */
 export function featureFeeds(
   list: readonly FrameFeatures[],
   names: readonly string[],
   prefix: string,
+  pool: BufferPool,
+  taken: Float32Array[],
 ): Record<string, TensorData> {
   const feeds: Record<string, TensorData> = {};
   names.forEach((name, level) => {
     const parts = list.map((f) => f.levels[level]);
     const dims = [list.length, ...parts[0].dims.slice(1)];
-    feeds[prefix + name] = { data: stack(parts.map((p) => p.data)), dims };
+    feeds[prefix + name] = {
+      data: pool.stack(
+        parts.map((p) => p.data),
+        taken,
+      ),
+      dims,
+    };
   });
   return feeds;
 }
 
-/** Frames stacked into one batch tensor (a view when there is one). */
-export function stackImages(images: readonly FloatImage[]): TensorData {
+/** Frames stacked into one batch tensor (a view when there is one; else a buffer of `pool`). */
+export function stackImages(
+  images: readonly FloatImage[],
+  pool: BufferPool,
+  taken: Float32Array[],
+): TensorData {
   const { channels, height, width } = images[0];
-  return { data: stack(images.map((i) => i.data)), dims: [images.length, channels, height, width] };
+  return {
+    data: pool.stack(
+      images.map((i) => i.data),
+      taken,
+    ),
+    dims: [images.length, channels, height, width],
+  };
 }
 
 export const NEXT_FEATURES_PREFIX = NEXT_PREFIX;
-
-function stack(parts: readonly Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
