@@ -15,6 +15,8 @@ export interface GenerateCommandOptions {
   out: string;
   steps?: number;
   size?: number;
+  square?: boolean;
+  stride?: number;
   overwrite?: boolean;
 }
 
@@ -30,8 +32,9 @@ export async function generate(input: string, options: GenerateCommandOptions) {
         outDir,
         overwrite: options.overwrite,
         steps: options.steps,
-        width: options.size,
-        height: options.size,
+        stride: options.stride,
+        // --size is the longer side, the still's aspect kept; --square forces size x size
+        ...(options.square ? { width: options.size, height: options.size } : { size: options.size }),
         onProgress: (done, total, id) => bar.update(done, total, id),
       });
     } finally {
@@ -49,18 +52,25 @@ export function register(program: Command): void {
     .option("--steps <n>", "frames generated after each still", integerOption("--steps", 1, 1000), 16)
     .option(
       "--size <px>",
-      "resize stills to size x size first (the model's training size)",
+      "resize stills so that the longer side is <px>, keeping their aspect (the model's training size)",
       integerOption("--size", 8, MAX_SIZE, " (pixels per side)"),
+    )
+    .option("--square", "with --size: resize to size x size instead (the old behaviour)")
+    .option(
+      "--stride <n>",
+      "motion strength: model steps per output frame (each kept frame moves n steps further)",
+      integerOption("--stride", 1, 16),
+      1,
     )
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(
       "after",
-      "\nExamples:\n  $ stillmotion generate stills/ -m runs/a/export/generator.onnx -o out/gen --steps 16 --size 64\n  $ stillmotion generate data/kvasir -m model.onnx -o out/kvasir-videos",
+      "\nWrites clips/<id>/ (PNG frames and masks, preview.webp, contact-sheet.png, metrics.json), metrics.json\nfor all clips (colour drift, sharpness, consecutive SSIM, mask area ratio; docs/generation.md) and dataset/.\n\nExamples:\n  $ stillmotion generate stills/ -m runs/a/export/generator.onnx -o out/gen --steps 16 --size 128\n  $ stillmotion generate stills/ -m models/real-still-to-video.onnx -o out/gen --size 128 --stride 2\n  $ stillmotion generate data/kvasir -m model.onnx -o out/kvasir-videos",
     )
     .action(async (input: string, opts: GenerateCommandOptions) => {
       const result = await generate(input, opts);
       console.log(
-        `${result.clips.length} clips in ${resolve(opts.out, "clips")}; dataset: ${result.dataset}`,
+        `${result.clips.length} clips in ${resolve(opts.out, "clips")}; metrics: ${result.metrics}; dataset: ${result.dataset}`,
       );
     });
 }

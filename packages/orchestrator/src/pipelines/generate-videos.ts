@@ -1,22 +1,29 @@
 /**
  * Fig. 5 as a pipeline: stills -> short videos with a mask on every frame. Writes, per still,
- * PNG frames and masks and an animated preview; and all of them as one dataset in the project's
- * format, so the generated data trains downstream models. The output folder appears whole or not
- * at all (staged-output.ts).
+ * PNG frames and masks, an animated preview, a contact sheet (contact-sheet.ts) and the clip's
+ * quality numbers (generation-quality.ts) in metrics.json; all clips' numbers in one
+ * metrics.json at the top; and all clips as one dataset in the project's format, so the
+ * generated data trains downstream models. The output folder appears whole or not at all
+ * (staged-output.ts).
  */
 import { join } from "node:path";
 import {
+  type FloatImage,
   type GeneratedVideo,
   type Generator,
   generateFromStill,
   loadGenerator,
   readImage,
   readMask,
+  resizeImage,
   writeAnimatedPreview,
+  writeFileAtomic,
   writePngSequence,
 } from "@stillmotion/inference";
 import { DatasetWriter } from "../dataset/write.js";
 import { Code, StillMotionError } from "../errors.js";
+import { contactSheetPng } from "./contact-sheet.js";
+import { type ClipQuality, clipQuality } from "./generation-quality.js";
 import type { StillInput } from "./inputs.js";
 import { StagedOutput } from "./staged-output.js";
 
@@ -28,9 +35,20 @@ export interface GenerateVideosOptions {
   overwrite?: boolean;
   /** Frames generated after each still (n of Fig. 5). */
   steps?: number;
-  /** Resize stills to the model's training size (both or neither). */
+  /** Resize stills to the model's training size (both or neither; forces that shape). */
   width?: number;
   height?: number;
+  /**
+   * Resize each still so that its longer side is `size` pixels, keeping its aspect (the
+   * shorter side rounded, at least 8). Not with width/height.
+   */
+  size?: number;
+  /**
+   * Motion strength: model steps per output frame (default 1). Each kept frame is `stride`
+   * Fig. 5 steps after the previous one, so a clip moves `stride` times as far per frame
+   * (METHOD.md, "Using the output": frames sampled at a fixed step size).
+   */
+  stride?: number;
   fps?: number;
   onProgress?: (done: number, total: number, id: string) => void;
 }
@@ -43,12 +61,36 @@ export interface GeneratedClip {
   maskAreas: number[];
   /** Mean pixel value per frame (drift to grey or black shows here). */
   meanIntensity: number[];
+  /** The clip's identity numbers (generation-quality.ts), also in its metrics.json. */
+  quality: ClipQuality;
+  contactSheet: string;
   video: GeneratedVideo;
 }
 
 export interface GenerateVideosResult {
   clips: GeneratedClip[];
   dataset: string;
+  /** metrics.json: every clip's quality numbers. */
+  metrics: string;
+}
+
+/** (width, height) with the longer side `size` and the aspect of `width` x `height`. */
+export function keepAspect(width: number, height: number, size: number): { width: number; height: number } {
+  const scale = size / Math.max(width, height);
+  return {
+    width: Math.max(8, Math.round(width * scale)),
+    height: Math.max(8, Math.round(height * scale)),
+  };
+}
+
+async function readStill(path: string, channels: 1 | 3, options: GenerateVideosOptions): Promise<FloatImage> {
+  if (options.width && options.height) {
+    return readImage(path, { channels, width: options.width, height: options.height });
+  }
+  const image = await readImage(path, { channels });
+  if (!options.size) return image;
+  const { width, height } = keepAspect(image.width, image.height, options.size);
+  return width === image.width && height === image.height ? image : resizeImage(image, width, height);
 }
 
 function area(mask: { data: Float32Array }): number {
@@ -81,12 +123,20 @@ async function writeVideos(
   staged: StagedOutput,
 ): Promise<GenerateVideosResult> {
   const steps = options.steps ?? 16;
-  const size = options.width && options.height ? { width: options.width, height: options.height } : {};
+  const stride = options.stride ?? 1;
+  if (!Number.isInteger(stride) || stride < 1) {
+    throw new StillMotionError(Code.INVALID_ARGUMENT, `stride: expected an integer >= 1, got ${stride}`);
+  }
+  if (options.size && (options.width || options.height)) {
+    throw new StillMotionError(Code.INVALID_ARGUMENT, "size: give either size or width and height, not both");
+  }
   const clips: GeneratedClip[] = [];
   const dataset = await DatasetWriter.open(join(staged.stage, "dataset"));
   for (const [i, still] of options.stills.entries()) {
-    const image = await readImage(still.image, { channels: generator.channels, ...size });
-    const mask = still.mask ? await readMask(still.mask, size) : undefined;
+    const image = await readStill(still.image, generator.channels, options);
+    const mask = still.mask
+      ? await readMask(still.mask, { width: image.width, height: image.height })
+      : undefined;
     // generateFromStill would refuse it too, but without saying which of the stills' files it is
     if (mask && (mask.width !== image.width || mask.height !== image.height)) {
       throw new StillMotionError(
@@ -94,7 +144,10 @@ async function writeVideos(
         `${still.mask}: mask is ${mask.width}x${mask.height}, its image ${still.image} is ${image.width}x${image.height}`,
       );
     }
-    const video = await generateFromStill(generator, image, mask, { steps });
+    const video = everyNth(
+      await generateFromStill(generator, image, mask, { steps: steps * stride }),
+      stride,
+    );
     const clipDir = join("clips", still.id);
     await writePngSequence(join(staged.stage, clipDir), {
       frames: video.frames,
@@ -105,12 +158,22 @@ async function writeVideos(
     await writeAnimatedPreview(join(staged.stage, preview), video.frames, video.masks, {
       fps: options.fps ?? 8,
     });
+    const sheet = join(clipDir, "contact-sheet.png");
+    await writeFileAtomic(join(staged.stage, sheet), await contactSheetPng(video.frames, video.masks));
+    const quality = clipQuality(video.frames, video.masks);
+    const record = { id: still.id, image: still.image, width: image.width, height: image.height, ...quality };
+    await writeFileAtomic(
+      join(staged.stage, clipDir, "metrics.json"),
+      `${JSON.stringify(record, null, 1)}\n`,
+    );
     clips.push({
       id: still.id,
       dir: join(staged.out, clipDir),
       preview: join(staged.out, preview),
       maskAreas: video.masks.map(area),
       meanIntensity: video.frames.map((f) => mean(f.data)),
+      quality,
+      contactSheet: join(staged.out, sheet),
       video,
     });
     // Streamed into the dataset now, so no list of every video is kept for a final write.
@@ -127,7 +190,22 @@ async function writeVideos(
     description: `Generated by ${options.model} from ${options.stills.length} stills, ${steps} steps each (Fig. 5).`,
     // The generator's channels say what it was trained on: 1 = ultrasound, 3 = endoscopy.
     modality: generator.channels === 1 ? "ultrasound" : "endoscopy",
-    source: { model: options.model, steps },
+    source: { model: options.model, steps, stride },
   });
-  return { clips, dataset: join(staged.out, "dataset") };
+  const metrics = {
+    model: options.model,
+    steps,
+    stride,
+    targets: { colourDriftMax: 0.03, sharpnessRatioMin: 0.7, areaRatioRange: [0.7, 1.3] },
+    clips: clips.map((c) => ({ id: c.id, ...c.quality })),
+  };
+  await writeFileAtomic(join(staged.stage, "metrics.json"), `${JSON.stringify(metrics, null, 1)}\n`);
+  return { clips, dataset: join(staged.out, "dataset"), metrics: join(staged.out, "metrics.json") };
+}
+
+/** Frames and masks 0, n, 2n, ... of a video (the still stays frame 0). */
+function everyNth(video: GeneratedVideo, n: number): GeneratedVideo {
+  if (n === 1) return video;
+  const keep = <T>(xs: T[]) => xs.filter((_, t) => t % n === 0);
+  return { frames: keep(video.frames), masks: keep(video.masks) };
 }
