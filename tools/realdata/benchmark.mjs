@@ -276,48 +276,20 @@ function modeA(opts, ds, size, dir, commands) {
     commands,
     opts.dryRun,
   );
-  const report = cli(
-    [
-      "eval",
-      run,
-      "--dataset",
-      ds,
-      "--size",
-      String(size),
-      "--reference",
-      opts.reference,
-      "--json",
-      "--out",
-      join(dir, "eval.json"),
-    ],
-    commands,
-    opts.dryRun,
-  );
+  const report = evaluate(opts, [run], ds, size, dir, commands);
   const train = outcome && { reason: outcome.reason, step: outcome.step, run_dir: outcome.runDir ?? run };
   return { train, report };
 }
 
 /** Mode b: evaluate a checkpoint trained elsewhere. */
 function modeB(opts, ds, size, dir, commands) {
-  const report = cli(
-    [
-      "eval",
-      "--checkpoint",
-      opts.checkpoint,
-      "--dataset",
-      ds,
-      "--size",
-      String(size),
-      "--reference",
-      opts.reference,
-      "--json",
-      "--out",
-      join(dir, "eval.json"),
-    ],
-    commands,
-    opts.dryRun,
-  );
-  return { report };
+  return { report: evaluate(opts, ["--checkpoint", opts.checkpoint], ds, size, dir, commands) };
+}
+
+/** `stillmotion eval <what> --dataset ds --size S --reference R --json`, report kept in dir. */
+function evaluate(opts, what, ds, size, dir, commands) {
+  const args = ["eval", ...what, "--dataset", ds, "--size", String(size), "--reference", opts.reference];
+  return cli([...args, "--json", "--out", join(dir, "eval.json")], commands, opts.dryRun);
 }
 
 const fmt = (v) => (typeof v === "number" ? v.toFixed(3) : "-");
