@@ -31,12 +31,14 @@ Node side, where onnxruntime lives: packages/inference/src/parity.test.ts runs P
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import time
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
@@ -112,6 +114,32 @@ def required_opset(gen_cfg: GeneratorConfig) -> int:
     return WARP_OPSET if gen_cfg.mask_head == "warp" else MIN_OPSET
 
 
+def resolve_opset(gen_cfg: GeneratorConfig, opset: int | None) -> int:
+    """The opset to export with: `opset`, or the lowest the generator needs (`required_opset`)
+    when None; ValueError when `opset` is below that."""
+    needed = required_opset(gen_cfg)
+    opset = needed if opset is None else opset
+    if opset < needed:
+        why = " (the warp mask head uses GridSample)" if needed == WARP_OPSET else ""
+        raise ValueError(f"opset: expected >= {needed}{why}, got {opset}")
+    return opset
+
+
+@contextlib.contextmanager
+def eval_on_cpu(model: nn.Module) -> Iterator[None]:
+    """`model` in eval mode on the CPU while tracing (no dropout or batch-norm updates leak into
+    the graph); back on its device and in its mode afterwards, whatever happened."""
+    was_training = model.training
+    device = next(model.parameters()).device
+    model.eval()
+    model.cpu()
+    try:
+        yield
+    finally:
+        model.to(device)
+        model.train(was_training)
+
+
 class ExportError(RuntimeError):
     """The export produced no valid file; the message names the file and the failed check."""
 
@@ -174,11 +202,7 @@ def export_generator(
     import onnx
 
     gen_cfg.validate()
-    needed = required_opset(gen_cfg)
-    opset = needed if opset is None else opset
-    if opset < needed:
-        why = " (the warp mask head uses GridSample)" if needed == WARP_OPSET else ""
-        raise ValueError(f"opset: expected >= {needed}{why}, got {opset}")
+    opset = resolve_opset(gen_cfg, opset)
     names = input_names(gen_cfg)
     outputs = output_names(gen_cfg, mask_only)
     graph: nn.Module = WithMotionMask(model) if gen_cfg.mask_refine else model
@@ -186,56 +210,29 @@ def export_generator(
         graph = MasksOnly(graph)
     meta = build_metadata(gen_cfg, dict(metadata or {}), mask_only)
     out_path = os.path.abspath(out_path)
-    out_dir = os.path.dirname(out_path)
-    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(os.path.dirname(out_path), exist_ok=True)
 
-    # 1. Trace a sample on CPU in eval mode (no dropout/batch-norm updates leak into the graph).
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    model.cpu()
+    # 1. Trace a sample on CPU in eval mode.
     h, w = sample_size
     sample_image = torch.rand(1, gen_cfg.channels, h, w)
     sample_mask = torch.rand(1, 1, h, w)
     samples = (sample_image, sample_mask) + (
         (torch.rand(1, gen_cfg.channels, h, w),) if gen_cfg.next_frame_input else ()
     )
-    dynamic = {0: "batch", 2: "height", 3: "width"}
     started = time.perf_counter()
-    try:
-        # atomic_path publishes the file only once every check below has passed.
-        with atomic_path(out_path) as tmp:
-            tmp_path = str(tmp)
-            checks = [check_trace_rerun(graph, samples, gen_cfg, outputs, where=out_path)]
-            with torch.no_grad(), warnings.catch_warnings():
-                # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic:
-                # harmless
-                warnings.simplefilter("ignore", UserWarning)
-                torch.onnx.export(
-                    graph,
-                    samples,
-                    tmp_path,
-                    input_names=list(names),
-                    output_names=list(outputs),
-                    dynamic_axes={name: dynamic for name in names + outputs},
-                    opset_version=opset,
-                    do_constant_folding=True,
-                )
-            # 2. Metadata, then the self-checks, on the temporary file.
-            proto = onnx.load(tmp_path)
-            del proto.metadata_props[:]
-            for key, value in meta.items():
-                proto.metadata_props.add(key=key, value=value)
-            declare_output_shapes(proto, gen_cfg.channels)
-            proto.producer_name = "stillmotion_trainer"
-            proto.producer_version = stillmotion_trainer.__version__
-            checks += check_onnx_model(
-                proto, gen_cfg.channels, where=out_path, inputs=names, outputs=outputs
-            )
-            onnx.save(proto, tmp_path)
-    finally:
-        model.to(device)
-        model.train(was_training)
+    # atomic_path publishes the file only once every check below has passed.
+    with eval_on_cpu(model), atomic_path(out_path) as tmp:
+        tmp_path = str(tmp)
+        checks = [check_trace_rerun(graph, samples, gen_cfg, outputs, where=out_path)]
+        trace_to_onnx(graph, samples, tmp_path, names, outputs, opset)
+        # 2. Metadata, then the self-checks, on the temporary file.
+        proto = onnx.load(tmp_path)
+        stamp_metadata(proto, meta, gen_cfg.channels)
+        proto.producer_version = stillmotion_trainer.__version__
+        checks += check_onnx_model(
+            proto, gen_cfg.channels, where=out_path, inputs=names, outputs=outputs
+        )
+        onnx.save(proto, tmp_path)
 
     return {
         "onnx": out_path,
@@ -248,6 +245,50 @@ def export_generator(
         "checks": checks,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def trace_to_onnx(
+    graph: nn.Module,
+    samples: tuple[torch.Tensor, ...],
+    path: str,
+    inputs: tuple[str, ...],
+    outputs: tuple[str, ...],
+    opset: int,
+) -> None:
+    """torch.onnx.export of `graph` traced on `samples`, batch, height and width dynamic.
+
+    A tensor named ``..._s<stride>`` (the split export's per-level features) gets its own
+    height/width symbols, ``height_s<stride>``, ``width_s<stride>``: its size is the frame's
+    divided by the stride, not the frame's.
+    """
+    dynamic: dict[str, dict[int, str]] = {}
+    for name in inputs + outputs:
+        suffix = name.rsplit("_s", 1)[1] if "features_s" in name else ""
+        tag = f"_s{suffix}" if suffix else ""
+        dynamic[name] = {0: "batch", 2: f"height{tag}", 3: f"width{tag}"}
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic: harmless
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(
+            graph,
+            samples,
+            path,
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_axes=dynamic,
+            opset_version=opset,
+            do_constant_folding=True,
+        )
+
+
+def stamp_metadata(proto: Any, meta: dict[str, str], channels: int) -> None:
+    """Replace the graph's metadata_props by `meta`, declare its outputs' shapes
+    (`declare_output_shapes`) and name the producer."""
+    del proto.metadata_props[:]
+    for key, value in meta.items():
+        proto.metadata_props.add(key=key, value=value)
+    declare_output_shapes(proto, channels)
+    proto.producer_name = "stillmotion_trainer"
 
 
 def declare_output_shapes(proto: Any, channels: int) -> None:
@@ -288,16 +329,33 @@ def check_trace_rerun(
         )
         eager = model(*inputs)
         rerun = traced(*inputs)
-    for name, a, b in zip(names, eager, rerun):
+    compare_outputs(
+        names, rerun, eager, where, ("traced graph", "eager"), tuple(image.shape), tolerance
+    )
+    return "torch_trace_rerun"
+
+
+def compare_outputs(
+    names: tuple[str, ...],
+    got: tuple[torch.Tensor, ...],
+    reference: tuple[torch.Tensor, ...],
+    where: str,
+    sides: tuple[str, str],
+    input_shape: tuple[int, ...],
+    tolerance: float,
+) -> None:
+    """ExportError naming `where` on the first output of `got` whose shape differs from
+    `reference`'s (a size frozen in the trace), or whose values differ by more than `tolerance`:
+    max |got - reference|. sides: what produced `got` and `reference`, for the message."""
+    for name, a, b in zip(names, reference, got):
         if a.shape != b.shape:
             raise ExportError(
-                f"{where}: traced graph gives {name} shape {tuple(b.shape)} at input "
-                f"{tuple(image.shape)}, eager gives {tuple(a.shape)} (sizes frozen in the trace?)"
+                f"{where}: {sides[0]} gives {name} shape {tuple(b.shape)} at input "
+                f"{input_shape}, {sides[1]} gives {tuple(a.shape)} (sizes frozen in the trace?)"
             )
         err = float((a - b).abs().max())
         if err > tolerance:
-            raise ExportError(f"{where}: traced graph differs from eager on {name} by {err:.3g}")
-    return "torch_trace_rerun"
+            raise ExportError(f"{where}: {sides[0]} differs from {sides[1]} on {name} by {err:.3g}")
 
 
 def check_onnx_model(
@@ -307,9 +365,30 @@ def check_onnx_model(
     inputs: tuple[str, ...] = INPUT_NAMES,
     outputs: tuple[str, ...] = OUTPUT_NAMES,
 ) -> list[str]:
-    """onnx.checker + shape inference; raise ExportError naming `where` on the first problem.
+    """onnx.checker + shape inference of a single-graph export against the contract above
+    (`check_io_contract`); ExportError naming `where` on the first problem.
 
     Returns the names of the checks passed, for the export report.
+    """
+    expected_in = {name: 1 if name == "mask" else channels for name in inputs}
+    expected_out = {name: channels if name == "next_image" else 1 for name in outputs}
+    return check_io_contract(proto, expected_in, expected_out, where)
+
+
+def check_io_contract(
+    proto: Any,
+    inputs: dict[str, int],
+    outputs: dict[str, int],
+    where: str,
+    graph: str = "exported",
+    ordered: bool = False,
+) -> list[str]:
+    """onnx.checker, strict shape inference, then the graph's inputs and outputs: exactly the
+    names of `inputs` / `outputs` (in that order when `ordered`), each [batch, channels, height,
+    width] with the dict's channel count and batch, height and width symbolic (dynamic).
+
+    ExportError naming `where` and the `graph` on the first problem; returns the names of the
+    checks passed, for the export report.
     """
     import onnx
     from onnx import shape_inference
@@ -317,31 +396,33 @@ def check_onnx_model(
     try:
         onnx.checker.check_model(proto)
     except onnx.checker.ValidationError as err:
-        raise ExportError(f"{where}: onnx.checker rejected the exported graph: {err}") from err
+        raise ExportError(f"{where}: onnx.checker rejected the {graph} graph: {err}") from err
     inferred = shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
 
     def dims(value_info: Any) -> list[str | int]:
         return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
-    expected_in = {name: 1 if name == "mask" else channels for name in inputs}
-    expected_out = {name: channels if name == "next_image" else 1 for name in outputs}
-    got_in = {v.name: dims(v) for v in inferred.graph.input}
-    got_out = {v.name: dims(v) for v in inferred.graph.output}
-    for kind, expected, got in (("input", expected_in, got_in), ("output", expected_out, got_out)):
-        if set(got) != set(expected):
+    def listed(names: Any) -> list[str]:
+        return list(names) if ordered else sorted(names)
+
+    for kind, expected, values in (
+        ("input", inputs, inferred.graph.input),
+        ("output", outputs, inferred.graph.output),
+    ):
+        got = {v.name: dims(v) for v in values}
+        if listed(got) != listed(expected):
             raise ExportError(
-                f"{where}: graph {kind}s are {sorted(got)}, expected {sorted(expected)}"
+                f"{where}: {graph} graph {kind}s are {listed(got)}, expected {listed(expected)}"
             )
         for name, c in expected.items():
             shape = got[name]
-            # batch, height and width must stay symbolic (dynamic); channels fixed
             if (
                 len(shape) != 4
                 or shape[1] != c
                 or not all(isinstance(shape[i], str) for i in (0, 2, 3))
             ):
                 raise ExportError(
-                    f"{where}: {kind} {name!r} has shape {shape}, expected "
+                    f"{where}: {graph} graph {kind} {name!r} has shape {shape}, expected "
                     f"[batch, {c}, height, width] with dynamic batch/height/width"
                 )
     return ["onnx.checker", "shape_inference", "io_contract"]

@@ -39,11 +39,14 @@ from torch import nn
 
 from stillmotion_trainer.export.onnx_export import (
     MASK_ONLY_KEY,
-    ExportError,
     build_metadata,
-    declare_output_shapes,
+    check_io_contract,
+    compare_outputs,
+    eval_on_cpu,
     output_names,
-    required_opset,
+    resolve_opset,
+    stamp_metadata,
+    trace_to_onnx,
 )
 from stillmotion_trainer.fs_atomic import atomic_path
 from stillmotion_trainer.models.generator import GeneratorConfig
@@ -127,12 +130,7 @@ def export_split(
 
     gen_cfg.validate()
     net = check_splittable(model, gen_cfg)
-    needed = required_opset(gen_cfg)
-    opset = needed if opset is None else opset
-    if opset < needed:
-        raise ValueError(
-            f"opset: expected >= {needed} (the warp mask head uses GridSample), got {opset}"
-        )
+    opset = resolve_opset(gen_cfg, opset)
     extra = dict(metadata or {})
     for key in (LAYOUT_KEY, FEATURES_GRAPH_KEY):
         if key in extra or key.removeprefix("stillmotion.") in extra:
@@ -144,12 +142,8 @@ def export_split(
     out_path = os.path.abspath(out_path)
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
 
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    model.cpu()
     started = time.perf_counter()
-    try:
+    with eval_on_cpu(model):
         checks = [check_split_rerun(net, gen_cfg, sample_size, where=out_path)]
         with atomic_path(out_path) as tmp:
             tmp_path = str(tmp)
@@ -159,7 +153,7 @@ def export_split(
                 image = torch.rand(1, gen_cfg.channels, h, w)
                 with torch.no_grad():
                     feats = features_graph(image)
-                _export(
+                trace_to_onnx(
                     features_graph,
                     (image,),
                     features_path,
@@ -168,7 +162,7 @@ def export_split(
                     opset,
                 )
                 step_samples = feats + feats + (image, torch.rand(1, 1, h, w))
-                _export(
+                trace_to_onnx(
                     step_graph,
                     step_samples,
                     tmp_path,
@@ -183,23 +177,18 @@ def export_split(
             del features_proto.metadata_props[:]
             features_proto.producer_name = "stillmotion_trainer"
             _declare_feature_shapes(features_proto.graph.output, gen_cfg.channels)
-            checks += _check_proto(
-                features_proto, _features_contract(gen_cfg), out_path, "features"
+            checks += check_io_contract(
+                features_proto, *_features_contract(gen_cfg), out_path, "features", ordered=True
             )
             features_bytes = features_proto.SerializeToString()
             meta[FEATURES_GRAPH_KEY] = base64.b64encode(features_bytes).decode("ascii")
 
             proto = onnx.load(tmp_path)
-            del proto.metadata_props[:]
-            for key, value in meta.items():
-                proto.metadata_props.add(key=key, value=value)
-            declare_output_shapes(proto, gen_cfg.channels)
-            proto.producer_name = "stillmotion_trainer"
-            checks += _check_proto(proto, _step_contract(gen_cfg, step_outputs), out_path, "step")
+            stamp_metadata(proto, meta, gen_cfg.channels)
+            checks += check_io_contract(
+                proto, *_step_contract(gen_cfg, step_outputs), out_path, "step", ordered=True
+            )
             onnx.save(proto, tmp_path)
-    finally:
-        model.to(device)
-        model.train(was_training)
 
     return {
         "onnx": out_path,
@@ -214,34 +203,6 @@ def export_split(
         "checks": sorted(set(checks), key=checks.index),
         "seconds": round(time.perf_counter() - started, 3),
     }
-
-
-def _export(
-    graph: nn.Module,
-    samples: tuple[torch.Tensor, ...],
-    path: str,
-    inputs: tuple[str, ...],
-    outputs: tuple[str, ...],
-    opset: int,
-) -> None:
-    """torch.onnx.export with batch, height and width dynamic (per level for features)."""
-    dynamic: dict[str, dict[int, str]] = {}
-    for name in inputs + outputs:
-        suffix = name.rsplit("_s", 1)[1] if "features_s" in name else ""
-        tag = f"_s{suffix}" if suffix else ""
-        dynamic[name] = {0: "batch", 2: f"height{tag}", 3: f"width{tag}"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # torch 1.13's pad-arithmetic notices
-        torch.onnx.export(
-            graph,
-            samples,
-            path,
-            input_names=list(inputs),
-            output_names=list(outputs),
-            dynamic_axes=dynamic,
-            opset_version=opset,
-            do_constant_folding=True,
-        )
 
 
 def _declare_feature_shapes(outputs: Any, channels: int) -> None:
@@ -270,45 +231,6 @@ def _step_contract(
     return inputs, {name: 1 for name in outputs}
 
 
-def _check_proto(
-    proto: Any, contract: tuple[dict[str, int], dict[str, int]], where: str, graph: str
-) -> list[str]:
-    """onnx.checker + strict shape inference + names/channels; ExportError naming the graph."""
-    import onnx
-    from onnx import shape_inference
-
-    try:
-        onnx.checker.check_model(proto)
-    except onnx.checker.ValidationError as err:
-        raise ExportError(f"{where}: onnx.checker rejected the {graph} graph: {err}") from err
-    inferred = shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
-
-    def dims(value_info: Any) -> list[str | int]:
-        return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
-
-    for kind, expected, values in (
-        ("input", contract[0], inferred.graph.input),
-        ("output", contract[1], inferred.graph.output),
-    ):
-        got = {v.name: dims(v) for v in values}
-        if list(got) != list(expected):
-            raise ExportError(
-                f"{where}: {graph} graph {kind}s are {list(got)}, expected {list(expected)}"
-            )
-        for name, c in expected.items():
-            shape = got[name]
-            if (
-                len(shape) != 4
-                or shape[1] != c
-                or not all(isinstance(shape[i], str) for i in (0, 2, 3))
-            ):
-                raise ExportError(
-                    f"{where}: {graph} {kind} {name!r} has shape {shape}, expected "
-                    f"[batch, {c}, height, width] with dynamic batch/height/width"
-                )
-    return ["onnx.checker", "shape_inference", "io_contract"]
-
-
 def check_split_rerun(
     model: NextFrameGenerator,
     gen_cfg: GeneratorConfig,
@@ -334,17 +256,15 @@ def check_split_rerun(
         _, next_mask, motion = model.forward_with_motion(frame, mask, next_frame)
         split = traced_step(*traced_features(frame), *traced_features(next_frame), next_frame, mask)
     expected = (next_mask, motion) if model.refine_net is not None else (next_mask,)
-    for name, a, b in zip(output_names(gen_cfg, mask_only=True), expected, split):
-        if a.shape != b.shape:
-            raise ExportError(
-                f"{where}: split graphs give {name} shape {tuple(b.shape)} at input "
-                f"{tuple(frame.shape)}, the single model {tuple(a.shape)} (sizes frozen?)"
-            )
-        err = float((a - b).abs().max())
-        if err > tolerance:
-            raise ExportError(
-                f"{where}: split graphs differ from the single model on {name} by {err:.3g}"
-            )
+    compare_outputs(
+        output_names(gen_cfg, mask_only=True),
+        split,
+        expected,
+        where,
+        ("features + step", "the single model"),
+        tuple(frame.shape),
+        tolerance,
+    )
     return "torch_split_equals_single"
 
 
