@@ -13,42 +13,22 @@
  * Options: --rounds R (default 7), --frames N per round (default 20), --preset (default realtime),
  * --quick (3 rounds of 10 frames).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
+import { benchOptions, importInference, median, ROOT, spawnPython } from "./lib/setup.mjs";
 
-const { values: opts } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "7" },
-    frames: { type: "string", default: "20" },
-    preset: { type: "string", default: "realtime" },
-    // passed by `npm run bench -- --quick` (tools/bench/run.mjs): fewer, shorter rounds
-    quick: { type: "boolean", default: false },
-  },
-});
-const ROUNDS = opts.quick ? 3 : Number(opts.rounds);
+const opts = benchOptions({ rounds: "7", frames: "20", preset: "realtime" });
+const ROUNDS = opts.quick ? 3 : Number(opts.rounds); // --quick: fewer, shorter rounds
 const FRAMES = opts.quick ? 10 : Number(opts.frames);
 const SIZE = 256;
-const ROOT = resolve(import.meta.dirname, "../..");
-const PYTHON = process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3";
 
-let lib;
-try {
-  lib = await import("@stillmotion/inference");
-} catch (err) {
-  console.error(`cannot import @stillmotion/inference (run \`npm run build\` first): ${err.message}`);
-  process.exit(1);
-}
-const { loadGenerator } = lib;
+const { loadGenerator } = await importInference();
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-ort-torch-"));
 const onnxPath = join(dir, "model.onnx");
-const helper = spawn(
-  PYTHON,
+const helper = spawnPython(
   [
     join(ROOT, "tools/bench/generator_bench_helper.py"),
     "serve",
@@ -57,11 +37,7 @@ const helper = spawn(
     "--size",
     String(SIZE),
   ].concat(["--out", onnxPath]),
-  {
-    cwd: join(ROOT, "python-trainer"),
-    env: { ...process.env, PYTHONPATH: join(ROOT, "python-trainer") },
-    stdio: ["pipe", "pipe", "inherit"],
-  },
+  { stdio: ["pipe", "pipe", "inherit"] },
 );
 const lines = createInterface({ input: helper.stdout })[Symbol.asyncIterator]();
 async function reply() {

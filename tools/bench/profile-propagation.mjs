@@ -17,18 +17,15 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { benchOptions, importInference } from "./lib/setup.mjs";
 
-const { values: opts } = parseArgs({
-  options: {
-    model: { type: "string" },
-    size: { type: "string", default: "256" },
-    threads: { type: "string", default: "2" },
-    runs: { type: "string", default: "30" },
-    batch: { type: "string", default: "1" },
-    nodes: { type: "string", default: "15" },
-    quick: { type: "boolean", default: false },
-  },
+const opts = benchOptions({
+  model: undefined,
+  size: "256",
+  threads: "2",
+  runs: "30",
+  batch: "1",
+  nodes: "15",
 });
 if (!opts.model) {
   console.error("usage: profile-propagation.mjs --model FILE [--size 256] [--threads 2] [--runs 30]");
@@ -39,13 +36,7 @@ const RUNS = opts.quick ? 10 : Number(opts.runs);
 const BATCH = Number(opts.batch);
 const WARMUP = 3;
 
-let lib;
-try {
-  lib = await import("@stillmotion/inference");
-} catch (err) {
-  console.error(`cannot import @stillmotion/inference (run \`npm run build\` first): ${err.message}`);
-  process.exit(1);
-}
+const lib = await importInference();
 
 /** The level a tensor of spatial width `w` belongs to (LEVELS strides 8, 2, 1 of models/warp.py). */
 function level(w) {

@@ -15,64 +15,33 @@
  * --mask-only (time the mask-only export, as propagation deploys it; `..._mask_only` is appended
  * to the metric's name), --quick (60 frames, 3 rounds).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { benchOptions, importInference, median, ROOT, runPythonJson } from "./lib/setup.mjs";
 
-const { values: opts } = parseArgs({
-  options: {
-    frames: { type: "string", default: "150" },
-    rounds: { type: "string", default: "5" },
-    preset: { type: "string", default: "realtime" },
-    recipe: { type: "string" },
-    "mask-only": { type: "boolean", default: false },
-    // passed by `npm run bench -- --quick` (tools/bench/run.mjs): fewer, shorter rounds
-    quick: { type: "boolean", default: false },
-  },
-});
-const N = opts.quick ? 60 : Number(opts.frames);
+const opts = benchOptions({ frames: "150", rounds: "5", preset: "realtime", recipe: undefined }, [
+  "mask-only",
+]);
+const N = opts.quick ? 60 : Number(opts.frames); // --quick: fewer, shorter rounds
 const ROUNDS = opts.quick ? 3 : Number(opts.rounds);
 const SIZE = 256;
-const ROOT = resolve(import.meta.dirname, "../..");
-const PYTHON = process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3";
 
-let lib;
-try {
-  lib = await import("@stillmotion/inference");
-} catch (err) {
-  console.error(`cannot import @stillmotion/inference (run \`npm run build\` first): ${err.message}`);
-  process.exit(1);
-}
-const { loadGenerator, propagateMasks, pixelsToImage, maskToPixels } = lib;
+const { loadGenerator, propagateMasks, pixelsToImage, maskToPixels } = await importInference();
 
+/** generator_bench_helper.py export: a random-weights generator of the preset or recipe. */
 function exportModel(out) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(
-      PYTHON,
-      [
-        join(ROOT, "tools/bench/generator_bench_helper.py"),
-        "export",
-        ...(opts.recipe ? ["--recipe", resolve(ROOT, opts.recipe)] : ["--preset", opts.preset]),
-        "--out",
-        out,
-        ...(opts["mask-only"] ? ["--mask-only"] : []),
-      ],
-      {
-        cwd: join(ROOT, "python-trainer"),
-        env: { ...process.env, PYTHONPATH: join(ROOT, "python-trainer") },
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) =>
-      code === 0 ? resolvePromise(JSON.parse(stdout.trim().split("\n").pop())) : reject(new Error(stderr)),
-    );
-  });
+  return runPythonJson(
+    [
+      join(ROOT, "tools/bench/generator_bench_helper.py"),
+      "export",
+      ...(opts.recipe ? ["--recipe", resolve(ROOT, opts.recipe)] : ["--preset", opts.preset]),
+      "--out",
+      out,
+      ...(opts["mask-only"] ? ["--mask-only"] : []),
+    ],
+    "generator export",
+  );
 }
 
 /** A synthetic endoscopy-like clip: a bright blob drifting over a shaded background. */
@@ -128,12 +97,10 @@ try {
   }
   load.push(loadavg()[0]);
   await generator.dispose();
-  const sorted = [...fps].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)];
   console.log(
     JSON.stringify({
       metric: `${opts.recipe ? "propagate_fps_256_recipe" : "propagate_fps_256"}${opts["mask-only"] ? "_mask_only" : ""}`,
-      value: Number(median.toFixed(2)),
+      value: Number(median(fps).toFixed(2)),
       // the literal preset was sized for 60 (docs/models.md); the recipe generator must keep
       // up with an endoscope, which streams 25-30 frames/s
       goal: opts.recipe ? ">= 25" : ">= 60",
@@ -145,11 +112,11 @@ try {
         generator_config: generator.metadata.generatorConfig,
         frames_per_round: N,
         rounds_fps: fps.map((v) => Number(v.toFixed(2))),
-        best_fps: Number(sorted[sorted.length - 1].toFixed(2)),
+        best_fps: Number(Math.max(...fps).toFixed(2)),
         size: `${SIZE}x${SIZE}x3`,
         intra_op_threads: generator.sessionOptions.intraOpNumThreads,
         // CPU time of this process per frame (all threads, spin-waits included)
-        cpu_ms_per_frame: Number(cpuMsPerFrame.sort((a, b) => a - b)[Math.floor(ROUNDS / 2)].toFixed(2)),
+        cpu_ms_per_frame: Number(median(cpuMsPerFrame).toFixed(2)),
         load_average_1m: load.map((v) => Number(v.toFixed(2))),
         cores: availableParallelism(),
         cpu: cpus()[0]?.model,

@@ -19,72 +19,33 @@
  * (default split), --threads N (onnxruntime intra-op threads; default: the library's, all
  * cores), --quick (1000 frames).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { parseArgs } from "node:util";
+import { benchOptions, importInference } from "./lib/setup.mjs";
+import { clipFrames, exportShippedModel } from "./lib/shipped-model.mjs";
 
-const { values: opts } = parseArgs({
-  options: {
-    frames: { type: "string", default: "10000" },
-    fps: { type: "string", default: "30" },
-    model: { type: "string", default: "split" },
-    threads: { type: "string" },
-    quick: { type: "boolean", default: false },
-  },
-});
+const opts = benchOptions({ frames: "10000", fps: "30", model: "split", threads: undefined });
 const FRAMES = opts.quick ? 1000 : Number(opts.frames);
 const SOURCE_FPS = Number(opts.fps);
 const SIZE = 256;
 const LOOP = 90; // distinct source pictures, played in a loop
 const LAG_LIMIT_S = 1;
-const ROOT = resolve(import.meta.dirname, "../..");
-const TRAINER = join(ROOT, "python-trainer");
-const PYTHON = process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3";
-const CLIP = join(ROOT, "data/real/vocalfolds-seq8-128/frames/seq8");
 if (!["single", "split"].includes(opts.model)) {
   console.error(`--model: "${opts.model}". Should be one of: single, split`);
   process.exit(2);
 }
 
-let lib;
-try {
-  lib = await import("@stillmotion/inference");
-} catch (err) {
-  console.error(`cannot import @stillmotion/inference (run \`npm run build\` first): ${err.message}`);
-  process.exit(1);
-}
-const { loadGenerator, propagateStream, pixelsToImage, maskToPixels, decode } = lib;
-
-function exportModel(out) {
-  const flag = opts.model === "split" ? "--split" : "--mask-only";
-  const model = join(ROOT, "models/real-propagation.pt");
-  return new Promise((done, fail) => {
-    const child = spawn(
-      PYTHON,
-      ["-m", "stillmotion_trainer", "export", "--checkpoint", model, "--out", out, flag],
-      { cwd: TRAINER, env: { ...process.env, PYTHONPATH: TRAINER } },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) =>
-      code === 0 ? done(out) : fail(new Error(`export failed: ${stderr || stdout}`)),
-    );
-  });
-}
+const { loadGenerator, propagateStream, pixelsToImage, maskToPixels, decode } = await importInference();
 
 const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-stream-"));
 try {
   const session = opts.threads ? { intraOpNumThreads: Number(opts.threads) } : {};
-  const generator = await loadGenerator(await exportModel(join(dir, "model.onnx")), { session });
-  const names = Array.from({ length: LOOP }, (_, i) => `${String(i).padStart(6, "0")}.jpg`);
-  const pictures = await Promise.all(
-    names.map((f) => decode(join(CLIP, f), 3, { width: SIZE, height: SIZE })),
-  );
+  const flag = opts.model === "split" ? "--split" : "--mask-only";
+  const exported = await exportShippedModel(join(dir, "model.onnx"), flag);
+  const generator = await loadGenerator(exported.onnx, { session });
+  const pictures = await clipFrames(decode, LOOP, SIZE);
   const initial = { data: new Float32Array(SIZE * SIZE), height: SIZE, width: SIZE };
   for (let y = 85; y < 170; y++) for (let x = 85; x < 170; x++) initial.data[y * SIZE + x] = 1;
 

@@ -26,62 +26,24 @@
  * Options: --frames N (default 60), --rounds R (default 3), --no-levers, --quick (30 frames, no
  * levers).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
+import { benchOptions, importInference, median, ROOT, spawnPython } from "./lib/setup.mjs";
+import { clipFrames, exportShippedModel } from "./lib/shipped-model.mjs";
 
-const { values: opts } = parseArgs({
-  options: {
-    frames: { type: "string", default: "60" },
-    rounds: { type: "string", default: "3" },
-    "no-levers": { type: "boolean", default: false },
-    quick: { type: "boolean", default: false },
-  },
-});
+const opts = benchOptions({ frames: "60", rounds: "3" }, ["no-levers"]);
 const N = opts.quick ? 30 : Number(opts.frames);
 const ROUNDS = Number(opts.rounds);
 const LEVERS = !opts.quick && !opts["no-levers"];
-const ROOT = resolve(import.meta.dirname, "../..");
-const TRAINER = join(ROOT, "python-trainer");
-const PYTHON = process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3";
-const CLIP = join(ROOT, "data/real/vocalfolds-seq8-128/frames/seq8");
-const MODEL = join(ROOT, "models/real-propagation.pt");
 const THREADS = availableParallelism();
 
-let lib;
-try {
-  lib = await import("@stillmotion/inference");
-} catch (err) {
-  console.error(`cannot import @stillmotion/inference (run \`npm run build\` first): ${err.message}`);
-  process.exit(1);
-}
-const { loadGenerator, propagateMasks, pixelsToImage, maskToPixels, decode } = lib;
-
-function python(args) {
-  return spawn(PYTHON, args, { cwd: TRAINER, env: { ...process.env, PYTHONPATH: TRAINER } });
-}
-
-/** `python -m stillmotion_trainer export --checkpoint MODEL --out OUT FLAGS`: its JSON report. */
-function exportModel(out, flag) {
-  return new Promise((done, fail) => {
-    const child = python(["-m", "stillmotion_trainer", "export", "--checkpoint", MODEL, "--out", out, flag]);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => {
-      const report = JSON.parse(stdout.trim().split("\n").pop() || "{}");
-      code === 0 && report.ok ? done(report) : fail(new Error(`export ${flag} failed: ${stderr || stdout}`));
-    });
-  });
-}
+const { loadGenerator, propagateMasks, pixelsToImage, maskToPixels, decode } = await importInference();
 
 /** The Farneback helper process: time(file, t, h, w) -> frames/s. */
 async function farneback() {
-  const child = python([
+  const child = spawnPython([
     join(ROOT, "tools/bench/farneback_bench_helper.py"),
     "serve",
     "--threads",
@@ -108,12 +70,6 @@ async function farneback() {
       child.stdin.end("quit\n");
     },
   };
-}
-
-/** The first n frames of the clip as 8-bit RGB at size x size (decoded, not timed). */
-async function clipFrames(n, size) {
-  const names = Array.from({ length: n }, (_, i) => `${String(i).padStart(6, "0")}.jpg`);
-  return Promise.all(names.map((f) => decode(join(CLIP, f), 3, { width: size, height: size })));
 }
 
 function keyMask(size) {
@@ -153,15 +109,14 @@ function record(table, key, value) {
   table[key] = [...(table[key] ?? []), value];
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round2 = (x) => Number(x.toFixed(2));
 
 const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-farneback-"));
 let helper;
 try {
   const [singleReport, splitReport] = await Promise.all([
-    exportModel(join(dir, "masks.onnx"), "--mask-only"),
-    exportModel(join(dir, "split.onnx"), "--split"),
+    exportShippedModel(join(dir, "masks.onnx"), "--mask-only"),
+    exportShippedModel(join(dir, "split.onnx"), "--split"),
   ]);
   helper = await farneback();
   /** name -> { model, session options, propagate options } */
@@ -195,7 +150,7 @@ try {
   const ratios = { 256: [], 512: [] };
   const load = [loadavg()[0]];
   for (const [size, names] of Object.entries(sizes)) {
-    const raw = await clipFrames(N, Number(size));
+    const raw = await clipFrames(decode, N, Number(size)); // decoded, not timed
     const file = join(dir, `frames-${size}.u8`);
     writeFileSync(
       file,

@@ -19,24 +19,17 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+import { benchOptions, PYTHON, ROOT } from "./lib/setup.mjs";
 
-const { values: opts } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "3" },
-    repeats: { type: "string", default: "3" },
-    size: { type: "string", default: "256" },
-  },
-});
+// --quick (npm run bench -- --quick) is accepted and changes nothing: the defaults are short
+const opts = benchOptions({ rounds: "3", repeats: "3", size: "256" });
 const ROUNDS = Number(opts.rounds);
 const REPEATS = Number(opts.repeats);
 const [B, T, C, K] = [8, 1, 3, 1];
 const H = Number(opts.size);
 const W = H;
-const ROOT = resolve(import.meta.dirname, "../..");
-const PYTHON = process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3";
 const DIST = join(ROOT, "packages/losses/dist/index.js");
 
 if (!existsSync(DIST)) {

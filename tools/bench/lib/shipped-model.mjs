@@ -1,0 +1,26 @@
+/**
+ * The shipped propagation model (models/real-propagation.pt) and the vendored laryngoscopy clip
+ * it is timed on, shared by propagate-vs-farneback.mjs and propagate-stream.mjs.
+ */
+import { join } from "node:path";
+import { ROOT, runPythonJson } from "./setup.mjs";
+
+export const SHIPPED_MODEL = join(ROOT, "models/real-propagation.pt");
+export const CLIP = join(ROOT, "data/real/vocalfolds-seq8-128/frames/seq8");
+
+/**
+ * `python -m stillmotion_trainer export --checkpoint SHIPPED_MODEL --out OUT FLAG` (flag:
+ * --split or --mask-only): its JSON report, whose `onnx` is the file written.
+ */
+export async function exportShippedModel(out, flag) {
+  const args = ["-m", "stillmotion_trainer", "export", "--checkpoint", SHIPPED_MODEL, "--out", out, flag];
+  const report = await runPythonJson(args, `export ${flag}`);
+  if (!report.ok) throw new Error(`export ${flag} failed: ${JSON.stringify(report)}`);
+  return report;
+}
+
+/** The first n frames of the clip as 8-bit RGB at size x size (`decode`: the library's). */
+export function clipFrames(decode, n, size) {
+  const names = Array.from({ length: n }, (_, i) => `${String(i).padStart(6, "0")}.jpg`);
+  return Promise.all(names.map((f) => decode(join(CLIP, f), 3, { width: size, height: size })));
+}
