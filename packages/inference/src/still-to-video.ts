@@ -77,7 +77,10 @@ export async function generateFromStill(
  * image branch never reads `next_frame`; the current frame is passed), a second gives
  * M^_{t+1} = the motion mask of G(I^_t, M^_t, I^_{t+1}): the mask follows the generated motion,
  * without a `mask_refine` model's correction (made for real frames; on generated ones it grows
- * the mask). Mirrors Python models/next_frame.generation_step.
+ * the mask). A model with the warp image head (`image_head: "warp"`) moves I^_t by a predicted
+ * field plus a small residual, and its `next_mask_motion` is M^_t carried by that same field, so
+ * the clip keeps the still's identity and the mask moves with the image (docs/generation.md).
+ * Mirrors Python models/next_frame.generation_step.
  */
 export async function generationStep(
   generator: Generator,

@@ -8,9 +8,19 @@ only move and slightly re-light what it is given:
     u = MAX_STEP * (2 s_{0:2} - 1) * (W, H)      motion field in pixels, |u| <= MAX_STEP * side
     u' = clamp(p + u, 0, (W - 1, H - 1)) - p     sources kept inside the frame (edge pixels
                                                  repeat instead of black entering the view)
-    r = MAX_RESIDUAL * (2 s_{2:} - 1)            residual: occlusions, lighting
-    I^_{t+1} = clamp(warp(I_t, u') + r, 0, 1)    models/warp.warp (bilinear backward warp)
+    r~ = MAX_RESIDUAL * (2 s_{2:} - 1)
+    r = r~ - mean_{H,W}(r~)                      residual: occlusions, local lighting; zero mean
+                                                 per image and channel, so it cannot shift
+                                                 the still's colour
+    I^_{t+1} = clamp(sample(I_t, p + u') + r, 0, 1)   bicubic sampling (`sample_image`)
     M_carried = clamp(warp(M^_t, u'), 0, 1)      the same field carries the mask
+                                                 (models/warp.warp, bilinear)
+
+The image is sampled bicubically, not bilinearly: a clip resamples its frame at every step, and
+bilinear interpolation at a fractional offset is a low-pass filter that compounds. Measured on
+the real stills at 128 px, 16 random shifts of up to +-0.3 px left 0.045 of the Laplacian
+variance with bilinear sampling and 0.53 with bicubic (the learned field of the first
+real-still-to-video run: sharpness 0.011 of the still's after 16 steps; docs/generation.md).
 
 U's output layer starts at zero (weights and bias), so s = 0.5, u = 0 and r = 0: an untrained
 branch copies its input exactly. L_I between I^_{t+1} and the real next frame teaches u (the
@@ -31,6 +41,17 @@ from stillmotion_trainer.models.warp import pixel_grid, warp
 
 MAX_STEP = 0.1  # largest motion per step, as a fraction of the frame's width / height
 MAX_RESIDUAL = 0.1  # largest change of a pixel value per step on top of the warp
+
+
+def sample_image(image: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    """out(p) = image(p + field(p)), bicubic (a = -0.75, PyTorch's and onnxruntime's GridSample),
+    edge pixels repeated outside the frame. image (B, C, H, W); field (B, 2, H, W) in pixels."""
+    h, w = image.shape[-2], image.shape[-1]
+    xs, ys = pixel_grid(image)
+    gx = (2 * (xs + field[:, 0:1]) + 1) / w - 1  # (B, 1, H, W), align_corners=False coordinates
+    gy = (2 * (ys + field[:, 1:2]) + 1) / h - 1
+    grid = torch.cat([gx, gy], dim=1).permute(0, 2, 3, 1)  # (B, H, W, 2)
+    return F.grid_sample(image, grid, mode="bicubic", padding_mode="border", align_corners=False)
 
 
 class ImageWarpBranch(nn.Module):
@@ -59,11 +80,14 @@ class ImageWarpBranch(nn.Module):
         ux = torch.minimum(torch.clamp(xs + ux, min=0.0), (w - 1) + 0 * xs) - xs
         uy = torch.minimum(torch.clamp(ys + uy, min=0.0), (h - 1) + 0 * ys) - ys
         residual = MAX_RESIDUAL * (2 * s[:, 2:] - 1)  # (B, C, H, W)
+        # zero mean per image and channel: a global shift accumulated over a clip's steps was
+        # the colour drift of the first run (median 0.041 at frame 16; docs/generation.md)
+        residual = residual - residual.mean(dim=(2, 3), keepdim=True)
         return torch.cat([ux, uy], dim=1), residual
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, C, H, W), (B, 1, H, W) in [0, 1] -> I^_{t+1} (B, C, H, W), the mask carried by
         the same field (B, 1, H, W)."""
         field, residual = self.motion(image, mask)
-        next_image = (warp(image, field) + residual).clamp(0.0, 1.0)
+        next_image = (sample_image(image, field) + residual).clamp(0.0, 1.0)
         return next_image, warp(mask, field).clamp(0.0, 1.0)

@@ -157,8 +157,10 @@ def generation_step(
     (I^_t, M^_t, I^_{t+1}): the mask follows the motion the model generated. mask_refine's
     correction is left out here: it finds the lesion in what a *real* frame shows, and on
     generated frames it grew masks by up to 1.9x over 16 frames (docs/recipes.md, "Still ->
-    video"). The inference library's generateFromStill does the same two runs, reading the ONNX
-    output `next_mask_motion` (packages/inference/src/still-to-video.ts).
+    video"). With image_head "warp" the image is I^_t moved by the image branch's field and the
+    motion mask is M^_t carried by that same field (models/image_warp.py), so image and mask
+    move together. The inference library's generateFromStill does the same two runs, reading the
+    ONNX output `next_mask_motion` (packages/inference/src/still-to-video.ts).
     """
     if not getattr(getattr(model, "cfg", None), "next_frame_input", False):
         out: tuple[torch.Tensor, torch.Tensor] = model(image, mask)

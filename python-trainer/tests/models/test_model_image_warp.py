@@ -67,13 +67,23 @@ def test_one_field_moves_image_and_mask_together():
     assert (carried - torch.roll(mask, 2, dims=3)).abs().max() < 1e-4
 
 
-def test_residual_is_bounded_and_relights():
+def test_residual_is_bounded_and_keeps_the_mean_colour():
     model = _model()
-    _set_head(model.image_model, fx=0.0, fy=0.0, r=0.05)
-    image = _textured(32, 32) * 0.5
+    branch = model.image_model
+    _set_head(branch, fx=0.0, fy=0.0, r=0.05)  # a uniform brightening: removed entirely
+    image = _textured(32, 32) * 0.5 + 0.25
+    zeros = torch.zeros(1, 1, 32, 32)
     with torch.no_grad():
-        next_image, _ = model.image_model(image, torch.zeros(1, 1, 32, 32))
-    assert (next_image - image - 0.05).abs().max() < 1e-4
+        next_image, _ = branch(image, zeros)
+        assert (next_image - image).abs().max() < 1e-4
+        head = branch.net.head[0]
+        head.weight[2:].normal_(0.0, 0.5)  # a residual that varies over the image
+        field, residual = branch.motion(image, zeros)
+        next_image, _ = branch(image, zeros)
+    assert residual.abs().max() <= 2 * MAX_RESIDUAL
+    assert residual.abs().max() > 1e-3
+    assert residual.mean(dim=(2, 3)).abs().max() < 1e-6  # zero mean per channel
+    assert (next_image.mean(dim=(2, 3)) - image.mean(dim=(2, 3))).abs().max() < 1e-4
 
 
 def test_l_i_teaches_the_field_the_real_motion():

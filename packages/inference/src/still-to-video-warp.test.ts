@@ -1,0 +1,70 @@
+// generateFromStill with the warp image head (image_head: warp, python-trainer
+// models/image_warp.py): the shipped models/real-still-to-video.pt, exported by the trainer's
+// infer-reference, rolled out by onnxruntime-node like PyTorch, on a non-square still, and the
+// generated clip keeps the still's colours (identity by construction).
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { maxAbsDiff, type Reference, readReference } from "../test/reference.js";
+import { type Generator, loadGenerator } from "./generator.js";
+import { generateFromStill } from "./still-to-video.js";
+
+const run = promisify(execFile);
+const TRAINER_DIR = resolve(import.meta.dirname, "../../../python-trainer");
+const SHIPPED = resolve(TRAINER_DIR, "../models/real-still-to-video.pt");
+// the same bound as parity.test.ts's warp chains: the frozen mask-side soft arg-min amplifies
+// float32 rounding between the runtimes; the image field itself is a smooth function
+const CHAIN_TOLERANCE = 1e-3;
+
+describe("generateFromStill with the warp image head (shipped real-still-to-video)", () => {
+  let dir: string;
+  let generator: Generator;
+  let ref: Reference;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "stillmotion-warp-head-"));
+    const args = ["-m", "stillmotion_trainer", "infer-reference", "--checkpoint", SHIPPED];
+    args.push("--out", dir, "--steps", "4", "--height", "24", "--width", "40", "--seed", "5");
+    await run(process.env.STILLMOTION_PYTHON ?? "/usr/bin/python3", args, {
+      cwd: TRAINER_DIR,
+      env: { ...process.env, STILLMOTION_THREADS: "1" },
+    });
+    generator = await loadGenerator(join(dir, "model.onnx"));
+    ref = await readReference(dir);
+  }, 120_000);
+  afterAll(async () => {
+    await generator?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("is a next-frame model whose motion mask is the image field's", () => {
+    expect(generator.metadata.generatorConfig.image_head).toBe("warp");
+    expect(generator.takesNextFrame).toBe(true);
+    expect(generator.hasMotionMask).toBe(true);
+  });
+
+  it("rolls out a 40x24 still like PyTorch, image and mask", async () => {
+    const video = await generateFromStill(generator, ref.image, ref.mask, { steps: ref.rollout.length });
+    expect(video.frames.map((f) => [f.width, f.height])).toEqual(Array(5).fill([40, 24]));
+    ref.rollout.forEach((r, t) => {
+      expect(maxAbsDiff(video.frames[t + 1].data, r.image.data)).toBeLessThan(CHAIN_TOLERANCE);
+      expect(maxAbsDiff(video.masks[t + 1].data, r.mask.data)).toBeLessThan(CHAIN_TOLERANCE);
+    });
+  });
+
+  it("keeps the still's colours: per-channel mean within 0.03 after 4 steps", async () => {
+    const video = await generateFromStill(generator, ref.image, ref.mask, { steps: 4 });
+    const mean = (data: Float32Array, c: number, n: number) =>
+      data.subarray(c * n, (c + 1) * n).reduce((a, b) => a + b, 0) / n;
+    const n = ref.image.width * ref.image.height;
+    for (let c = 0; c < ref.image.channels; c++) {
+      const drift = Math.abs(mean(video.frames[4].data, c, n) - mean(ref.image.data, c, n));
+      expect(drift).toBeLessThan(0.03);
+    }
+  });
+});

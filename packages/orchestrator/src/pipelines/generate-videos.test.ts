@@ -1,0 +1,72 @@
+// generateVideos with the shipped warp-image-head model (models/real-still-to-video.onnx) on a
+// non-square still: the aspect is kept, --stride takes every n-th step, and every clip gets a
+// contact sheet and its quality numbers beside it.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { decode, encodePng } from "@stillmotion/inference";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { generateVideos, keepAspect } from "./generate-videos.js";
+
+const MODEL = resolve(import.meta.dirname, "../../../../models/real-still-to-video.onnx");
+const dir = mkdtempSync(join(tmpdir(), "stillmotion-generate-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function writeStill(root: string, width: number, height: number): Promise<void> {
+  mkdirSync(join(root, "images"), { recursive: true });
+  mkdirSync(join(root, "masks"), { recursive: true });
+  const rgb = new Uint8Array(width * height * 3);
+  const grey = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      for (let k = 0; k < 3; k++) rgb[i * 3 + k] = Math.round(127 + 100 * Math.sin(0.31 * x + 0.23 * y + k));
+      grey[i] = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (height / 4) ** 2 ? 255 : 0;
+    }
+  }
+  writeFileSync(join(root, "images", "s0.png"), await encodePng({ data: rgb, channels: 3, height, width }));
+  writeFileSync(join(root, "masks", "s0.png"), await encodePng({ data: grey, channels: 1, height, width }));
+}
+
+describe("generateVideos", () => {
+  it("keepAspect scales the longer side to the size", () => {
+    expect(keepAspect(512, 384, 128)).toEqual({ width: 128, height: 96 });
+    expect(keepAspect(300, 600, 64)).toEqual({ width: 32, height: 64 });
+    expect(keepAspect(1000, 10, 64)).toEqual({ width: 64, height: 8 });
+  });
+
+  it("keeps the still's aspect and writes a contact sheet and metrics per clip", async () => {
+    await writeStill(join(dir, "stills"), 60, 36);
+    const out = join(dir, "out");
+    const result = await generateVideos({
+      model: MODEL,
+      stills: [
+        { id: "s0", image: join(dir, "stills/images/s0.png"), mask: join(dir, "stills/masks/s0.png") },
+      ],
+      outDir: out,
+      steps: 3,
+      stride: 2,
+      size: 40,
+    });
+    const [clip] = result.clips;
+    expect(clip.video.frames).toHaveLength(4); // the still + 3 kept frames of 6 model steps
+    expect(clip.video.frames.map((f) => [f.width, f.height])).toEqual(Array(4).fill([40, 24]));
+    const sheet = await decode(readFileSync(clip.contactSheet), 3);
+    expect([sheet.width, sheet.height]).toEqual([4 * 40 + 3 * 2, 24]);
+    const metrics = JSON.parse(readFileSync(join(out, "clips", "s0", "metrics.json"), "utf8"));
+    expect(metrics).toMatchObject({ id: "s0", width: 40, height: 24 });
+    expect(metrics.consecutiveSsim).toHaveLength(3);
+    expect(metrics.colourDriftMax).toBeLessThan(0.1);
+    expect(metrics.areaRatio).toBeGreaterThan(0.7);
+    const all = JSON.parse(readFileSync(result.metrics, "utf8"));
+    expect(all).toMatchObject({ steps: 3, stride: 2, clips: [{ id: "s0" }] });
+    expect(existsSync(join(out, "dataset", "manifest.json"))).toBe(true);
+  });
+
+  it("refuses size together with width and height", async () => {
+    await expect(
+      generateVideos({ model: MODEL, stills: [], outDir: join(dir, "bad"), size: 32, width: 32, height: 32 }),
+    ).rejects.toThrow(/size: give either size or width and height/);
+  });
+});
