@@ -11,7 +11,7 @@ export interface ContactSheetOptions {
   count?: number;
   /** Pixels between frames; default 2. */
   gap?: number;
-  /** Outline colour, RGB 0..255; default [255, 48, 48]. */
+  /** Outline colour, RGB 0..255; default [64, 255, 64] (green: visible on red tissue and grey ultrasound). */
   color?: readonly [number, number, number];
 }
 
@@ -48,7 +48,7 @@ export function contactSheetPixels(
 ): RawPixels {
   const picks = sheetFrames(frames.length, options.count ?? 9);
   const gap = options.gap ?? 2;
-  const color = options.color ?? [255, 48, 48];
+  const color = options.color ?? [64, 255, 64];
   const { height: h, width: w, channels: c } = frames[0];
   const sheetW = picks.length * w + (picks.length - 1) * gap;
   const data = new Uint8Array(sheetW * h * 3).fill(255);
