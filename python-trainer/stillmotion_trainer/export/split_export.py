@@ -110,6 +110,12 @@ def check_splittable(model: nn.Module, gen_cfg: GeneratorConfig) -> NextFrameGen
             f"to cache (got next_frame_input={gen_cfg.next_frame_input}, "
             f"mask_head={gen_cfg.mask_head!r}); export it without --split"
         )
+    if gen_cfg.image_head == "warp":  # its next_mask_motion follows the image's field, not u
+        raise ValueError(
+            "split: a model with image_head 'warp' is a still -> video generator (its "
+            "next_mask_motion is the mask carried by the image's field, docs/generation.md); "
+            "export it without --split"
+        )
     return cast(NextFrameGenerator, model)
 
 

@@ -131,3 +131,11 @@ def test_onnx_export_keeps_the_three_outputs_and_dynamic_sizes(tmp_path):
     assert proto.opset_import[0].version == 16  # GridSample
     assert [o.name for o in proto.graph.output] == ["next_image", "next_mask", "next_mask_motion"]
     assert sum(n.op_type == "GridSample" for n in proto.graph.node) >= 3  # image, mask, warp head
+
+
+def test_split_export_refuses_the_warp_image_head(tmp_path):
+    from stillmotion_trainer.export.split_export import export_split
+
+    model = _model()
+    with pytest.raises(ValueError, match="split: a model with image_head 'warp'"):
+        export_split(model, model.cfg, str(tmp_path / "g.onnx"))
