@@ -173,17 +173,14 @@ def load_still(
     Greyscale stills are repeated to 3 channels for a 3-channel model (and RGB averaged for 1)."""
     from PIL import Image
 
+    image = _read_frame(image_path, channels, size)
     try:
-        with Image.open(image_path) as im:
-            im = im.convert("RGB" if channels == 3 else "L").resize((size, size), Image.BILINEAR)
-            pixels = np.asarray(im, dtype=np.float32) / 255.0
         with Image.open(mask_path) as m:
             m = m.convert("L").resize((size, size), Image.NEAREST)
             mask = (np.asarray(m) >= 128).astype(np.float32)[None]
     except OSError as e:
-        raise GenerationQualityError(f"{e.filename or image_path}: cannot read: {e}") from e
-    image = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-    return np.ascontiguousarray(image), mask
+        raise GenerationQualityError(f"{mask_path}: cannot read: {e}") from e
+    return image, mask
 
 
 def read_index(stills: Path) -> dict[str, str]:

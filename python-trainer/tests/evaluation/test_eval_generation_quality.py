@@ -163,3 +163,11 @@ def test_command_writes_the_report_and_names_a_bad_folder(tmp_path):
     assert bad.returncode == 2
     err = json.loads(bad.stdout.strip().splitlines()[-1])
     assert err["code"] == "INVALID_ARGUMENT" and str(tmp_path) in err["error"]
+
+
+def test_an_unreadable_still_is_named(tmp_path):
+    _write_stills(tmp_path / "stills", n=1)
+    (tmp_path / "stills" / "images" / "s0.png").write_bytes(b"not a png")
+    _image_warp_checkpoint(tmp_path / "g.pt")
+    with pytest.raises(gq.GenerationQualityError, match=r"s0\.png: cannot read"):
+        gq.generation_quality(tmp_path / "g.pt", tmp_path / "stills", frames=1, size=32)
