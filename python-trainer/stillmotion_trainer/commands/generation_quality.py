@@ -16,6 +16,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--real", help="stillmotion dataset of real clips: their consecutive SSIM too")
     p.add_argument("--limit", type=int, help="only the first N stills (sorted by id)")
     p.add_argument("--out", help="write the full report (per clip) as JSON here")
+    p.add_argument(
+        "--compose",
+        action="store_true",
+        help="warp image head: sample the still once per frame at the composed fields "
+        "(docs/generation.md, 'Next') instead of resampling the previous frame",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = generation_quality(
             args.checkpoint, args.stills, frames=args.frames, size=args.size, real=args.real,
-            limit=args.limit,
+            limit=args.limit, compose=args.compose,
         )  # fmt: skip
     except (StillMotionError, FileNotFoundError, OSError) as e:
         code = getattr(e, "code", "NOT_FOUND")

@@ -136,6 +136,42 @@ def roll_out(model: nn.Module, image: np.ndarray, mask: np.ndarray, steps: int) 
     return Rollout(np.stack(frames), np.stack(masks), np.stack(fields) if fields else None)
 
 
+@torch.no_grad()
+def roll_out_composed(model: nn.Module, image: np.ndarray, mask: np.ndarray, steps: int) -> Rollout:
+    """The warp image head rolled out with its fields composed (docs/generation.md, "Next"):
+    frame t is the still sampled once, at the cumulative map, instead of frame t-1 resampled:
+
+        Phi_0 = 0,  Phi_{t+1}(p) = u_t(p) + Phi_t(p + u_t(p))
+        R_0 = 0,    R_{t+1}(p) = R_t(p + u_t(p)) + r_t(p)
+        I_{t+1} = clamp(sample(I_0, p + Phi_{t+1}) + R_{t+1}, 0, 1)
+
+    (u_t, r_t) = the branch's motion of (I_t, M_t); M_{t+1} = warp(M_t, u_t) as in
+    generation_step. Not what generateFromStill does yet (that needs the field as an ONNX
+    output); this measures what it would give. ValueError for a model without the head."""
+    from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
+    from stillmotion_trainer.models.warp import warp
+
+    branch = getattr(model, "image_model", None)
+    if not isinstance(branch, ImageWarpBranch):
+        raise GenerationQualityError("compose: the model has no warp image head (image_head)")
+    still = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None]
+    cur_m = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
+    phi = torch.zeros(1, 2, still.shape[-2], still.shape[-1])  # (1, 2, H, W) pixels
+    residual = torch.zeros_like(still)
+    cur_i = still
+    frames, masks, fields = [image], [mask], []
+    for _ in range(steps):
+        u, r = branch.motion(cur_i, cur_m)
+        phi = u + warp(phi, u)  # u's sources lie inside the frame: warp reads no zeros
+        residual = sample_image(residual, u) + r
+        cur_i = (sample_image(still, phi) + residual).clamp(0.0, 1.0)
+        cur_m = warp(cur_m, u).clamp(0.0, 1.0)
+        frames.append(cur_i[0].numpy())
+        masks.append(cur_m[0].numpy())
+        fields.append(u[0].numpy())
+    return Rollout(np.stack(frames), np.stack(masks), np.stack(fields))
+
+
 def carry_mask(mask: np.ndarray, fields: np.ndarray) -> np.ndarray:
     """V_T of the module docstring: mask (1, H, W) warped by each field (T, 2, H, W) in turn
     (models/warp.warp, the lead's backward warp) -> (1, H, W)."""
@@ -253,9 +289,11 @@ def generation_quality(
     size: int = 128,
     real: Optional[str | Path] = None,
     limit: Optional[int] = None,
+    compose: bool = False,
 ) -> dict[str, Any]:
     """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
-    the consecutive-frame SSIM of that dataset's real clips at the same size."""
+    the consecutive-frame SSIM of that dataset's real clips at the same size. compose: roll out
+    with `roll_out_composed` (warp image head only) instead of `roll_out`."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
@@ -271,7 +309,8 @@ def generation_quality(
     clips = []
     for still_id, image_path, mask_path in chosen:
         image, mask = load_still(image_path, mask_path, cfg.channels, size)
-        record = clip_quality(roll_out(model, image, mask, frames))
+        rollout = (roll_out_composed if compose else roll_out)(model, image, mask, frames)
+        record = clip_quality(rollout)
         record.update(id=still_id, dataset=sources.get(still_id, ""))
         clips.append(record)
     by_dataset = {
@@ -284,6 +323,7 @@ def generation_quality(
         "frames": frames,
         "size": size,
         "image_head": getattr(cfg, "image_head", "direct"),
+        "composed": compose,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,

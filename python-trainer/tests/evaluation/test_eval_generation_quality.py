@@ -171,3 +171,31 @@ def test_an_unreadable_still_is_named(tmp_path):
     _image_warp_checkpoint(tmp_path / "g.pt")
     with pytest.raises(gq.GenerationQualityError, match=r"s0\.png: cannot read"):
         gq.generation_quality(tmp_path / "g.pt", tmp_path / "stills", frames=1, size=32)
+
+
+def test_composed_roll_out_samples_the_still_once_at_the_summed_field():
+    from tests.models.test_model_image_warp import _set_head
+
+    from stillmotion_trainer.models.image_warp import sample_image
+
+    cfg = generator_config(
+        "tiny", next_frame_input=True, mask_head="warp", mask_refine=True, image_head="warp"
+    )
+    torch.manual_seed(0)
+    model = build_generator(cfg).eval()
+    _set_head(model.image_model, fx=-0.4, fy=0.3, r=0.0)  # a constant fractional field
+    image = _textured(32, 32, seed=3)
+    mask = np.zeros((1, 32, 32), dtype=np.float32)
+    mask[0, 10:20, 10:20] = 1.0
+    composed = gq.roll_out_composed(model, image, mask, 4)
+    sequential = gq.roll_out(model, image, mask, 4)
+    field = torch.tensor([-1.6, 1.2]).view(1, 2, 1, 1).expand(1, 2, 32, 32)  # 4 x (-0.4, 0.3)
+    once = sample_image(torch.from_numpy(image)[None], field)[0].numpy().clip(0, 1)
+    inner = (slice(None), slice(6, -6), slice(6, -6))  # beyond the bicubic reach of the edges
+    assert np.abs(composed.frames[-1][inner] - once[inner]).max() < 1e-4
+    # resampling the previous frame 4 times is not the same as sampling the still once
+    assert (
+        np.abs(sequential.frames[-1][inner] - once[inner]).max()
+        > 10 * np.abs(composed.frames[-1][inner] - once[inner]).max()
+    )
+    assert np.array_equal(composed.masks[-1], sequential.masks[-1])  # the same mask path
