@@ -126,7 +126,9 @@ describe("terminal table", () => {
     expect(text).toContain("PSNR (frame-weighted): model 31.00 dB vs copy-last 24.50 dB, margin +6.50 dB");
     expect(text).toContain("skipped clip-3: no frame has a gtMask");
     expect(text).toContain("warning: clip-2: no keyMask");
-    expect(text).toContain("split val: 2 video(s), 32x32, linear fusion, masks carried from the previous frame, 1 skipped");
+    expect(text).toContain(
+      "split val: 2 video(s), 32x32, linear fusion, masks carried from the previous frame, 1 skipped",
+    );
   });
 
   it("picks the better baseline by frame-weighted Dice", () => {
