@@ -2,8 +2,10 @@
  * Bad-input suite, surface "CLI arguments": option values commander used to pass through as NaN
  * (`--size abc` was ignored, `--restart-on-failure abc` meant no limit), sizes that would
  * allocate gigabytes, outputs that are files or already hold results, a run directory that
- * already holds a run. Each case: non-zero exit, one line `stillmotion: CODE: message` naming the
- * option or path, and nothing written where the command would have written.
+ * already holds a run, commander's own usage errors (unknown option or command, a missing option or
+ * argument). Each case: non-zero
+ * exit, one line `stillmotion: CODE: message` naming the option or path, and nothing written where
+ * the command would have written.
  */
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -47,6 +49,19 @@ const cases: Array<[string, Argv, string, string]> = [
     "INVALID_ARGUMENT",
     "--fusion",
   ],
+  // commander's usage errors: its own text was the message, a blank line and the whole help.
+  ["unknown option", train("--bogus"), "INVALID_ARGUMENT", "--bogus"],
+  ["misspelt option", generate("--step", "2"), "INVALID_ARGUMENT", "--step"],
+  ["missing required option", (out) => ["train", "--run-dir", out], "INVALID_ARGUMENT", "--config"],
+  ["missing argument", (out) => ["export", "--out", out], "INVALID_ARGUMENT", "runDir"],
+  ["option without its value", train("--restart-on-failure"), "INVALID_ARGUMENT", "--restart-on-failure"],
+  [
+    "unknown command",
+    (out) => ["trian", "-c", join(fx.root, "config.json"), "--run-dir", out],
+    "INVALID_ARGUMENT",
+    "trian",
+  ],
+  ["unknown subcommand", (out) => ["runs", "shwo", out], "INVALID_ARGUMENT", "shwo"],
   [
     "generate from a missing folder",
     (out) => ["generate", join(fx.root, "no-such-stills"), "-m", fx.model, "-o", out],
@@ -66,6 +81,15 @@ describe("CLI arguments", () => {
     const out = join(caseDir(fx, `args-${name}`), "out");
     const run = await runCli(argv(out));
     expectFailure(run, { code, names, absent: [out] });
+  });
+
+  it.concurrent("--help is still commander's full help, exit 0", async () => {
+    const run = await runCli(["train", "--help"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: stillmotion train \[options\]\n/);
+    expect(run.stdout).toContain("--nproc <n>");
+    expect(run.stdout).toContain("Ctrl-C once");
+    expect(run.stderr).toBe("");
   });
 
   it.concurrent("--out is a file", async () => {
