@@ -1,6 +1,8 @@
 /** `stillmotion sweep`: a grid or list of config overrides, run one after another, compared in one table. */
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
+import { loadRunConfig } from "../config/run-config.js";
+import { asStillMotionError, StillMotionError } from "../errors.js";
 import { writeJsonAtomic } from "../runs/run-record.js";
 import { fmt, formatTable, summarizeRun } from "../runs/run-summary.js";
 import { gridPlan, listPlan, type SweepRun } from "../runs/sweep-plan.js";
@@ -15,11 +17,56 @@ export interface SweepOptions {
   json?: boolean;
 }
 
+export interface SweepResult {
+  name: string;
+  runDir: string;
+  overrides: string[];
+  ok: boolean;
+  error?: string;
+  /** Why the run failed, as the CLI would report it alone. */
+  failure?: StillMotionError;
+}
+
+/**
+ * Every run's config, checked before the first run starts: a bad `--set` or a bad override in the
+ * grid or the list is refused at once, naming it, instead of failing each run in turn (and the
+ * sweep ending with a table of failures). Each error says which run's overrides it came from.
+ */
+export function checkPlan(options: SweepOptions, plan: readonly SweepRun[]): void {
+  const shared = options.set ?? [];
+  loadRunConfig(options.config, shared); // a bad --set: the error train itself gives
+  for (const [i, run] of plan.entries()) {
+    try {
+      loadRunConfig(options.config, [...shared, ...run.overrides]);
+    } catch (err) {
+      const error = asStillMotionError(err);
+      const where = options.list ? `${options.list}: runs[${i}] (${run.name})` : `--grid run ${run.name}`;
+      throw new StillMotionError(error.code, `${where}: ${error.message}`, {
+        reason: error.reason,
+        cause: err,
+      });
+    }
+  }
+}
+
+/** The sweep's outcome as one error when any run failed (the table has each run's reason). */
+export function sweepFailure(results: readonly SweepResult[], root: string): StillMotionError | undefined {
+  const failed = results.filter((r) => !r.ok);
+  const first = failed[0]?.failure;
+  if (!first) return undefined;
+  const reason = first.message.split("\n")[0];
+  return new StillMotionError(
+    first.code,
+    `${failed.length} of ${results.length} sweep runs failed (${join(root, "sweep.json")}); first, ${failed[0].name}: ${reason}`,
+    { reason: first.reason, cause: first },
+  );
+}
+
 export async function sweep(options: SweepOptions) {
   const plan: SweepRun[] = options.list ? listPlan(options.list) : gridPlan(options.grid ?? []);
+  checkPlan(options, plan);
   const root = resolve(options.root);
-  const results: Array<{ name: string; runDir: string; overrides: string[]; ok: boolean; error?: string }> =
-    [];
+  const results: SweepResult[] = [];
   for (const [i, run] of plan.entries()) {
     const runDir = join(root, run.name);
     process.stderr.write(
@@ -30,12 +77,14 @@ export async function sweep(options: SweepOptions) {
       results.push({ name: run.name, runDir, overrides: run.overrides, ok: true });
     } catch (err) {
       // one failed run does not end the sweep; it is reported in the table
+      const failure = asStillMotionError(err);
       results.push({
         name: run.name,
         runDir,
         overrides: run.overrides,
         ok: false,
-        error: (err as Error).message,
+        error: failure.message,
+        failure,
       });
     }
   }
@@ -54,7 +103,10 @@ export async function sweep(options: SweepOptions) {
       fmt(s?.bestValLoss),
     ]);
   }
-  writeJsonAtomic(join(root, "sweep.json"), { config: resolve(options.config), results });
+  writeJsonAtomic(join(root, "sweep.json"), {
+    config: resolve(options.config),
+    results: results.map(({ failure, ...result }) => ({ ...result, code: failure?.codeName })),
+  });
   return { results, table: formatTable(rows) };
 }
 
@@ -78,7 +130,9 @@ export function register(program: Command): void {
     )
     .action(async (opts: SweepOptions) => {
       const { results, table } = await sweep(opts);
-      console.log(opts.json ? JSON.stringify(results) : table);
-      if (results.some((r) => !r.ok)) process.exitCode = 1;
+      console.log(opts.json ? JSON.stringify(results.map(({ failure, ...r }) => r)) : table);
+      // Thrown, not process.exitCode: bin.ts sets the exit code from what main returns.
+      const failure = sweepFailure(results, resolve(opts.root));
+      if (failure) throw failure;
     });
 }
