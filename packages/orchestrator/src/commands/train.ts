@@ -19,6 +19,10 @@ import { integerOption } from "./integer-option.js";
 /** Most restarts --restart-on-failure allows: a trainer that dies 100 times will not recover. */
 export const MAX_RESTARTS = 100;
 
+/** Bounds for the torchrun options: far above any real job, low enough to catch a typo. */
+export const MAX_NPROC = 1024;
+export const MAX_NNODES = 4096;
+
 export interface TrainOptions {
   config: string;
   set?: string[];
@@ -160,6 +164,17 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
   }
 }
 
+/** A rank names one of the --nnodes machines: 0 .. nnodes - 1 (torchrun would wait forever). */
+export function checkNodeRank(opts: Pick<TrainOptions, "nnodes" | "nodeRank">): void {
+  const nnodes = opts.nnodes ?? 1;
+  if (opts.nodeRank !== undefined && opts.nodeRank >= nnodes) {
+    throw new StillMotionError(
+      Code.INVALID_ARGUMENT,
+      `--node-rank: expected an integer in [0, ${nnodes - 1}] (below --nnodes ${nnodes}), got ${opts.nodeRank}`,
+    );
+  }
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -178,11 +193,28 @@ export function register(program: Command): void {
       integerOption("--restart-on-failure", 0, MAX_RESTARTS),
     )
     .option("--json", "print the outcome as one JSON object (and log JSON lines on stderr)")
-    .option("--nproc <n>", "processes per node under torchrun (DistributedDataParallel)", Number)
-    .option("--nnodes <n>", "machines taking part (multi-node torchrun)", Number)
-    .option("--node-rank <r>", "this machine's rank among --nnodes", Number)
+    // Number() let `--nproc abc` through as NaN (silently one process) and `--nproc 1.5` to torchrun.
+    .option(
+      "--nproc <n>",
+      "processes per node under torchrun (DistributedDataParallel)",
+      integerOption("--nproc", 1, MAX_NPROC),
+    )
+    .option(
+      "--nnodes <n>",
+      "machines taking part (multi-node torchrun)",
+      integerOption("--nnodes", 1, MAX_NNODES),
+    )
+    .option(
+      "--node-rank <r>",
+      "this machine's rank among --nnodes",
+      integerOption("--node-rank", 0, MAX_NNODES - 1),
+    )
     .option("--master-addr <host>", "rank 0's address for multi-node rendezvous")
-    .option("--master-port <port>", "rank 0's port for multi-node rendezvous", Number)
+    .option(
+      "--master-port <port>",
+      "rank 0's port for multi-node rendezvous",
+      integerOption("--master-port", 1, 65535),
+    )
     .option("--dashboard [port]", "serve the live dashboard (default port 6007; 0 = any free one)")
     .addHelpText(
       "after",
@@ -198,6 +230,7 @@ Examples:
 Ctrl-C once: finish the step, checkpoint, stop. Twice: kill.`,
     )
     .action(async (opts: TrainOptions) => {
+      checkNodeRank(opts);
       const outcome = await train(opts);
       if (opts.json) console.log(JSON.stringify(outcome));
       else

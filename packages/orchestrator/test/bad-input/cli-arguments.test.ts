@@ -3,7 +3,7 @@
  * (`--size abc` was ignored, `--restart-on-failure abc` meant no limit), sizes that would
  * allocate gigabytes, outputs that are files or already hold results, a run directory that
  * already holds a run, commander's own usage errors (unknown option or command, a missing option or
- * argument). Each case: non-zero
+ * argument), torchrun's whole-number options. Each case: non-zero
  * exit, one line `stillmotion: CODE: message` naming the option or path, and nothing written where
  * the command would have written.
  */
@@ -49,6 +49,20 @@ const cases: Array<[string, Argv, string, string]> = [
     "INVALID_ARGUMENT",
     "--fusion",
   ],
+  // torchrun's options: Number() passed `abc` on as NaN (one process, silently) and 1.5 to torchrun.
+  ["train --nproc abc", train("--nproc", "abc"), "INVALID_ARGUMENT", "--nproc"],
+  ["train --nproc 1.5", train("--nproc", "1.5"), "INVALID_ARGUMENT", "--nproc"],
+  ["train --nproc 0", train("--nproc", "0"), "INVALID_ARGUMENT", "--nproc"],
+  ["train --nnodes two", train("--nnodes", "two"), "INVALID_ARGUMENT", "--nnodes"],
+  ["train --node-rank 0.5", train("--node-rank", "0.5"), "INVALID_ARGUMENT", "--node-rank"],
+  [
+    "train --node-rank not below --nnodes",
+    train("--nnodes", "2", "--node-rank", "2"),
+    "INVALID_ARGUMENT",
+    "--node-rank",
+  ],
+  ["train --master-port 70000", train("--master-port", "70000"), "INVALID_ARGUMENT", "--master-port"],
+  ["train --master-port abc", train("--master-port", "abc"), "INVALID_ARGUMENT", "--master-port"],
   // commander's usage errors: its own text was the message, a blank line and the whole help.
   ["unknown option", train("--bogus"), "INVALID_ARGUMENT", "--bogus"],
   ["misspelt option", generate("--step", "2"), "INVALID_ARGUMENT", "--step"],
