@@ -157,9 +157,10 @@ export async function train(options: TrainOptions): Promise<RunOutcome> {
     throw err;
   } finally {
     progress.stop();
-    await board.finish(failure);
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigint);
+    // Throws only after a run that succeeded (a report a full disk refused): then nothing below runs.
+    await board.finish(failure);
     if (failure && createdRunDir && !trainedAStep(runDir)) rmSync(runDir, { recursive: true, force: true });
   }
 }

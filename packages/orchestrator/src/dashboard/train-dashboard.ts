@@ -4,11 +4,11 @@
  * run_dir/previews/, feeds the dashboard) and `finish` (writes run_dir/report.html, closes the
  * dashboard). Keeping it here leaves train.ts a few lines.
  */
-import { Code, StillMotionError } from "../errors.js";
+import { asStillMotionError, Code, StillMotionError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { TelemetryEvent } from "../trainer/telemetry-subscriber.js";
 import { savePreview, toStoredPreview } from "./preview-store.js";
-import { writeReport } from "./report.js";
+import { reportPath, writeReport } from "./report.js";
 import { LiveRunSource } from "./run-source.js";
 import { type Dashboard, DEFAULT_PORT, startDashboard } from "./server.js";
 
@@ -71,7 +71,12 @@ export class TrainDashboard {
     } catch (err) {
       // Previews and the live page are conveniences: a full disk or a malformed preview must
       // not stop the training. Said once, in the run's log.
-      if (!this.warned) this.options.logger.warn({ err }, "dashboard/preview update failed; the run goes on");
+      // One line, no stack: on a full disk this is expected, not a bug.
+      if (!this.warned) {
+        this.options.logger.warn(
+          `dashboard/preview update failed (${asStillMotionError(err).message}); the run goes on`,
+        );
+      }
       this.warned = true;
     }
   }
@@ -79,25 +84,46 @@ export class TrainDashboard {
   /**
    * Writes the report (when the trainer did start: a refused run directory keeps its old report)
    * and closes the dashboard. `error` is why the run failed, if it did. Returns the report path.
+   *
+   * A report that cannot be written (a full disk) fails a run that had succeeded: exit 0 with no
+   * report.html would tell the user all is well. After a failed run it is only a warning line:
+   * the run's own error is the one the user must read.
    */
   async finish(error?: unknown): Promise<string | undefined> {
     const reason = error ? `failed: ${error instanceof Error ? error.message : String(error)}` : undefined;
     if (reason) this.live?.markFailed(reason);
-    let report: string | undefined;
-    if (this.started) {
-      try {
-        report = await writeReport(this.runDir, reason ? { status: { state: "failed", reason } } : {});
-        this.print(`report: ${report}`);
-      } catch (err) {
-        this.options.logger.warn({ err }, "cannot write the run's report; `stillmotion report` can retry");
-      }
+    try {
+      if (!this.started) return undefined;
+      const report = await this.writeRunReport(reason);
+      this.print(`report: ${report}`);
+      return report;
+    } catch (err) {
+      const failure = reportWriteError(err, reportPath(this.runDir));
+      if (!error) throw failure;
+      this.options.logger.warn(`report not written (${failure.message}); \`stillmotion report\` can retry`);
+      return undefined;
+    } finally {
+      this.live?.close();
+      await this.server?.close();
     }
-    this.live?.close();
-    await this.server?.close();
-    return report;
+  }
+
+  private writeRunReport(reason: string | undefined): Promise<string> {
+    return writeReport(this.runDir, reason ? { status: { state: "failed", reason } } : {});
   }
 
   private print(line: string): void {
     (this.options.print ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
   }
+}
+
+/**
+ * Why the report could not be written, naming it: write(2) fails with ENOSPC on a file
+ * descriptor, and Node's error then carries no path ("no space left on device, write").
+ * The atomic writer has already removed its temporary file.
+ */
+function reportWriteError(err: unknown, path: string): StillMotionError {
+  const sys = err as NodeJS.ErrnoException;
+  if (sys instanceof Error && typeof sys.code === "string" && !sys.path) sys.path = path;
+  return asStillMotionError(err);
 }

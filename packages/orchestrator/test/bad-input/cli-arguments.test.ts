@@ -3,12 +3,12 @@
  * (`--size abc` was ignored, `--restart-on-failure abc` meant no limit), sizes that would
  * allocate gigabytes, outputs that are files or already hold results, a run directory that
  * already holds a run, commander's own usage errors (unknown option or command, a missing option or
- * argument), torchrun's whole-number options. Each case: non-zero
+ * argument), torchrun's whole-number options, and a full disk under `train`. Each case: non-zero
  * exit, one line `stillmotion: CODE: message` naming the option or path, and nothing written where
  * the command would have written.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BIN, caseDir, expectFailure, runCli, useSharedFixture } from "./harness.js";
@@ -153,6 +153,48 @@ describe.skipIf(!canMount)("--out on a full disk (ENOSPC)", () => {
       { code: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr },
       { code: "RESOURCE_EXHAUSTED", names: out },
     );
+    expect(run.stdout).toContain("left:\n");
+  });
+});
+
+/** tmpfs counts whole pages: what the files under `dir` take there (folders take none). */
+function tmpfsPages(dir: string, skip: (name: string) => boolean): number {
+  let pages = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || skip(entry.name)) continue;
+    pages += Math.ceil(statSync(join(entry.parentPath, entry.name)).size / PAGE);
+  }
+  return pages;
+}
+const PAGE = 4096;
+
+/** `stillmotion train` into a tmpfs of `pages` pages, in a private mount namespace. */
+function trainOnDisk(disk: string, pages: number) {
+  const runDir = join(disk, "run");
+  const argv = [process.execPath, BIN, "train", "-c", join(fx.root, "config.json"), "--run-dir", runDir];
+  const argvText = argv.map((a) => `'${a}'`).join(" ");
+  const script = `mount -t tmpfs -o size=${pages * PAGE} tmpfs '${disk}' && ${argvText}; rc=$?; echo "left:$(ls -A '${disk}')"; echo "run:$(ls -A '${runDir}' 2>/dev/null | tr '\\n' ' ')"; exit $rc`;
+  const run = spawnSync("unshare", ["-m", "sh", "-c", script], { encoding: "utf8" });
+  return { runDir, run: { code: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr } };
+}
+
+describe.skipIf(!canMount)("train on a full disk (ENOSPC)", () => {
+  it.concurrent("the run trains but report.html does not fit: not exit 0, no report or temp file", async () => {
+    // Room for everything the fixture's run wrote but its report, plus 3 pages of slack (the
+    // log's extra lines); the report needs more than that.
+    const slack = 3;
+    expect(tmpfsPages(fx.runDir, (f) => f !== "report.html")).toBeGreaterThan(slack);
+    const pages = tmpfsPages(fx.runDir, (f) => f === "report.html") + slack;
+    const { runDir, run } = trainOnDisk(caseDir(fx, "args-enospc-train-report"), pages);
+    expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: join(runDir, "report.html") });
+    const left = /^run:(.*)$/m.exec(run.stdout)?.[1] ?? "";
+    expect(left).toContain("checkpoints"); // the trained run is kept: `stillmotion report` can retry
+    expect(left).not.toMatch(/report|\.tmp/);
+  });
+
+  it.concurrent("the disk is full from the start: the run's error alone, no run directory", async () => {
+    const { runDir, run } = trainOnDisk(caseDir(fx, "args-enospc-train-start"), 4);
+    expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: runDir });
     expect(run.stdout).toContain("left:\n");
   });
 });
