@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { telemetry } from "@stillmotion/proto";
 import { describe, expect, it } from "vitest";
@@ -40,6 +40,31 @@ describe("TrainDashboard", () => {
     const started = await TrainDashboard.start(dir, { logger: silentLogger, print: () => {} });
     started.onEvent(event({ runStarted: { runDir: dir } }));
     expect(await started.finish()).toBe(reportPath(dir));
+  });
+
+  it("a report it cannot write fails a run that succeeded, and is one warning after one that failed", async () => {
+    const dir = usedRunDir();
+    // A folder where report.html goes: the atomic writer's rename onto it fails (EISDIR), as a
+    // full disk fails its write (the bad-input suite does that one on a tmpfs, as root).
+    mkdirSync(join(reportPath(dir), "blocker"), { recursive: true });
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (line: string) => warnings.push(line) } as never;
+    const print = () => {};
+
+    const ok = await TrainDashboard.start(dir, { logger, print });
+    ok.onEvent(event({ runStarted: { runDir: dir } }));
+    const error = await ok.finish().catch((err: Error) => err);
+    expect(String(error)).toBe(
+      `INVALID_ARGUMENT: ${reportPath(dir)}: illegal operation on a directory (rename)`,
+    );
+    expect(warnings).toEqual([]);
+
+    const failed = await TrainDashboard.start(dir, { logger, print });
+    failed.onEvent(event({ runStarted: { runDir: dir } }));
+    expect(await failed.finish(new Error("trainer died"))).toBeUndefined();
+    expect(warnings).toEqual([expect.stringMatching(/^report not written \(.*report\.html: .*\); /)]);
+    // Neither attempt left its temporary file.
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 
   it("reads --dashboard [port]", () => {

@@ -119,11 +119,11 @@ export class TrainDashboard {
 
 /**
  * Why the report could not be written, naming it: write(2) fails with ENOSPC on a file
- * descriptor, and Node's error then carries no path ("no space left on device, write").
- * The atomic writer has already removed its temporary file.
+ * descriptor, and Node's error then carries no path ("no space left on device, write"), and a
+ * failed rename names the temporary file, which the atomic writer has already removed.
  */
 function reportWriteError(err: unknown, path: string): StillMotionError {
   const sys = err as NodeJS.ErrnoException;
-  if (sys instanceof Error && typeof sys.code === "string" && !sys.path) sys.path = path;
+  if (sys instanceof Error && typeof sys.code === "string") sys.path = path;
   return asStillMotionError(err);
 }
