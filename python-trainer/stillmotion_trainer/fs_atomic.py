@@ -56,16 +56,51 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         finally:
             os.close(fd)
         os.replace(tmp, target)
+    except OSError as err:
+        # write(2) on a full disk raises "No space left on device" with no file name, and the
+        # temporary file's name means nothing to the user (it is removed below): name the target.
+        if err.filename is None or str(err.filename) == str(tmp):
+            err.filename = str(target)
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     fsync_dir(target.parent)
 
 
+class _WriteErrorRecorder:
+    """A file that remembers the OSError one of its writes raised. A library writing through a
+    callback can replace it with its own error: torch.save's zip writer turns "No space left on
+    device" into ``RuntimeError: [enforce fail at inline_container.cc] unexpected pos 64 vs 0``."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+
 def produce_atomic(path: PathLike, produce: Callable[[IO[bytes]], object]) -> None:
-    """Call ``produce(f)`` with a binary file open for writing, then publish it at `path`."""
+    """Call ``produce(f)`` with a binary file open for writing, then publish it at `path`.
+
+    A failed write is what the caller sees (named after `path`, see `atomic_path`), whatever
+    error the producing library made of it."""
     with atomic_path(path) as tmp:
         with open(tmp, "xb") as f:
-            produce(f)
+            recorder = _WriteErrorRecorder(f)
+            try:
+                produce(recorder)  # type: ignore[arg-type]
+            except Exception as err:
+                if recorder.error is None or err is recorder.error:
+                    raise
+                raise recorder.error from err
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:

@@ -33,10 +33,50 @@ def test_a_failing_writer_keeps_the_old_file_and_removes_the_temp(tmp_path: Path
         f.write(b"half")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(OSError, match="No space") as info:
         produce_atomic(target, half_then_fail)
+    # named after the file being written (write(2) errors carry no name), not the removed temp
+    assert info.value.filename == str(target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_a_full_disk_under_torch_save_is_the_os_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch's zip writer turns a failed write into RuntimeError "unexpected pos ..."."""
+    import errno
+
+    import torch
+
+    class FullAfter:
+        """A real file on which writes past 100 bytes fail as on a full disk."""
+
+        def __init__(self, f) -> None:  # type: ignore[no-untyped-def]
+            self.f, self.written = f, 0
+
+        def write(self, data: bytes) -> int:
+            if self.written + len(data) > 100:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.written += len(data)
+            return self.f.write(data)
+
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(self.f, name)
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *exc) -> None:  # type: ignore[no-untyped-def]
+            self.f.close()
+
+    monkeypatch.setattr(fs_atomic, "open", lambda p, mode: FullAfter(open(p, mode)), raising=False)
+    target = tmp_path / "step-00000002.pt"
+    with pytest.raises(OSError) as info:
+        produce_atomic(target, lambda f: torch.save({"w": torch.zeros(1000)}, f))
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(target))
+    assert isinstance(info.value.__cause__, RuntimeError)  # what torch made of it, kept as cause
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_fsyncs_the_file_then_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

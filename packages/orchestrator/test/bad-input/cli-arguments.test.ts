@@ -157,44 +157,71 @@ describe.skipIf(!canMount)("--out on a full disk (ENOSPC)", () => {
   });
 });
 
-/** tmpfs counts whole pages: what the files under `dir` take there (folders take none). */
-function tmpfsPages(dir: string, skip: (name: string) => boolean): number {
-  let pages = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || skip(entry.name)) continue;
-    pages += Math.ceil(statSync(join(entry.parentPath, entry.name)).size / PAGE);
+const PAGE = 4096;
+
+/**
+ * What the fixture's training run wrote, as tmpfs counts it (whole pages; folders take none), by
+ * file: its top-level records, logs/ and checkpoints/. Not report.html, nor what other cases
+ * may add to the run (exports, eval sections).
+ */
+function trainingPages(): Map<string, number> {
+  const pages = new Map<string, number>();
+  for (const sub of ["", "logs", "checkpoints"]) {
+    for (const entry of readdirSync(join(fx.runDir, sub), { withFileTypes: true })) {
+      if (!entry.isFile() || entry.name === "report.html") continue;
+      pages.set(join(sub, entry.name), Math.ceil(statSync(join(fx.runDir, sub, entry.name)).size / PAGE));
+    }
   }
   return pages;
 }
-const PAGE = 4096;
+const sum = (values: Iterable<number>) => [...values].reduce((a, b) => a + b, 0);
 
-/** `stillmotion train` into a tmpfs of `pages` pages, in a private mount namespace. */
+/**
+ * `stillmotion train` into a tmpfs of `pages` pages, in a private mount namespace; stdout gains
+ * what it left: `run:` the run directory's entries, `tmp:` any temporary file on the disk.
+ */
 function trainOnDisk(disk: string, pages: number) {
   const runDir = join(disk, "run");
   const argv = [process.execPath, BIN, "train", "-c", join(fx.root, "config.json"), "--run-dir", runDir];
   const argvText = argv.map((a) => `'${a}'`).join(" ");
-  const script = `mount -t tmpfs -o size=${pages * PAGE} tmpfs '${disk}' && ${argvText}; rc=$?; echo "left:$(ls -A '${disk}')"; echo "run:$(ls -A '${runDir}' 2>/dev/null | tr '\\n' ' ')"; exit $rc`;
+  const listing = `echo "run:$(ls -A '${runDir}' 2>/dev/null | tr '\\n' ' ')"; echo "tmp:$(find '${disk}' -name '*.tmp')"`;
+  const script = `mount -t tmpfs -o size=${pages * PAGE} tmpfs '${disk}' && ${argvText}; rc=$?; ${listing}; exit $rc`;
   const run = spawnSync("unshare", ["-m", "sh", "-c", script], { encoding: "utf8" });
-  return { runDir, run: { code: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr } };
+  const left = /^run:(.*)$/m.exec(run.stdout)?.[1]?.trim().split(" ").filter(Boolean) ?? [];
+  expect(run.stdout).toMatch(/^tmp:$/m);
+  return {
+    runDir,
+    left,
+    run: { code: run.status, signal: run.signal, stdout: run.stdout, stderr: run.stderr },
+  };
 }
+
+/** Pages of slack beyond what the run needs: the log's few extra lines. */
+const SLACK = 3;
 
 describe.skipIf(!canMount)("train on a full disk (ENOSPC)", () => {
   it.concurrent("the run trains but report.html does not fit: not exit 0, no report or temp file", async () => {
-    // Room for everything the fixture's run wrote but its report, plus 3 pages of slack (the
-    // log's extra lines); the report needs more than that.
-    const slack = 3;
-    expect(tmpfsPages(fx.runDir, (f) => f !== "report.html")).toBeGreaterThan(slack);
-    const pages = tmpfsPages(fx.runDir, (f) => f === "report.html") + slack;
-    const { runDir, run } = trainOnDisk(caseDir(fx, "args-enospc-train-report"), pages);
+    const reportPages = Math.ceil(statSync(join(fx.runDir, "report.html")).size / PAGE);
+    expect(reportPages).toBeGreaterThan(SLACK);
+    const disk = caseDir(fx, "args-enospc-train-report");
+    const { runDir, left, run } = trainOnDisk(disk, sum(trainingPages().values()) + SLACK);
     expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: join(runDir, "report.html") });
-    const left = /^run:(.*)$/m.exec(run.stdout)?.[1] ?? "";
     expect(left).toContain("checkpoints"); // the trained run is kept: `stillmotion report` can retry
-    expect(left).not.toMatch(/report|\.tmp/);
+    expect(left).not.toContain("report.html");
+  });
+
+  it.concurrent("the checkpoint does not fit: its file named, no temp file", async () => {
+    const pages = trainingPages();
+    const checkpoint = [...pages.keys()].find((f) => f.endsWith(".pt")) ?? "";
+    expect(pages.get(checkpoint)).toBeGreaterThan(SLACK);
+    const disk = caseDir(fx, "args-enospc-train-checkpoint");
+    const { runDir, run } = trainOnDisk(disk, sum(pages.values()) - (pages.get(checkpoint) ?? 0) + SLACK);
+    expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: join(runDir, checkpoint) });
   });
 
   it.concurrent("the disk is full from the start: the run's error alone, no run directory", async () => {
-    const { runDir, run } = trainOnDisk(caseDir(fx, "args-enospc-train-start"), 4);
+    const { runDir, left, run } = trainOnDisk(caseDir(fx, "args-enospc-train-start"), 4);
     expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: runDir });
-    expect(run.stdout).toContain("left:\n");
+    expect(left).toEqual([]);
   });
 });
