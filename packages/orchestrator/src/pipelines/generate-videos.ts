@@ -20,6 +20,7 @@ import {
   writeFileAtomic,
   writePngSequence,
 } from "@stillmotion/inference";
+import sharp from "sharp";
 import { DatasetWriter } from "../dataset/write.js";
 import { Code, StillMotionError } from "../errors.js";
 import { contactSheetPng } from "./contact-sheet.js";
@@ -134,18 +135,24 @@ async function writeVideos(
   const dataset = await DatasetWriter.open(join(staged.stage, "dataset"));
   for (const [i, still] of options.stills.entries()) {
     const image = await readStill(still.image, generator.channels, options);
-    const mask = still.mask
-      ? await readMask(still.mask, { width: image.width, height: image.height })
-      : undefined;
-    // generateFromStill would refuse it too, but without saying which of the stills' files it is
-    if (mask && (mask.width !== image.width || mask.height !== image.height)) {
-      throw new StillMotionError(
-        Code.INVALID_ARGUMENT,
-        `${still.mask}: mask is ${mask.width}x${mask.height}, its image ${still.image} is ${image.width}x${image.height}`,
-      );
+    // a mask must have its still's own size: resized along with the still, one of another size
+    // would silently misplace the lesion (and the error names which of the stills' files it is)
+    const mask = still.mask ? await readMask(still.mask) : undefined;
+    if (mask) {
+      const own = await sharp(still.image).metadata();
+      if (mask.width !== own.width || mask.height !== own.height) {
+        throw new StillMotionError(
+          Code.INVALID_ARGUMENT,
+          `${still.mask}: mask is ${mask.width}x${mask.height}, its image ${still.image} is ${own.width}x${own.height}`,
+        );
+      }
     }
+    const sized =
+      mask && still.mask && (mask.width !== image.width || mask.height !== image.height)
+        ? await readMask(still.mask, { width: image.width, height: image.height })
+        : mask;
     const video = everyNth(
-      await generateFromStill(generator, image, mask, { steps: steps * stride }),
+      await generateFromStill(generator, image, sized, { steps: steps * stride }),
       stride,
     );
     const clipDir = join("clips", still.id);
