@@ -149,7 +149,7 @@ class Embedding(nn.Module):
         # ceil_mode: a frame smaller than the stride (or not a multiple of it) keeps its border
         # as a partial cell, averaged over the pixels it holds, instead of losing it
         x = normalise(F.avg_pool2d(image, self.stride, ceil_mode=True))  # (B, C, ⌈H/s⌉, ⌈W/s⌉)
-        return torch.cat([x, normalise(self.conv(x))], dim=1)  # (B, C + E, H/s, W/s)
+        return torch.cat([x, normalise(self.conv(x))], dim=1)  # (B, C + E, ⌈H/s⌉, ⌈W/s⌉)
 
 
 class DisplacementEstimator(nn.Module):
