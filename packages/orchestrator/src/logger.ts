@@ -43,7 +43,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const targets = [consoleTarget(options, level)];
   if (options.file)
     targets.push({ target: "pino/file", level, options: { destination: options.file, mkdir: true } });
-  return pino({ level }, pino.transport({ targets }));
+  const transport = pino.transport({ targets });
+  // A log the disk refuses (ENOSPC on the run's log file) must not kill the command with an
+  // unhandled 'error' and a stack trace: the log copies what the console shows, and the
+  // command's own failure, if any, still reaches the user as its one line.
+  transport.on("error", (err: Error) => {
+    process.stderr.write(`stillmotion: warning: log not written (${err.message})\n`);
+  });
+  return pino({ level }, transport);
 }
 
 /** A logger that discards everything (library use and tests). */
