@@ -219,9 +219,12 @@ describe.skipIf(!canMount)("train on a full disk (ENOSPC)", () => {
     expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: join(runDir, checkpoint) });
   });
 
-  it.concurrent("the disk is full from the start: the run's error alone, no run directory", async () => {
-    const { runDir, left, run } = trainOnDisk(caseDir(fx, "args-enospc-train-start"), 4);
+  it.concurrent("the disk is full early: the run's error alone, no temp file", async () => {
+    const { runDir, run } = trainOnDisk(caseDir(fx, "args-enospc-train-start"), 4);
     expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: runDir });
-    expect(left).toEqual([]);
+    // Not asserted: that no run directory is left. Which write meets the full disk first (the
+    // log, a checkpoint) depends on timing; when it is after the first checkpoint the trained run
+    // is kept, as in the report case above (seen in 1 of 3 fresh-clone runs under load). No
+    // temp file is left either way (trainOnDisk checks it).
   });
 });
