@@ -14,6 +14,19 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
 }
 
+/**
+ * A failed write's error with the target's path: `write` and `fsync` errors (ENOSPC on a full
+ * disk) carry no path in Node, and one naming the temporary file (open, rename) names a file that
+ * is already gone. Errors about another path (the folder) keep it.
+ */
+function namingTarget(err: unknown, path: string, tmp: string): unknown {
+  const sys = err as NodeJS.ErrnoException;
+  if (sys instanceof Error && typeof sys.code === "string" && (sys.path === undefined || sys.path === tmp)) {
+    sys.path = path;
+  }
+  return err;
+}
+
 /** Flush a file's (or a folder's) data and metadata to disk. */
 export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, "r");
@@ -48,7 +61,7 @@ export async function produceAtomic(path: string, produce: (tmp: string) => Prom
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    throw namingTarget(err, path, tmp);
   }
   await fsyncPath(dirname(path));
 }
@@ -71,7 +84,7 @@ export function writeFileAtomicSync(
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    throw namingTarget(err, path, tmp);
   }
   fsyncPathSync(dirname(path));
 }

@@ -8,7 +8,7 @@ import { asStillMotionError, Code, StillMotionError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { TelemetryEvent } from "../trainer/telemetry-subscriber.js";
 import { savePreview, toStoredPreview } from "./preview-store.js";
-import { reportPath, writeReport } from "./report.js";
+import { writeReport } from "./report.js";
 import { LiveRunSource } from "./run-source.js";
 import { type Dashboard, DEFAULT_PORT, startDashboard } from "./server.js";
 
@@ -98,7 +98,7 @@ export class TrainDashboard {
       this.print(`report: ${report}`);
       return report;
     } catch (err) {
-      const failure = reportWriteError(err, reportPath(this.runDir));
+      const failure = asStillMotionError(err); // the atomic writer names the report
       if (!error) throw failure;
       this.options.logger.warn(`report not written (${failure.message}); \`stillmotion report\` can retry`);
       return undefined;
@@ -115,15 +115,4 @@ export class TrainDashboard {
   private print(line: string): void {
     (this.options.print ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
   }
-}
-
-/**
- * Why the report could not be written, naming it: write(2) fails with ENOSPC on a file
- * descriptor, and Node's error then carries no path ("no space left on device, write"), and a
- * failed rename names the temporary file, which the atomic writer has already removed.
- */
-function reportWriteError(err: unknown, path: string): StillMotionError {
-  const sys = err as NodeJS.ErrnoException;
-  if (sys instanceof Error && typeof sys.code === "string") sys.path = path;
-  return asStillMotionError(err);
 }

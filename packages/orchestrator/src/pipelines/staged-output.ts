@@ -8,7 +8,7 @@
  */
 import { readdirSync, rmSync, statSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { replaceDirAtomic, tempPathFor } from "@stillmotion/inference";
 import { Code, StillMotionError } from "../errors.js";
 
@@ -31,12 +31,17 @@ function entriesOf(dir: string): string[] | undefined {
 }
 
 /**
- * A system error raised on a file descriptor (ENOSPC from write(2)) carries no path, so the user
- * would read "no space left on device, write" without knowing where: name the output folder.
+ * A system error as the user should read it: about the output, not the staging folder the
+ * failure has just removed (a file in it is named by its place in the output), and the output
+ * folder when the error carries no path (ENOSPC from write(2) on a file descriptor).
  */
-function namingOutput(err: unknown, out: string): unknown {
+function namingOutput(err: unknown, staged: StagedOutput): unknown {
   const sys = err as NodeJS.ErrnoException;
-  if (sys instanceof Error && typeof sys.code === "string" && !sys.path) sys.path = out;
+  if (!(sys instanceof Error) || typeof sys.code !== "string") return err;
+  if (!sys.path) sys.path = staged.out;
+  else if (sys.path === staged.stage || sys.path.startsWith(staged.stage + sep)) {
+    sys.path = join(staged.out, relative(staged.stage, sys.path));
+  }
   return err;
 }
 
@@ -92,7 +97,7 @@ export class StagedOutput {
       return result;
     } catch (err) {
       staged.discard();
-      throw namingOutput(err, staged.out);
+      throw namingOutput(err, staged);
     }
   }
 

@@ -219,6 +219,15 @@ describe.skipIf(!canMount)("train on a full disk (ENOSPC)", () => {
     expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: join(runDir, checkpoint) });
   });
 
+  it.concurrent("the disk is full before the first write: the record named, no run directory", async () => {
+    // One page: the first run record (orchestrator.json, env.json) fails in write(2), whose
+    // error carries no path; the atomic writer names the record.
+    const { runDir, left, run } = trainOnDisk(caseDir(fx, "args-enospc-train-first"), 1);
+    expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: `${runDir}/` });
+    expect(run.stderr).toMatch(/RESOURCE_EXHAUSTED: \S+\.json: no space left on device/);
+    expect(left).toEqual([]);
+  });
+
   it.concurrent("the disk is full early: the run's error alone, no temp file", async () => {
     const { runDir, run } = trainOnDisk(caseDir(fx, "args-enospc-train-start"), 4);
     expectFailure(run, { code: "RESOURCE_EXHAUSTED", names: runDir });
