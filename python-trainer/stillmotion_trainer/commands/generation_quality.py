@@ -20,8 +20,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--compose",
         action="store_true",
         help="warp image head: sample the still once per frame at the composed fields "
-        "(docs/generation.md, 'Next') instead of resampling the previous frame",
+        "(models/still_to_video.py, what `stillmotion generate` runs) instead of resampling "
+        "the previous frame",
     )
+    p.add_argument(
+        "--strength", type=float, default=1.0,
+        help="with --compose: each step's field times this (motion strength, default 1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--stride", type=int, default=1,
+        help="keep every n-th of frames x n model steps (as generate --stride; default 1)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = generation_quality(
             args.checkpoint, args.stills, frames=args.frames, size=args.size, real=args.real,
-            limit=args.limit, compose=args.compose,
+            limit=args.limit, compose=args.compose, strength=args.strength, stride=args.stride,
         )  # fmt: skip
     except (StillMotionError, FileNotFoundError, OSError) as e:
         code = getattr(e, "code", "NOT_FOUND")

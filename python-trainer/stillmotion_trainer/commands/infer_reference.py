@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from stillmotion_trainer.export.onnx_export import export_generator
     from stillmotion_trainer.fs_atomic import atomic_write_text
-    from stillmotion_trainer.models.generator import build_generator
+    from stillmotion_trainer.models.factory import build_generator
     from stillmotion_trainer.models.next_frame import generation_step
     from stillmotion_trainer.models.presets import generator_config
     from stillmotion_trainer.runtime import configure_threads
@@ -100,6 +100,14 @@ def run(args: argparse.Namespace) -> int:
         for _ in range(n):
             cur_image, cur_mask = generation_step(model, cur_image, cur_mask)
             rollout.append({"image": tensor_json(cur_image), "mask": tensor_json(cur_mask)})
+        composed = []  # warp image head: models/still_to_video.py, the still sampled once a frame
+        if gen_cfg.image_head == "warp":
+            from stillmotion_trainer.models import still_to_video as s2v
+
+            state = s2v.start(image, mask)
+            for _ in range(n):
+                state = s2v.composed_step(model, state)
+                composed.append({"image": tensor_json(state.image), "mask": tensor_json(state.mask)})
         chain = []  # Fig. 6: M^_{t+1} = G(I_t, M^_t [, I_{t+1}])[1], real frames in
         cur_mask = mask
         for t in range(n):
@@ -121,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         "next_frame": tensor_json(next_frame) if nf else None,
         "step": {"next_image": tensor_json(next_image), "next_mask": tensor_json(next_mask)},
         "rollout": rollout,
+        "rollout_composed": composed,
         "frames": tensor_json(frames),
         "chain": chain,
     }

@@ -137,39 +137,38 @@ def roll_out(model: nn.Module, image: np.ndarray, mask: np.ndarray, steps: int) 
 
 
 @torch.no_grad()
-def roll_out_composed(model: nn.Module, image: np.ndarray, mask: np.ndarray, steps: int) -> Rollout:
-    """The warp image head rolled out with its fields composed (docs/generation.md, "Next"):
-    frame t is the still sampled once, at the cumulative map, instead of frame t-1 resampled:
+def roll_out_composed(
+    model: nn.Module, image: np.ndarray, mask: np.ndarray, steps: int, strength: float = 1.0
+) -> Rollout:
+    """The warp image head rolled out with its fields composed (models/still_to_video.py, what
+    `stillmotion generate` runs for such a model): frame t is the still sampled once, at the
+    composed map, instead of frame t-1 resampled. `fields` are the per-step fields v_t.
+    GenerationQualityError for a model without the head."""
+    from stillmotion_trainer.models import still_to_video as s2v
 
-        Phi_0 = 0,  Phi_{t+1}(p) = u_t(p) + Phi_t(p + u_t(p))
-        R_0 = 0,    R_{t+1}(p) = R_t(p + u_t(p)) + r_t(p)
-        I_{t+1} = clamp(sample(I_0, p + Phi_{t+1}) + R_{t+1}, 0, 1)
-
-    (u_t, r_t) = the branch's motion of (I_t, M_t); M_{t+1} = warp(M_t, u_t) as in
-    generation_step. Not what generateFromStill does yet (that needs the field as an ONNX
-    output); this measures what it would give. ValueError for a model without the head."""
-    from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
-    from stillmotion_trainer.models.warp import warp
-
-    branch = getattr(model, "image_model", None)
-    if not isinstance(branch, ImageWarpBranch):
-        raise GenerationQualityError("compose: the model has no warp image head (image_head)")
-    still = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None]
-    cur_m = torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None]
-    phi = torch.zeros(1, 2, still.shape[-2], still.shape[-1])  # (1, 2, H, W) pixels
-    residual = torch.zeros_like(still)
-    cur_i = still
+    try:
+        s2v.warp_branch(model)
+    except s2v.StillToVideoError as err:
+        raise GenerationQualityError(f"compose: {err}") from err
+    state = s2v.start(
+        torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
+        torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None],
+    )
     frames, masks, fields = [image], [mask], []
     for _ in range(steps):
-        u, r = branch.motion(cur_i, cur_m)
-        phi = u + warp(phi, u)  # u's sources lie inside the frame: warp reads no zeros
-        residual = sample_image(residual, u) + r
-        cur_i = (sample_image(still, phi) + residual).clamp(0.0, 1.0)
-        cur_m = warp(cur_m, u).clamp(0.0, 1.0)
-        frames.append(cur_i[0].numpy())
-        masks.append(cur_m[0].numpy())
-        fields.append(u[0].numpy())
+        state = s2v.composed_step(model, state, strength)
+        fields.append(state.step[0].numpy())
+        frames.append(state.image[0].numpy())
+        masks.append(state.mask[0].numpy())
     return Rollout(np.stack(frames), np.stack(masks), np.stack(fields))
+
+
+def every_nth(clip: Rollout, n: int) -> Rollout:
+    """Frames and masks 0, n, 2n, ... of a clip; every step's field is kept (carry_mask applies
+    them all in turn, from the still to the last frame)."""
+    if n == 1:
+        return clip
+    return Rollout(clip.frames[::n], clip.masks[::n], clip.fields)
 
 
 def carry_mask(mask: np.ndarray, fields: np.ndarray) -> np.ndarray:
@@ -290,15 +289,24 @@ def generation_quality(
     real: Optional[str | Path] = None,
     limit: Optional[int] = None,
     compose: bool = False,
+    strength: float = 1.0,
+    stride: int = 1,
 ) -> dict[str, Any]:
     """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
     the consecutive-frame SSIM of that dataset's real clips at the same size. compose: roll out
-    with `roll_out_composed` (warp image head only) instead of `roll_out`."""
+    with `roll_out_composed` (warp image head only) instead of `roll_out`, each step's field
+    scaled by `strength`; stride: keep every stride-th of frames * stride model steps (as
+    `stillmotion generate --stride`)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
     if frames < 1 or size < 16:
         raise GenerationQualityError(f"frames >= 1 and size >= 16, got {frames} and {size}")
+    if stride < 1 or not strength > 0 or (strength != 1.0 and not compose):
+        raise GenerationQualityError(
+            f"stride >= 1 and strength > 0 (strength only with compose), got stride {stride}, "
+            f"strength {strength}, compose {compose}"
+        )
     root = Path(stills)
     if not (root / "images").is_dir():
         raise GenerationQualityError(f"{root}: expected a folder with images/ and masks/")
@@ -309,7 +317,11 @@ def generation_quality(
     clips = []
     for still_id, image_path, mask_path in chosen:
         image, mask = load_still(image_path, mask_path, cfg.channels, size)
-        rollout = (roll_out_composed if compose else roll_out)(model, image, mask, frames)
+        if compose:
+            rollout = roll_out_composed(model, image, mask, frames * stride, strength)
+        else:
+            rollout = roll_out(model, image, mask, frames * stride)
+        rollout = every_nth(rollout, stride)
         record = clip_quality(rollout)
         record.update(id=still_id, dataset=sources.get(still_id, ""))
         clips.append(record)
@@ -324,6 +336,8 @@ def generation_quality(
         "size": size,
         "image_head": getattr(cfg, "image_head", "direct"),
         "composed": compose,
+        "strength": strength,
+        "stride": stride,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,

@@ -9,6 +9,12 @@ Contract of the file (checked by the Node loader, keep both sides in step):
   a generator with ``mask_refine`` has a third output ``next_mask_motion`` [batch, 1, height,
   width], the mask carried by the measured motion alone, before the appearance correction
   (``output_names``; still -> video uses it, models/next_frame.generation_step);
+- a generator with the warp image head (``image_head: warp``, models/image_warp.py) has two more
+  outputs (not in a mask-only export): ``next_field`` [batch, 2, height, width], the field u' in
+  pixels that moved the image (next_image = clamp(sample(image, p + u') + r)), and
+  ``next_residual`` [batch, C, height, width], the residual r; still -> video composes the
+  fields and samples the still once per frame (models/still_to_video.py,
+  packages/inference/src/still-to-video-compose.ts);
 - a **mask-only** export (``mask_only=True``, ``export --mask-only``) leaves ``next_image`` out
   and says so in ``stillmotion.mask_only`` = "true": propagation reads masks only, and
   onnxruntime runs every node of a graph whatever output is fetched, so dropping the image
@@ -67,6 +73,7 @@ METADATA_KEYS = (
 )
 NEXT_FRAME_INPUT = "next_frame"
 MOTION_MASK_OUTPUT = "next_mask_motion"
+FIELD_OUTPUTS = ("next_field", "next_residual")  # the warp image head's (u', r)
 MASK_ONLY_KEY = "stillmotion.mask_only"  # "true" in a mask-only export, absent otherwise
 MIN_OPSET = 13
 WARP_OPSET = 16  # GridSample (the warp mask head) entered the ONNX standard in opset 16
@@ -79,22 +86,40 @@ def input_names(gen_cfg: GeneratorConfig) -> tuple[str, ...]:
 
 def output_names(gen_cfg: GeneratorConfig, mask_only: bool = False) -> tuple[str, ...]:
     """The ONNX outputs of a generator: next_image (not when mask_only), next_mask
-    [, next_mask_motion]."""
+    [, next_mask_motion] [, next_field, next_residual (warp image head, not when mask_only)]."""
     names = OUTPUT_NAMES + ((MOTION_MASK_OUTPUT,) if gen_cfg.mask_refine else ())
-    return names[1:] if mask_only else names
+    if mask_only:
+        return names[1:]
+    return names + (FIELD_OUTPUTS if gen_cfg.image_head == "warp" else ())
+
+
+def output_channels(name: str, channels: int) -> int:
+    """The channel count of an ONNX output: C for the image and the residual, 2 for the field,
+    1 for masks."""
+    return {"next_image": channels, "next_residual": channels, "next_field": 2}.get(name, 1)
 
 
 class WithMotionMask(nn.Module):
-    """The graph exported for a mask_refine generator: forward_with_motion's three outputs."""
+    """The graph exported for a mask_refine generator: forward_with_motion's three outputs, then,
+    with `field` (a warp image head), the (u', r) of that same run."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, field: bool = False) -> None:
         super().__init__()
         self.model = cast("NextFrameGenerator", model)
+        self.field = field
 
     def forward(
         self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.model.forward_with_motion(image, mask, next_frame)
+    ) -> tuple[torch.Tensor, ...]:
+        if not self.field:
+            return self.model.forward_with_motion(image, mask, next_frame)
+        from stillmotion_trainer.models.image_warp import ImageWarpBranch
+
+        branch = cast(ImageWarpBranch, self.model.image_model)
+        with branch.recording() as motions:
+            outputs = self.model.forward_with_motion(image, mask, next_frame)
+        (field, residual), = motions  # the image branch runs once per forward
+        return outputs + (field, residual)
 
 
 class MasksOnly(nn.Module):
@@ -205,7 +230,8 @@ def export_generator(
     opset = resolve_opset(gen_cfg, opset)
     names = input_names(gen_cfg)
     outputs = output_names(gen_cfg, mask_only)
-    graph: nn.Module = WithMotionMask(model) if gen_cfg.mask_refine else model
+    field = gen_cfg.image_head == "warp" and not mask_only
+    graph: nn.Module = WithMotionMask(model, field) if gen_cfg.mask_refine else model
     if mask_only:
         graph = MasksOnly(graph)
     meta = build_metadata(gen_cfg, dict(metadata or {}), mask_only)
@@ -299,7 +325,7 @@ def declare_output_shapes(proto: Any, channels: int) -> None:
     Shape inference afterwards (strict mode) rejects the file if the declaration were wrong.
     """
     for output in proto.graph.output:
-        c = channels if output.name == "next_image" else 1
+        c = output_channels(output.name, channels)
         dims = output.type.tensor_type.shape.dim
         for i, name in ((0, "batch"), (2, "height"), (3, "width")):
             dims[i].dim_param = name
@@ -371,7 +397,7 @@ def check_onnx_model(
     Returns the names of the checks passed, for the export report.
     """
     expected_in = {name: 1 if name == "mask" else channels for name in inputs}
-    expected_out = {name: channels if name == "next_image" else 1 for name in outputs}
+    expected_out = {name: output_channels(name, channels) for name in outputs}
     return check_io_contract(proto, expected_in, expected_out, where)
 
 

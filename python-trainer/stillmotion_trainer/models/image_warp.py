@@ -29,8 +29,10 @@ gradient reaches it through the bilinear sampling) and r.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import cast
+from collections.abc import Iterator
+from typing import Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +67,19 @@ class ImageWarpBranch(nn.Module):
         head = cast(nn.Conv2d, cast(nn.Sequential, self.net.head)[0])
         nn.init.zeros_(head.weight)  # untrained: u = 0, r = 0, the input copied exactly
         nn.init.zeros_(cast(torch.Tensor, head.bias))
+        self._recorded: Optional[list[tuple[torch.Tensor, torch.Tensor]]] = None
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Within the block, every forward appends its (u', r) to the list yielded: how the ONNX
+        export gets the field and residual of the very run that made next_image (outputs
+        `next_field`, `next_residual`) without running the encoder-decoder twice
+        (export/onnx_export.WithMotionMask)."""
+        self._recorded = []
+        try:
+            yield self._recorded
+        finally:
+            self._recorded = None
 
     def motion(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(u', r): the field (B, 2, H, W) in pixels (sources inside the frame) and the residual
@@ -89,5 +104,7 @@ class ImageWarpBranch(nn.Module):
         """(B, C, H, W), (B, 1, H, W) in [0, 1] -> I^_{t+1} (B, C, H, W), the mask carried by
         the same field (B, 1, H, W)."""
         field, residual = self.motion(image, mask)
+        if self._recorded is not None:
+            self._recorded.append((field, residual))
         next_image = (sample_image(image, field) + residual).clamp(0.0, 1.0)
         return next_image, warp(mask, field).clamp(0.0, 1.0)

@@ -198,4 +198,10 @@ def test_composed_roll_out_samples_the_still_once_at_the_summed_field():
         np.abs(sequential.frames[-1][inner] - once[inner]).max()
         > 10 * np.abs(composed.frames[-1][inner] - once[inner]).max()
     )
-    assert np.array_equal(composed.masks[-1], sequential.masks[-1])  # the same mask path
+    # the mask is the still's mask moved by the same composed map, warped once (bilinear)
+    from stillmotion_trainer.models.warp import warp
+
+    mask_once = warp(torch.from_numpy(mask)[None], field)[0].numpy()
+    assert np.abs(composed.masks[-1] - mask_once).max() < 1e-4
+    assert composed.fields.shape == (4, 2, 32, 32)
+    assert np.abs(composed.fields - np.array([-0.4, 0.3]).reshape(1, 2, 1, 1))[..., 6:-6, 6:-6].max() < 1e-4

@@ -117,7 +117,7 @@ def test_config_field_defaults_to_direct_and_names_what_warp_needs():
         generator_config("tiny", image_residual=True, **WARP)
 
 
-def test_onnx_export_keeps_the_three_outputs_and_dynamic_sizes(tmp_path):
+def test_onnx_export_keeps_the_mask_outputs_adds_the_field_and_dynamic_sizes(tmp_path):
     """The exporter re-runs the trace at another size and checks the graph (onnx checker);
     onnxruntime runs the file in packages/inference/src/still-to-video.test.ts."""
     import onnx
@@ -129,8 +129,22 @@ def test_onnx_export_keeps_the_three_outputs_and_dynamic_sizes(tmp_path):
     report = export_generator(model, model.cfg, str(tmp_path / "g.onnx"))
     proto = onnx.load(report["onnx"])
     assert proto.opset_import[0].version == 16  # GridSample
-    assert [o.name for o in proto.graph.output] == ["next_image", "next_mask", "next_mask_motion"]
+    assert [o.name for o in proto.graph.output] == [
+        "next_image", "next_mask", "next_mask_motion", "next_field", "next_residual"
+    ]  # fmt: skip
+    # the field outputs are the branch's own run, not a second one: as many sigmoid heads
+    # (image branch, mask correction) as the mask-only graph, whose motion mask needs the branch
+    assert sum(n.op_type == "Sigmoid" for n in proto.graph.node) == 2
+    assert sum(
+        n.op_type == "Sigmoid" for n in onnx.load(_mask_only(model, tmp_path)).graph.node
+    ) == 2
     assert sum(n.op_type == "GridSample" for n in proto.graph.node) >= 3  # image, mask, warp head
+
+
+def _mask_only(model: nn.Module, tmp_path) -> str:
+    from stillmotion_trainer.export.onnx_export import export_generator
+
+    return export_generator(model, model.cfg, str(tmp_path / "m.onnx"), mask_only=True)["onnx"]
 
 
 def test_split_export_refuses_the_warp_image_head(tmp_path):

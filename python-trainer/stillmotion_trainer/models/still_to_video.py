@@ -1,0 +1,104 @@
+"""Still -> video (Fig. 5) for the warp image head with composed fields: the roll-out that
+`stillmotion generate` ships (packages/inference/src/still-to-video-compose.ts mirrors it).
+
+models/next_frame.generation_step feeds frame t back and resamples it at every step; bicubic
+resampling is still a low-pass filter, and over 16 steps it left 0.40 of the still's Laplacian
+variance on the 50 real stills (docs/generation.md). Here the image branch still *predicts* from
+the current frame, but the frame itself is the still sampled once, at the composed map:
+
+    (u_t, r_t) = motion of the image branch at (I_t, M_t)   (models/image_warp.ImageWarpBranch)
+    v_t(p)     = clamp(p + k u_t(p), frame) - p             k the motion strength (default 1)
+    Phi_0 = 0,  Phi_{t+1}(p) = v_t(p) + Phi_t(p + v_t(p))   the composed field, pixels
+    R_0 = 0,    R_{t+1}(p)   = R_t(p + v_t(p)) + r_t(p)     the residuals carried along
+    I_{t+1} = clamp(sample(I_0, p + Phi_{t+1}) + R_{t+1}, 0, 1)
+    M_{t+1} = clamp(warp(M_0, Phi_{t+1}), 0, 1)
+
+`sample` is image_warp.sample_image (bicubic, edges repeated), `warp` models/warp.warp
+(bilinear, zeros outside). p + v_t lies inside the frame and so does p + Phi_t for every p
+(induction: a bilinear interpolation of in-frame points q + Phi_t(q)), so no sample reads
+outside. Frame and mask are the still and its mask moved by the same map: they cannot disagree.
+
+The motion strength k scales each predicted step (an extrapolation of the model's motion, not
+something it was trained on); `stride` in generate keeps every n-th frame instead. Both are the
+"motion strength" options of `stillmotion generate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
+from stillmotion_trainer.models.warp import pixel_grid, warp
+
+
+class StillToVideoError(ValueError):
+    """A model or option the composed roll-out cannot use; the message says what was given."""
+
+
+@dataclass(frozen=True)
+class ComposedState:
+    """One frame of a composed roll-out: the still and its mask (t = 0), the composed field
+    Phi_t (B, 2, H, W) in pixels, the carried residual R_t (B, C, H, W), frame I_t, mask M_t and
+    the step v_{t-1} (B, 2, H, W) that led here (zeros at t = 0)."""
+
+    still: torch.Tensor
+    still_mask: torch.Tensor
+    field: torch.Tensor
+    residual: torch.Tensor
+    image: torch.Tensor
+    mask: torch.Tensor
+    step: torch.Tensor
+
+
+def start(still: torch.Tensor, mask: torch.Tensor) -> ComposedState:
+    """t = 0: the still (B, C, H, W) and its mask (B, 1, H, W), Phi_0 = 0, R_0 = 0."""
+    b, _, h, w = still.shape
+    field = torch.zeros(b, 2, h, w, dtype=still.dtype, device=still.device)
+    return ComposedState(still, mask, field, torch.zeros_like(still), still, mask, field)
+
+
+def scale_field(u: torch.Tensor, strength: float) -> torch.Tensor:
+    """v = clamp(p + k u, frame) - p: the step scaled by the motion strength k, its sources kept
+    inside the frame as the branch keeps u's. u (B, 2, H, W) in pixels."""
+    if strength == 1.0:
+        return u
+    xs, ys = pixel_grid(u)
+    w, h = u.shape[-1], u.shape[-2]
+    vx = (xs + strength * u[:, 0:1]).clamp(0.0, w - 1.0) - xs
+    vy = (ys + strength * u[:, 1:2]).clamp(0.0, h - 1.0) - ys
+    return torch.cat([vx, vy], dim=1)
+
+
+def compose(state: ComposedState, u: torch.Tensor, r: torch.Tensor) -> ComposedState:
+    """The next state from the branch's step (u, r) (already scaled: `scale_field`); formulas of
+    the module docstring."""
+    field = u + warp(state.field, u)  # (B, 2, H, W): sources inside the frame, no zeros read
+    residual = sample_image(state.residual, u) + r
+    image = (sample_image(state.still, field) + residual).clamp(0.0, 1.0)
+    mask = warp(state.still_mask, field).clamp(0.0, 1.0)
+    return ComposedState(state.still, state.still_mask, field, residual, image, mask, u)
+
+
+def warp_branch(model: nn.Module) -> ImageWarpBranch:
+    """The model's warp image branch; StillToVideoError for a model without one."""
+    branch = getattr(model, "image_model", None)
+    if not isinstance(branch, ImageWarpBranch):
+        head = getattr(getattr(model, "cfg", None), "image_head", "direct")
+        raise StillToVideoError(
+            f"composed roll-out: the model's image_head is {head!r}, expected 'warp' "
+            "(models/image_warp.py); roll it out with next_frame.generation_step"
+        )
+    return branch
+
+
+@torch.no_grad()
+def composed_step(model: nn.Module, state: ComposedState, strength: float = 1.0) -> ComposedState:
+    """One composed Fig. 5 step: the branch's (u_t, r_t) at (I_t, M_t), scaled by `strength`
+    (> 0), then `compose`."""
+    if not strength > 0:
+        raise StillToVideoError(f"strength: expected a number > 0, got {strength}")
+    u, r = warp_branch(model).motion(state.image, state.mask)
+    return compose(state, scale_field(u, strength), r)
