@@ -42,7 +42,7 @@ from stillmotion_trainer.data.manifest import load_manifest  # noqa: E402
 from stillmotion_trainer.data.synthetic import generate_dataset  # noqa: E402
 from stillmotion_trainer.data.video_dataset import VideoClipDataset  # noqa: E402
 from stillmotion_trainer.losses.training_loss import training_loss  # noqa: E402
-from stillmotion_trainer.models.generator import build_generator  # noqa: E402
+from stillmotion_trainer.models.factory import build_generator  # noqa: E402
 from stillmotion_trainer.runtime import configure_threads  # noqa: E402
 from stillmotion_trainer.training.config import config_from_dict  # noqa: E402
 from stillmotion_trainer.training.data_order import epoch_batches  # noqa: E402

@@ -30,7 +30,6 @@ from stillmotion_trainer.evaluation.propagation import (
     REFERENCES,
     predict_next_frames,
     propagate_masks,
-    sees_next_frame,
 )
 from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.export.checkpoint_export import (
@@ -39,6 +38,7 @@ from stillmotion_trainer.export.checkpoint_export import (
 )
 from stillmotion_trainer.losses.similarity import ssim_per_sample
 from stillmotion_trainer.metrics import boundary_f, dice, iou, psnr, temporal_stability
+from stillmotion_trainer.models.factory import takes_next_frame
 from stillmotion_trainer.training.checkpoint import Checkpoint
 
 REPORT_FORMAT = "stillmotion-eval"
@@ -352,7 +352,7 @@ def evaluate(
     started = time.perf_counter()
     generator, gen_cfg, ckpt = load_generator_from_checkpoint(str(checkpoint))
     generator = generator.to(torch.device(options.device)).eval()
-    if options.reference == "key" and not sees_next_frame(generator):
+    if options.reference == "key" and not takes_next_frame(generator):
         raise EvaluationError(
             "FAILED_PRECONDITION",
             f"{checkpoint}: --reference key needs a generator that sees the frame it moves to "
@@ -425,7 +425,7 @@ def evaluate(
         "generator": {
             "variant": gen_cfg.variant,
             "channels": gen_cfg.channels,
-            "next_frame_input": sees_next_frame(generator),
+            "next_frame_input": takes_next_frame(generator),
         },
         "dataset": str(manifest.root.resolve()),
         "dataset_name": manifest.name,

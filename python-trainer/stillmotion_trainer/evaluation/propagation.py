@@ -28,13 +28,9 @@ import torch
 from torch import nn
 
 from stillmotion_trainer.evaluation.chains import Chain, FusedMasks, fuse_chains, plan_chains
+from stillmotion_trainer.models.factory import takes_next_frame
 
 REFERENCES = ("previous", "key")
-
-
-def sees_next_frame(generator: nn.Module) -> bool:
-    """Whether the generator takes the next real frame as a third input (issue I's variant)."""
-    return bool(getattr(getattr(generator, "cfg", None), "next_frame_input", False))
 
 
 def generator_step(
@@ -44,7 +40,7 @@ def generator_step(
     next_images: Optional[torch.Tensor] = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One batched application of G: (B,C,H,W), (B,1,H,W) [, (B,C,H,W)] -> (image, mask)."""
-    if sees_next_frame(generator):
+    if takes_next_frame(generator):
         if next_images is None:
             raise ValueError("next_images: this generator has next_frame_input and needs them")
         return generator(images, masks, next_images)
@@ -77,7 +73,7 @@ def propagate_masks(
             f"reference: unsupported value {reference!r}. Should be one of: "
             + ", ".join(REFERENCES)
         )
-    if reference == "key" and not sees_next_frame(generator):
+    if reference == "key" and not takes_next_frame(generator):
         raise ValueError(
             "reference: 'key' needs a generator that sees the frame it moves to "
             "(next_frame_input); G(I_t, M_t) can only step from the previous frame"

@@ -15,11 +15,8 @@ import torch
 
 from stillmotion_trainer.export.onnx_export import config_hash, export_generator
 from stillmotion_trainer.export.split_export import export_split
-from stillmotion_trainer.models.generator import (
-    GeneratorConfig,
-    build_generator,
-    generator_config_fields,
-)
+from stillmotion_trainer.models.factory import build_generator
+from stillmotion_trainer.models.generator import GeneratorConfig, generator_config_fields
 from stillmotion_trainer.training.checkpoint import Checkpoint, CheckpointError
 
 __all__ = [

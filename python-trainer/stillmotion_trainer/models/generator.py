@@ -1,6 +1,8 @@
 """The next-frame generator G(I_t, M_t) -> (I_{t+1}, M_{t+1}) of METHOD.md (claims 5-7).
 
-Both arrangements the method asks for are built from the same small blocks:
+This module holds the literal G and `GeneratorConfig`, the structure of every generator (the
+form stored in checkpoints and ONNX). Both arrangements the method asks for are built from the
+layers of models/blocks.py:
 
 - ``separate`` (claims 5-6): two encoder-decoder networks with different structures, one predicts
   the image, the other (half as wide, its own encoder) predicts the mask;
@@ -25,26 +27,50 @@ resize for the network. Padding and cropping are traced as shape arithmetic, whi
 and width dynamic in the ONNX export.
 
 Weights are initialised from torch's global RNG: call ``torch.manual_seed(seed)`` before
-``build_generator`` for a reproducible network (the training loop does).
+``build_generator`` (models/factory.py, which also builds the next-frame variant of
+models/next_frame.py) for a reproducible network (the training loop does).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Optional, cast
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stillmotion_trainer.models.blocks import (
+    Decoder,
+    Encoder,
+    EncoderDecoder,
+    FullResolutionLift,
+    Head,
+    pad_to_multiple,
+    stage_widths,
+)
 from stillmotion_trainer.models.warp import MATCHERS
+
+__all__ = [
+    "DECODERS",
+    "EncoderDecoder",  # models/blocks.py; re-exported for image_warp.py and downstream_segmentation
+    "GeneratorConfig",
+    "IMAGE_HEADS",
+    "LiteralGenerator",
+    "MASK_HEADS",
+    "SeparateGenerator",
+    "SharedGenerator",
+    "UPSAMPLE_MODES",
+    "VARIANTS",
+    "count_parameters",
+    "generator_config_fields",
+]
 
 VARIANTS = ("separate", "shared")
 DECODERS = ("upsample", "transposed")
 UPSAMPLE_MODES = ("bilinear", "nearest")
 MASK_HEADS = ("conv", "warp")
 IMAGE_HEADS = ("direct", "warp")
-MAX_WIDTH_MULTIPLIER = 8  # stage widths double per stage up to base_width * 8
 
 
 @dataclass
@@ -113,6 +139,12 @@ class GeneratorConfig:
 
     def validate(self) -> "GeneratorConfig":
         """Raise ValueError naming the field and the allowed values; return self when valid."""
+        self._check_literal_fields()
+        self._check_next_frame_fields()
+        return self
+
+    def _check_literal_fields(self) -> None:
+        """The fields of the literal G (this module)."""
         _check_choice("variant", self.variant, VARIANTS)
         _check_choice("decoder", self.decoder, DECODERS)
         _check_choice("upsample_mode", self.upsample_mode, UPSAMPLE_MODES)
@@ -135,6 +167,11 @@ class GeneratorConfig:
                     f"shared_decoder_stages: expected None or an integer in 0..depth "
                     f"(0..{self.depth}), got {s!r}"
                 )
+
+    def _check_next_frame_fields(self) -> None:
+        """The fields of the next-frame variant (models/next_frame.py, models/image_warp.py) and
+        how they combine. They stay in this flat config, not in a config of next_frame.py: a
+        checkpoint stores one flat dict, validated as a whole before any network is chosen."""
         _check_choice("next_frame_input", self.next_frame_input, (False, True))
         _check_choice("mask_head", self.mask_head, MASK_HEADS)
         _check_choice("image_residual", self.image_residual, (False, True))
@@ -180,7 +217,6 @@ class GeneratorConfig:
                 "mask_head: 'warp' needs next_frame_input=True (the displacement is measured "
                 "between I_t and I_{t+1}); the literal G(I_t, M_t) has 'conv' only"
             )
-        return self
 
     @property
     def multiple(self) -> int:
@@ -192,134 +228,15 @@ def generator_config_fields() -> list[str]:
     return [f.name for f in fields(GeneratorConfig)]
 
 
-def _check_choice(name: str, value: object, allowed: tuple) -> None:
+def _check_choice(name: str, value: object, allowed: tuple[object, ...]) -> None:
     if value not in allowed:
         allowed_text = ", ".join(repr(a) for a in allowed)
         raise ValueError(f"{name}: unsupported value {value!r}. Should be one of: {allowed_text}")
 
 
-def _stage_widths(base_width: int, depth: int) -> list[int]:
-    """Channels per resolution level 0 (full) .. depth (deepest)."""
-    return [base_width * min(2**i, MAX_WIDTH_MULTIPLIER) for i in range(depth + 1)]
-
-
-def _conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.ReLU(inplace=True))
-
-
-class Encoder(nn.Module):
-    """Stem conv (full resolution, or half with stem_stride 2), then `depth` stages of
-    (stride-2 conv, conv)."""
-
-    def __init__(self, in_channels: int, widths: list[int], stem_stride: int = 1) -> None:
-        super().__init__()
-        self.stem = _conv(in_channels, widths[0], stride=stem_stride)
-        self.stages = nn.ModuleList(
-            nn.Sequential(
-                _conv(widths[i], widths[i + 1], stride=2), _conv(widths[i + 1], widths[i + 1])
-            )
-            for i in range(len(widths) - 1)
-        )
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        feats = [self.stem(x)]  # (B, w0, H / s, W / s), s = stem stride
-        for stage in self.stages:
-            feats.append(stage(feats[-1]))  # (B, w_i, H / (s * 2**i), W / (s * 2**i))
-        return feats
-
-
-class UpStage(nn.Module):
-    """One decoder stage: double the resolution, then fuse with the encoder skip of that size.
-
-    "upsample": interpolate x2, then one 3x3 conv over [upsampled, skip] (cheaper than a conv
-    before the concatenation, which matters at full resolution). "transposed": a 4x4 stride-2
-    transposed conv reduces the channels, then a 3x3 conv over [upsampled, skip].
-    """
-
-    def __init__(
-        self, c_in: int, c_skip: int, c_out: int, decoder: str, upsample_mode: str
-    ) -> None:
-        super().__init__()
-        self.up: nn.Module
-        if decoder == "transposed":
-            self.up = nn.Sequential(
-                nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)
-            )
-            self.fuse = _conv(c_out + c_skip, c_out)
-        else:
-            align = False if upsample_mode == "bilinear" else None
-            self.up = nn.Upsample(scale_factor=2, mode=upsample_mode, align_corners=align)
-            self.fuse = _conv(c_in + c_skip, c_out)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = self.up(x)  # (B, c_in or c_out, 2h, 2w)
-        return self.fuse(torch.cat([x, skip], dim=1))  # (B, c_out, 2h, 2w)
-
-
-class Decoder(nn.Module):
-    """Decoder stages from level `start` (deep) up to level `stop` (shallower), with skips."""
-
-    def __init__(self, widths: list[int], start: int, stop: int, cfg: GeneratorConfig) -> None:
-        super().__init__()
-        self.levels = list(range(start - 1, stop - 1, -1))  # target level of each stage
-        self.stages = nn.ModuleList(
-            UpStage(widths[lvl + 1], widths[lvl], widths[lvl], cfg.decoder, cfg.upsample_mode)
-            for lvl in self.levels
-        )
-
-    def forward(self, x: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
-        for lvl, stage in zip(self.levels, self.stages):
-            x = stage(x, feats[lvl])
-        return x
-
-
-def _head(c_in: int, c_out: int, kernel: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2), nn.Sigmoid())
-
-
-class FullResolutionLift(nn.Module):
-    """stem_stride 2: half-resolution features x2 (decoder's up-sampling kind), joined with the
-    raw input, so the heads predict at full resolution from coarse context + fine detail."""
-
-    def __init__(self, width: int, in_channels: int, cfg: GeneratorConfig) -> None:
-        super().__init__()
-        self.up: nn.Module
-        if cfg.decoder == "transposed":
-            self.up = nn.Sequential(
-                nn.ConvTranspose2d(width, width, 4, stride=2, padding=1), nn.ReLU(inplace=True)
-            )
-        else:
-            align = False if cfg.upsample_mode == "bilinear" else None
-            self.up = nn.Upsample(scale_factor=2, mode=cfg.upsample_mode, align_corners=align)
-
-    def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.up(y), x], dim=1)  # (B, w0 + C + 1, H, W)
-
-
-class EncoderDecoder(nn.Module):
-    """A U-Net mapping (image, mask) concatenated to `out_channels` sigmoid outputs."""
-
-    def __init__(
-        self, in_channels: int, out_channels: int, width: int, cfg: GeneratorConfig
-    ) -> None:
-        super().__init__()
-        widths = _stage_widths(width, cfg.depth)
-        self.encoder = Encoder(in_channels, widths, cfg.stem_stride)
-        self.decoder = Decoder(widths, cfg.depth, 0, cfg)
-        self.lift = (
-            FullResolutionLift(widths[0], in_channels, cfg) if cfg.stem_stride == 2 else None
-        )
-        head_in = widths[0] + in_channels if self.lift is not None else widths[0]
-        self.head = _head(head_in, out_channels, cfg.head_kernel)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.encoder(x)
-        y = self.decoder(feats[-1], feats)
-        return self.head(self.lift(y, x) if self.lift is not None else y)
-
-
-class _PaddedGenerator(nn.Module):
-    """Shared input checks and pad-to-multiple / crop-back around `_predict`."""
+class LiteralGenerator(nn.Module):
+    """G(I_t, M_t): input checks, pad-to-multiple / crop-back and the residual read-out around
+    `_predict`, which a variant implements on the padded (B, C+1, H', W') input."""
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__()
@@ -333,11 +250,7 @@ class _PaddedGenerator(nn.Module):
         if not torch.jit.is_tracing():  # shape checks would freeze sizes into an ONNX trace
             self._check_inputs(image, mask)
         h, w = image.shape[-2], image.shape[-1]
-        m = self.cfg.multiple
-        pad_h = (m - h % m) % m
-        pad_w = (m - w % m) % m
-        x = torch.cat([image, mask], dim=1)  # (B, C+1, H, W)
-        x = F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")  # (B, C+1, H', W'), H' % m == 0
+        x = pad_to_multiple(torch.cat([image, mask], dim=1), self.cfg.multiple)  # (B, C+1, H', W')
         next_image, next_mask = self._predict(x)
         next_image, next_mask = next_image[..., :h, :w], next_mask[..., :h, :w]
         if self.cfg.image_residual:  # the head's sigmoid s in (0, 1) is read as a change 2s - 1
@@ -355,16 +268,15 @@ class _PaddedGenerator(nn.Module):
             raise ValueError(f"mask: expected shape {expected}, got {tuple(mask.shape)}")
 
 
-class SharedGenerator(_PaddedGenerator):
+class SharedGenerator(LiteralGenerator):
     """Claim 7: one encoder; decoder shared for the first stages, then image and mask branches."""
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__(cfg)
-        widths = _stage_widths(cfg.base_width, cfg.depth)
+        widths = stage_widths(cfg.base_width, cfg.depth)
         shared = cfg.depth if cfg.shared_decoder_stages is None else cfg.shared_decoder_stages
         branch_level = cfg.depth - shared  # resolution level where the two branches start
-        in_channels = cfg.channels + 1
-        self.encoder = Encoder(in_channels, widths, cfg.stem_stride)
+        self.encoder = Encoder(cfg.channels + 1, widths, cfg.stem_stride)
         self.shared_decoder = Decoder(widths, cfg.depth, branch_level, cfg)
         self.image_decoder = Decoder(widths, branch_level, 0, cfg)
         self.mask_decoder = Decoder(widths, branch_level, 0, cfg)
@@ -374,10 +286,10 @@ class SharedGenerator(_PaddedGenerator):
         head_in = widths[0]
         if cfg.stem_stride == 2:
             for _ in range(1 if shared == cfg.depth else 2):
-                self.lifts.append(FullResolutionLift(widths[0], in_channels, cfg))
-            head_in = widths[0] + in_channels
-        self.image_head = _head(head_in, cfg.channels, cfg.head_kernel)
-        self.mask_head = _head(head_in, 1, cfg.head_kernel)
+                self.lifts.append(FullResolutionLift(widths[0], cfg))
+            head_in = widths[0] + cfg.channels + 1
+        self.image_head = Head(head_in, cfg.channels, cfg.head_kernel, cfg.image_residual)
+        self.mask_head = Head(head_in, 1, cfg.head_kernel, cfg.mask_residual)
 
     def _predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats = self.encoder(x)
@@ -394,7 +306,7 @@ class SharedGenerator(_PaddedGenerator):
 
 
 def _heads_on_shared_features(
-    y: torch.Tensor, image_head: nn.Sequential, mask_head: nn.Sequential
+    y: torch.Tensor, image_head: Head, mask_head: Head
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Both heads applied to the same features, as ONE convolution with their stacked weights.
 
@@ -404,61 +316,33 @@ def _heads_on_shared_features(
     one (measured: the two 3x3 heads took 7.5 of 13.6 ms per 256x256 frame, fused 5.7 of 15.1
     under the same load; docs/models.md).
     """
-    conv_image, conv_mask = cast(nn.Conv2d, image_head[0]), cast(nn.Conv2d, mask_head[0])
+    conv_image, conv_mask = image_head.conv, mask_head.conv
     weight = torch.cat([conv_image.weight, conv_mask.weight])  # (C + 1, c_in, k, k)
-    bias = torch.cat([cast(torch.Tensor, conv_image.bias), cast(torch.Tensor, conv_mask.bias)])
+    bias = torch.cat([_bias(conv_image), _bias(conv_mask)])
     padding = conv_image.kernel_size[0] // 2
     out = torch.sigmoid(F.conv2d(y, weight, bias, padding=padding))  # (B, C + 1, H, W)
     c = conv_image.out_channels
     return out[:, :c], out[:, c:]
 
 
-class SeparateGenerator(_PaddedGenerator):
+def _bias(conv: nn.Conv2d) -> torch.Tensor:
+    assert conv.bias is not None  # heads are built with a bias
+    return conv.bias
+
+
+class SeparateGenerator(LiteralGenerator):
     """Claims 5-6: two networks with different structures (the mask net is half as wide)."""
 
     def __init__(self, cfg: GeneratorConfig) -> None:
         super().__init__(cfg)
-        self.image_net = EncoderDecoder(cfg.channels + 1, cfg.channels, cfg.base_width, cfg)
-        self.mask_net = EncoderDecoder(cfg.channels + 1, 1, max(2, cfg.base_width // 2), cfg)
+        c = cfg.channels
+        self.image_net = EncoderDecoder(c + 1, c, cfg.base_width, cfg, cfg.image_residual)
+        self.mask_net = EncoderDecoder(
+            c + 1, 1, max(2, cfg.base_width // 2), cfg, cfg.mask_residual
+        )
 
     def _predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.image_net(x), self.mask_net(x)  # (B, C, H, W), (B, 1, H, W)
-
-
-def build_generator(cfg: GeneratorConfig) -> nn.Module:
-    """The generator described by `cfg` (validated first); weights from torch's global RNG."""
-    cfg.validate()
-    model: nn.Module
-    if cfg.next_frame_input:
-        from stillmotion_trainer.models.next_frame import NextFrameGenerator
-
-        model = NextFrameGenerator(cfg)
-    elif cfg.variant == "separate":
-        model = SeparateGenerator(cfg)
-    else:
-        model = SharedGenerator(cfg)
-    _zero_residual_heads(model, cfg)
-    return model
-
-
-def _zero_residual_heads(model: nn.Module, cfg: GeneratorConfig) -> None:
-    """Residual heads start at "no change" exactly: weights and bias 0, so the sigmoid gives 0.5
-    and 2 * 0.5 - 1 = 0 (an untrained generator copies its input instead of drifting by its
-    random bias at every roll-out step). Gradients still reach the zeroed layer."""
-    for name, module in model.named_modules():
-        is_image_head = name.endswith("image_head") or name.endswith("image_net.head")
-        is_mask_head = name.endswith("mask_head") or name.endswith("mask_net.head")
-        if cfg.next_frame_input and name.startswith("mask_net"):  # next-frame "conv" branch:
-            continue  # not residual
-        is_refine_head = name == "refine_net.head"  # next-frame warp correction: always residual
-        if (
-            (is_image_head and cfg.image_residual)
-            or (is_mask_head and cfg.mask_residual)
-            or is_refine_head
-        ):
-            conv = cast(nn.Conv2d, cast(nn.Sequential, module)[0])
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(cast(torch.Tensor, conv.bias))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -28,14 +28,13 @@ still -> video (generation_step); next_mask stays the propagation mask above.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, cast
+from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from stillmotion_trainer.models.blocks import EncoderDecoder, run_padded
 from stillmotion_trainer.models.generator import (
-    EncoderDecoder,
     GeneratorConfig,
     SeparateGenerator,
     SharedGenerator,
@@ -64,12 +63,12 @@ class NextFrameGenerator(nn.Module):
         self.refine_net: Optional[EncoderDecoder] = None
         if cfg.mask_head == "warp":
             self.displacement = DisplacementEstimator(cfg.channels, cfg.matcher)
-            if cfg.mask_refine:
+            if cfg.mask_refine:  # a residual correction: zero-initialised, untrained it is 0
                 width = cfg.refine_width or max(2, cfg.base_width // 2)
-                self.refine_net = EncoderDecoder(cfg.channels + 1, 1, width, literal)
-        else:
+                self.refine_net = EncoderDecoder(cfg.channels + 1, 1, width, cfg, zero_head=True)
+        else:  # not residual: the mask is painted from [I_t, M^_t, I_{t+1}]
             width = max(2, cfg.base_width // 2)
-            self.mask_net = EncoderDecoder(2 * cfg.channels + 1, 1, width, literal)
+            self.mask_net = EncoderDecoder(2 * cfg.channels + 1, 1, width, cfg)
 
     def forward(
         self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
@@ -138,12 +137,8 @@ class NextFrameGenerator(nn.Module):
         return (warped + 2 * s - 1).clamp(0.0, 1.0), warped
 
     def _padded(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """net(x) with x padded (replicate) to the generator's size multiple and cropped back."""
-        h, w = x.shape[-2], x.shape[-1]
-        m = self.cfg.multiple
-        x = F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="replicate")
-        out: torch.Tensor = net(x)
-        return out[..., :h, :w]
+        """net(x) padded to the generator's size multiple and cropped back (blocks.run_padded)."""
+        return run_padded(net, x, self.cfg.multiple)
 
 
 def generation_step(
@@ -162,11 +157,11 @@ def generation_step(
     move together. The inference library's generateFromStill does the same two runs, reading the
     ONNX output `next_mask_motion` (packages/inference/src/still-to-video.ts).
     """
-    if not getattr(getattr(model, "cfg", None), "next_frame_input", False):
+    if not isinstance(model, NextFrameGenerator):  # factory.takes_next_frame
         out: tuple[torch.Tensor, torch.Tensor] = model(image, mask)
         return out
     next_image, _ = model(image, mask, image)
-    _, _, motion_mask = cast(NextFrameGenerator, model).forward_with_motion(image, mask, next_image)
+    _, _, motion_mask = model.forward_with_motion(image, mask, next_image)
     return next_image, motion_mask
 
 
@@ -175,7 +170,9 @@ def image_field(
 ) -> Optional[torch.Tensor]:
     """The field (B, 2, H, W, pixels) that moves `image` in the model's next step, for a model
     whose image branch warps (image_head "warp", models/image_warp.py); None for the others."""
-    branch = getattr(model, "image_model", None)
+    if not isinstance(model, NextFrameGenerator):
+        return None
+    branch = model.image_model
     if not isinstance(branch, ImageWarpBranch):
         return None
     field, _ = branch.motion(image, mask)
@@ -185,8 +182,8 @@ def image_field(
 def freeze_displacement(model: nn.Module) -> None:
     """Keep a warp head's displacement estimator at its weights (`train.freeze_displacement`):
     no gradients, run under no_grad. Raises ValueError for a model without one."""
-    displacement = getattr(model, "displacement", None)
-    if not isinstance(displacement, DisplacementEstimator):
+    displacement = model.displacement if isinstance(model, NextFrameGenerator) else None
+    if displacement is None:
         raise ValueError(
             "freeze_displacement: the model has no displacement estimator "
             "(model.overrides.mask_head must be warp)"

@@ -17,7 +17,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from stillmotion_trainer.losses.training_loss import LossConfig
-from stillmotion_trainer.models.generator import GeneratorConfig, build_generator
+from stillmotion_trainer.models.factory import build_generator
+from stillmotion_trainer.models.generator import GeneratorConfig
 from stillmotion_trainer.models.next_frame import freeze_displacement
 from stillmotion_trainer.training import checkpoint as ckpt_io
 from stillmotion_trainer.training.config import RunConfig

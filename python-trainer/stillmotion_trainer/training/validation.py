@@ -14,12 +14,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from stillmotion_trainer.data.video_dataset import VideoClipDataset
+from stillmotion_trainer.models.factory import takes_next_frame
 from stillmotion_trainer.training.config import RunConfig
 from stillmotion_trainer.training.data_order import validation_shard
 from stillmotion_trainer.training.distributed import DistContext, all_reduce_stats
 from stillmotion_trainer.training.initial_mask import PURPOSE_VAL
 from stillmotion_trainer.training.walk_pass import (
-    model_takes_next_frame,
     prepare_walks,
     run_walks,
     walk_loss,
@@ -54,7 +54,7 @@ def validate(
     for chunk, carried in zip(chunks, loader):
         batch = raise_carried(carried)
         inputs = prepare_walks(cfg, batch, ctx.device, PURPOSE_VAL, 0, chunk)
-        wb = run_walks(model, *inputs, 0, autocast, next_frame_input=model_takes_next_frame(model))
+        wb = run_walks(model, *inputs, 0, autocast, next_frame_input=takes_next_frame(model))
         terms = walk_loss(wb, loss_cfg)
         for name in VAL_TERMS:
             sums[name] += float(terms[name]) * len(chunk)

@@ -26,7 +26,7 @@ from stillmotion_trainer.data.animate_stills import MotionStrength, animate
 from stillmotion_trainer.data.images import load_frame, load_mask
 from stillmotion_trainer.evaluation.propagation import propagate_masks
 from stillmotion_trainer.metrics import dice
-from stillmotion_trainer.models.generator import build_generator
+from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.presets import generator_config
 
 CLIP = Path(__file__).resolve().parents[3] / "data" / "real" / "vocalfolds-seq8-128"

@@ -16,7 +16,7 @@ from stillmotion_trainer.export.onnx_export import (
     config_hash,
     export_generator,
 )
-from stillmotion_trainer.models.generator import build_generator
+from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.training.checkpoint import Checkpoint
 

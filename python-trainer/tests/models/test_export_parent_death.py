@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stillmotion_trainer.models.generator import build_generator
+from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.training.checkpoint import Checkpoint
 

@@ -14,7 +14,7 @@ from stillmotion_trainer.export.split_export import (
     MASK_ONLY_KEY,
     export_split,
 )
-from stillmotion_trainer.models.generator import build_generator
+from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.presets import generator_config
 
 

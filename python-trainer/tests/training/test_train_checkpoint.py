@@ -13,7 +13,7 @@ import pytest
 import torch
 from train_helpers import quiet, small_config
 
-from stillmotion_trainer.models.generator import build_generator
+from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.training import checkpoint as ckpt_io
 from stillmotion_trainer.training.checkpoint import (

@@ -11,7 +11,7 @@ import torch
 import yaml
 from test_train_ddp_recipes import RECIPES
 
-from stillmotion_trainer.models.generator import build_generator
+from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.training.initial_mask import (
     PURPOSE_TRAIN,

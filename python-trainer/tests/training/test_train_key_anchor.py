@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from stillmotion_trainer.models.generator import build_generator
+from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.next_frame import NextFrameGenerator, freeze_displacement
 from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.training.initial_mask import walk_generator

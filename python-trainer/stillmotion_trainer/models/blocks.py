@@ -1,0 +1,186 @@
+"""Layers every generator is built from: the U-Net (encoder, decoder, lift, head) and padding.
+
+The literal generator (generator.py), the next-frame variant's mask branches (next_frame.py) and
+the warp image branch (image_warp.py) are all encoder-decoders over concatenated inputs; this
+module holds them once. It reads no generator config type: a U-Net needs only the five fields of
+`UNetLayout`, which `GeneratorConfig` has.
+
+Padding: any H, W is accepted; `pad_to_multiple` pads right and bottom by edge replication to a
+multiple of `2**depth * stem_stride` and the caller crops back (`[..., :h, :w]`). Both are shape
+arithmetic, which keeps height and width dynamic in an ONNX trace.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, cast
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MAX_WIDTH_MULTIPLIER = 8  # stage widths double per stage up to base_width * 8
+
+
+class UNetLayout(Protocol):
+    """The structure fields of a U-Net (`GeneratorConfig` fields of the same names)."""
+
+    @property
+    def depth(self) -> int: ...
+    @property
+    def decoder(self) -> str: ...  # "upsample" or "transposed"
+    @property
+    def upsample_mode(self) -> str: ...  # "bilinear" or "nearest"
+    @property
+    def stem_stride(self) -> int: ...  # 1 or 2
+    @property
+    def head_kernel(self) -> int: ...  # 1 or 3
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H', W'), H' and W' the next multiples, right/bottom edge-replicated."""
+    h, w = x.shape[-2], x.shape[-1]
+    pad_h = (multiple - h % multiple) % multiple
+    pad_w = (multiple - w % multiple) % multiple
+    return F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
+
+
+def run_padded(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """net(x) with x padded to `multiple` (`pad_to_multiple`) and the output cropped back."""
+    h, w = x.shape[-2], x.shape[-1]
+    out: torch.Tensor = net(pad_to_multiple(x, multiple))
+    return out[..., :h, :w]
+
+
+def stage_widths(base_width: int, depth: int) -> list[int]:
+    """Channels per resolution level 0 (full) .. depth (deepest)."""
+    return [base_width * min(2**i, MAX_WIDTH_MULTIPLIER) for i in range(depth + 1)]
+
+
+def conv(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    """3x3 convolution + ReLU."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.ReLU(inplace=True))
+
+
+def upsampler(c_in: int, c_out: int, layout: UNetLayout) -> nn.Module:
+    """x2 resolution: a 4x4 stride-2 transposed conv to c_out channels ("transposed"), or
+    interpolation keeping c_in channels ("upsample")."""
+    if layout.decoder == "transposed":
+        return nn.Sequential(
+            nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)
+        )
+    align = False if layout.upsample_mode == "bilinear" else None
+    return nn.Upsample(scale_factor=2, mode=layout.upsample_mode, align_corners=align)
+
+
+class Head(nn.Sequential):
+    """Output head: conv (kernel 1 or 3) + sigmoid, so outputs lie in (0, 1).
+
+    zero_init: weights and bias start at 0, so the head outputs exactly 0.5 whatever its input.
+    A residual head reads its sigmoid s as the change 2 s - 1, so it starts at "no change" (an
+    untrained generator copies its input instead of drifting by its random bias at every
+    roll-out step); gradients still reach the zeroed layer. The weights are drawn before they
+    are zeroed, so the global RNG advances as for any other head.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, zero_init: bool = False) -> None:
+        super().__init__(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2), nn.Sigmoid())
+        if zero_init:
+            nn.init.zeros_(self.conv.weight)
+            nn.init.zeros_(cast(torch.Tensor, self.conv.bias))
+
+    @property
+    def conv(self) -> nn.Conv2d:
+        return cast(nn.Conv2d, self[0])
+
+
+class Encoder(nn.Module):
+    """Stem conv (full resolution, or half with stem_stride 2), then `depth` stages of
+    (stride-2 conv, conv)."""
+
+    def __init__(self, in_channels: int, widths: list[int], stem_stride: int = 1) -> None:
+        super().__init__()
+        self.stem = conv(in_channels, widths[0], stride=stem_stride)
+        self.stages = nn.ModuleList(
+            nn.Sequential(conv(widths[i], widths[i + 1], stride=2), conv(widths[i + 1], widths[i + 1]))
+            for i in range(len(widths) - 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        feats = [self.stem(x)]  # (B, w0, H / s, W / s), s = stem stride
+        for stage in self.stages:
+            feats.append(stage(feats[-1]))  # (B, w_i, H / (s * 2**i), W / (s * 2**i))
+        return feats
+
+
+class UpStage(nn.Module):
+    """One decoder stage: double the resolution, then fuse with the encoder skip of that size.
+
+    "upsample": interpolate x2, then one 3x3 conv over [upsampled, skip] (cheaper than a conv
+    before the concatenation, which matters at full resolution). "transposed": a 4x4 stride-2
+    transposed conv reduces the channels, then a 3x3 conv over [upsampled, skip].
+    """
+
+    def __init__(self, c_in: int, c_skip: int, c_out: int, layout: UNetLayout) -> None:
+        super().__init__()
+        self.up = upsampler(c_in, c_out, layout)
+        c_up = c_out if layout.decoder == "transposed" else c_in
+        self.fuse = conv(c_up + c_skip, c_out)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = self.up(x)  # (B, c_in or c_out, 2h, 2w)
+        return self.fuse(torch.cat([x, skip], dim=1))  # (B, c_out, 2h, 2w)
+
+
+class Decoder(nn.Module):
+    """Decoder stages from level `start` (deep) up to level `stop` (shallower), with skips."""
+
+    def __init__(self, widths: list[int], start: int, stop: int, layout: UNetLayout) -> None:
+        super().__init__()
+        self.levels = list(range(start - 1, stop - 1, -1))  # target level of each stage
+        self.stages = nn.ModuleList(
+            UpStage(widths[lvl + 1], widths[lvl], widths[lvl], layout) for lvl in self.levels
+        )
+
+    def forward(self, x: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
+        for lvl, stage in zip(self.levels, self.stages):
+            x = stage(x, feats[lvl])
+        return x
+
+
+class FullResolutionLift(nn.Module):
+    """stem_stride 2: half-resolution features x2 (decoder's up-sampling kind), joined with the
+    raw input, so the heads predict at full resolution from coarse context + fine detail."""
+
+    def __init__(self, width: int, layout: UNetLayout) -> None:
+        super().__init__()
+        self.up = upsampler(width, width, layout)
+
+    def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.up(y), x], dim=1)  # (B, w0 + C_in, H, W)
+
+
+class EncoderDecoder(nn.Module):
+    """A U-Net mapping its concatenated inputs (B, in_channels, H, W), H and W multiples of
+    2**depth * stem_stride, to `out_channels` sigmoid outputs (B, out_channels, H, W)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        width: int,
+        layout: UNetLayout,
+        zero_head: bool = False,
+    ) -> None:
+        super().__init__()
+        widths = stage_widths(width, layout.depth)
+        self.encoder = Encoder(in_channels, widths, layout.stem_stride)
+        self.decoder = Decoder(widths, layout.depth, 0, layout)
+        self.lift = FullResolutionLift(widths[0], layout) if layout.stem_stride == 2 else None
+        head_in = widths[0] + in_channels if self.lift is not None else widths[0]
+        self.head = Head(head_in, out_channels, layout.head_kernel, zero_init=zero_head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = self.encoder(x)
+        y = self.decoder(feats[-1], feats)
+        out: torch.Tensor = self.head(self.lift(y, x) if self.lift is not None else y)
+        return out
