@@ -10,7 +10,10 @@
  * `mask_refine` also outputs `next_mask_motion`, the mask carried by the measured motion alone
  * (before the appearance correction); still -> video uses it (`stepMotionMask`). A *mask-only*
  * export (`stillmotion export --mask-only`) has no `next_image` output and no image branch: it
- * propagates faster, and `step`/`stepBatch`/still -> video refuse it (`hasImageOutput`).
+ * propagates faster, and `step`/`stepBatch`/still -> video refuse it (`hasImageOutput`). One with
+ * the warp image head (`image_head: "warp"`, not mask-only) also outputs `next_field` and
+ * `next_residual`, the step (u', r) that moved the image (`hasImageField`, `stepField`); still
+ * -> video composes those fields (still-to-video-compose.ts).
  *
  * A *split* export (`stillmotion export --split`, layout "split": split-layout.ts) is a mask-only
  * warp-head generator as a features graph and a step graph. `stepMask`/`stepMaskBatch` work on it
@@ -37,6 +40,7 @@ import {
   perFrame,
   stackImages,
 } from "./split-layout.js";
+import type { Field } from "./still-to-video-compose.js";
 
 /** The format tag the exporter writes; a different major format is refused. */
 export const GENERATOR_FORMAT = "stillmotion.generator.onnx.v1";
@@ -49,6 +53,8 @@ export const IMAGE_OUTPUT = OUTPUT_NAMES[0];
 const MASK_OUTPUT = OUTPUT_NAMES[1];
 /** The third output of a `mask_refine` generator: the next mask from the motion alone. */
 export const MOTION_MASK_OUTPUT = "next_mask_motion";
+/** The warp image head's step: the field u' (2 channels, pixels) and the residual r (C). */
+export const FIELD_OUTPUTS = ["next_field", "next_residual"] as const;
 
 /** What the file says about itself (its `stillmotion.*` metadata, parsed). */
 export interface GeneratorMetadata {
@@ -80,6 +86,14 @@ export interface LoadGeneratorOptions {
 export interface StepResult {
   image: FloatImage;
   mask: Mask;
+}
+
+/** The image branch's step of a warp image head (ONNX `next_field`, `next_residual`). */
+export interface FieldStep {
+  /** u', (2, H, W) in pixels: next_image = clamp(sample(image, p + u') + r, 0, 1). */
+  field: Field;
+  /** r, (C, H, W). */
+  residual: Float32Array;
 }
 
 /** The features graph of a split model and the names of its per-level outputs. */
@@ -122,6 +136,33 @@ export class Generator {
   /** False for a mask-only export: no `next_image` output (propagation only). */
   get hasImageOutput(): boolean {
     return !maskOnly(this.metadata); // the loader checked the outputs against this
+  }
+
+  /** True when the model outputs `next_field` and `next_residual` (warp image head). */
+  get hasImageField(): boolean {
+    return imageField(this.metadata); // the loader checked the outputs against this
+  }
+
+  /**
+   * The image branch's step at (I_t, M^_t): the field and residual that move I_t to I^_{t+1}
+   * (warp image head only). The branch never reads `next_frame`; the image is passed there.
+   */
+  async stepField(image: FloatImage, mask: Mask): Promise<FieldStep> {
+    if (!this.hasImageField) {
+      throw new InferenceError(
+        Code.FAILED_PRECONDITION,
+        `this model has no ${FIELD_OUTPUTS.join("/")} outputs (generator config image_head=` +
+          `${this.metadata.generatorConfig.image_head}${maskOnly(this.metadata) ? ", mask-only" : ""}); ` +
+          'composed still -> video needs image_head "warp", exported without --mask-only',
+        { file: this.path },
+      );
+    }
+    const next = this.takesNextFrame ? [image] : undefined;
+    const { h, w, out } = await this.runBatch([image], [mask], next, FIELD_OUTPUTS);
+    return {
+      field: { data: out.next_field.data, height: h, width: w },
+      residual: out.next_residual.data,
+    };
   }
 
   /** The onnxruntime options in effect (defaults merged with overrides). */
@@ -519,7 +560,16 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
       const extra = [NEXT_FRAME_INPUT, "mask"];
       features.names = checkSplitSignature(features.session, session.inputs, extra, metadata.channels, path);
     }
-    checkSignature(session, metadata.channels, nextFrame, motion, image, path, features === undefined);
+    checkSignature(
+      session,
+      metadata.channels,
+      nextFrame,
+      motion,
+      image,
+      path,
+      features === undefined,
+      imageField(metadata),
+    );
   } catch (err) {
     await session.release();
     await features?.session.release();
@@ -646,6 +696,11 @@ function optionalTensor(
   return present;
 }
 
+/** A warp image head exported with its image branch: outputs next_field and next_residual. */
+function imageField(metadata: GeneratorMetadata): boolean {
+  return metadata.generatorConfig.image_head === "warp" && !maskOnly(metadata);
+}
+
 /** The exporter's `stillmotion.mask_only` = "true": no next_image output, no image branch. */
 function maskOnly(metadata: GeneratorMetadata): boolean {
   return metadata.extra.mask_only === "true";
@@ -659,13 +714,20 @@ function checkSignature(
   imageOutput: boolean,
   file: string,
   checkInputs = true,
+  field = false,
 ): void {
   const inputs = nextFrame ? [...INPUT_NAMES, NEXT_FRAME_INPUT] : [...INPUT_NAMES];
-  const outputs = [...OUTPUT_NAMES, ...(motionMask ? [MOTION_MASK_OUTPUT] : [])].filter(
-    (name) => imageOutput || name !== IMAGE_OUTPUT,
-  );
+  const outputs = [
+    ...OUTPUT_NAMES,
+    ...(motionMask ? [MOTION_MASK_OUTPUT] : []),
+    ...(field ? FIELD_OUTPUTS : []),
+  ].filter((name) => imageOutput || name !== IMAGE_OUTPUT);
   const width = (name: string) =>
-    name === "image" || name === NEXT_FRAME_INPUT || name === IMAGE_OUTPUT ? channels : 1;
+    name === "next_field"
+      ? 2
+      : name === "image" || name === NEXT_FRAME_INPUT || name === IMAGE_OUTPUT || name === "next_residual"
+        ? channels
+        : 1;
   const expect = [
     { kind: "input", list: session.inputs, names: inputs, channels: inputs.map(width) },
     { kind: "output", list: session.outputs, names: outputs, channels: outputs.map(width) },

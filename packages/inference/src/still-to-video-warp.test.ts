@@ -1,9 +1,11 @@
 // generateFromStill with the warp image head (image_head: warp, python-trainer
 // models/image_warp.py): the shipped models/real-still-to-video.pt, exported by the trainer's
 // infer-reference, rolled out by onnxruntime-node like PyTorch, on a non-square still, and the
-// generated clip keeps the still's colours (identity by construction).
+// generated clip keeps the still's colours (identity by construction). The default roll-out
+// composes the fields (still-to-video-compose.ts, Python models/still_to_video.py); compose:
+// false resamples the previous frame (Python models/next_frame.generation_step).
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -13,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maxAbsDiff, type Reference, readReference } from "../test/reference.js";
 import { type Generator, loadGenerator } from "./generator.js";
 import { generateFromStill } from "./still-to-video.js";
+import { sampleBicubic } from "./still-to-video-compose.js";
 
 const run = promisify(execFile);
 const TRAINER_DIR = resolve(import.meta.dirname, "../../../python-trainer");
@@ -25,6 +28,7 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
   let dir: string;
   let generator: Generator;
   let ref: Reference;
+  let composed: { image: Float32Array; mask: Float32Array }[];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "stillmotion-warp-head-"));
@@ -36,6 +40,11 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
     });
     generator = await loadGenerator(join(dir, "model.onnx"));
     ref = await readReference(dir);
+    const raw = JSON.parse(await readFile(join(dir, "reference.json"), "utf8"));
+    composed = raw.rollout_composed.map((s: { image: { data: number[] }; mask: { data: number[] } }) => ({
+      image: Float32Array.from(s.image.data),
+      mask: Float32Array.from(s.mask.data),
+    }));
   }, 120_000);
   afterAll(async () => {
     await generator?.dispose();
@@ -46,10 +55,31 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
     expect(generator.metadata.generatorConfig.image_head).toBe("warp");
     expect(generator.takesNextFrame).toBe(true);
     expect(generator.hasMotionMask).toBe(true);
+    expect(generator.hasImageField).toBe(true);
   });
 
-  it("rolls out a 40x24 still like PyTorch, image and mask", async () => {
-    const video = await generateFromStill(generator, ref.image, ref.mask, { steps: ref.rollout.length });
+  it("composes the fields like PyTorch on a 40x24 still, image and mask", async () => {
+    expect(composed).toHaveLength(4);
+    const video = await generateFromStill(generator, ref.image, ref.mask, { steps: composed.length });
+    expect(video.frames.map((f) => [f.width, f.height])).toEqual(Array(5).fill([40, 24]));
+    composed.forEach((r, t) => {
+      expect(maxAbsDiff(video.frames[t + 1].data, r.image)).toBeLessThan(CHAIN_TOLERANCE);
+      expect(maxAbsDiff(video.masks[t + 1].data, r.mask)).toBeLessThan(CHAIN_TOLERANCE);
+    });
+  });
+
+  it("a field step is the image branch's: moving the still by it gives next_image", async () => {
+    const { field, residual } = await generator.stepField(ref.image, ref.mask);
+    const { image } = await generator.step(ref.image, ref.mask, ref.image);
+    const moved = sampleBicubic(ref.image, field).map((v, i) => Math.min(Math.max(v + residual[i], 0), 1));
+    expect(maxAbsDiff(moved, image.data)).toBeLessThan(1e-4);
+  });
+
+  it("without compose resamples the previous frame like PyTorch's generation_step", async () => {
+    const video = await generateFromStill(generator, ref.image, ref.mask, {
+      steps: ref.rollout.length,
+      compose: false,
+    });
     expect(video.frames.map((f) => [f.width, f.height])).toEqual(Array(5).fill([40, 24]));
     ref.rollout.forEach((r, t) => {
       expect(maxAbsDiff(video.frames[t + 1].data, r.image.data)).toBeLessThan(CHAIN_TOLERANCE);

@@ -6,6 +6,7 @@ import { Code, InferenceError, invalidArgument } from "./errors.js";
 import type { Generator, StepResult } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
 import { randomMask } from "./random-mask.js";
+import { type ComposedState, compose, scaleField, startComposed } from "./still-to-video-compose.js";
 
 export interface GenerateOptions {
   /** Number of predicted frames after the still (n of Fig. 5); default 16. */
@@ -18,6 +19,17 @@ export interface GenerateOptions {
   initialMask?: "random" | "zeros";
   /** Seed of the random initial mask; default 0 (so a run is reproducible). */
   seed?: number;
+  /**
+   * For a model with the warp image head (`generator.hasImageField`): compose its fields and
+   * sample the still once per frame (still-to-video-compose.ts) instead of resampling the
+   * previous frame at every step. Default true for such a model; refused for others.
+   */
+  compose?: boolean;
+  /**
+   * Motion strength k, composed roll-outs only: each predicted step's field times k (sources
+   * kept in the frame). Default 1, the model's own motion.
+   */
+  strength?: number;
   /** Called after every step with (done, total). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -42,6 +54,18 @@ export async function generateFromStill(
   if (init !== "random" && init !== "zeros") {
     throw invalidArgument("initialMask", init, 'one of: "random", "zeros"');
   }
+  const composed = options.compose ?? generator.hasImageField;
+  if (composed && !generator.hasImageField) {
+    throw invalidArgument(
+      "compose",
+      true,
+      `false for this model: it has no next_field output (image_head=${generator.metadata.generatorConfig.image_head})`,
+    );
+  }
+  const strength = options.strength ?? 1;
+  if (!(Number.isFinite(strength) && strength > 0) || (strength !== 1 && !composed)) {
+    throw invalidArgument("strength", strength, composed ? "a number > 0" : "1 (strength needs compose)");
+  }
   checkImage("image", image, generator.channels);
   const { height: h, width: w } = image;
   let m: Mask;
@@ -56,14 +80,23 @@ export async function generateFromStill(
   }
   const frames: FloatImage[] = [image];
   const masks: Mask[] = [m];
+  let state: ComposedState | undefined = composed ? startComposed(image, m) : undefined;
   for (let t = 0; t < steps; t++) {
     if (options.signal?.aborted) {
       throw new InferenceError(Code.ABORTED, `generateFromStill aborted after ${t} of ${steps} steps`, {
         cause: options.signal.reason,
       });
     }
-    // (I^_{t+1}, M^_{t+1}) = G(I^_t, M^_t): both outputs fed back (Fig. 5)
-    const next = await generationStep(generator, frames[t], masks[t]);
+    // (I^_{t+1}, M^_{t+1}) = G(I^_t, M^_t): both outputs fed back (Fig. 5); composed: the
+    // branch's step at the current frame moves the still once more (still-to-video-compose.ts)
+    let next: StepResult;
+    if (state !== undefined) {
+      const { field, residual } = await generator.stepField(state.image, state.mask);
+      state = compose(state, scaleField(field, strength), residual);
+      next = { image: state.image, mask: state.mask };
+    } else {
+      next = await generationStep(generator, frames[t], masks[t]);
+    }
     frames.push(next.image);
     masks.push(next.mask);
     options.onProgress?.(t + 1, steps);
