@@ -22,7 +22,12 @@ from typing import Callable, ContextManager, Dict
 import torch
 import torch.nn.functional as F
 
-from stillmotion_trainer.losses.validation import check_choice, check_same_shape, check_tensor
+from stillmotion_trainer.losses.validation import (
+    LossInputError,
+    check_choice,
+    check_same_shape,
+    check_tensor,
+)
 
 SSIM_RADIUS = 5  # 11 taps
 SSIM_SIGMA = 1.5
@@ -93,12 +98,47 @@ def _ssim_map(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) x2 -> (N, H, W) SSIM map."""
     stats = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1))  # (N, 5, H, W)
     mu_x, mu_y, e_xx, e_yy, e_xy = stats.unbind(1)
+    return _ssim_from_moments(mu_x, mu_y, e_xx, e_yy, e_xy)
+
+
+def _ssim_from_moments(
+    mu_x: torch.Tensor,
+    mu_y: torch.Tensor,
+    e_xx: torch.Tensor,
+    e_yy: torch.Tensor,
+    e_xy: torch.Tensor,
+) -> torch.Tensor:
+    """The SSIM map from the Gaussian-weighted moments E[x], E[y], E[x²], E[y²], E[xy].
+    Each (N, H, W) -> (N, H, W)."""
     var_x = e_xx - mu_x * mu_x
     var_y = e_yy - mu_y * mu_y
     cov = e_xy - mu_x * mu_y
     num = (2.0 * mu_x * mu_y + SSIM_C1) * (2.0 * cov + SSIM_C2)
     den = (mu_x * mu_x + mu_y * mu_y + SSIM_C1) * (var_x + var_y + SSIM_C2)
     return num / den
+
+
+def ssim_pairs(images: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM (NOT clamped) of P pairs of images drawn from one stack, as ssim_per_sample
+    would give for images[first] against images[second], with each image's own moments (E[x],
+    E[x²]) blurred once however many pairs it is in: only E[xy] is per pair, 1 blurred plane per
+    channel and pair instead of 5 (the training loss's d terms, issue L).
+
+    images (N, C, H, W), first / second (P,) long indices into N -> (P,)
+    """
+    check_tensor("images", images, 4, "(N, C, H, W)")
+    n, c, h, w = images.shape
+    dtype = torch.promote_types(images.dtype, torch.float32)
+    first, second = first.to(images.device), second.to(images.device)
+    with _autocast_off(images.device):
+        x = images.reshape(n * c, 1, h, w).to(dtype)
+        own = _blur(torch.cat([x, x * x], dim=1)).view(n, c, 2, h, w)  # E[x], E[x²] per image
+        xa, xb = x.view(n, c, h, w)[first], x.view(n, c, h, w)[second]  # (P, C, H, W)
+        e_xy = _blur((xa * xb).reshape(-1, 1, h, w)).view(-1, c, h, w)  # (P, C, H, W)
+        ssim = _ssim_from_moments(
+            own[first, :, 0], own[second, :, 0], own[first, :, 1], own[second, :, 1], e_xy
+        )  # (P, C, H, W)
+        return ssim.flatten(1).mean(1)
 
 
 def d_ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -147,3 +187,21 @@ def similarity(name: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """d by name ("ssim", "1-l1", "ncc"); an unknown name raises LossInputError listing them."""
     check_choice("d", name, list(SIMILARITY_FUNCTIONS))
     return SIMILARITY_FUNCTIONS[name](a, b)
+
+
+def pair_similarity(
+    name: str, images: torch.Tensor, first: torch.Tensor, second: torch.Tensor
+) -> torch.Tensor:
+    """d by name of P pairs from one stack of images: similarity(name, images[first],
+    images[second]), computed without copying the pairs out for "ssim" (ssim_pairs reuses each
+    image's moments).  images (N, C, H, W), first / second (P,) long -> (P,)"""
+    check_choice("d", name, list(SIMILARITY_FUNCTIONS))
+    if first.shape != second.shape or first.dim() != 1:
+        raise LossInputError(
+            "first",
+            f"expected two (P,) index tensors of one shape, got {tuple(first.shape)} and "
+            f"{tuple(second.shape)}",
+        )
+    if name == "ssim":
+        return ssim_pairs(images, first, second).clamp(0.0, 1.0)
+    return SIMILARITY_FUNCTIONS[name](images[first], images[second])

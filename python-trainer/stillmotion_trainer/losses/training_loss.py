@@ -65,6 +65,8 @@ def training_loss(
     key_valid: torch.Tensor,  # (B, K) bool
     cfg: LossConfig,
     adv: Optional[torch.Tensor] = None,  # scalar generator adversarial loss, already averaged
+    d_first: Optional[torch.Tensor] = None,  # (B, T)  d(I_{s_t}, I_{s_{t+1}}) if already known
+    d_second: Optional[torch.Tensor] = None,  # (B, T, K)  d(I_k, I_{s_{t+1}}) if already known
 ) -> Dict[str, torch.Tensor]:
     """Training loss = λ_I L_I + λ_M1 L_M1 + λ_M2 L_M2 + λ_adv L_adv — METHOD.md step 6.
 
@@ -73,6 +75,11 @@ def training_loss(
     of step 0, mask_in_inferred False) contribute 0 to the L_M1 sum but still count in the
     denominator B·T, as METHOD.md writes the average. L_M2 of a transition is the mean over the
     video's valid key frames (0 if it has none).
+
+    d_first / d_second: cfg.d of exactly those image pairs, when the caller computed them once
+    for pairs that repeat (a cycle walk visits a pair out and back; every transition of a clip
+    meets the same key frames): training.walk_pass does, with losses.similarity.pair_similarity.
+    The loss is the same; None computes d here.
 
     Returns scalars {"image", "mask_first", "mask_second", "adv", "total"}; "adv" is `adv` or 0.
     `lambda_adv > 0` without `adv` raises, since the GAN term would silently vanish.
@@ -128,12 +135,19 @@ def training_loss(
     l_first = first_mask_loss(
         flat(mask_in), flat(pred_masks), flat(frames_in), flat(frames_next),
         cfg.phi, cfg.d, cfg.gamma1, cfg.gamma2,
+        d_value=None if d_first is None else _given_d("d_first", d_first, (bsz, steps)).reshape(n),
     )  # fmt: skip
     l_first = torch.where(flat(mask_in_inferred), l_first, torch.zeros_like(l_first))
-    # 3. L_M2 — step 5, against every valid key frame of the same video
+    # 3. L_M2 — step 5, against every valid key frame of the same video (a given d needs no
+    #    copy of the key images per transition)
+    d_second_flat = None
+    if d_second is not None:
+        d_second_flat = _given_d("d_second", d_second, (bsz, steps, k)).reshape(n, k)
     l_second = second_mask_loss(
-        per_transition(key_masks), per_transition(key_images), per_transition(key_valid),
-        flat(pred_masks), flat(frames_next), cfg.phi, cfg.d, cfg.gamma1, cfg.gamma2,
+        per_transition(key_masks),
+        per_transition(key_images) if d_second is None else None,
+        per_transition(key_valid), flat(pred_masks), flat(frames_next),
+        cfg.phi, cfg.d, cfg.gamma1, cfg.gamma2, d_value=d_second_flat,
     )  # fmt: skip
     # 4. 1 / (N_V · N_F) · Σ — step 6
     image = l_image.sum() / n
@@ -153,3 +167,11 @@ def training_loss(
         "adv": adv_term,
         "total": total,
     }
+
+
+def _given_d(name: str, d: object, shape: tuple[int, ...]) -> torch.Tensor:
+    """A caller's precomputed d of `shape`, values in [0, 1]."""
+    t = check_tensor(name, d, len(shape), allow_empty=True)
+    if tuple(t.shape) != shape:
+        raise LossInputError(name, f"expected shape {shape}, got {tuple(t.shape)}")
+    return t

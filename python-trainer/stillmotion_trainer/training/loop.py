@@ -46,6 +46,7 @@ from stillmotion_trainer.training.config import (
 from stillmotion_trainer.training.data_setup import TrainBatches, build_datasets, rank_batch_size
 from stillmotion_trainer.training.distributed import DistContext, init_distributed, shutdown
 from stillmotion_trainer.training.events import EventSink, NullEvents
+from stillmotion_trainer.training.host_memory import keep_freed_memory
 from stillmotion_trainer.training.resume import bind_run_dir, load_resume_point
 from stillmotion_trainer.training.run_dir import stop_file
 from stillmotion_trainer.training.run_report import RunReport
@@ -112,7 +113,8 @@ def train(
     hold one), "auto" (newest checkpoint of the run dir, or fresh if none) or a checkpoint path.
     external_stop is polled once per step (the train command wires SIGTERM/SIGINT to it).
     """
-    # 0. distributed context, device, precision ---------------------------------------------
+    # 0. host memory kept for reuse between steps (host_memory.py), distributed context, device
+    keep_freed_memory()
     ctx = init_distributed(cfg.train.device)
     try:
         return _train(cfg, ctx, run_dir, resume, events, external_stop, log)

@@ -123,16 +123,23 @@ def gather_key_frames(
     frames (B, T, C, H, W), key_masks (B, T, 1, H, W), is_key (B, T) ->
     key_images (B, K, C, H, W), key_masks (B, K, 1, H, W), key_valid (B, K) bool.
     """
-    b, t = is_key.shape
-    counts = is_key.sum(1)
-    k = max(1, int(counts.max()))
-    # Stable sort puts each clip's key frames first, in frame order; the rest are padding.
-    order = torch.argsort((~is_key).to(torch.int8), dim=1, stable=True)[:, :k]  # (B, K)
-    valid = torch.arange(k).unsqueeze(0) < counts.unsqueeze(1)  # (B, K)
-    rows = torch.arange(b).unsqueeze(1)
+    order, valid = key_frame_index(is_key)  # (B, K)
+    rows = torch.arange(is_key.shape[0]).unsqueeze(1)
     dev = frames.device
     return (
         frames[rows.to(dev), order.to(dev)],
         key_masks[rows.to(dev), order.to(dev)],
         valid.to(dev),
     )
+
+
+def key_frame_index(is_key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where gather_key_frames takes each clip's key frames from: is_key (B, T) bool ->
+    order (B, K) long frame index (padding slots point at a non-key frame), valid (B, K) bool."""
+    is_key = is_key.cpu()
+    counts = is_key.sum(1)
+    k = max(1, int(counts.max()))
+    # Stable sort puts each clip's key frames first, in frame order; the rest are padding.
+    order = torch.argsort((~is_key).to(torch.int8), dim=1, stable=True)[:, :k]  # (B, K)
+    valid = torch.arange(k).unsqueeze(0) < counts.unsqueeze(1)  # (B, K)
+    return order, valid

@@ -115,3 +115,14 @@ def test_method_losses_name_the_bad_argument() -> None:
         )  # fmt: skip
     with pytest.raises(LossInputError, match='^phi: unsupported value "bce"'):
         image_loss(i, i, "bce")
+
+
+def test_second_mask_loss_needs_key_images_or_a_given_d():
+    masks = torch.zeros(2, 1, 1, 4, 5)
+    out, image = torch.zeros(2, 1, 4, 5), torch.zeros(2, 3, 4, 5)
+    valid = torch.ones(2, 1, dtype=torch.bool)
+    with pytest.raises(LossInputError, match="^key_images: required when d_value is not given"):
+        second_mask_loss(masks, None, valid, out, image, "l1", "ssim", 0.5, 0.5)
+    got = second_mask_loss(masks, None, valid, out, image, "l1", "ssim", 0.5, 0.5,
+                           d_value=torch.tensor([[1.0], [0.0]]))  # fmt: skip
+    assert got.tolist() == [0.0, 0.5]  # alike: φ = 0; unlike: max(0, γ2 - φ) = 0.5

@@ -123,3 +123,33 @@ def test_training_loss_names_the_bad_argument() -> None:
 def test_loss_config_rejects_bad_values(field: str, value: object, message: str) -> None:
     with pytest.raises(LossInputError, match=message):
         LossConfig(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_given_d_terms_give_the_loss_computed_with_them(cfg: LossConfig) -> None:
+    # The trainer computes d once per pair of frames (training.walk_pass.walk_similarities) and
+    # passes it in; with the same d values the loss is the numpy reference's.
+    batch = _batch(seed=9)
+    b, t = batch["mask_in_inferred"].shape
+    k = batch["key_valid"].shape[1]
+
+    def np_d(x: np.ndarray, y: np.ndarray) -> float:
+        return float(ref.similarity(cfg.d, x[None], y[None])[0])
+
+    d_first = np.array([[np_d(batch["frames_in"][i, j], batch["frames_next"][i, j])
+                         for j in range(t)] for i in range(b)])  # fmt: skip
+    d_second = np.array([[[np_d(batch["key_images"][i, q], batch["frames_next"][i, j])
+                           for q in range(k)] for j in range(t)] for i in range(b)])  # fmt: skip
+    got = training_loss(**_torch(batch), cfg=cfg, d_first=torch.from_numpy(d_first),
+                        d_second=torch.from_numpy(d_second))  # fmt: skip
+    want = ref.training_loss(**batch, cfg=dataclasses.asdict(cfg))
+    for name, value in want.items():
+        assert float(got[name]) == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+def test_given_d_terms_are_checked() -> None:
+    batch = _torch(_batch(seed=10))
+    with pytest.raises(LossInputError, match=r"^d_first: expected shape \(2, 3\)"):
+        training_loss(**batch, cfg=LossConfig(), d_first=torch.ones(2, 2, dtype=torch.float64))
+    with pytest.raises(LossInputError, match=r"^d_second: values must lie in \[0, 1\]"):
+        training_loss(**batch, cfg=LossConfig(), d_second=torch.full((2, 3, 2), 2.0))
