@@ -12,7 +12,7 @@ arithmetic, which keeps height and width dynamic in an ONNX trace.
 
 from __future__ import annotations
 
-from typing import Protocol, cast
+from typing import Any, Optional, Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -36,9 +36,14 @@ class UNetLayout(Protocol):
     def head_kernel(self) -> int: ...  # 1 or 3
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """(B, C, H, W) -> (B, C, H', W'), H' and W' the next multiples, right/bottom edge-replicated."""
-    h, w = x.shape[-2], x.shape[-1]
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int, size: Optional[tuple[Any, Any]] = None
+) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, H', W'), H' and W' the next multiples, right/bottom edge-replicated.
+
+    size: (H, W) when the caller already read them (traced, each read of a shape is its own
+    node in the ONNX graph)."""
+    h, w = size if size is not None else (x.shape[-2], x.shape[-1])
     pad_h = (multiple - h % multiple) % multiple
     pad_w = (multiple - w % multiple) % multiple
     return F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
@@ -47,7 +52,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
 def run_padded(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
     """net(x) with x padded to `multiple` (`pad_to_multiple`) and the output cropped back."""
     h, w = x.shape[-2], x.shape[-1]
-    out: torch.Tensor = net(pad_to_multiple(x, multiple))
+    out: torch.Tensor = net(pad_to_multiple(x, multiple, (h, w)))
     return out[..., :h, :w]
 
 

@@ -250,7 +250,7 @@ class LiteralGenerator(nn.Module):
         if not torch.jit.is_tracing():  # shape checks would freeze sizes into an ONNX trace
             self._check_inputs(image, mask)
         h, w = image.shape[-2], image.shape[-1]
-        x = pad_to_multiple(torch.cat([image, mask], dim=1), self.cfg.multiple)  # (B, C+1, H', W')
+        x = pad_to_multiple(torch.cat([image, mask], dim=1), self.cfg.multiple, (h, w))
         next_image, next_mask = self._predict(x)
         next_image, next_mask = next_image[..., :h, :w], next_mask[..., :h, :w]
         if self.cfg.image_residual:  # the head's sigmoid s in (0, 1) is read as a change 2s - 1
