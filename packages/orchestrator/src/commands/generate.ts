@@ -1,6 +1,7 @@
 /** `stillmotion generate`: stills -> short videos with a mask on every frame (Fig. 5). */
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { Code, StillMotionError } from "../errors.js";
 import { generateVideos } from "../pipelines/generate-videos.js";
 import { listStills } from "../pipelines/inputs.js";
 import { interruptible } from "../pipelines/interrupt.js";
@@ -10,6 +11,20 @@ import { integerOption } from "./integer-option.js";
 /** Largest --size: 2048 px keeps a 16-step clip under ~1 GB of float frames. */
 export const MAX_SIZE = 2048;
 
+/** A commander parser for a number in [min, max]; one line naming the flag otherwise. */
+function numberOption(flag: string, min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    const n = /^[+-]?(\d+\.?\d*|\.\d+)$/.test(value.trim()) ? Number(value) : Number.NaN;
+    if (!(n >= min && n <= max)) {
+      throw new StillMotionError(
+        Code.INVALID_ARGUMENT,
+        `${flag}: expected a number in [${min}, ${max}], got ${JSON.stringify(value)}`,
+      );
+    }
+    return n;
+  };
+}
+
 export interface GenerateCommandOptions {
   model: string;
   out: string;
@@ -17,6 +32,8 @@ export interface GenerateCommandOptions {
   size?: number;
   square?: boolean;
   stride?: number;
+  strength?: number;
+  compose?: boolean;
   overwrite?: boolean;
 }
 
@@ -33,6 +50,9 @@ export async function generate(input: string, options: GenerateCommandOptions) {
         overwrite: options.overwrite,
         steps: options.steps,
         stride: options.stride,
+        strength: options.strength,
+        // commander's --no-compose makes compose true by default: only false is a choice here
+        compose: options.compose === false ? false : undefined,
         // --size is the longer side, the still's aspect kept; --square forces size x size
         ...(options.square ? { width: options.size, height: options.size } : { size: options.size }),
         onProgress: (done, total, id) => bar.update(done, total, id),
@@ -61,6 +81,15 @@ export function register(program: Command): void {
       "motion strength: model steps per output frame (each kept frame moves n steps further)",
       integerOption("--stride", 1, 16),
       1,
+    )
+    .option(
+      "--strength <k>",
+      "motion strength of a warp-image-head model: each predicted step's field times k (default 1)",
+      numberOption("--strength", 0.01, 16),
+    )
+    .option(
+      "--no-compose",
+      "warp-image-head model: resample the previous frame at each step instead of the still once per frame",
     )
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(

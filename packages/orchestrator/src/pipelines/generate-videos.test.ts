@@ -47,6 +47,7 @@ describe("generateVideos", () => {
       outDir: out,
       steps: 3,
       stride: 2,
+      strength: 1.5,
       size: 40,
     });
     const [clip] = result.clips;
@@ -60,7 +61,8 @@ describe("generateVideos", () => {
     expect(metrics.colourDriftMax).toBeLessThan(0.1);
     expect(metrics.areaRatio).toBeGreaterThan(0.7);
     const all = JSON.parse(readFileSync(result.metrics, "utf8"));
-    expect(all).toMatchObject({ steps: 3, stride: 2, clips: [{ id: "s0" }] });
+    // the shipped model has the warp image head: its fields are composed by default
+    expect(all).toMatchObject({ steps: 3, stride: 2, strength: 1.5, composed: true, clips: [{ id: "s0" }] });
     expect(existsSync(join(out, "dataset", "manifest.json"))).toBe(true);
   });
 
