@@ -7,13 +7,13 @@ sys.path).
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 from torch import nn
 
 from stillmotion_trainer.models import build_generator, generator_config
+from stillmotion_trainer.models.next_frame import NextFrameGenerator
 from stillmotion_trainer.training.checkpoint import Checkpoint
 
 
@@ -31,24 +31,38 @@ def frame_shift(image: torch.Tensor) -> torch.Tensor:
     return torch.round(image.mean(dim=(1, 2, 3)) * 10).long()  # (B,)
 
 
-class ShiftByFrame(nn.Module):
-    """Toy G: next mask = mask shifted right by the frame number its shift frame encodes;
-    next image = 1 - image. With next_frame_input the shift comes from the third input."""
+def _shift_by(mask: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """mask shifted right by the frame number each `source` frame encodes (frame_shift)."""
+    out = torch.zeros_like(mask)
+    for b, s in enumerate(frame_shift(source).tolist()):
+        out[b, ..., s:] = mask[b, ..., : mask.shape[-1] - s]
+    return out
 
-    def __init__(self, next_frame_input: bool = False) -> None:
+
+class ShiftByFrame(nn.Module):
+    """Toy G(I_t, M_t): next mask = mask shifted right by the frame number `image` encodes;
+    next image = 1 - image."""
+
+    def __init__(self) -> None:
         super().__init__()
-        self.cfg = SimpleNamespace(next_frame_input=next_frame_input)
         self.calls: list[int] = []  # batch size of every call
 
-    def forward(self, image, mask, next_image=None):  # type: ignore[no-untyped-def]
+    def forward(self, image, mask):  # type: ignore[no-untyped-def]
         self.calls.append(image.shape[0])
-        source = next_image if self.cfg.next_frame_input else image
-        assert source is not None
-        shifts = frame_shift(source)
-        out = torch.zeros_like(mask)
-        for b, s in enumerate(shifts.tolist()):
-            out[b, ..., s:] = mask[b, ..., : mask.shape[-1] - s]
-        return 1.0 - image, out
+        return 1.0 - image, _shift_by(mask, image)
+
+
+class ShiftByNextFrame(NextFrameGenerator):
+    """Toy G(I_t, M_t, I_{t+1}): as ShiftByFrame, the shift read from the third input. A
+    NextFrameGenerator (models.factory.takes_next_frame is True) without its networks."""
+
+    def __init__(self) -> None:
+        nn.Module.__init__(self)
+        self.calls: list[int] = []
+
+    def forward(self, image, mask, next_image):  # type: ignore[no-untyped-def,override]
+        self.calls.append(image.shape[0])
+        return 1.0 - image, _shift_by(mask, next_image)
 
 
 def constant_frames(num_frames: int, height: int = 4, width: int = 64) -> torch.Tensor:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from eval_helpers import ShiftByFrame, constant_frames, shift_right
+from eval_helpers import ShiftByFrame, ShiftByNextFrame, constant_frames, shift_right
 
 from stillmotion_trainer.evaluation.propagation import predict_next_frames, propagate_masks
 
@@ -36,7 +36,7 @@ def test_one_key_frame_feeds_each_real_frame_and_the_previous_mask():
 
 def test_next_frame_input_generators_get_the_frame_the_step_moves_to():
     frames = constant_frames(5, width=W)
-    result = propagate_masks(ShiftByFrame(next_frame_input=True), frames, {2: key_mask(0)})
+    result = propagate_masks(ShiftByNextFrame(), frames, {2: key_mask(0)})
     k = key_mask(0).numpy()
     m3 = shift_right(k, 3)  # fed I_3
     m4 = shift_right(m3, 4)
@@ -76,7 +76,7 @@ def test_reference_key_carries_the_key_mask_straight_to_every_frame():
     number), fused as usual; all steps of all chains batched together."""
     frames = constant_frames(7, width=W)
     keys = {1: key_mask(0), 5: key_mask(10)}
-    g = ShiftByFrame(next_frame_input=True)
+    g = ShiftByNextFrame()
     result = propagate_masks(g, frames, keys, reference="key", max_batch=4)
     a, b = keys[1].numpy(), keys[5].numpy()
     np.testing.assert_array_equal(result.masks[0], shift_right(a, 0))
@@ -86,7 +86,7 @@ def test_reference_key_carries_the_key_mask_straight_to_every_frame():
         np.testing.assert_allclose(result.masks[t], expected, atol=1e-6)
     np.testing.assert_array_equal(result.masks[6], shift_right(b, 6))
     assert result.steps == 8 and g.calls == [4, 4]  # 1 + 3 + 3 + 1 steps, 4 per call
-    one = propagate_masks(ShiftByFrame(True), frames, keys, reference="key", max_batch=1)
+    one = propagate_masks(ShiftByNextFrame(), frames, keys, reference="key", max_batch=1)
     np.testing.assert_array_equal(one.masks, result.masks)
 
 
@@ -95,7 +95,7 @@ def test_reference_key_needs_a_generator_that_sees_the_target_frame():
     with pytest.raises(ValueError, match="reference: 'key' needs a generator"):
         propagate_masks(ShiftByFrame(), frames, {0: key_mask(0)}, reference="key")
     with pytest.raises(ValueError, match="reference: unsupported value 'next'"):
-        propagate_masks(ShiftByFrame(True), frames, {0: key_mask(0)}, reference="next")
+        propagate_masks(ShiftByNextFrame(), frames, {0: key_mask(0)}, reference="next")
 
 
 def test_next_frame_prediction_uses_the_propagated_masks_batched():
