@@ -14,6 +14,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=16, help="generated frames per still (default 16)")
     p.add_argument("--size", type=int, default=128, help="square size stills are resized to")
     p.add_argument("--real", help="stillmotion dataset of real clips: their consecutive SSIM too")
+    p.add_argument(
+        "--real-folder",
+        help="real sequences in the realdata layout (<seq>/frames, <seq>/frame_map.csv): their "
+        "consecutive SSIM and Farneback motion in pixels, by video-frame gap",
+    )
     p.add_argument("--limit", type=int, help="only the first N stills (sorted by id)")
     p.add_argument("--out", help="write the full report (per clip) as JSON here")
     p.add_argument(
@@ -48,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
         code = getattr(e, "code", "NOT_FOUND")
         print(json.dumps({"ok": False, "code": code, "error": str(e)}))
         return 2
+    if args.real_folder:
+        from stillmotion_trainer.evaluation.generation_quality import real_ssim_by_gap
+
+        report["real_by_gap"] = real_ssim_by_gap(args.real_folder, args.size)
     if args.out:
         from stillmotion_trainer.fs_atomic import atomic_write_text
 

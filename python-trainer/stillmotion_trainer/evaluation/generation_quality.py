@@ -9,7 +9,11 @@ scored at its last frame T against the still (frame 0):
   4-neighbour Laplacian over interior pixels (target >= 0.7: not blurred);
 - motion: SSIM of every consecutive pair (I_t, I_{t+1}), t = 0..T-1 (metrics/ssim.py); a copy
   gives 1.0 everywhere. The same distribution over the consecutive pairs of real clips of the
-  domain (`real_clip_ssim`) says what "plausible" is;
+  domain (`real_clip_ssim`, `real_ssim_by_gap`) says what "plausible" is. SSIM depends on
+  texture as much as on motion (a 1 px shift leaves SSIM 0.58 on vocalfolds frames at 128 px and
+  0.91 on the stills; docs/generation.md), so the motion is also measured in pixels:
+  `motion_px` of a pair = the median over pixels of |f|, f the Farneback flow between them
+  (evaluation/baselines.backward_flow), comparable across domains;
 - mask area ratio: |M_T >= 0.5| / |M_0 >= 0.5| (target in [0.7, 1.3]);
 - mask follows the image, two ways:
   * `dice_flow`: Dice(M_T, W_T), W_T the still's mask carried along Farneback optical flow chained
@@ -87,6 +91,15 @@ def sharpness_ratio(still: np.ndarray, frame: np.ndarray) -> float:
 def consecutive_ssim(frames: np.ndarray) -> list[float]:
     """SSIM(I_t, I_{t+1}) for t = 0..T-2 of frames (T, C, H, W) in [0, 1] (metrics/ssim.py)."""
     return [ssim(frames[t], frames[t + 1]) for t in range(len(frames) - 1)]
+
+
+def motion_px(a: np.ndarray, b: np.ndarray) -> float:
+    """Median over pixels of |f(p)|, f the Farneback flow from frame b back to frame a (C, H, W)
+    in [0, 1] (evaluation/baselines.backward_flow, OpenCV's example settings), pixels."""
+    from stillmotion_trainer.evaluation.baselines import FarnebackParams, backward_flow, to_gray_u8
+
+    flow = backward_flow(to_gray_u8(b), to_gray_u8(a), FarnebackParams())  # (H, W, 2)
+    return float(np.median(np.hypot(flow[..., 0], flow[..., 1])))
 
 
 def area_ratio(still_mask: np.ndarray, mask: np.ndarray) -> float:
@@ -192,6 +205,7 @@ def clip_quality(clip: Rollout) -> dict[str, Any]:
         "colour_drift_max": max(max(drift["mean"]), max(drift["std"])),
         "sharpness_ratio": sharpness_ratio(still, last),
         "consecutive_ssim": consecutive_ssim(clip.frames),
+        "motion_px": [motion_px(a, b) for a, b in zip(clip.frames[:-1], clip.frames[1:])],
         "area_ratio": area_ratio(clip.masks[0], clip.masks[-1]),
         "dice_flow": dice(clip.masks[-1], flow_carried),
         "dice_model_motion": None,
@@ -245,6 +259,43 @@ def real_clip_ssim(dataset: str | Path, size: int, channels: int = 3) -> dict[st
     return {"dataset": str(dataset), "pairs": len(values), "ssim": distribution(values)}
 
 
+def real_ssim_by_gap(folder: str | Path, size: int, channels: int = 3) -> dict[str, Any]:
+    """Consecutive-frame SSIM of real sequences in the realdata layout (`<seq>/frames/*.jpg` and
+    `<seq>/frame_map.csv`, whose `original_file` numbers the video frame), grouped by how many
+    video frames apart the pair is: a sub-sampled clip's neighbours (vocalfolds: 1-20 video
+    frames apart) move more than the frames of a 25-30 fps video."""
+    import csv
+    import re
+
+    by_gap: dict[int, list[float]] = {}
+    px_by_gap: dict[int, list[float]] = {}
+    for seq in sorted(p for p in Path(folder).iterdir() if (p / "frame_map.csv").is_file()):
+        with (seq / "frame_map.csv").open(newline="") as f:
+            # original names are the video frame number, some with a suffix ("0001_l.png")
+            rows = sorted(
+                (int(r["index"]), int(re.match(r"\d+", r["original_file"]).group()))  # type: ignore[union-attr]
+                for r in csv.DictReader(f)
+            )
+        prev: Optional[tuple[int, np.ndarray]] = None
+        for index, number in rows:
+            cur = _read_frame(seq / "frames" / f"{index:06d}.jpg", channels, size)
+            if prev is not None:
+                by_gap.setdefault(number - prev[0], []).append(ssim(prev[1], cur))
+                px_by_gap.setdefault(number - prev[0], []).append(motion_px(prev[1], cur))
+            prev = (number, cur)
+    every = [v for values in by_gap.values() for v in values]
+    return {
+        "folder": str(folder),
+        "pairs": len(every),
+        "ssim": distribution(every),
+        "motion_px": distribution([v for values in px_by_gap.values() for v in values]),
+        "by_gap": {
+            str(g): {"pairs": len(v), "ssim": distribution(v), "motion_px": distribution(px_by_gap[g])}
+            for g, v in sorted(by_gap.items())
+        },
+    }
+
+
 def _read_frame(path: Path, channels: int, size: int) -> np.ndarray:
     """One frame at size x size, (C, H, W) in [0, 1]; unreadable files named."""
     from PIL import Image
@@ -273,6 +324,7 @@ def summarise(clips: list[dict[str, Any]]) -> dict[str, Any]:
         "sharpness_ratio": distribution(sharp),
         "sharpness_ok": sum(s >= SHARPNESS_RATIO_MIN for s in sharp),
         "consecutive_ssim": distribution(ssims),
+        "motion_px": distribution([m for c in clips for m in c["motion_px"]]),
         "area_ratio": distribution(area),
         "area_ok": sum(lo <= a <= hi for a in area),
         "dice_flow": distribution([c["dice_flow"] for c in clips]),

@@ -205,3 +205,27 @@ def test_composed_roll_out_samples_the_still_once_at_the_summed_field():
     assert np.abs(composed.masks[-1] - mask_once).max() < 1e-4
     assert composed.fields.shape == (4, 2, 32, 32)
     assert np.abs(composed.fields - np.array([-0.4, 0.3]).reshape(1, 2, 1, 1))[..., 6:-6, 6:-6].max() < 1e-4
+
+
+def test_motion_px_measures_a_known_translation():
+    image = _textured(64, 64, seed=4)
+    shifted = np.roll(image, 2, axis=2)  # content 2 px to the right
+    assert gq.motion_px(image, image) < 0.05
+    assert abs(gq.motion_px(image, shifted) - 2.0) < 0.3
+
+
+def test_real_ssim_by_gap_groups_pairs_by_video_frames_apart(tmp_path):
+    seq = tmp_path / "seq1"
+    (seq / "frames").mkdir(parents=True)
+    base = _textured(48, 48, seed=5)
+    names = ["0001.png", "0002_l.png", "0005.png"]  # gaps 1 and 3, a suffixed name
+    for i, name in enumerate(names):
+        frame = np.roll(base, i, axis=2).transpose(1, 2, 0)
+        Image.fromarray((frame * 255).astype(np.uint8)).save(seq / "frames" / f"{i:06d}.jpg")
+    rows = "".join(f"{i},{n}\n" for i, n in enumerate(names))
+    (seq / "frame_map.csv").write_text("index,original_file\n" + rows)
+    report = gq.real_ssim_by_gap(tmp_path, 48)
+    assert report["pairs"] == 2
+    assert sorted(report["by_gap"]) == ["1", "3"]
+    assert report["by_gap"]["1"]["pairs"] == 1
+    assert 0.5 < report["by_gap"]["1"]["motion_px"]["median"] < 1.5  # the 1 px roll
