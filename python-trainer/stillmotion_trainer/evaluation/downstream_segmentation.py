@@ -5,7 +5,7 @@ only and (b) on the same stills plus the clips a generator makes from them (Fig.
 scored on held-out real stills it never saw:
 
 - split: the stills sorted by id, every `test_every`-th one held out (all sources represented);
-- network: the project's encoder-decoder (models/generator.EncoderDecoder, a U-Net) with one
+- network: the project's encoder-decoder (models/blocks.EncoderDecoder, a U-Net) with one
   sigmoid output, image in, mask out;
 - recipe: Adam (lr 1e-3), `steps` steps of `batch` samples drawn uniformly from the training
   pool, random horizontal flips; loss BCE + (1 - soft Dice); (b)'s pool is the stills plus every
@@ -32,7 +32,8 @@ from stillmotion_trainer.evaluation.generation_quality import (
     roll_out_composed,
 )
 from stillmotion_trainer.metrics.dice import dice
-from stillmotion_trainer.models.generator import EncoderDecoder, GeneratorConfig
+from stillmotion_trainer.models.blocks import EncoderDecoder
+from stillmotion_trainer.models.generator import GeneratorConfig
 
 
 def split_stills(ids: Sequence[str], test_every: int) -> tuple[list[int], list[int]]:

@@ -53,7 +53,6 @@ from stillmotion_trainer.models.warp import MATCHERS
 
 __all__ = [
     "DECODERS",
-    "EncoderDecoder",  # models/blocks.py; re-exported for image_warp.py and downstream_segmentation
     "GeneratorConfig",
     "IMAGE_HEADS",
     "LiteralGenerator",

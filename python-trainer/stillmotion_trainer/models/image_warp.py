@@ -38,7 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stillmotion_trainer.models.generator import EncoderDecoder, GeneratorConfig
+from stillmotion_trainer.models.blocks import EncoderDecoder
+from stillmotion_trainer.models.generator import GeneratorConfig
 from stillmotion_trainer.models.warp import pixel_grid, warp
 
 MAX_STEP = 0.1  # largest motion per step, as a fraction of the frame's width / height
