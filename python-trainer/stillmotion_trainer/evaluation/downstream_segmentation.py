@@ -95,8 +95,10 @@ def downstream_segmentation(
     batch: int = 8,
     seeds: Sequence[int] = (0, 1, 2),
     compose: bool = False,
+    strength: float = 1.0,
 ) -> dict[str, Any]:
-    """Dice on held-out stills of (a) stills only and (b) stills + generated clips, per seed."""
+    """Dice on held-out stills of (a) stills only and (b) stills + generated clips, per seed.
+    compose / strength: the clips' roll-out (generation_quality.roll_out_composed)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
@@ -111,7 +113,10 @@ def downstream_segmentation(
     test_y = np.stack([loaded[i][1] for i in test]).astype(np.float32)
     clip_x, clip_y = [], []
     for i in train:  # clips of the training stills only: the held-out ones stay unseen
-        clip = (roll_out_composed if compose else roll_out)(model, *loaded[i], frames)
+        if compose:
+            clip = roll_out_composed(model, *loaded[i], frames, strength)
+        else:
+            clip = roll_out(model, *loaded[i], frames)
         clip_x.append(clip.frames[1:])
         clip_y.append((clip.masks[1:] >= 0.5).astype(np.float32))
     gen_x = np.concatenate([still_x, *clip_x]).astype(np.float32)
@@ -131,7 +136,9 @@ def downstream_segmentation(
         "train_stills": len(train),
         "test_stills": [chosen[i][0] for i in test],
         "generated_frames": len(gen_x) - len(still_x),
-        "recipe": {"size": size, "steps": steps, "batch": batch, "compose": compose},
+        "recipe": {
+            "size": size, "steps": steps, "batch": batch, "compose": compose, "strength": strength,
+        },  # fmt: skip
         "runs": runs,
         "a_mean": a_mean,
         "b_mean": b_mean,
