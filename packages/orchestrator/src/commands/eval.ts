@@ -1,7 +1,7 @@
 /** `stillmotion eval <runDir | --checkpoint F> --dataset DS`: propagation and next-frame scores. */
 import type { Command } from "commander";
-import { formatEvalReport } from "../eval/eval-table.js";
-import { type EvalOptions, evaluateRun, FUSIONS, REFERENCES, SPLITS } from "../eval/run-eval.js";
+import { formatEvalReport } from "../eval-report/eval-table.js";
+import { type EvalOptions, evaluateRun, FUSIONS, REFERENCES, SPLITS } from "../eval-report/run-eval.js";
 import { parseChoice, parseInteger, parseNumber } from "./dataset/group.js";
 
 export { evaluateRun };
