@@ -14,6 +14,7 @@
  * Usage: node tools/realdata/benchmark.mjs (--data <clips root> | --dataset <imported dataset>)
  *          [--sizes 128,256] [--protocols first,every:10] [--modes a,b] [--minutes 6]
  *          [--max-frames N] [--recipe FILE] [--checkpoint FILE] [--reference key|previous]
+ *          [--adapt-steps N]
  *          [--set key=value ...] [--out DIR] [--work DIR]
  *          [--quick] [--dry-run]
  */
@@ -35,6 +36,8 @@ const CHECKPOINT = "models/real-propagation.pt";
 /** `stillmotion eval --reference`: each frame's mask carried from its chain's key frame, the
  * recommended setting on real video (docs/real-data.md); "previous" is Fig. 6's literal chain. */
 const REFERENCES = ["key", "previous"];
+/** `stillmotion eval --adapt-steps`: the correction fitted to each clip's key frames first. */
+const ADAPT_STEPS = 150;
 
 /** A usage or setup problem: printed as one line, exit 2. */
 class BenchError extends Error {}
@@ -56,6 +59,7 @@ export function parseOptions(argv) {
       recipe: { type: "string" },
       checkpoint: { type: "string" },
       reference: { type: "string", default: "key" },
+      "adapt-steps": { type: "string" },
       set: { type: "string", multiple: true, default: [] },
       out: { type: "string", default: "bench/results/real-data" },
       work: { type: "string", default: "bench/results/tmp/real-data" },
@@ -99,6 +103,10 @@ export function parseOptions(argv) {
     throw new BenchError(
       `--reference: unknown value "${values.reference}"; allowed: ${REFERENCES.join(", ")}`,
     );
+  // key-frame adaptation (docs/evaluation.md): the recommended 150 steps; a few in a smoke run
+  const adaptSteps = Number(values["adapt-steps"] ?? (quick ? "5" : String(ADAPT_STEPS)));
+  if (!(Number.isInteger(adaptSteps) && adaptSteps >= 0))
+    throw new BenchError(`--adapt-steps must be an integer >= 0, got "${values["adapt-steps"]}"`);
   for (const s of values.set) {
     if (!/^[\w.]+=/.test(s)) throw new BenchError(`--set "${s}": expected key=value`);
   }
@@ -114,6 +122,7 @@ export function parseOptions(argv) {
     recipeNote,
     checkpoint: resolve(root, values.checkpoint ?? CHECKPOINT),
     reference: values.reference,
+    adaptSteps,
     // the vendored clip is one video: 4 clips per epoch, fewer than the recipes' batch of 8
     set: [...(quick ? ["data.batch_size=2"] : []), ...values.set],
     out: resolve(root, values.out),
@@ -286,9 +295,10 @@ function modeB(opts, ds, size, dir, commands) {
   return { report: evaluate(opts, ["--checkpoint", opts.checkpoint], ds, size, dir, commands) };
 }
 
-/** `stillmotion eval <what> --dataset ds --size S --reference R --json`, report kept in dir. */
+/** `stillmotion eval <what> --dataset ds --size S --reference R --adapt-steps N --json`, report kept in dir. */
 function evaluate(opts, what, ds, size, dir, commands) {
   const args = ["eval", ...what, "--dataset", ds, "--size", String(size), "--reference", opts.reference];
+  if (opts.adaptSteps) args.push("--adapt-steps", String(opts.adaptSteps));
   return cli([...args, "--json", "--out", join(dir, "eval.json")], commands, opts.dryRun);
 }
 
@@ -301,7 +311,7 @@ export function markdown(doc) {
   const lines = [
     "# Real-data benchmark",
     "",
-    `Data: ${doc.data}${doc.max_frames ? ` (first ${doc.max_frames} frames of each clip: a smoke run)` : ""}. Recipe (mode a): ${doc.recipe}, ${doc.minutes} min per run. Checkpoint (mode b): ${doc.checkpoint}. Masks carried from: ${doc.reference === "key" ? "the key frame" : "the previous frame"} (--reference ${doc.reference}).`,
+    `Data: ${doc.data}${doc.max_frames ? ` (first ${doc.max_frames} frames of each clip: a smoke run)` : ""}. Recipe (mode a): ${doc.recipe}, ${doc.minutes} min per run. Checkpoint (mode b): ${doc.checkpoint}. Masks carried from: ${doc.reference === "key" ? "the key frame" : "the previous frame"} (--reference ${doc.reference}). Correction fitted to each clip's key frames first: ${doc.adapt_steps ? `${doc.adapt_steps} steps` : "no"} (--adapt-steps ${doc.adapt_steps ?? 0}).`,
     `Machine: ${doc.machine.cpus} x ${doc.machine.cpuModel}, node ${doc.machine.node}. Commit ${doc.machine.gitCommit ?? "-"}, ${doc.machine.date}.`,
     "",
     "Frame-weighted over every scored frame (non-key frames with an evaluation mask); each cell is",
@@ -416,6 +426,7 @@ export async function main(argv) {
     recipe: shown(opts.recipe),
     checkpoint: shown(opts.checkpoint),
     reference: opts.reference,
+    adapt_steps: opts.adaptSteps,
     machine: machine(),
     results,
     commands,

@@ -96,6 +96,9 @@ describe("npm run bench:real", () => {
       "stillmotion train",
       "stillmotion eval",
     ]);
+    // the correction is fitted to the clip's key frames before propagating (a few steps in --quick)
+    expect(doc.adapt_steps).toBe(5);
+    expect(a.commands[1]).toContain("--reference key --adapt-steps 5");
     expect(b).toMatchObject({ mode: "b", skipped: expect.stringContaining("no-such.pt not found") });
     const md = readFileSync(join(dir, "out/latest.md"), "utf8");
     expect(md).toContain("| every:10 | 64 | a (trained on the clips) | 36 |");
@@ -117,6 +120,7 @@ describe("npm run bench:real", () => {
       "stillmotion dataset import clips /clips --out bench/results/tmp/real-data/imported",
     );
     expect(dry.stdout).toContain("--protocol every:5 --write --assign gt");
+    expect(dry.stdout).toContain("--size 128 --reference key --adapt-steps 150 --json");
     expect(dry.stdout).toMatch(
       /stillmotion train -c \S+ --set data.dataset=\S+every-5\/dataset --set data.size=128/,
     );

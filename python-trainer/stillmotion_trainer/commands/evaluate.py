@@ -53,6 +53,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="what each propagation step carries the mask from: the previous frame's inferred "
         "mask (Fig. 6, default) or the key frame's own mask (docs/evaluation.md)",
     )
+    p.add_argument(
+        "--adapt-steps",
+        type=int,
+        default=0,
+        help="first fit the model's learned correction to each video's key frames for N steps "
+        "(augmented copies; evaluation/key_adaptation.py); 0 = off (default)",
+    )
     p.add_argument("--boundary-tolerance", type=float, default=2.0, help="pixels (default 2)")
     p.add_argument("--max-batch", type=int, default=8, help="chains per generator call")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -79,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         native_size=args.size == "native",
         fusion=args.fusion,
         reference=args.reference,
+        adapt_steps=args.adapt_steps,
         boundary_tolerance=args.boundary_tolerance,
         max_batch=args.max_batch,
         device=args.device,

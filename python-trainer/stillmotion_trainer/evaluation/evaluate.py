@@ -26,6 +26,7 @@ from stillmotion_trainer.data.manifest import Manifest, VideoEntry, load_manifes
 from stillmotion_trainer.data.video_dataset import VideoClipDataset
 from stillmotion_trainer.evaluation.baselines import FarnebackParams, copy_key_masks, flow_masks
 from stillmotion_trainer.evaluation.chains import FUSIONS
+from stillmotion_trainer.evaluation.key_adaptation import AdaptOptions, adapt_to_keys
 from stillmotion_trainer.evaluation.propagation import (
     REFERENCES,
     predict_next_frames,
@@ -72,6 +73,7 @@ class EvalOptions:
     native_size: bool = False  # evaluate at each video's own size (ignores `size`)
     fusion: str = "linear"
     reference: str = "previous"  # propagation.REFERENCES: what each step carries the mask from
+    adapt_steps: int = 0  # key_adaptation: fit the correction to each video's key frames first
     max_batch: int = 8
     boundary_tolerance: float = 2.0
     device: str = "cpu"
@@ -97,6 +99,8 @@ class EvalOptions:
             problems.append(f"val_fraction: expected a number in [0, 1), got {self.val_fraction}")
         if self.size is not None and (len(self.size) != 2 or min(self.size) < 1):
             problems.append(f"size: expected (height, width) >= 1, got {self.size}")
+        if self.adapt_steps < 0:
+            problems.append(f"adapt_steps: expected an integer >= 0, got {self.adapt_steps}")
         if self.max_batch < 1:
             problems.append(f"max_batch: expected an integer >= 1, got {self.max_batch}")
         if not self.boundary_tolerance >= 0:
@@ -188,7 +192,17 @@ def evaluate_video(
     frames_np = data.frames.numpy()
     gt = data.gt.numpy()
 
-    # 1. Propagate: the model, then the two baselines through the same chains and fusion.
+    # 1. Propagate: the model (its correction first fitted to this video's key frames when
+    # asked), then the two baselines through the same chains and fusion.
+    adapt_s = 0.0
+    if options.adapt_steps:
+        started = time.perf_counter()
+        key_frames = torch.stack([data.frames[k] for k in keys]).to(device)
+        key_masks = torch.stack([data.key_masks[k] for k in keys]).to(device)
+        generator = adapt_to_keys(
+            generator, key_frames, key_masks, AdaptOptions(steps=options.adapt_steps)
+        )
+        adapt_s = time.perf_counter() - started
     started = time.perf_counter()
     prop = propagate_masks(
         generator,
@@ -258,6 +272,7 @@ def evaluate_video(
         "next_frame": next_frame,
         "generator_steps": prop.steps,
         "model_seconds": model_s,
+        "adapt_seconds": adapt_s,
         "per_frame": per_frame,
     }
 
@@ -358,6 +373,12 @@ def evaluate(
             f"{checkpoint}: --reference key needs a generator that sees the frame it moves to "
             "(next_frame_input); this one is G(I_t, M_t), which steps from the previous frame only",
         )
+    if options.adapt_steps and getattr(generator, "refine_net", None) is None:
+        raise EvaluationError(
+            "FAILED_PRECONDITION",
+            f"{checkpoint}: --adapt-steps fits the learned correction to the key frames; this "
+            "generator has none (model.mask_head: warp with mask_refine: true)",
+        )
     manifest = load_manifest(dataset)
     if manifest.channels != gen_cfg.channels:
         raise EvaluationError(
@@ -435,6 +456,7 @@ def evaluate(
         "size": list(size) if size else "native",
         "fusion": options.fusion,
         "reference": options.reference,
+        "adapt_steps": options.adapt_steps,
         "boundary_tolerance_px": options.boundary_tolerance,
         "flow": {"method": "farneback", **options.flow.as_dict()},
         "methods": {"masks": list(MASK_METHODS), "images": list(IMAGE_METHODS)},

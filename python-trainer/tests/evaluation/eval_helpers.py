@@ -71,10 +71,13 @@ def constant_frames(num_frames: int, height: int = 4, width: int = 64) -> torch.
     return values.view(-1, 1, 1, 1).expand(num_frames, 3, height, width).contiguous()
 
 
-def save_tiny_checkpoint(path: str, channels: int = 3, size: int = 16, seed: int = 0) -> str:
-    """An untrained `tiny` generator saved the way the training loop saves checkpoints."""
+def save_tiny_checkpoint(
+    path: str, channels: int = 3, size: int = 16, seed: int = 0, **overrides: Any
+) -> str:
+    """An untrained `tiny` generator (GeneratorConfig `overrides` applied) saved the way the
+    training loop saves checkpoints."""
     torch.manual_seed(seed)
-    cfg = generator_config("tiny", channels=channels)
+    cfg = generator_config("tiny", channels=channels, **overrides)
     model = build_generator(cfg)
     Checkpoint(
         model=model.state_dict(),

@@ -185,6 +185,25 @@ def test_bad_options_are_refused_before_any_work(work):
         evaluate(work[2], work[1], EvalOptions(val_fraction=1.5))
 
 
+def test_adapt_steps_fit_the_correction_per_video_and_are_reported(work):
+    root, ds, plain = work
+    refine = save_tiny_checkpoint(
+        str(root / "refine.pt"),
+        next_frame_input=True,
+        mask_head="warp",
+        mask_refine=True,
+        refine_width=4,
+    )
+    report = evaluate(refine, ds, EvalOptions(reference="key", adapt_steps=2))
+    assert report["adapt_steps"] == 2 and report["reference"] == "key"
+    assert all(v["adapt_seconds"] > 0 for v in report["videos"])
+    assert evaluate(refine, ds, EvalOptions(reference="key"))["videos"][0]["adapt_seconds"] == 0
+    with pytest.raises(EvaluationError, match="--adapt-steps fits the learned correction"):
+        evaluate(plain, ds, EvalOptions(adapt_steps=2))
+    with pytest.raises(EvaluationError, match="adapt_steps: expected an integer >= 0"):
+        evaluate(refine, ds, EvalOptions(adapt_steps=-1))
+
+
 def test_batched_ssim_equals_the_metric_pair_by_pair():
     rng = np.random.default_rng(0)
     a = rng.random((3, 3, 9, 12))

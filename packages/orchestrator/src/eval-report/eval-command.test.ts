@@ -117,5 +117,14 @@ describe("stillmotion eval", () => {
     const missing = await cli("eval", join(dir, "nope"), "--dataset", dataset);
     expect(missing.code).toBe(1);
     expect(missing.err).toContain("no such run directory");
+    const badSteps = await cli("eval", runDir, "--dataset", dataset, "--adapt-steps", "-1");
+    expect(badSteps.code).toBe(2);
+    expect(badSteps.err).toContain("adapt steps must be an integer >= 0");
+    // --adapt-steps reaches the trainer, which refuses a model without a learned correction
+    const noCorrection = await cli("eval", runDir, "--dataset", dataset, "--adapt-steps", "3");
+    expect(noCorrection.code).toBe(1);
+    expect(noCorrection.err).toMatch(
+      /FAILED_PRECONDITION: .*step-00000002\.pt: --adapt-steps fits the learned correction/,
+    );
   });
 });

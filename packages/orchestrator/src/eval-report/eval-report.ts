@@ -66,6 +66,8 @@ export interface VideoEval {
   next_frame: Record<ImageMethod, ImageScores>;
   generator_steps: number;
   model_seconds: number | null;
+  /** Time fitting the correction to this video's key frames (absent in older reports). */
+  adapt_seconds?: number;
   per_frame: FrameScores[];
 }
 
@@ -85,6 +87,8 @@ export interface EvalReport {
   fusion: "linear" | "nearest";
   /** Absent in reports written before the option existed (they are "previous"). */
   reference?: "previous" | "key";
+  /** Steps of key-frame adaptation per video (`--adapt-steps`); absent in older reports (0). */
+  adapt_steps?: number;
   boundary_tolerance_px: number;
   flow: Record<string, number | string>;
   methods: { masks: string[]; images: string[] };

@@ -140,6 +140,9 @@ export function formatEvalReport(report: EvalReport): string {
     `eval ${report.checkpoint}${report.step === null ? "" : ` (step ${report.step})`}`,
     `on ${report.dataset_name}, split ${report.split}: ${o.videos} video(s), ${size}, ${report.fusion} fusion, ` +
       `masks carried from ${report.reference === "key" ? "the key frame" : "the previous frame"}` +
+      (report.adapt_steps
+        ? `, correction fitted to each video's key frames (${report.adapt_steps} steps)`
+        : "") +
       (report.skipped.length ? `, ${report.skipped.length} skipped` : ""),
     "",
     `Mask propagation on ${o.scored_frames} non-key frame(s) (boundary F within ${report.boundary_tolerance_px} px)`,

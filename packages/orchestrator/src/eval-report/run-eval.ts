@@ -31,6 +31,8 @@ export interface EvalOptions {
   size?: string;
   fusion?: (typeof FUSIONS)[number];
   reference?: (typeof REFERENCES)[number];
+  /** Fit the model's learned correction to each video's key frames for N steps first (0: off). */
+  adaptSteps?: number;
   /** Where to write the report; default <runDir>/eval.json when there is a run directory. */
   out?: string;
   /** Add the evaluation to the run's HTML report (default true when there is a run directory). */
@@ -68,6 +70,7 @@ export function evaluateArgs(checkpoint: string, options: EvalOptions, out?: str
   if (options.size) args.push("--size", options.size);
   if (options.fusion) args.push("--fusion", options.fusion);
   if (options.reference) args.push("--reference", options.reference);
+  if (options.adaptSteps) args.push("--adapt-steps", String(options.adaptSteps));
   if (out) args.push("--out", out);
   return args;
 }
