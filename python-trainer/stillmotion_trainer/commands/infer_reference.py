@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from stillmotion_trainer.export.onnx_export import export_generator
     from stillmotion_trainer.fs_atomic import atomic_write_text
-    from stillmotion_trainer.models.generator import build_generator
+    from stillmotion_trainer.models.factory import build_generator
     from stillmotion_trainer.models.next_frame import generation_step
     from stillmotion_trainer.models.presets import generator_config
     from stillmotion_trainer.runtime import configure_threads
