@@ -9,12 +9,14 @@ shipped model propagates better after fitting its correction to the key frames.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from stillmotion_trainer.cli import main
 from stillmotion_trainer.data.manifest import load_manifest
 from stillmotion_trainer.evaluation.evaluate import load_video, score_masks
 from stillmotion_trainer.evaluation.key_adaptation import (
@@ -30,6 +32,7 @@ from stillmotion_trainer.evaluation.key_adaptation import (
 from stillmotion_trainer.evaluation.propagation import propagate_masks
 from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 from stillmotion_trainer.models import build_generator, generator_config
+from stillmotion_trainer.training.checkpoint import Checkpoint
 
 REPO = Path(__file__).resolve().parents[3]
 MODEL = REPO / "models" / "real-propagation.pt"
@@ -158,3 +161,64 @@ def test_adapting_to_the_key_frames_improves_the_shipped_model_on_the_vendored_r
 
     plain, fitted = dice_of(model), dice_of(adapted)
     assert fitted > plain + 0.025, (plain, fitted)
+
+
+# --- the `adapt` command ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def adapt_work(tmp_path_factory):
+    from eval_helpers import save_tiny_checkpoint
+
+    from stillmotion_trainer.data.synthetic import generate_dataset
+
+    root = tmp_path_factory.mktemp("adapt")
+    generate_dataset(root / "ds", "endoscopy", num_videos=2, num_frames=5, size=(20, 20), seed=1)
+    refine = save_tiny_checkpoint(
+        str(root / "refine.pt"), next_frame_input=True, mask_head="warp", mask_refine=True
+    )
+    plain = save_tiny_checkpoint(str(root / "plain.pt"))
+    return root, str(root / "ds"), refine, plain
+
+
+def _last_json(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_adapt_writes_a_weights_only_checkpoint_with_only_the_correction_changed(
+    adapt_work, capsys
+):
+    root, ds, refine, _ = adapt_work
+    out = root / "adapted.pt"
+    argv = ["adapt", "--checkpoint", refine, "--dataset", ds, "--steps", "2", "--out", str(out)]
+    assert main(argv) == 0
+    printed = _last_json(capsys)
+    assert printed["ok"] is True and printed["out"] == str(out.resolve())
+    assert printed["videos"] == ["video-000", "video-001"] and printed["key_frames"] == 2
+    adapted, original = Checkpoint.load(out), Checkpoint.load(refine)
+    assert adapted.training is None and adapted.generator_config == original.generator_config
+    changed = {k for k in original.model if not torch.equal(original.model[k], adapted.model[k])}
+    assert changed and all(k.startswith("refine_net.") for k in changed)
+    assert adapted.config["adaptation"]["steps"] == 2
+    assert adapted.config["adaptation"]["videos"] == ["video-000", "video-001"]
+    assert not list(root.glob("*.tmp*"))
+
+
+@pytest.mark.parametrize(
+    "case, code, says",
+    [
+        ("no_correction", "FAILED_PRECONDITION", "has none"),
+        ("unknown_video", "NOT_FOUND", "no video 'video-9'"),
+        ("bad_steps", "INVALID_ARGUMENT", "steps >= 0"),
+    ],
+)
+def test_adapt_errors_are_one_json_line_and_write_nothing(adapt_work, capsys, case, code, says):
+    root, ds, refine, plain = adapt_work
+    out = root / f"{case}.pt"
+    argv = ["adapt", "--checkpoint", plain if case == "no_correction" else refine]
+    argv += ["--dataset", ds, "--out", str(out)]
+    argv += {"unknown_video": ["--video", "video-9"], "bad_steps": ["--steps", "-1"]}.get(case, [])
+    assert main(argv) == 2
+    printed = _last_json(capsys)
+    assert printed["ok"] is False and printed["code"] == code and says in printed["error"]
+    assert not out.exists()

@@ -86,6 +86,13 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: () => import("./generate.js"),
   },
   {
+    path: ["adapt"],
+    summary:
+      "fit a checkpoint's learned mask correction to a dataset's key frames (a few seconds per video " +
+      "on CPU); writes a weights-only checkpoint and, with --onnx, the model for `stillmotion propagate`",
+    load: () => import("./adapt.js"),
+  },
+  {
     path: ["propagate"],
     summary: "propagate key-frame masks through every video of a dataset",
     load: () => import("./propagate.js"),

@@ -1,0 +1,144 @@
+"""adapt: a checkpoint whose learned correction is fitted to a dataset's key frames.
+
+Key-frame adaptation (evaluation/key_adaptation.py) for models used outside `evaluate`: the
+adapted generator is saved as a weights-only checkpoint, which `export` turns into the ONNX
+model `stillmotion propagate` runs. Key frames are the manifest's keyMask frames of the chosen
+videos (default: every video that has one), at the run's training size unless --size says.
+
+stdout carries exactly one JSON line: {"ok": true, "out": ..., "videos": [...], "key_frames": N,
+"steps": S, "seconds": T}, or {"ok": false, "code": ..., "error": ...} with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "fit a checkpoint's learned mask correction to a dataset's key frames (weights-only .pt)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from stillmotion_trainer.commands.evaluate import _size
+    from stillmotion_trainer.evaluation.key_adaptation import AdaptOptions
+
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (train's, or shipped)")
+    p.add_argument("--dataset", required=True, help="dataset folder whose frames carry keyMask")
+    p.add_argument(
+        "--video",
+        action="append",
+        default=None,
+        help="adapt to this video's key frames (repeatable; default: every video with one)",
+    )
+    p.add_argument(
+        "--steps", type=int, default=AdaptOptions.steps, help="adaptation steps (default 150)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="augmentation seed (default 0)")
+    p.add_argument(
+        "--size", type=_size, default=None, help="N or HxW (default: the run's data.size)"
+    )
+    p.add_argument("--out", required=True, help="adapted checkpoint to write (atomically)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    import time
+    from pathlib import Path
+
+    import torch
+
+    from stillmotion_trainer.data.errors import DatasetError
+    from stillmotion_trainer.data.manifest import load_manifest
+    from stillmotion_trainer.evaluation.evaluate import EvaluationError, load_video
+    from stillmotion_trainer.evaluation.key_adaptation import (
+        AdaptationError,
+        AdaptOptions,
+        adapt_to_keys,
+    )
+    from stillmotion_trainer.export.checkpoint_export import (
+        CheckpointError,
+        load_generator_from_checkpoint,
+    )
+    from stillmotion_trainer.runtime import configure_threads
+    from stillmotion_trainer.training.checkpoint import Checkpoint
+
+    def fail(code: str, message: str) -> int:
+        print(json.dumps({"ok": False, "code": code, "error": message}))
+        print(f"adapt failed: {message}", file=sys.stderr)
+        return 2
+
+    configure_threads()
+    started = time.perf_counter()
+    try:
+        options = AdaptOptions(steps=args.steps, seed=args.seed)
+        options.check()
+        generator, _, ckpt = load_generator_from_checkpoint(args.checkpoint)
+        if getattr(generator, "refine_net", None) is None:
+            raise EvaluationError(
+                "FAILED_PRECONDITION",
+                f"{args.checkpoint}: adapt fits the learned correction; this generator has "
+                "none (model.mask_head: warp with mask_refine: true)",
+            )
+        manifest = load_manifest(args.dataset)
+        known = {v.id: v for v in manifest.videos}
+        unknown = [v for v in args.video or [] if v not in known]
+        if unknown:
+            raise EvaluationError(
+                "NOT_FOUND", f"{manifest.root}: no video {', '.join(map(repr, unknown))}"
+            )
+        chosen = [known[v] for v in args.video] if args.video else manifest.videos
+        size = args.size if args.size not in (None, "native") else None
+        if size is None:
+            run_size = ckpt.config.get("data", {}).get("size")
+            size = (run_size, run_size) if isinstance(run_size, int) else None
+        frames: list[torch.Tensor] = []
+        masks: list[torch.Tensor] = []
+        used: list[str] = []
+        for video in chosen:
+            if not any(f.key_mask for f in video.frames):
+                continue
+            data = load_video(manifest, video, size or (video.height, video.width))
+            frames += [data.frames[t] for t in sorted(data.key_masks)]
+            masks += [data.key_masks[t] for t in sorted(data.key_masks)]
+            used.append(video.id)
+        if not frames:
+            raise EvaluationError(
+                "FAILED_PRECONDITION",
+                f"{manifest.root}: no keyMask in the chosen video(s); adapt needs key frames",
+            )
+        if len({tuple(f.shape) for f in frames}) > 1:
+            raise EvaluationError(
+                "INVALID_ARGUMENT",
+                f"{manifest.root}: videos of different sizes; pass --size N to adapt to them "
+                "together",
+            )
+        adapted = adapt_to_keys(generator, torch.stack(frames), torch.stack(masks), options)
+        config = dict(ckpt.config)
+        config["adaptation"] = {
+            "from": str(Path(args.checkpoint).resolve()),
+            "dataset": str(manifest.root.resolve()),
+            "videos": used,
+            "key_frames": len(frames),
+            "steps": options.steps,
+            "seed": options.seed,
+        }
+        Checkpoint(
+            model=adapted.state_dict(),
+            generator_config=ckpt.generator_config,
+            config=config,
+            step=ckpt.step,
+        ).save(args.out)
+    except (CheckpointError, EvaluationError) as err:
+        return fail(err.code, str(err))
+    except DatasetError as err:
+        return fail(err.grpc_status, str(err))
+    except AdaptationError as err:
+        return fail("INVALID_ARGUMENT", str(err))
+    report = {
+        "out": str(Path(args.out).resolve()),
+        "videos": used,
+        "key_frames": len(frames),
+        "steps": options.steps,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    print(json.dumps({"ok": True, **report}))
+    return 0
