@@ -13,9 +13,10 @@ see the same machine load.
   poll). Its step time = the interval between consecutive on_step events minus the step's
   data-loading time (reported by the loop), so data loading (measured separately by
   loader-headroom.py) is excluded.
-- bare: the Fig. 4 chain written inline: forward over the walk, training_loss, backward,
-  optimizer step, nothing else, on the batches our loop trains on (loaded and prepared
-  beforehand; an L_M2 term costs more when a batch has more key frames).
+- bare: the Fig. 4 chain written inline: forward over the walk, training_loss (with d of each
+  pair of frames computed once, as our loop's walk_pass does), backward, optimizer step,
+  nothing else, on the batches our loop trains on (loaded and prepared beforehand; an L_M2 term
+  costs more when a batch has more key frames).
 
 The value is the median over the timed steps (after a warm-up) of our step time / the bare step
 time on the same batch, measured back to back. The last stdout
@@ -50,7 +51,8 @@ from stillmotion_trainer.training.config import generator_config_for  # noqa: E4
 from stillmotion_trainer.training.events import EventSink  # noqa: E402
 from stillmotion_trainer.training.initial_mask import random_blob_mask, walk_generator  # noqa
 from stillmotion_trainer.training.loop import train  # noqa: E402
-from stillmotion_trainer.training.walks import gather_key_frames  # noqa: E402
+from stillmotion_trainer.losses.similarity import pair_similarity  # noqa: E402
+from stillmotion_trainer.training.walks import gather_key_frames, key_frame_index  # noqa: E402
 
 GOAL = 1.05
 
@@ -78,6 +80,9 @@ class BareLoop:
             raise SystemExit(f"need {steps} batches in one epoch, the data has {len(order)}")
         h, w = cfg.data.hw()
         self.batches = []
+        self.is_key: list[torch.Tensor] = []
+        self.d_first: dict[int, torch.Tensor] = {}
+        self.d_second: dict[int, torch.Tensor] = {}
         for i, clips in enumerate(order[:steps]):
             items = [data[c] for c in clips]
             frames = torch.stack([it["frames"] for it in items])  # (B, T, C, H, W)
@@ -87,6 +92,7 @@ class BareLoop:
                 [random_blob_mask(h, w, walk_generator(0, 0, i, c, 0)) for c in range(len(clips))]
             )  # (B, 1, H, W)
             self.batches.append((frames, gather_key_frames(frames, key_masks, is_key), seeds))
+            self.is_key.append(is_key)
         b, t = len(order[0]), cfg.data.clip_len
         self.inferred = torch.ones(b, t - 1, dtype=torch.bool)
         self.inferred[:, 0] = False
@@ -95,8 +101,30 @@ class BareLoop:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr)
         self.loss_cfg = cfg.loss
 
+    def frame_similarities(self, i: int) -> None:
+        """d of every pair of frames the loss compares, each pair computed once (as the loop's
+        walk_pass.walk_similarities does): (I_j, I_j+1) for L_M1, (I_k, I_j+1) for L_M2."""
+        frames, (_, _, valid), _ = self.batches[i]
+        b, t = frames.shape[:2]
+        order, _ = key_frame_index(self.is_key[i])  # (B, K)
+        k = order.shape[1]
+        base = (torch.arange(b) * t).view(b, 1)  # (B, 1)
+        nxt = base + torch.arange(1, t)  # (B, J) flat index of I_j+1
+        first_a, second_a = nxt - 1, (base + order).unsqueeze(1).expand(b, t - 1, k)
+        second_b = nxt.unsqueeze(2).expand(b, t - 1, k)
+        a = torch.cat([first_a.flatten(), second_a.flatten()])
+        c = torch.cat([nxt.flatten(), second_b.flatten()])
+        n = b * t
+        unique, where = torch.unique(
+            torch.minimum(a, c) * n + torch.maximum(a, c), return_inverse=True
+        )
+        d = pair_similarity(self.loss_cfg.d, frames.flatten(0, 1), unique // n, unique % n)[where]
+        self.d_first[i] = d[: b * (t - 1)].view(b, t - 1)
+        self.d_second[i] = d[b * (t - 1) :].view(b, t - 1, k) * valid.unsqueeze(1)
+
     def step(self, i: int) -> float:
         t0 = time.perf_counter()
+        self.frame_similarities(i)
         frames, keys, mask = self.batches[i]
         mask_ins, images, masks = [], [], []
         for j in range(frames.shape[1] - 1):
@@ -107,6 +135,7 @@ class BareLoop:
         loss = training_loss(
             frames[:, :-1], frames[:, 1:], torch.stack(images, 1), torch.stack(mask_ins, 1),
             torch.stack(masks, 1), self.inferred, *keys, self.loss_cfg,
+            d_first=self.d_first[i], d_second=self.d_second[i],
         )["total"]  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -1,0 +1,250 @@
+"""Benchmark: training throughput of the recommended real recipe at 128 px (issue L, item 3).
+
+    train_clips_per_s_128_recipe   clips per second of the trainer's step (training/step.py
+                                   train_step: walks, losses, backward, AdamW), recipe
+                                   configs/recipes/real-propagation.yaml on real frames
+    train_step_vs_bare_ratio       that step's time / the bare PyTorch forward + backward of the
+                                   same model on the same walks of the same batch (the model
+                                   along every walk, a plain MSE image + mean mask loss, backward,
+                                   AdamW): what the method's losses and the bookkeeping add
+    train_speedup_vs_before        (with --before REV, the default) the step's clips/s over the
+                                   same step of the trainer at git revision REV, measured side by
+                                   side in this run: today's figure against the one before issue L
+
+Data: the vendored real clip data/real/vocalfolds-seq8-128 (186 frames, 128 px), copied with a
+key mask on every --key-every-th frame (10: the every:10 protocol of docs/real-data.md; 1: a key
+mask on every frame, the worst case of L_M2's d terms). Three worker processes, one per trainer
+(today, before, and the bare loop inside today's), each with its own model seeded alike, load
+the same batches (the loop's data order); the parent runs their steps alternately, one step each
+in turn, so all three see the same machine load. Data loading is excluded (bench loader-headroom
+measures it). Median over the timed steps after a warm-up. The first step's loss of today's and
+of the earlier trainer are reported too: the optimisation must not change it.
+
+The last stdout line is the JSON result; progress goes to stderr. /usr/bin/python3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = ROOT / "configs/recipes/real-propagation.yaml"
+CLIP = ROOT / "data/real/vocalfolds-seq8-128"
+# The trainer as it was when issue L's items 3-4 started (the parent of the first speed commit).
+BEFORE_REV = "9e16efd1f8a14aeebd99953a648591f713521d82"
+
+
+def keyed_copy(dst: Path, every: int) -> Path:
+    """The vendored clip with its gtMask as keyMask on frames 0, every, 2 every, ..."""
+    shutil.copytree(CLIP, dst)
+    manifest = json.loads((dst / "manifest.json").read_text())
+    for video in manifest["videos"]:
+        for i, frame in enumerate(video["frames"]):
+            if i % every == 0:
+                frame["keyMask"] = frame["gtMask"]
+    (dst / "manifest.json").write_text(json.dumps(manifest))
+    return dst
+
+
+def snapshot(rev: str, dst: Path) -> Path:
+    """python-trainer/ (and the schemas/ it reads) at git revision `rev`, extracted under dst."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "python-trainer", "schemas"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
+    return dst / "python-trainer"
+
+
+# --- worker: one trainer, steps on request ------------------------------------------------------
+
+
+def worker(trainer: str, kind: str, dataset: str, steps: int) -> None:
+    sys.path.insert(0, trainer)
+    import contextlib
+
+    import torch
+    import torch.nn.functional as F
+
+    from stillmotion_trainer.runtime import configure_threads
+    from stillmotion_trainer.training.config import generator_config_for, load_config
+    from stillmotion_trainer.training.data_setup import TrainBatches, build_datasets
+    from stillmotion_trainer.training.distributed import init_distributed
+    from stillmotion_trainer.training.initial_mask import PURPOSE_TRAIN
+    from stillmotion_trainer.training.run_state import build_run_state
+    from stillmotion_trainer.training.step import train_step
+    from stillmotion_trainer.training.walk_pass import prepare_walks
+    from stillmotion_trainer.training.walks import gather_frames
+
+    if kind in ("today", "bare"):  # what train() does first (absent from the earlier trainer)
+        from stillmotion_trainer.training.host_memory import keep_freed_memory
+
+        keep_freed_memory()
+    configure_threads()
+    cfg = load_config(RECIPE, [f"data.dataset={dataset}", "data.num_workers=0"])
+    ctx = init_distributed("cpu")
+    data = build_datasets(cfg, master=False)
+    gen_cfg = generator_config_for(cfg, channels=data.manifest.channels)
+    run = build_run_state(cfg, gen_cfg, {}, ctx.device, use_amp=False)
+    loader = TrainBatches(data.train_set, cfg, 0, 0, ctx, cfg.data.batch_size)
+    batches = [loader.next()[0] for _ in range(steps)]
+    ids = loader.global_clip_ids
+    nullctx = contextlib.nullcontext
+
+    def ours(i: int) -> float:
+        result = train_step(run, cfg, batches[i], ids, ctx.device, nullctx)
+        run.advance(loader.per_epoch)
+        return float(result.terms["total"])
+
+    # the bare loop: the same model along the same walks (inputs prepared beforehand)
+    prepared = [
+        prepare_walks(cfg, b, ctx.device, PURPOSE_TRAIN, i, ids) for i, b in enumerate(batches)
+    ]
+
+    def bare(i: int) -> float:
+        frames, _, _, walks, seeds = prepared[i]
+        f_in, f_next = gather_frames(frames, walks, walks.src), gather_frames(
+            frames, walks, walks.dst
+        )
+        mask, images, masks = seeds, [], []
+        for j in range(walks.transitions):
+            image, mask = run.model(f_in[:, j], mask, f_next[:, j])
+            images.append(image)
+            masks.append(mask)
+        loss = F.mse_loss(torch.stack(images, 1), f_next) + torch.stack(masks, 1).mean()
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        return float(loss)
+
+    step = bare if kind == "bare" else ours
+    print("ready", flush=True)
+    for line in sys.stdin:
+        i = int(line)
+        t0 = time.perf_counter()
+        loss = step(i)
+        print(json.dumps({"s": time.perf_counter() - t0, "loss": loss}), flush=True)
+
+
+# --- parent -------------------------------------------------------------------------------------
+
+
+class Worker:
+    def __init__(self, trainer: Path, kind: str, dataset: Path, steps: int) -> None:
+        self.kind = kind
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", kind, "--trainer", str(trainer),
+             "--dataset", str(dataset), "--steps", str(steps)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.times: list[float] = []
+        self.losses: list[float] = []
+
+    def wait_ready(self) -> None:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if line.strip() != "ready":
+            raise SystemExit(f"worker {self.kind} failed to start (exit {self.proc.wait()})")
+
+    def step(self, i: int) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{i}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"worker {self.kind} died at step {i} (exit {self.proc.wait()})")
+        out = json.loads(line)
+        self.times.append(out["s"])
+        self.losses.append(out["loss"])
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=5, help="timed steps of each trainer")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps (the heap grows)")
+    p.add_argument("--key-every", type=int, default=10)
+    p.add_argument("--before", default=BEFORE_REV, help="git revision to compare with ('' off)")
+    p.add_argument("--quick", action="store_true", help="2 timed steps")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--trainer", help=argparse.SUPPRESS)
+    p.add_argument("--dataset", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args.trainer, args.worker, args.dataset, args.steps)
+        return 0
+    if args.quick:
+        args.steps = 2
+    total = args.warmup + args.steps
+    work = Path(tempfile.mkdtemp(prefix="sm-bench-train-"))
+    workers: list[Worker] = []
+    try:
+        dataset = keyed_copy(work / "data", args.key_every)
+        today = ROOT / "python-trainer"
+        workers = [Worker(today, "today", dataset, total), Worker(today, "bare", dataset, total)]
+        if args.before:
+            workers.append(Worker(snapshot(args.before, work), "before", dataset, total))
+        for w in workers:
+            w.wait_ready()
+        for i in range(total):
+            for w in workers:
+                w.step(i)
+            print(f"step {i}: " + ", ".join(f"{w.kind} {w.times[-1]:.2f} s" for w in workers),
+                  file=sys.stderr, flush=True)  # fmt: skip
+    finally:
+        for w in workers:
+            w.close()
+        shutil.rmtree(work, ignore_errors=True)
+    by = {w.kind: w for w in workers}
+    batch = 8  # the recipe's data.batch_size
+    median = {k: statistics.median(w.times[args.warmup :]) for k, w in by.items()}
+    ratios = [
+        o / b for o, b in zip(by["today"].times[args.warmup :], by["bare"].times[args.warmup :])
+    ]
+    details: dict[str, Any] = {
+        "recipe": str(RECIPE.relative_to(ROOT)),
+        "data": f"{CLIP.relative_to(ROOT)}, key mask every {args.key_every} frames",
+        "size": 128,
+        "batch": batch,
+        "clip_len": 7,
+        "timed_steps": args.steps,
+        "step_s_median": {k: round(v, 4) for k, v in median.items()},
+        "first_step_loss": {k: w.losses[0] for k, w in by.items()},
+    }
+    metrics = [
+        {"metric": "train_clips_per_s_128_recipe", "value": batch / median["today"],
+         "unit": "clips/s", "details": details},
+        {"metric": "train_step_vs_bare_ratio", "value": statistics.median(ratios),
+         "unit": "ratio", "details": {"bare_clips_per_s": batch / median["bare"]}},
+    ]  # fmt: skip
+    if "before" in by:
+        details["before_rev"] = args.before
+        details["before_clips_per_s"] = batch / median["before"]
+        details["first_step_loss_diff"] = abs(by["today"].losses[0] - by["before"].losses[0])
+        speedup = [
+            b / t
+            for b, t in zip(by["before"].times[args.warmup :], by["today"].times[args.warmup :])
+        ]
+        metrics.append(
+            {"metric": "train_speedup_vs_before", "value": statistics.median(speedup),
+             "goal": ">= 2", "unit": "ratio", "details": {"before_rev": args.before}}
+        )  # fmt: skip
+    print(json.dumps({"metrics": metrics}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
