@@ -87,6 +87,15 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
     });
   });
 
+  it("refuses a strength without composing, names why", async () => {
+    await expect(
+      generateFromStill(generator, ref.image, ref.mask, { steps: 1, compose: false, strength: 2 }),
+    ).rejects.toThrow(/strength.*compose is off/);
+    await expect(
+      generateFromStill(generator, ref.image, ref.mask, { steps: 1, strength: 0 }),
+    ).rejects.toThrow(/strength.*a number > 0/);
+  });
+
   it("keeps the still's colours: per-channel mean within 0.03 after 4 steps", async () => {
     const video = await generateFromStill(generator, ref.image, ref.mask, { steps: 4 });
     const mean = (data: Float32Array, c: number, n: number) =>

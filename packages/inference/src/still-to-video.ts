@@ -64,7 +64,13 @@ export async function generateFromStill(
   }
   const strength = options.strength ?? 1;
   if (!(Number.isFinite(strength) && strength > 0) || (strength !== 1 && !composed)) {
-    throw invalidArgument("strength", strength, composed ? "a number > 0" : "1 (strength needs compose)");
+    throw invalidArgument(
+      "strength",
+      strength,
+      composed
+        ? "a number > 0"
+        : `1: the strength scales composed fields (${generator.hasImageField ? "compose is off" : "this model has no warp image head"})`,
+    );
   }
   checkImage("image", image, generator.channels);
   const { height: h, width: w } = image;
