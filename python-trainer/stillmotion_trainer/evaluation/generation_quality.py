@@ -386,7 +386,7 @@ def generation_quality(
         "stills": str(root),
         "frames": frames,
         "size": size,
-        "image_head": getattr(cfg, "image_head", "direct"),
+        "image_head": cfg.image_head,  # a GeneratorConfig: the field is always there
         "composed": compose,
         "strength": strength,
         "stride": stride,
