@@ -30,8 +30,7 @@ from pathlib import Path
 import torch
 
 from stillmotion_trainer.export.onnx_export import export_generator
-from stillmotion_trainer.models.factory import build_generator
-from stillmotion_trainer.models.generator import count_parameters
+from stillmotion_trainer.models.factory import build_generator, count_parameters
 from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.runtime import configure_threads
 from stillmotion_trainer.training.config import read_config_file

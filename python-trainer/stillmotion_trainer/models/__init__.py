@@ -1,8 +1,8 @@
 """Networks of the method: the next-frame generator (claims 5-7) and the PatchGAN discriminator.
 
 blocks.py (layers, padding) <- generator.py (GeneratorConfig, the literal G) <- next_frame.py
-(G(I_t, M_t, I_{t+1})) <- factory.py (build_generator, takes_next_frame); no module imports one
-to its right."""
+(G(I_t, M_t, I_{t+1})) <- factory.py (build_generator, takes_next_frame, count_parameters); no
+module imports one to its right."""
 
 from stillmotion_trainer.models.discriminator import (
     AdversarialLosses,
@@ -12,8 +12,8 @@ from stillmotion_trainer.models.discriminator import (
     discriminator_loss,
     generator_adversarial_loss,
 )
-from stillmotion_trainer.models.factory import build_generator, takes_next_frame
-from stillmotion_trainer.models.generator import GeneratorConfig, count_parameters
+from stillmotion_trainer.models.factory import build_generator, count_parameters, takes_next_frame
+from stillmotion_trainer.models.generator import GeneratorConfig
 from stillmotion_trainer.models.presets import PRESETS, generator_config
 
 __all__ = [

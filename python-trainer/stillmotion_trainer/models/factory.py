@@ -13,7 +13,7 @@ from torch import nn
 from stillmotion_trainer.models.generator import GeneratorConfig, SeparateGenerator, SharedGenerator
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
 
-__all__ = ["build_generator", "takes_next_frame"]
+__all__ = ["build_generator", "count_parameters", "takes_next_frame"]
 
 
 def build_generator(cfg: GeneratorConfig) -> nn.Module:
@@ -32,3 +32,8 @@ def takes_next_frame(model: nn.Module) -> bool:
     frame as a third input. False for the literal G(I_t, M^_t) and for a wrapper around a
     generator (DistributedDataParallel): ask the bare model."""
     return isinstance(model, NextFrameGenerator)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of scalar weights of `model`, trainable or not (run logs, presets, bench)."""
+    return sum(p.numel() for p in model.parameters())

@@ -61,7 +61,6 @@ __all__ = [
     "SharedGenerator",
     "UPSAMPLE_MODES",
     "VARIANTS",
-    "count_parameters",
     "generator_config_fields",
 ]
 
@@ -342,7 +341,3 @@ class SeparateGenerator(LiteralGenerator):
 
     def _predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.image_net(x), self.mask_net(x)  # (B, C, H, W), (B, 1, H, W)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

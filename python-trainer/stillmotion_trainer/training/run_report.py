@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from stillmotion_trainer.models.generator import count_parameters
+from stillmotion_trainer.models.factory import count_parameters
 from stillmotion_trainer.training.config import LogConfig
 from stillmotion_trainer.training.data_setup import TrainingData
 from stillmotion_trainer.training.distributed import DistContext

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from stillmotion_trainer.models.factory import build_generator
+from stillmotion_trainer.models.factory import build_generator, count_parameters
 from stillmotion_trainer.models.generator import (
     GeneratorConfig,
     SeparateGenerator,
     SharedGenerator,
-    count_parameters,
 )
 
 

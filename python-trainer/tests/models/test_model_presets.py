@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from stillmotion_trainer.models.factory import build_generator
-from stillmotion_trainer.models.generator import count_parameters
+from stillmotion_trainer.models.factory import build_generator, count_parameters
 from stillmotion_trainer.models.presets import PRESETS, generator_config
 
 
