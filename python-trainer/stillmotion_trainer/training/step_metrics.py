@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from stillmotion_trainer.training.collapse import mask_statistics
 from stillmotion_trainer.training.distributed import DistContext, all_reduce_stats
 from stillmotion_trainer.training.step import StepResult
@@ -31,7 +33,9 @@ def step_metrics(result: StepResult, ctx: DistContext, gan: bool) -> dict[str, f
     )  # fmt: skip
     spread_known = not math.isnan(stats["mask_spread"])  # NaN with one walk per rank
     has_iou = not math.isnan(stats["mask_key_iou"])
-    local = {name: result.terms[name] for name in LOSS_TERMS} | {"d_loss": result.d_loss}
+    # one read of the loss terms (one device sync on CUDA), as mask_statistics reads its four
+    losses = torch.stack([result.terms[name].detach().float() for name in LOSS_TERMS]).tolist()
+    local = dict(zip(LOSS_TERMS, losses)) | {"d_loss": result.d_loss}
     local |= {name: stats[name] for name in MEAN_MASK_STATS}
     local["mask_spread"] = stats["mask_spread"] if spread_known else 0.0
     local["key_iou_sum"] = stats["mask_key_iou"] if has_iou else 0.0
