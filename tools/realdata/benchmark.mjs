@@ -37,7 +37,7 @@ const CHECKPOINT = "models/real-propagation.pt";
  * recommended setting on real video (docs/real-data.md); "previous" is Fig. 6's literal chain. */
 const REFERENCES = ["key", "previous"];
 /** `stillmotion eval --adapt-steps`: the correction fitted to each clip's key frames first. */
-const ADAPT_STEPS = 150;
+const ADAPT_STEPS = 300;
 
 /** A usage or setup problem: printed as one line, exit 2. */
 class BenchError extends Error {}
@@ -103,7 +103,7 @@ export function parseOptions(argv) {
     throw new BenchError(
       `--reference: unknown value "${values.reference}"; allowed: ${REFERENCES.join(", ")}`,
     );
-  // key-frame adaptation (docs/evaluation.md): the recommended 150 steps; a few in a smoke run
+  // key-frame adaptation (docs/evaluation.md): the recommended 300 steps; a few in a smoke run
   const adaptSteps = Number(values["adapt-steps"] ?? (quick ? "5" : String(ADAPT_STEPS)));
   if (!(Number.isInteger(adaptSteps) && adaptSteps >= 0))
     throw new BenchError(`--adapt-steps must be an integer >= 0, got "${values["adapt-steps"]}"`);

@@ -120,7 +120,7 @@ describe("npm run bench:real", () => {
       "stillmotion dataset import clips /clips --out bench/results/tmp/real-data/imported",
     );
     expect(dry.stdout).toContain("--protocol every:5 --write --assign gt");
-    expect(dry.stdout).toContain("--size 128 --reference key --adapt-steps 150 --json");
+    expect(dry.stdout).toContain("--size 128 --reference key --adapt-steps 300 --json");
     expect(dry.stdout).toMatch(
       /stillmotion train -c \S+ --set data.dataset=\S+every-5\/dataset --set data.size=128/,
     );

@@ -29,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="adapt to this video's key frames (repeatable; default: every video with one)",
     )
     p.add_argument(
-        "--steps", type=int, default=AdaptOptions.steps, help="adaptation steps (default 150)"
+        "--steps", type=int, default=AdaptOptions.steps, help="adaptation steps (default 300)"
     )
     p.add_argument("--seed", type=int, default=0, help="augmentation seed (default 0)")
     p.add_argument(

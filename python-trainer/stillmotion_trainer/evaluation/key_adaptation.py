@@ -20,9 +20,9 @@ style; issue J's "fine-tune the correction on augmented copies of the key frame"
 and Adam updates the correction's parameters only; the matcher and the image branch are not
 touched, and the caller's generator is left as it was (the adapted model is a copy).
 
-Measured on the real dev set (vocalfolds, 128 px, keys every 10 frames, --reference key, the
-shipped model): frame-weighted Dice 0.582 -> 0.651 with 150 steps of 8 (about 30 s per clip
-on one CPU thread); docs/real-data.md has the table.
+What it buys on real video (vocalfolds, the shipped model, --reference key): docs/real-data.md,
+"Key-frame adaptation". 300 steps at lr 2e-3 beat 150 at 5e-3 clearly there (seq8 0.68 vs
+0.55-0.56 over 3 seeds; seq5 0.84 vs 0.48), hence the defaults.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ class AdaptOptions:
     width / height each way; radius: a fraction of its shorter side), so one setting serves
     128 and 256 px."""
 
-    steps: int = 150
+    steps: int = 300
     batch: int = 8
-    lr: float = 5e-3
+    lr: float = 2e-3
     seed: int = 0
     rotation_deg: float = 20.0  # A: the key frame moved as the video might move it
     scale: tuple[float, float] = (0.8, 1.25)

@@ -143,8 +143,8 @@ def test_a_generator_without_a_correction_is_refused():
 
 @pytest.mark.slow
 def test_adapting_to_the_key_frames_improves_the_shipped_model_on_the_vendored_real_clip():
-    # 40 frames (keys 0, 10, 20, 30): measured Dice 0.542 without adaptation, 0.592 after 150
-    # steps (development run, one thread); the margin asked for here is half of that gain.
+    # 40 frames (keys 0, 10, 20, 30): measured Dice 0.542 without adaptation, 0.631 after the
+    # default 300 steps (development run, one thread); the margin asked for here is under half.
     torch.set_num_threads(1)
     manifest = load_manifest(CLIP)
     data = load_video(manifest, manifest.videos[0], (128, 128))
@@ -152,7 +152,7 @@ def test_adapting_to_the_key_frames_improves_the_shipped_model_on_the_vendored_r
     keys = [t for t in range(40) if data.has_gt[t] and t % 10 == 0]
     scored = [t for t in range(40) if data.has_gt[t] and t not in keys]
     model, _, _ = load_generator_from_checkpoint(str(MODEL))
-    adapted = adapt_to_keys(model, frames[keys], gt[keys], AdaptOptions(steps=150))
+    adapted = adapt_to_keys(model, frames[keys], gt[keys], AdaptOptions())
 
     def dice_of(generator: torch.nn.Module) -> float:
         with torch.no_grad():
@@ -160,7 +160,7 @@ def test_adapting_to_the_key_frames_improves_the_shipped_model_on_the_vendored_r
         return float(np.mean([s["dice"] for s in score_masks(masks.masks, gt.numpy(), scored, 2.0)]))
 
     plain, fitted = dice_of(model), dice_of(adapted)
-    assert fitted > plain + 0.025, (plain, fitted)
+    assert fitted > plain + 0.04, (plain, fitted)
 
 
 # --- the `adapt` command ----------------------------------------------------------------------

@@ -58,8 +58,8 @@ export function register(program: Command): void {
   program
     .command("adapt")
     .description(
-      "fit a checkpoint's learned mask correction to a dataset's key frames (a few seconds per video " +
-        "on CPU); writes a weights-only checkpoint and, with --onnx, the model for `stillmotion propagate`",
+      "fit a checkpoint's learned mask correction to a dataset's key frames (about a minute per video " +
+        "at 128 px on CPU); writes a weights-only checkpoint and, with --onnx, the model for `stillmotion propagate`",
     )
     .requiredOption(
       "--checkpoint <file>",
@@ -68,7 +68,7 @@ export function register(program: Command): void {
     .requiredOption("--dataset <dir>", "dataset whose key frames carry keyMask")
     .requiredOption("--out <file>", "adapted checkpoint to write")
     .option("--video <id>", "adapt to this video's key frames (repeatable; default every video)", collect)
-    .option("--steps <n>", "adaptation steps (default 150)", parseInteger("steps", 0))
+    .option("--steps <n>", "adaptation steps (default 300)", parseInteger("steps", 0))
     .option("--seed <n>", "augmentation seed (default 0)", parseInteger("seed", 0))
     .option("--size <size>", "N or HxW (default: the size the checkpoint was trained at)")
     .option("--onnx <file>", "also export the adapted generator to this ONNX file")

@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option(
       "--adapt-steps <n>",
       "first fit the model's learned correction to each video's key frames (augmented copies) for " +
-        "n steps; recommended with --reference key on real video, e.g. 150 (default 0: off)",
+        "n steps; recommended with --reference key on real video, e.g. 300 (default 0: off)",
       parseInteger("adapt steps", 0),
     )
     .option("--out <file>", "report file (default: <runDir>/eval.json)")
@@ -57,7 +57,7 @@ export function register(program: Command): void {
         "  $ stillmotion eval runs/quickstart --dataset data/endoscopy-demo",
         "  $ stillmotion eval runs/quickstart --dataset data/endoscopy-demo --split val --json",
         "  $ stillmotion eval --checkpoint model.pt --dataset data/bench --size native --out bench-eval.json",
-        "  $ stillmotion eval --checkpoint models/real-propagation.pt --dataset data/real/vocalfolds-seq8-128 --reference key --adapt-steps 150",
+        "  $ stillmotion eval --checkpoint models/real-propagation.pt --dataset data/real/vocalfolds-seq8-128 --reference key --adapt-steps 300",
         "",
         "The report goes to <runDir>/eval.json and, as a section with a per-video Dice chart, into",
         "<runDir>/report.html. Reading the table: docs/evaluation.md",

@@ -88,8 +88,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     path: ["adapt"],
     summary:
-      "fit a checkpoint's learned mask correction to a dataset's key frames (a few seconds per video " +
-      "on CPU); writes a weights-only checkpoint and, with --onnx, the model for `stillmotion propagate`",
+      "fit a checkpoint's learned mask correction to a dataset's key frames (about a minute per video " +
+      "at 128 px on CPU); writes a weights-only checkpoint and, with --onnx, the model for `stillmotion propagate`",
     load: () => import("./adapt.js"),
   },
   {
