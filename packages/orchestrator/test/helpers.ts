@@ -1,6 +1,6 @@
 /** Shared helpers for integration tests that run the real Python trainer. */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { vi } from "vitest";
@@ -44,6 +44,18 @@ export function tinyConfig(dataset: string, maxSteps: number, extra: Record<stri
     log: { every_n_steps: 1, preview_every_n_steps: 0 },
     ...extra,
   };
+}
+
+/** Trains `config` with the Python trainer directly (no CLI) into `<dir>/run`; returns that folder. */
+export function trainTinyRun(dir: string, config: Record<string, unknown>): string {
+  const runDir = join(dir, "run");
+  writeFileSync(join(dir, "run.json"), JSON.stringify(config));
+  execFileSync(
+    pythonExecutable(),
+    ["-m", "stillmotion_trainer", "train", "--config", join(dir, "run.json"), "--run-dir", runDir],
+    { cwd: trainerDir(), stdio: ["ignore", "pipe", "pipe"] },
+  );
+  return runDir;
 }
 
 /** Runs the CLI in-process; returns its exit code and what it printed. */

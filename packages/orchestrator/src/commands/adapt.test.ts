@@ -1,9 +1,13 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli as cli, makeSyntheticDataset, tempDir } from "../../test/helpers.js";
-import { pythonExecutable, trainerDir } from "../trainer/python.js";
+import {
+  runCli as cli,
+  makeSyntheticDataset,
+  tempDir,
+  tinyConfig,
+  trainTinyRun,
+} from "../../test/helpers.js";
 import { adaptArgs } from "./adapt.js";
 
 let dir: string;
@@ -14,21 +18,12 @@ beforeAll(() => {
   // A real tiny run whose generator has the learned correction (warp head + mask_refine).
   dir = tempDir("adapt");
   dataset = makeSyntheticDataset(dir, 2, 5, 16);
-  const runDir = join(dir, "run");
-  const config = {
-    data: { dataset, size: 16, clip_len: 3, batch_size: 2, val_fraction: 0, num_workers: 0 },
-    model: { preset: "tiny", overrides: { next_frame_input: true, mask_head: "warp", mask_refine: true } },
-    train: { seed: 0 },
-    val: { every_n_steps: 0 },
-    stop: { max_steps: 1 },
-    checkpoint: { every_n_steps: 1, keep_last: 1 },
-    log: { every_n_steps: 1, preview_every_n_steps: 0 },
-  };
-  writeFileSync(join(dir, "run.json"), JSON.stringify(config));
-  execFileSync(
-    pythonExecutable(),
-    ["-m", "stillmotion_trainer", "train", "--config", join(dir, "run.json"), "--run-dir", runDir],
-    { cwd: trainerDir(), stdio: ["ignore", "pipe", "pipe"] },
+  const runDir = trainTinyRun(
+    dir,
+    tinyConfig(dataset, 1, {
+      model: { preset: "tiny", overrides: { next_frame_input: true, mask_head: "warp", mask_refine: true } },
+      checkpoint: { every_n_steps: 1, keep_last: 1 },
+    }),
   );
   checkpoint = join(runDir, "checkpoints", "step-00000001.pt");
 });

@@ -1,9 +1,7 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli as cli, makeSyntheticDataset, tempDir } from "../../test/helpers.js";
-import { pythonExecutable, trainerDir } from "../trainer/python.js";
+import { runCli as cli, makeSyntheticDataset, tempDir, trainTinyRun } from "../../test/helpers.js";
 import { parseEvalReport } from "./eval-report.js";
 import { runDirOfCheckpoint } from "./run-eval.js";
 
@@ -15,7 +13,6 @@ beforeAll(() => {
   // A real (tiny) run: 3 synthetic videos of 6 frames, 16x16, two training steps.
   dir = tempDir("eval");
   dataset = makeSyntheticDataset(dir, 3, 6, 16);
-  runDir = join(dir, "run");
   const config = {
     data: { dataset, size: 16, clip_len: 3, batch_size: 2, val_fraction: 0.34, num_workers: 0 },
     model: { preset: "tiny" },
@@ -25,12 +22,7 @@ beforeAll(() => {
     checkpoint: { every_n_steps: 2, keep_last: 1 },
     log: { every_n_steps: 1, preview_every_n_steps: 0 },
   };
-  writeFileSync(join(dir, "run.json"), JSON.stringify(config));
-  execFileSync(
-    pythonExecutable(),
-    ["-m", "stillmotion_trainer", "train", "--config", join(dir, "run.json"), "--run-dir", runDir],
-    { cwd: trainerDir(), stdio: ["ignore", "pipe", "pipe"] },
-  );
+  runDir = trainTinyRun(dir, config);
 });
 
 afterAll(() => {
