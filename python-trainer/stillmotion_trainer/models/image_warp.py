@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stillmotion_trainer.models.blocks import EncoderDecoder
+from stillmotion_trainer.models.blocks import EncoderDecoder, pad_to_multiple
 from stillmotion_trainer.models.generator import GeneratorConfig
 from stillmotion_trainer.models.warp import pixel_grid, warp
 
@@ -86,9 +86,8 @@ class ImageWarpBranch(nn.Module):
         """(u', r): the field (B, 2, H, W) in pixels (sources inside the frame) and the residual
         (B, C, H, W) of the module docstring."""
         h, w = image.shape[-2], image.shape[-1]
-        m = self.cfg.multiple
         x = torch.cat([image, mask], dim=1)  # (B, C + 1, H, W)
-        x = F.pad(x, [0, (m - w % m) % m, 0, (m - h % m) % m], mode="replicate")
+        x = pad_to_multiple(x, self.cfg.multiple, (h, w))
         s = self.net(x)[..., :h, :w]  # (B, 2 + C, H, W) in (0, 1)
         xs, ys = pixel_grid(image)  # (1, 1, 1, W), (1, 1, H, 1)
         ux = MAX_STEP * (2 * s[:, 0:1] - 1) * w  # (B, 1, H, W) pixels

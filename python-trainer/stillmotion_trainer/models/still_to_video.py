@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
+from stillmotion_trainer.models.next_frame import NextFrameGenerator
 from stillmotion_trainer.models.warp import pixel_grid, warp
 
 
@@ -84,14 +85,13 @@ def compose(state: ComposedState, u: torch.Tensor, r: torch.Tensor) -> ComposedS
 
 def warp_branch(model: nn.Module) -> ImageWarpBranch:
     """The model's warp image branch; StillToVideoError for a model without one."""
-    branch = getattr(model, "image_model", None)
-    if not isinstance(branch, ImageWarpBranch):
-        head = getattr(getattr(model, "cfg", None), "image_head", "direct")
-        raise StillToVideoError(
-            f"composed roll-out: the model's image_head is {head!r}, expected 'warp' "
-            "(models/image_warp.py); roll it out with next_frame.generation_step"
-        )
-    return branch
+    if isinstance(model, NextFrameGenerator) and isinstance(model.image_model, ImageWarpBranch):
+        return model.image_model
+    head = model.cfg.image_head if isinstance(model, NextFrameGenerator) else "direct"
+    raise StillToVideoError(
+        f"composed roll-out: the model's image_head is {head!r}, expected 'warp' "
+        "(models/image_warp.py); roll it out with next_frame.generation_step"
+    )
 
 
 @torch.no_grad()
