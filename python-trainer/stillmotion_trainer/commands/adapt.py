@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         AdaptationError,
         AdaptOptions,
         adapt_to_keys,
+        has_correction,
     )
     from stillmotion_trainer.export.checkpoint_export import (
         CheckpointError,
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         options = AdaptOptions(steps=args.steps, seed=args.seed)
         options.check()
         generator, _, ckpt = load_generator_from_checkpoint(args.checkpoint)
-        if getattr(generator, "refine_net", None) is None:
+        if not has_correction(generator):
             raise EvaluationError(
                 "FAILED_PRECONDITION",
                 f"{args.checkpoint}: adapt fits the learned correction; this generator has "

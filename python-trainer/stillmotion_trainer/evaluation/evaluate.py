@@ -26,7 +26,11 @@ from stillmotion_trainer.data.manifest import Manifest, VideoEntry, load_manifes
 from stillmotion_trainer.data.video_dataset import VideoClipDataset
 from stillmotion_trainer.evaluation.baselines import FarnebackParams, copy_key_masks, flow_masks
 from stillmotion_trainer.evaluation.chains import FUSIONS
-from stillmotion_trainer.evaluation.key_adaptation import AdaptOptions, adapt_to_keys
+from stillmotion_trainer.evaluation.key_adaptation import (
+    AdaptOptions,
+    adapt_to_keys,
+    has_correction,
+)
 from stillmotion_trainer.evaluation.propagation import (
     REFERENCES,
     predict_next_frames,
@@ -373,7 +377,7 @@ def evaluate(
             f"{checkpoint}: --reference key needs a generator that sees the frame it moves to "
             "(next_frame_input); this one is G(I_t, M_t), which steps from the previous frame only",
         )
-    if options.adapt_steps and getattr(generator, "refine_net", None) is None:
+    if options.adapt_steps and not has_correction(generator):
         raise EvaluationError(
             "FAILED_PRECONDITION",
             f"{checkpoint}: --adapt-steps fits the learned correction to the key frames; this "

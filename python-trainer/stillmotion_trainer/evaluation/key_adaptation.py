@@ -16,6 +16,7 @@ style; issue J's "fine-tune the correction on augmented copies of the key frame"
                                                       motion, eroded or dilated by r pixels:
                                                       what the matcher hands the correction
     loss = BCE(out, M_a) + φ_dice(out, M_a),  out = clamp(W_a + 2 s(I_a, W_a) - 1, 0, 1)
+                                                      (NextFrameGenerator.correct)
 
 and Adam updates the correction's parameters only; the matcher and the image branch are not
 touched, and the caller's generator is left as it was (the adapted model is a copy).
@@ -30,13 +31,13 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from stillmotion_trainer.losses.phi import phi_dice
+from stillmotion_trainer.models.next_frame import NextFrameGenerator
 
 
 class AdaptationError(ValueError):
@@ -134,11 +135,9 @@ def training_samples(
     return image, target, carried
 
 
-def correct(generator: nn.Module, frame: torch.Tensor, carried: torch.Tensor) -> torch.Tensor:
-    """The warp head's corrected mask clamp(W + 2 s - 1, 0, 1) for frame I and carried mask W."""
-    model: Any = generator  # a NextFrameGenerator with mask_refine (checked by adapt_to_keys)
-    s = model._padded(model.refine_net, torch.cat([frame, carried], dim=1))
-    return (carried + 2 * s - 1).clamp(0.0, 1.0)
+def has_correction(generator: nn.Module) -> bool:
+    """Whether the generator has mask_refine's learned correction (what adaptation fits)."""
+    return isinstance(generator, NextFrameGenerator) and generator.refine_net is not None
 
 
 def adapt_to_keys(
@@ -153,13 +152,14 @@ def adapt_to_keys(
     device. Deterministic for a given options.seed. The copy is returned in eval mode.
     """
     options.check()
-    if getattr(generator, "refine_net", None) is None:
+    if not has_correction(generator):
         raise AdaptationError(
             "adaptation needs a generator with a learned correction (model.mask_head: warp "
             "with mask_refine: true); this one has none"
         )
     adapted = copy.deepcopy(generator)
-    net: nn.Module = getattr(adapted, "refine_net")
+    assert isinstance(adapted, NextFrameGenerator) and adapted.refine_net is not None
+    net: nn.Module = adapted.refine_net
     for p in adapted.parameters():
         p.requires_grad_(False)
     params = list(net.parameters())
@@ -174,7 +174,7 @@ def adapt_to_keys(
         image, target, carried = (
             x.to(device) for x in training_samples(frames, masks, options, rng)
         )
-        out = correct(adapted, image, carried)
+        out = adapted.correct(image, carried)
         bce = F.binary_cross_entropy(out.clamp(1e-4, 1 - 1e-4), target)
         loss = bce + phi_dice(out, target).mean()
         optimizer.zero_grad(set_to_none=True)

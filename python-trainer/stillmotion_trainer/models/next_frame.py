@@ -96,10 +96,7 @@ class NextFrameGenerator(nn.Module):
             flow = self._displacement(image, next_frame)  # (B, 2, H, W), pixels
             warped = warp(mask, flow).clamp(0.0, 1.0)
             motion = image_mask if self.cfg.image_head == "warp" else warped
-            if self.refine_net is None:
-                return pred_image, warped, motion
-            s = self._padded(self.refine_net, torch.cat([next_frame, warped], dim=1))
-            return pred_image, (warped + 2 * s - 1).clamp(0.0, 1.0), motion
+            return pred_image, self.correct(next_frame, warped), motion
         assert self.mask_net is not None
         x = torch.cat([image, mask, next_frame], dim=1)  # (B, 2C + 1, H, W)
         next_mask = self._padded(self.mask_net, x)
@@ -131,10 +128,16 @@ class NextFrameGenerator(nn.Module):
         size = (next_frame.shape[-2], next_frame.shape[-1])
         flow = self.displacement.from_features(features, next_features, size)  # (B, 2, H, W)
         warped = warp(mask, flow).clamp(0.0, 1.0)
+        return self.correct(next_frame, warped), warped
+
+    def correct(self, next_frame: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
+        """mask_refine's correction of the carried mask W for the frame I it lies on:
+        clamp(W + 2 s - 1, 0, 1), s = refine_net([I, W]) in (0, 1) (zero-initialised head:
+        s = 1/2, no correction); W itself without mask_refine. (B, C, H, W), (B, 1, H, W)."""
         if self.refine_net is None:
-            return warped, warped
+            return warped
         s = self._padded(self.refine_net, torch.cat([next_frame, warped], dim=1))
-        return (warped + 2 * s - 1).clamp(0.0, 1.0), warped
+        return (warped + 2 * s - 1).clamp(0.0, 1.0)
 
     def _padded(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """net(x) padded to the generator's size multiple and cropped back (blocks.run_padded)."""
