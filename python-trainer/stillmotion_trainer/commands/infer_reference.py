@@ -107,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
             state = s2v.start(image, mask)
             for _ in range(n):
                 state = s2v.composed_step(model, state)
-                composed.append({"image": tensor_json(state.image), "mask": tensor_json(state.mask)})
+                composed.append(
+                    {"image": tensor_json(state.image), "mask": tensor_json(state.mask)}
+                )
         chain = []  # Fig. 6: M^_{t+1} = G(I_t, M^_t [, I_{t+1}])[1], real frames in
         cur_mask = mask
         for t in range(n):

@@ -273,7 +273,10 @@ def real_ssim_by_gap(folder: str | Path, size: int, channels: int = 3) -> dict[s
         with (seq / "frame_map.csv").open(newline="") as f:
             # original names are the video frame number, some with a suffix ("0001_l.png")
             rows = sorted(
-                (int(r["index"]), int(re.match(r"\d+", r["original_file"]).group()))  # type: ignore[union-attr]
+                (
+                    int(r["index"]),
+                    int(re.match(r"\d+", r["original_file"]).group()),  # type: ignore[union-attr]
+                )
                 for r in csv.DictReader(f)
             )
         prev: Optional[tuple[int, np.ndarray]] = None
@@ -290,7 +293,11 @@ def real_ssim_by_gap(folder: str | Path, size: int, channels: int = 3) -> dict[s
         "ssim": distribution(every),
         "motion_px": distribution([v for values in px_by_gap.values() for v in values]),
         "by_gap": {
-            str(g): {"pairs": len(v), "ssim": distribution(v), "motion_px": distribution(px_by_gap[g])}
+            str(g): {
+                "pairs": len(v),
+                "ssim": distribution(v),
+                "motion_px": distribution(px_by_gap[g]),
+            }
             for g, v in sorted(by_gap.items())
         },
     }

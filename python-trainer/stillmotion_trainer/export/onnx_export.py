@@ -118,7 +118,7 @@ class WithMotionMask(nn.Module):
         branch = cast(ImageWarpBranch, self.model.image_model)
         with branch.recording() as motions:
             outputs = self.model.forward_with_motion(image, mask, next_frame)
-        (field, residual), = motions  # the image branch runs once per forward
+        ((field, residual),) = motions  # the image branch runs once per forward
         return outputs + (field, residual)
 
 

@@ -25,15 +25,24 @@ class UNetLayout(Protocol):
     """The structure fields of a U-Net (`GeneratorConfig` fields of the same names)."""
 
     @property
-    def depth(self) -> int: ...
+    def depth(self) -> int:
+        ...
+
     @property
-    def decoder(self) -> str: ...  # "upsample" or "transposed"
+    def decoder(self) -> str:
+        ...  # "upsample" or "transposed"
+
     @property
-    def upsample_mode(self) -> str: ...  # "bilinear" or "nearest"
+    def upsample_mode(self) -> str:
+        ...  # "bilinear" or "nearest"
+
     @property
-    def stem_stride(self) -> int: ...  # 1 or 2
+    def stem_stride(self) -> int:
+        ...  # 1 or 2
+
     @property
-    def head_kernel(self) -> int: ...  # 1 or 3
+    def head_kernel(self) -> int:
+        ...  # 1 or 3
 
 
 def pad_to_multiple(
@@ -106,7 +115,9 @@ class Encoder(nn.Module):
         super().__init__()
         self.stem = conv(in_channels, widths[0], stride=stem_stride)
         self.stages = nn.ModuleList(
-            nn.Sequential(conv(widths[i], widths[i + 1], stride=2), conv(widths[i + 1], widths[i + 1]))
+            nn.Sequential(
+                conv(widths[i], widths[i + 1], stride=2), conv(widths[i + 1], widths[i + 1])
+            )
             for i in range(len(widths) - 1)
         )
 

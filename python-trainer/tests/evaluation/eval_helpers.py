@@ -7,6 +7,7 @@ sys.path).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import torch

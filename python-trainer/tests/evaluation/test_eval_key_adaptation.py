@@ -123,9 +123,7 @@ def test_adaptation_changes_a_copy_of_the_correction_only_and_is_deterministic()
     again = adapt_to_keys(model, frames, masks, options)
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]), f"{key}: the caller's model changed"
-    changed = {
-        k for k, v in adapted.state_dict().items() if not torch.equal(v, before[k])
-    }
+    changed = {k for k, v in adapted.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and all(k.startswith("refine_net.") for k in changed), changed
     for key, value in adapted.state_dict().items():
         assert torch.equal(value, again.state_dict()[key]), f"{key}: not deterministic"
@@ -157,7 +155,8 @@ def test_adapting_to_the_key_frames_improves_the_shipped_model_on_the_vendored_r
     def dice_of(generator: torch.nn.Module) -> float:
         with torch.no_grad():
             masks = propagate_masks(generator, frames, {k: gt[k] for k in keys}, reference="key")
-        return float(np.mean([s["dice"] for s in score_masks(masks.masks, gt.numpy(), scored, 2.0)]))
+        scores = score_masks(masks.masks, gt.numpy(), scored, 2.0)
+        return float(np.mean([s["dice"] for s in scores]))
 
     plain, fitted = dice_of(model), dice_of(adapted)
     assert fitted > plain + 0.04, (plain, fitted)

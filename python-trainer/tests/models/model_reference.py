@@ -88,7 +88,8 @@ def outputs(model: torch.nn.Module, channels: int, h: int, w: int) -> dict[str, 
     with torch.no_grad():
         cfg = model.cfg  # type: ignore[union-attr]
         if cfg.next_frame_input:
-            for i, t in enumerate(model.forward_with_motion(image, mask, next_frame)):  # type: ignore[operator]
+            outputs = model.forward_with_motion(image, mask, next_frame)  # type: ignore[operator]
+            for i, t in enumerate(outputs):
                 out[f"forward_with_motion.{i}"] = t.numpy()
         else:
             for i, t in enumerate(model(image, mask)):

@@ -135,9 +135,9 @@ def test_onnx_export_keeps_the_mask_outputs_adds_the_field_and_dynamic_sizes(tmp
     # the field outputs are the branch's own run, not a second one: as many sigmoid heads
     # (image branch, mask correction) as the mask-only graph, whose motion mask needs the branch
     assert sum(n.op_type == "Sigmoid" for n in proto.graph.node) == 2
-    assert sum(
-        n.op_type == "Sigmoid" for n in onnx.load(_mask_only(model, tmp_path)).graph.node
-    ) == 2
+    assert (
+        sum(n.op_type == "Sigmoid" for n in onnx.load(_mask_only(model, tmp_path)).graph.node) == 2
+    )
     assert sum(n.op_type == "GridSample" for n in proto.graph.node) >= 3  # image, mask, warp head
 
 
