@@ -12,6 +12,7 @@ stdout carries exactly one JSON line: {"ok": true, "out": ..., "videos": [...], 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 HELP = "fit a checkpoint's learned mask correction to a dataset's key frames (weights-only .pt)"
 
@@ -38,108 +39,119 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="adapted checkpoint to write (atomically)")
 
 
-def run(args: argparse.Namespace) -> int:
-    import json
-    import sys
+def _key_frames(
+    manifest: Any, videos: list[str] | None, size: tuple[int, int] | None
+) -> tuple[Any, Any, list[str]]:
+    """(frames (K, C, H, W), masks (K, 1, H, W), ids of the videos they come from): the
+    manifest's keyMask frames of `videos` (default every video), resized to `size` (default
+    each video's own)."""
+    import torch
+
+    from stillmotion_trainer.evaluation.evaluate import EvaluationError, load_video
+
+    known = {v.id: v for v in manifest.videos}
+    unknown = [v for v in videos or [] if v not in known]
+    if unknown:
+        raise EvaluationError(
+            "NOT_FOUND", f"{manifest.root}: no video {', '.join(map(repr, unknown))}"
+        )
+    frames, masks, used = [], [], []
+    for video in [known[v] for v in videos] if videos else manifest.videos:
+        if not any(f.key_mask for f in video.frames):
+            continue
+        data = load_video(manifest, video, size or (video.height, video.width))
+        frames += [data.frames[t] for t in sorted(data.key_masks)]
+        masks += [data.key_masks[t] for t in sorted(data.key_masks)]
+        used.append(video.id)
+    if not frames:
+        raise EvaluationError(
+            "FAILED_PRECONDITION",
+            f"{manifest.root}: no keyMask in the chosen video(s); adapt needs key frames",
+        )
+    if len({tuple(f.shape) for f in frames}) > 1:
+        raise EvaluationError(
+            "INVALID_ARGUMENT",
+            f"{manifest.root}: videos of different sizes; pass --size N to adapt to them together",
+        )
+    return torch.stack(frames), torch.stack(masks), used
+
+
+def adapt_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
+    """Load, adapt and save (the module docstring); the report's fields without "ok"."""
     import time
     from pathlib import Path
 
-    import torch
-
-    from stillmotion_trainer.data.errors import DatasetError
     from stillmotion_trainer.data.manifest import load_manifest
-    from stillmotion_trainer.evaluation.evaluate import EvaluationError, load_video
+    from stillmotion_trainer.evaluation.evaluate import EvaluationError
     from stillmotion_trainer.evaluation.key_adaptation import (
-        AdaptationError,
         AdaptOptions,
         adapt_to_keys,
         has_correction,
     )
-    from stillmotion_trainer.export.checkpoint_export import (
-        CheckpointError,
-        load_generator_from_checkpoint,
-    )
-    from stillmotion_trainer.runtime import configure_threads
+    from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
     from stillmotion_trainer.training.checkpoint import Checkpoint
 
-    def fail(code: str, message: str) -> int:
-        print(json.dumps({"ok": False, "code": code, "error": message}))
-        print(f"adapt failed: {message}", file=sys.stderr)
-        return 2
-
-    configure_threads()
     started = time.perf_counter()
-    try:
-        options = AdaptOptions(steps=args.steps, seed=args.seed)
-        options.check()
-        generator, _, ckpt = load_generator_from_checkpoint(args.checkpoint)
-        if not has_correction(generator):
-            raise EvaluationError(
-                "FAILED_PRECONDITION",
-                f"{args.checkpoint}: adapt fits the learned correction; this generator has "
-                "none (model.mask_head: warp with mask_refine: true)",
-            )
-        manifest = load_manifest(args.dataset)
-        known = {v.id: v for v in manifest.videos}
-        unknown = [v for v in args.video or [] if v not in known]
-        if unknown:
-            raise EvaluationError(
-                "NOT_FOUND", f"{manifest.root}: no video {', '.join(map(repr, unknown))}"
-            )
-        chosen = [known[v] for v in args.video] if args.video else manifest.videos
-        size = args.size if args.size not in (None, "native") else None
-        if size is None:
-            run_size = ckpt.config.get("data", {}).get("size")
-            size = (run_size, run_size) if isinstance(run_size, int) else None
-        frames: list[torch.Tensor] = []
-        masks: list[torch.Tensor] = []
-        used: list[str] = []
-        for video in chosen:
-            if not any(f.key_mask for f in video.frames):
-                continue
-            data = load_video(manifest, video, size or (video.height, video.width))
-            frames += [data.frames[t] for t in sorted(data.key_masks)]
-            masks += [data.key_masks[t] for t in sorted(data.key_masks)]
-            used.append(video.id)
-        if not frames:
-            raise EvaluationError(
-                "FAILED_PRECONDITION",
-                f"{manifest.root}: no keyMask in the chosen video(s); adapt needs key frames",
-            )
-        if len({tuple(f.shape) for f in frames}) > 1:
-            raise EvaluationError(
-                "INVALID_ARGUMENT",
-                f"{manifest.root}: videos of different sizes; pass --size N to adapt to them "
-                "together",
-            )
-        adapted = adapt_to_keys(generator, torch.stack(frames), torch.stack(masks), options)
-        config = dict(ckpt.config)
-        config["adaptation"] = {
-            "from": str(Path(args.checkpoint).resolve()),
-            "dataset": str(manifest.root.resolve()),
-            "videos": used,
-            "key_frames": len(frames),
-            "steps": options.steps,
-            "seed": options.seed,
-        }
-        Checkpoint(
-            model=adapted.state_dict(),
-            generator_config=ckpt.generator_config,
-            config=config,
-            step=ckpt.step,
-        ).save(args.out)
-    except (CheckpointError, EvaluationError) as err:
-        return fail(err.code, str(err))
-    except DatasetError as err:
-        return fail(err.grpc_status, str(err))
-    except AdaptationError as err:
-        return fail("INVALID_ARGUMENT", str(err))
-    report = {
+    options = AdaptOptions(steps=args.steps, seed=args.seed)
+    options.check()
+    generator, _, ckpt = load_generator_from_checkpoint(args.checkpoint)
+    if not has_correction(generator):
+        raise EvaluationError(
+            "FAILED_PRECONDITION",
+            f"{args.checkpoint}: adapt fits the learned correction; this generator has "
+            "none (model.mask_head: warp with mask_refine: true)",
+        )
+    manifest = load_manifest(args.dataset)
+    size = args.size if args.size not in (None, "native") else None
+    run_size = ckpt.config.get("data", {}).get("size")
+    if size is None and isinstance(run_size, int):
+        size = (run_size, run_size)
+    frames, masks, used = _key_frames(manifest, args.video, size)
+    adapted = adapt_to_keys(generator, frames, masks, options)
+    provenance = {
+        "from": str(Path(args.checkpoint).resolve()),
+        "dataset": str(manifest.root.resolve()),
+        "videos": used,
+        "key_frames": len(frames),
+        "steps": options.steps,
+        "seed": options.seed,
+    }
+    Checkpoint(
+        model=adapted.state_dict(),
+        generator_config=ckpt.generator_config,
+        config={**ckpt.config, "adaptation": provenance},
+        step=ckpt.step,
+    ).save(args.out)
+    return {
         "out": str(Path(args.out).resolve()),
         "videos": used,
         "key_frames": len(frames),
         "steps": options.steps,
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from stillmotion_trainer.data.errors import DatasetError
+    from stillmotion_trainer.evaluation.evaluate import EvaluationError
+    from stillmotion_trainer.evaluation.key_adaptation import AdaptationError
+    from stillmotion_trainer.export.checkpoint_export import CheckpointError
+    from stillmotion_trainer.runtime import configure_threads
+
+    configure_threads()
+    try:
+        report = adapt_checkpoint(args)
+    except (CheckpointError, EvaluationError, DatasetError, AdaptationError) as err:
+        code = "INVALID_ARGUMENT"
+        if isinstance(err, (CheckpointError, EvaluationError)):
+            code = err.code
+        elif isinstance(err, DatasetError):
+            code = err.grpc_status
+        print(json.dumps({"ok": False, "code": code, "error": str(err)}))
+        print(f"adapt failed: {err}", file=sys.stderr)
+        return 2
     print(json.dumps({"ok": True, **report}))
     return 0
