@@ -359,18 +359,10 @@ def _round(x: Any) -> Any:
     return x
 
 
-def evaluate(
-    checkpoint: str | Path,
-    dataset: str | Path,
-    options: Optional[EvalOptions] = None,
-    log: Callable[[str], None] = lambda _line: None,
-) -> dict[str, Any]:
-    """The evaluation report of `checkpoint` on `dataset` (docs/evaluation.md, "The report")."""
-    options = options or EvalOptions()
-    options.check()
-    started = time.perf_counter()
-    generator, gen_cfg, ckpt = load_generator_from_checkpoint(str(checkpoint))
-    generator = generator.to(torch.device(options.device)).eval()
+def _check_generator_fits(
+    generator: torch.nn.Module, checkpoint: str | Path, options: EvalOptions
+) -> None:
+    """FAILED_PRECONDITION when the options ask for what the generator lacks."""
     if options.reference == "key" and not takes_next_frame(generator):
         raise EvaluationError(
             "FAILED_PRECONDITION",
@@ -383,6 +375,21 @@ def evaluate(
             f"{checkpoint}: --adapt-steps fits the learned correction to the key frames; this "
             "generator has none (model.mask_head: warp with mask_refine: true)",
         )
+
+
+def evaluate(
+    checkpoint: str | Path,
+    dataset: str | Path,
+    options: Optional[EvalOptions] = None,
+    log: Callable[[str], None] = lambda _line: None,
+) -> dict[str, Any]:
+    """The evaluation report of `checkpoint` on `dataset` (docs/evaluation.md, "The report")."""
+    options = options or EvalOptions()
+    options.check()
+    started = time.perf_counter()
+    generator, gen_cfg, ckpt = load_generator_from_checkpoint(str(checkpoint))
+    generator = generator.to(torch.device(options.device)).eval()
+    _check_generator_fits(generator, checkpoint, options)
     manifest = load_manifest(dataset)
     if manifest.channels != gen_cfg.channels:
         raise EvaluationError(
