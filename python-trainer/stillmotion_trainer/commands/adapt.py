@@ -82,7 +82,7 @@ def adapt_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
     from pathlib import Path
 
     from stillmotion_trainer.data.manifest import load_manifest
-    from stillmotion_trainer.evaluation.evaluate import EvaluationError
+    from stillmotion_trainer.evaluation.evaluate import EvaluationError, trained_size
     from stillmotion_trainer.evaluation.key_adaptation import (
         AdaptOptions,
         adapt_to_keys,
@@ -102,10 +102,7 @@ def adapt_checkpoint(args: argparse.Namespace) -> dict[str, Any]:
             "none (model.mask_head: warp with mask_refine: true)",
         )
     manifest = load_manifest(args.dataset)
-    size = args.size if args.size not in (None, "native") else None
-    run_size = ckpt.config.get("data", {}).get("size")
-    if size is None and isinstance(run_size, int):
-        size = (run_size, run_size)
+    size = args.size if args.size not in (None, "native") else trained_size(ckpt)
     frames, masks, used = _key_frames(manifest, args.video, size)
     adapted = adapt_to_keys(generator, frames, masks, options)
     provenance = {
@@ -135,22 +132,14 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from stillmotion_trainer.data.errors import DatasetError
-    from stillmotion_trainer.evaluation.evaluate import EvaluationError
-    from stillmotion_trainer.evaluation.key_adaptation import AdaptationError
-    from stillmotion_trainer.export.checkpoint_export import CheckpointError
+    from stillmotion_trainer.errors import StillMotionError
     from stillmotion_trainer.runtime import configure_threads
 
     configure_threads()
     try:
         report = adapt_checkpoint(args)
-    except (CheckpointError, EvaluationError, DatasetError, AdaptationError) as err:
-        code = "INVALID_ARGUMENT"
-        if isinstance(err, (CheckpointError, EvaluationError)):
-            code = err.code
-        elif isinstance(err, DatasetError):
-            code = err.grpc_status
-        print(json.dumps({"ok": False, "code": code, "error": str(err)}))
+    except StillMotionError as err:  # checkpoint, dataset, evaluation and adaptation errors
+        print(json.dumps({"ok": False, "code": err.code, "error": str(err)}))
         print(f"adapt failed: {err}", file=sys.stderr)
         return 2
     print(json.dumps({"ok": True, **report}))

@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     from stillmotion_trainer.data.errors import DatasetError
     from stillmotion_trainer.evaluation.evaluate import EvalOptions, EvaluationError, evaluate
+    from stillmotion_trainer.errors import StillMotionError
     from stillmotion_trainer.export.checkpoint_export import CheckpointError
     from stillmotion_trainer.runtime import configure_threads
     from stillmotion_trainer.training.run_dir import atomic_write_json
@@ -96,11 +97,7 @@ def run(args: argparse.Namespace) -> int:
             args.checkpoint, args.dataset, options, log=lambda line: print(line, file=sys.stderr)
         )
     except (CheckpointError, DatasetError, EvaluationError, ValueError) as err:
-        code = getattr(err, "code", "INVALID_ARGUMENT")
-        if isinstance(err, DatasetError):
-            code = err.grpc_status
-        elif isinstance(err, CheckpointError):
-            code = err.code
+        code = err.code if isinstance(err, StillMotionError) else "INVALID_ARGUMENT"
         print(json.dumps({"ok": False, "code": code, "error": str(err)}))
         print(f"evaluate failed: {err}", file=sys.stderr)
         return 2

@@ -328,7 +328,7 @@ def _run_config(ckpt: Checkpoint) -> dict[str, Any]:
     return ckpt.config
 
 
-def _default_size(ckpt: Checkpoint) -> Optional[tuple[int, int]]:
+def trained_size(ckpt: Checkpoint) -> Optional[tuple[int, int]]:
     """(H, W) the run trained at (data.size), or None when the checkpoint does not say."""
     size = _run_config(ckpt).get("data", {}).get("size")
     if isinstance(size, int) and size > 0:
@@ -404,7 +404,7 @@ def evaluate(
     seed = (
         options.seed if options.seed is not None else int(run_cfg.get("train", {}).get("seed", 0))
     )
-    size = None if options.native_size else (options.size or _default_size(ckpt))
+    size = None if options.native_size else (options.size or trained_size(ckpt))
     selected = _select_videos(manifest, options.split, val_fraction, seed)
 
     videos: list[dict[str, Any]] = []

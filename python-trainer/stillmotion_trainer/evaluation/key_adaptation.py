@@ -36,12 +36,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.losses.phi import phi_dice
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
 
 
-class AdaptationError(ValueError):
-    """The generator cannot be adapted (no learned correction to fit)."""
+class AdaptationError(StillMotionError, ValueError):
+    """Adaptation cannot run: bad options, or no learned correction to fit."""
+
+    code = "INVALID_ARGUMENT"
 
 
 @dataclass(frozen=True)
