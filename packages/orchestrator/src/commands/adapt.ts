@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { interruptible } from "../pipelines/interrupt.js";
 import { runTrainerCommand } from "../trainer/python-command.js";
-import { parseInteger } from "./dataset/group.js";
+import { collect, parseInteger } from "./dataset/group.js";
 import { exportRun } from "./export.js";
 
 export interface AdaptOptions {
@@ -51,8 +51,6 @@ export async function adaptCheckpoint(
   const exported = await exportRun("", { checkpoint: report.out, out: options.onnx });
   return { report, onnx: exported.out };
 }
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function register(program: Command): void {
   program

@@ -6,6 +6,7 @@ import { asStillMotionError, StillMotionError } from "../errors.js";
 import { writeJsonAtomic } from "../runs/run-record.js";
 import { fmt, formatTable, summarizeRun } from "../runs/run-summary.js";
 import { gridPlan, listPlan, type SweepRun } from "../runs/sweep-plan.js";
+import { collect } from "./dataset/group.js";
 import { train } from "./train.js";
 
 export interface SweepOptions {
@@ -108,10 +109,6 @@ export async function sweep(options: SweepOptions) {
     results: results.map(({ failure, ...result }) => ({ ...result, code: failure?.codeName })),
   });
   return { results, table: formatTable(rows) };
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 export function register(program: Command): void {

@@ -14,6 +14,7 @@ import { RunProgress } from "../runs/progress.js";
 import { gitCommit, machineInfo, runFiles, writeJsonAtomic } from "../runs/run-record.js";
 import { type RunOutcome, type SuperviseOptions, superviseRun } from "../runs/supervisor.js";
 import { superviseTorchrun } from "../runs/torchrun-supervisor.js";
+import { collect } from "./dataset/group.js";
 import { integerOption } from "./integer-option.js";
 
 /** Most restarts --restart-on-failure allows: a trainer that dies 100 times will not recover. */
@@ -174,10 +175,6 @@ export function checkNodeRank(opts: Pick<TrainOptions, "nnodes" | "nodeRank">): 
       `--node-rank: expected an integer in [0, ${nnodes - 1}] (below --nnodes ${nnodes}), got ${opts.nodeRank}`,
     );
   }
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 export function register(program: Command): void {

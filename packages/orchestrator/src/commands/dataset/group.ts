@@ -34,6 +34,11 @@ export function parseNumber(name: string, min: number, max = Number.POSITIVE_INF
   };
 }
 
+/** A repeatable option's values in the order given (commander calls it once per occurrence). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 export function parseInteger(name: string, min: number) {
   return (value: string): number => {
     const n = Number(value);
