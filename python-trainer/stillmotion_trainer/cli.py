@@ -11,11 +11,16 @@ import importlib
 import pkgutil
 import sys
 
-from stillmotion_trainer import commands
+from stillmotion_trainer import PROTOCOL, __version__, allocator, commands
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stillmotion_trainer")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"stillmotion_trainer {__version__} ({PROTOCOL}), allocator {allocator.active()}",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")

@@ -11,6 +11,7 @@ APT_PACKAGES=(
   python3 python3-torch python3-numpy python3-grpcio python3-protobuf python3-zmq python3-onnx
   python3-pil python3-yaml python3-jsonschema python3-opencv python3-pytest
   python3-pydicom python3-gdcm
+  libtcmalloc-minimal4
   black flake8 mypy
   protobuf-compiler protobuf-compiler-grpc
   ffmpeg chromium

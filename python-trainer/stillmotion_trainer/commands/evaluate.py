@@ -31,6 +31,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="dataset folder (or its manifest.json)")
     p.add_argument("--split", choices=["all", "val", "train"], default="all")
     p.add_argument(
+        "--video",
+        action="append",
+        default=[],
+        help="evaluate only this video id (repeatable; default: every video of the split)",
+    )
+    p.add_argument(
         "--val-fraction",
         type=float,
         default=None,
@@ -81,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     configure_threads()
     options = EvalOptions(
         split=args.split,
+        videos=tuple(args.video),
         val_fraction=args.val_fraction,
         seed=args.seed,
         size=None if args.size in (None, "native") else args.size,

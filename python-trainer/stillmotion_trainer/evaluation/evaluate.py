@@ -71,6 +71,7 @@ class EvalOptions:
     """What to evaluate and how. None means "take it from the checkpoint's run config"."""
 
     split: str = "all"
+    videos: tuple[str, ...] = ()  # only these video ids (within the split); () = every one
     val_fraction: Optional[float] = None  # default: the run's data.val_fraction (else 0.1)
     seed: Optional[int] = None  # default: the run's train.seed (else 0)
     size: Optional[tuple[int, int]] = None  # (H, W); default: the run's data.size
@@ -339,13 +340,19 @@ def trained_size(ckpt: Checkpoint) -> Optional[tuple[int, int]]:
 
 
 def _select_videos(
-    manifest: Manifest, split: str, val_fraction: float, seed: int
+    manifest: Manifest, split: str, val_fraction: float, seed: int, ids: Sequence[str] = ()
 ) -> list[VideoEntry]:
+    unknown = sorted(set(ids) - {v.id for v in manifest.videos})
+    if unknown:
+        raise EvaluationError(
+            "NOT_FOUND", f"{manifest.root}: no video {', '.join(map(repr, unknown))}"
+        )
+    videos = [v for v in manifest.videos if not ids or v.id in ids]
     if split == "all":
-        return list(manifest.videos)
+        return videos
     train_ids, val_ids = split_by_video(manifest, val_fraction, seed)
     chosen = set(val_ids if split == "val" else train_ids)
-    return [v for v in manifest.videos if v.id in chosen]
+    return [v for v in videos if v.id in chosen]
 
 
 def _round(x: Any) -> Any:
@@ -405,7 +412,7 @@ def evaluate(
         options.seed if options.seed is not None else int(run_cfg.get("train", {}).get("seed", 0))
     )
     size = None if options.native_size else (options.size or trained_size(ckpt))
-    selected = _select_videos(manifest, options.split, val_fraction, seed)
+    selected = _select_videos(manifest, options.split, val_fraction, seed, options.videos)
 
     videos: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Optional
 import grpc
 import torch
 
-from stillmotion_trainer import PROTOCOL, __version__
+from stillmotion_trainer import PROTOCOL, __version__, allocator
 from stillmotion_trainer.errors import error_code, error_message
 from stillmotion_trainer.gen import trainer_pb2, trainer_pb2_grpc
 from stillmotion_trainer.server.run_manager import RunError, RunManager
@@ -109,6 +109,7 @@ class TrainerService(trainer_pb2_grpc.TrainerServicer):
             python_version=platform.python_version(),
             torch_version=torch.__version__,
             device="cuda" if torch.cuda.is_available() else "cpu",
+            allocator=allocator.active(),
         )
 
     @_unary

@@ -119,6 +119,19 @@ def test_val_split_is_the_runs_validation_videos(work):
     assert report["val_fraction"] == 0.34 and report["seed"] == 1 and report["size"] == [12, 12]
 
 
+def test_video_ids_narrow_the_evaluation_and_an_unknown_id_is_named(work, capsys):
+    _, ds, ckpt = work
+    report = evaluate(ckpt, ds, EvalOptions(videos=("video-002", "video-000"), size=(12, 12)))
+    assert [v["id"] for v in report["videos"]] == ["video-000", "video-002"]  # manifest order
+    args = ["evaluate", "--checkpoint", ckpt, "--dataset", ds, "--size", "12"]
+    assert main([*args, "--video", "video-001"]) == 0
+    assert [v["id"] for v in json.loads(capsys.readouterr().out)["videos"]] == ["video-001"]
+    assert main([*args, "--video", "video-001", "--video", "seq9"]) == 2
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["code"] == "NOT_FOUND" and "no video 'seq9'" in printed["error"]
+    assert printed["error"].startswith(str(load_manifest(ds).root))
+
+
 def test_a_generator_that_outputs_all_ones_is_flagged_as_collapsed(work):
     root, ds, _ = work
     path = str(root / "ones.pt")

@@ -12,6 +12,7 @@ export interface DoctorResult {
   protocol: string;
   torchVersion: string;
   device: string;
+  allocator: string;
   heartbeatSeq: number;
   roundTripMs: number;
 }
@@ -32,6 +33,7 @@ export async function doctor(): Promise<DoctorResult> {
       protocol: version.protocol,
       torchVersion: version.torchVersion,
       device: version.device,
+      allocator: version.allocator,
       heartbeatSeq: heartbeat.event.seq,
       roundTripMs: Math.round(performance.now() - started),
     };
@@ -53,7 +55,7 @@ export function register(program: Command): void {
       if (opts.json) console.log(JSON.stringify(result));
       else {
         console.log(
-          `trainer ${result.trainerVersion} (${result.protocol}) on ${result.device}, torch ${result.torchVersion}`,
+          `trainer ${result.trainerVersion} (${result.protocol}) on ${result.device}, torch ${result.torchVersion}, allocator ${result.allocator}`,
         );
         console.log(
           `gRPC ${result.grpcAddress}, telemetry ${result.telemetryEndpoint}, heartbeat #${result.heartbeatSeq}`,

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { formatEvalReport } from "../eval-report/eval-table.js";
 import { type EvalOptions, evaluateRun, FUSIONS, REFERENCES, SPLITS } from "../eval-report/run-eval.js";
-import { parseChoice, parseInteger, parseNumber } from "./dataset/group.js";
+import { collect, parseChoice, parseInteger, parseNumber } from "./dataset/group.js";
 
 export { evaluateRun };
 
@@ -22,6 +22,7 @@ export function register(program: Command): void {
       `videos to evaluate: ${SPLITS.join(" | ")} (default all)`,
       parseChoice("split", SPLITS),
     )
+    .option("--video <id>", "evaluate only this video (repeatable; default every video)", collect)
     .option(
       "--val-fraction <f>",
       "validation share for --split (default: the run's data.val_fraction)",

@@ -95,9 +95,15 @@ describe("stillmotion eval", () => {
       "--out",
       out,
       "--no-report",
+      "--video",
+      "video-002",
+      "--video",
+      "video-000",
     );
     expect(again.code, again.err).toBe(0);
     expect(existsSync(join(runDir, "report-sections"))).toBe(false);
+    const ids = JSON.parse(readFileSync(out, "utf8")).videos.map((v: { id: string }) => v.id);
+    expect(ids).toEqual(["video-000", "video-002"]); // --video narrows, in the manifest's order
   });
 
   it("refuses missing inputs with the reason", async () => {
@@ -112,6 +118,9 @@ describe("stillmotion eval", () => {
     const badSteps = await cli("eval", runDir, "--dataset", dataset, "--adapt-steps", "-1");
     expect(badSteps.code).toBe(2);
     expect(badSteps.err).toContain("adapt steps must be an integer >= 0");
+    const unknown = await cli("eval", runDir, "--dataset", dataset, "--video", "seq9");
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/NOT_FOUND: .*: no video 'seq9'/);
     // --adapt-steps reaches the trainer, which refuses a model without a learned correction
     const noCorrection = await cli("eval", runDir, "--dataset", dataset, "--adapt-steps", "3");
     expect(noCorrection.code).toBe(1);

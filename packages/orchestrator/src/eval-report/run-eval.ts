@@ -25,6 +25,8 @@ export interface EvalOptions {
   checkpoint?: string;
   dataset: string;
   split?: (typeof SPLITS)[number];
+  /** Only these video ids (within the split); default every video. */
+  video?: string[];
   valFraction?: number;
   seed?: number;
   /** "N", "HxW" or "native"; default: the size the run trained at. */
@@ -65,6 +67,7 @@ export function runDirOfCheckpoint(checkpoint: string): string | undefined {
 export function evaluateArgs(checkpoint: string, options: EvalOptions, out?: string): string[] {
   const args = ["evaluate", "--checkpoint", checkpoint, "--dataset", resolve(options.dataset)];
   if (options.split) args.push("--split", options.split);
+  for (const id of options.video ?? []) args.push("--video", id);
   if (options.valFraction !== undefined) args.push("--val-fraction", String(options.valFraction));
   if (options.seed !== undefined) args.push("--seed", String(options.seed));
   if (options.size) args.push("--size", options.size);

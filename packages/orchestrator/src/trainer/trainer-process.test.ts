@@ -2,7 +2,7 @@
  * Integration: the real Python trainer, real gRPC, real ZeroMQ. No mocks.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -12,6 +12,11 @@ import { TrainerRpc } from "./grpc-client.js";
 import { pythonExecutable, trainerDir } from "./python.js";
 import { newCurveClientKeys, TelemetrySubscriber, telemetryBeyondLoopback } from "./telemetry-subscriber.js";
 import { TrainerProcess, wantsTelemetryCurve } from "./trainer-process.js";
+
+/** Where Debian's libtcmalloc-minimal4 lives (npm run setup installs it). */
+const TCMALLOC = ["x86_64", "aarch64"]
+  .map((arch) => `/usr/lib/${arch}-linux-gnu/libtcmalloc_minimal.so.4`)
+  .find((path) => existsSync(path));
 
 function alive(pid: number): boolean {
   try {
@@ -49,6 +54,8 @@ describe("trainer process", () => {
     expect(health.telemetryEndpoint).toBe(proc.telemetryEndpoint);
     const version = await rpc.getVersion();
     expect(version.protocol).toBe("stillmotion.trainer.v1");
+    // the trainer re-executes itself onto tcmalloc where installed (allocator.py), same pid
+    expect(version.allocator).toBe(TCMALLOC ? "tcmalloc" : "system");
 
     const sub = proc.subscribe(["heartbeat"]);
     expect(proc.telemetryCurve).toBeUndefined(); // loopback telemetry stays plain

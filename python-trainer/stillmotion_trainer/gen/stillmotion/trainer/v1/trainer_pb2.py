@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from stillmotion.trainer.v1 import telemetry_pb2 as stillmotion_dot_trainer_dot_v1_dot_telemetry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$stillmotion/trainer/v1/trainer.proto\x12\x16stillmotion.trainer.v1\x1a&stillmotion/trainer/v1/telemetry.proto\"\x0f\n\rHealthRequest\"\xfe\x01\n\x0eHealthResponse\x12\x44\n\x06status\x18\x01 \x01(\x0e\x32\x34.stillmotion.trainer.v1.HealthResponse.ServingStatus\x12\x1a\n\x12telemetry_endpoint\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x10\n\x08uptime_s\x18\x04 \x01(\x01\"k\n\rServingStatus\x12\x1e\n\x1aSERVING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n\x1aSERVING_STATUS_NOT_SERVING\x10\x02\"\x13\n\x11GetVersionRequest\"~\n\x12GetVersionResponse\x12\x17\n\x0ftrainer_version\x18\x01 \x01(\t\x12\x10\n\x08protocol\x18\x02 \x01(\t\x12\x16\n\x0epython_version\x18\x03 \x01(\t\x12\x15\n\rtorch_version\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\"G\n\x0fStartRunRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x0f\n\x07run_dir\x18\x02 \x01(\t\x12\x0e\n\x06resume\x18\x03 \x01(\x08\"G\n\x10StartRunResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07run_dir\x18\x02 \x01(\t\x12\x12\n\nstart_step\x18\x03 \x01(\x03\" \n\x0eStopRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"#\n\x0fStopRunResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\"\"\n\x10GetStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xc8\x03\n\tRunStatus\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x36\n\x05state\x18\x02 \x01(\x0e\x32\'.stillmotion.trainer.v1.RunStatus.State\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\r\n\x05\x65poch\x18\x04 \x01(\x03\x12H\n\x0clast_metrics\x18\x05 \x03(\x0b\x32\x32.stillmotion.trainer.v1.RunStatus.LastMetricsEntry\x12\x15\n\rbest_val_loss\x18\x06 \x01(\x01\x12\x12\n\nend_reason\x18\x07 \x01(\t\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x10\n\x08last_seq\x18\t \x01(\x04\x12\x0f\n\x07run_dir\x18\n \x01(\t\x1a\x32\n\x10LastMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"{\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0e\n\nSTATE_IDLE\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x12\n\x0eSTATE_STOPPING\x10\x03\x12\x12\n\x0eSTATE_FINISHED\x10\x04\x12\x10\n\x0cSTATE_FAILED\x10\x05\"(\n\x16ListCheckpointsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"O\n\x0e\x43heckpointInfo\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\x0f\n\x07is_best\x18\x03 \x01(\x08\x12\x10\n\x08val_loss\x18\x04 \x01(\x01\"V\n\x17ListCheckpointsResponse\x12;\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32&.stillmotion.trainer.v1.CheckpointInfo\"N\n\x11\x45xportOnnxRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_path\x18\x02 \x01(\t\x12\x10\n\x08out_path\x18\x03 \x01(\t\"7\n\x12\x45xportOnnxResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x13\n\x0breport_json\x18\x02 \x01(\t\"7\n\x13StreamEventsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\x04\x32\x9c\x06\n\x07Trainer\x12W\n\x06Health\x12%.stillmotion.trainer.v1.HealthRequest\x1a&.stillmotion.trainer.v1.HealthResponse\x12\x63\n\nGetVersion\x12).stillmotion.trainer.v1.GetVersionRequest\x1a*.stillmotion.trainer.v1.GetVersionResponse\x12]\n\x08StartRun\x12\'.stillmotion.trainer.v1.StartRunRequest\x1a(.stillmotion.trainer.v1.StartRunResponse\x12Z\n\x07StopRun\x12&.stillmotion.trainer.v1.StopRunRequest\x1a\'.stillmotion.trainer.v1.StopRunResponse\x12X\n\tGetStatus\x12(.stillmotion.trainer.v1.GetStatusRequest\x1a!.stillmotion.trainer.v1.RunStatus\x12r\n\x0fListCheckpoints\x12..stillmotion.trainer.v1.ListCheckpointsRequest\x1a/.stillmotion.trainer.v1.ListCheckpointsResponse\x12\x63\n\nExportOnnx\x12).stillmotion.trainer.v1.ExportOnnxRequest\x1a*.stillmotion.trainer.v1.ExportOnnxResponse\x12\x65\n\x0cStreamEvents\x12+.stillmotion.trainer.v1.StreamEventsRequest\x1a&.stillmotion.trainer.v1.TelemetryEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$stillmotion/trainer/v1/trainer.proto\x12\x16stillmotion.trainer.v1\x1a&stillmotion/trainer/v1/telemetry.proto\"\x0f\n\rHealthRequest\"\xfe\x01\n\x0eHealthResponse\x12\x44\n\x06status\x18\x01 \x01(\x0e\x32\x34.stillmotion.trainer.v1.HealthResponse.ServingStatus\x12\x1a\n\x12telemetry_endpoint\x18\x02 \x01(\t\x12\x0b\n\x03pid\x18\x03 \x01(\x05\x12\x10\n\x08uptime_s\x18\x04 \x01(\x01\"k\n\rServingStatus\x12\x1e\n\x1aSERVING_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16SERVING_STATUS_SERVING\x10\x01\x12\x1e\n\x1aSERVING_STATUS_NOT_SERVING\x10\x02\"\x13\n\x11GetVersionRequest\"\x91\x01\n\x12GetVersionResponse\x12\x17\n\x0ftrainer_version\x18\x01 \x01(\t\x12\x10\n\x08protocol\x18\x02 \x01(\t\x12\x16\n\x0epython_version\x18\x03 \x01(\t\x12\x15\n\rtorch_version\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\x11\n\tallocator\x18\x06 \x01(\t\"G\n\x0fStartRunRequest\x12\x13\n\x0b\x63onfig_json\x18\x01 \x01(\t\x12\x0f\n\x07run_dir\x18\x02 \x01(\t\x12\x0e\n\x06resume\x18\x03 \x01(\x08\"G\n\x10StartRunResponse\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07run_dir\x18\x02 \x01(\t\x12\x12\n\nstart_step\x18\x03 \x01(\x03\" \n\x0eStopRunRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"#\n\x0fStopRunResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\"\"\n\x10GetStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xc8\x03\n\tRunStatus\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x36\n\x05state\x18\x02 \x01(\x0e\x32\'.stillmotion.trainer.v1.RunStatus.State\x12\x0c\n\x04step\x18\x03 \x01(\x03\x12\r\n\x05\x65poch\x18\x04 \x01(\x03\x12H\n\x0clast_metrics\x18\x05 \x03(\x0b\x32\x32.stillmotion.trainer.v1.RunStatus.LastMetricsEntry\x12\x15\n\rbest_val_loss\x18\x06 \x01(\x01\x12\x12\n\nend_reason\x18\x07 \x01(\t\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x10\n\x08last_seq\x18\t \x01(\x04\x12\x0f\n\x07run_dir\x18\n \x01(\t\x1a\x32\n\x10LastMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"{\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0e\n\nSTATE_IDLE\x10\x01\x12\x11\n\rSTATE_RUNNING\x10\x02\x12\x12\n\x0eSTATE_STOPPING\x10\x03\x12\x12\n\x0eSTATE_FINISHED\x10\x04\x12\x10\n\x0cSTATE_FAILED\x10\x05\"(\n\x16ListCheckpointsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"O\n\x0e\x43heckpointInfo\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\x12\x0f\n\x07is_best\x18\x03 \x01(\x08\x12\x10\n\x08val_loss\x18\x04 \x01(\x01\"V\n\x17ListCheckpointsResponse\x12;\n\x0b\x63heckpoints\x18\x01 \x03(\x0b\x32&.stillmotion.trainer.v1.CheckpointInfo\"N\n\x11\x45xportOnnxRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_path\x18\x02 \x01(\t\x12\x10\n\x08out_path\x18\x03 \x01(\t\"7\n\x12\x45xportOnnxResponse\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x13\n\x0breport_json\x18\x02 \x01(\t\"7\n\x13StreamEventsRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x10\n\x08\x66rom_seq\x18\x02 \x01(\x04\x32\x9c\x06\n\x07Trainer\x12W\n\x06Health\x12%.stillmotion.trainer.v1.HealthRequest\x1a&.stillmotion.trainer.v1.HealthResponse\x12\x63\n\nGetVersion\x12).stillmotion.trainer.v1.GetVersionRequest\x1a*.stillmotion.trainer.v1.GetVersionResponse\x12]\n\x08StartRun\x12\'.stillmotion.trainer.v1.StartRunRequest\x1a(.stillmotion.trainer.v1.StartRunResponse\x12Z\n\x07StopRun\x12&.stillmotion.trainer.v1.StopRunRequest\x1a\'.stillmotion.trainer.v1.StopRunResponse\x12X\n\tGetStatus\x12(.stillmotion.trainer.v1.GetStatusRequest\x1a!.stillmotion.trainer.v1.RunStatus\x12r\n\x0fListCheckpoints\x12..stillmotion.trainer.v1.ListCheckpointsRequest\x1a/.stillmotion.trainer.v1.ListCheckpointsResponse\x12\x63\n\nExportOnnx\x12).stillmotion.trainer.v1.ExportOnnxRequest\x1a*.stillmotion.trainer.v1.ExportOnnxResponse\x12\x65\n\x0cStreamEvents\x12+.stillmotion.trainer.v1.StreamEventsRequest\x1a&.stillmotion.trainer.v1.TelemetryEvent0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stillmotion.trainer.v1.trainer_pb2', globals())
@@ -31,36 +31,36 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _HEALTHRESPONSE_SERVINGSTATUS._serialized_end=376
   _GETVERSIONREQUEST._serialized_start=378
   _GETVERSIONREQUEST._serialized_end=397
-  _GETVERSIONRESPONSE._serialized_start=399
-  _GETVERSIONRESPONSE._serialized_end=525
-  _STARTRUNREQUEST._serialized_start=527
-  _STARTRUNREQUEST._serialized_end=598
-  _STARTRUNRESPONSE._serialized_start=600
-  _STARTRUNRESPONSE._serialized_end=671
-  _STOPRUNREQUEST._serialized_start=673
-  _STOPRUNREQUEST._serialized_end=705
-  _STOPRUNRESPONSE._serialized_start=707
-  _STOPRUNRESPONSE._serialized_end=742
-  _GETSTATUSREQUEST._serialized_start=744
-  _GETSTATUSREQUEST._serialized_end=778
-  _RUNSTATUS._serialized_start=781
-  _RUNSTATUS._serialized_end=1237
-  _RUNSTATUS_LASTMETRICSENTRY._serialized_start=1062
-  _RUNSTATUS_LASTMETRICSENTRY._serialized_end=1112
-  _RUNSTATUS_STATE._serialized_start=1114
-  _RUNSTATUS_STATE._serialized_end=1237
-  _LISTCHECKPOINTSREQUEST._serialized_start=1239
-  _LISTCHECKPOINTSREQUEST._serialized_end=1279
-  _CHECKPOINTINFO._serialized_start=1281
-  _CHECKPOINTINFO._serialized_end=1360
-  _LISTCHECKPOINTSRESPONSE._serialized_start=1362
-  _LISTCHECKPOINTSRESPONSE._serialized_end=1448
-  _EXPORTONNXREQUEST._serialized_start=1450
-  _EXPORTONNXREQUEST._serialized_end=1528
-  _EXPORTONNXRESPONSE._serialized_start=1530
-  _EXPORTONNXRESPONSE._serialized_end=1585
-  _STREAMEVENTSREQUEST._serialized_start=1587
-  _STREAMEVENTSREQUEST._serialized_end=1642
-  _TRAINER._serialized_start=1645
-  _TRAINER._serialized_end=2441
+  _GETVERSIONRESPONSE._serialized_start=400
+  _GETVERSIONRESPONSE._serialized_end=545
+  _STARTRUNREQUEST._serialized_start=547
+  _STARTRUNREQUEST._serialized_end=618
+  _STARTRUNRESPONSE._serialized_start=620
+  _STARTRUNRESPONSE._serialized_end=691
+  _STOPRUNREQUEST._serialized_start=693
+  _STOPRUNREQUEST._serialized_end=725
+  _STOPRUNRESPONSE._serialized_start=727
+  _STOPRUNRESPONSE._serialized_end=762
+  _GETSTATUSREQUEST._serialized_start=764
+  _GETSTATUSREQUEST._serialized_end=798
+  _RUNSTATUS._serialized_start=801
+  _RUNSTATUS._serialized_end=1257
+  _RUNSTATUS_LASTMETRICSENTRY._serialized_start=1082
+  _RUNSTATUS_LASTMETRICSENTRY._serialized_end=1132
+  _RUNSTATUS_STATE._serialized_start=1134
+  _RUNSTATUS_STATE._serialized_end=1257
+  _LISTCHECKPOINTSREQUEST._serialized_start=1259
+  _LISTCHECKPOINTSREQUEST._serialized_end=1299
+  _CHECKPOINTINFO._serialized_start=1301
+  _CHECKPOINTINFO._serialized_end=1380
+  _LISTCHECKPOINTSRESPONSE._serialized_start=1382
+  _LISTCHECKPOINTSRESPONSE._serialized_end=1468
+  _EXPORTONNXREQUEST._serialized_start=1470
+  _EXPORTONNXREQUEST._serialized_end=1548
+  _EXPORTONNXRESPONSE._serialized_start=1550
+  _EXPORTONNXRESPONSE._serialized_end=1605
+  _STREAMEVENTSREQUEST._serialized_start=1607
+  _STREAMEVENTSREQUEST._serialized_end=1662
+  _TRAINER._serialized_start=1665
+  _TRAINER._serialized_end=2461
 # @@protoc_insertion_point(module_scope)

@@ -97,6 +97,11 @@ export interface GetVersionResponse {
   pythonVersion: string;
   torchVersion: string;
   device: string;
+  /**
+   * Memory allocator the trainer runs on: "tcmalloc" (preloaded, the default where installed) or
+   * "system" (glibc). python-trainer/stillmotion_trainer/allocator.py says why it matters.
+   */
+  allocator: string;
 }
 
 export interface StartRunRequest {
@@ -468,7 +473,7 @@ export const GetVersionRequest: MessageFns<GetVersionRequest> = {
 };
 
 function createBaseGetVersionResponse(): GetVersionResponse {
-  return { trainerVersion: "", protocol: "", pythonVersion: "", torchVersion: "", device: "" };
+  return { trainerVersion: "", protocol: "", pythonVersion: "", torchVersion: "", device: "", allocator: "" };
 }
 
 export const GetVersionResponse: MessageFns<GetVersionResponse> = {
@@ -487,6 +492,9 @@ export const GetVersionResponse: MessageFns<GetVersionResponse> = {
     }
     if (message.device !== "") {
       writer.uint32(42).string(message.device);
+    }
+    if (message.allocator !== "") {
+      writer.uint32(50).string(message.allocator);
     }
     return writer;
   },
@@ -544,6 +552,14 @@ export const GetVersionResponse: MessageFns<GetVersionResponse> = {
             message.device = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.allocator = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -575,6 +591,7 @@ export const GetVersionResponse: MessageFns<GetVersionResponse> = {
         ? globalThis.String(object.torch_version)
         : "",
       device: isSet(object.device) ? globalThis.String(object.device) : "",
+      allocator: isSet(object.allocator) ? globalThis.String(object.allocator) : "",
     };
   },
 
@@ -595,6 +612,9 @@ export const GetVersionResponse: MessageFns<GetVersionResponse> = {
     if (message.device !== "") {
       obj.device = message.device;
     }
+    if (message.allocator !== "") {
+      obj.allocator = message.allocator;
+    }
     return obj;
   },
 
@@ -608,6 +628,7 @@ export const GetVersionResponse: MessageFns<GetVersionResponse> = {
     message.pythonVersion = object.pythonVersion ?? "";
     message.torchVersion = object.torchVersion ?? "";
     message.device = object.device ?? "";
+    message.allocator = object.allocator ?? "";
     return message;
   },
 };

@@ -1,0 +1,88 @@
+"""The memory allocator the trainer runs on: tcmalloc when the machine has it, glibc otherwise.
+
+Why: PyTorch on CPU allocates every activation afresh. glibc serves large blocks (over 128 KiB
+to 32 MiB) with mmap and returns them with munmap, so each step touches new pages and pays one
+page fault per 4 KiB. On a virtual machine a fault costs 10-20 us: a 32 MiB tensor costs ~130
+ms to allocate and only ~2 ms to fill. tcmalloc keeps freed memory mapped and hands it back.
+Measured on the 2-core development VM (docs/training.md, "The allocator"; `npm run bench`,
+benchmark `allocator`): key-frame adaptation at 256 px 1.5 -> 0.45 s a step, propagation of a
+26-frame clip at 256 px 14 -> 3.3 s.
+
+How: the allocator must be in place before the interpreter allocates anything, i.e. set with
+LD_PRELOAD when the process starts. `python -m stillmotion_trainer` (every entry point: the
+orchestrator's trainer, torchrun's workers, a user's command line) re-executes itself once,
+same pid and same arguments, with the library preloaded. `STILLMOTION_ALLOCATOR=system` turns
+this off; a machine without the library (Debian: libtcmalloc-minimal4) runs on glibc as before.
+Only the standard library is imported here: torch must not be loaded before the re-exec.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Mapping, Optional
+
+ENV_CHOICE = "STILLMOTION_ALLOCATOR"  # "tcmalloc" (default) or "system"
+LIBRARY = "libtcmalloc_minimal.so.4"
+SEARCH_DIRS = (
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/usr/local/lib",
+)
+# tcmalloc prints a warning with a stack trace for every allocation over this many bytes
+# (default 1 GiB); a 512 px batch reaches that legitimately, so only report absurd sizes.
+LARGE_ALLOC_REPORT = "TCMALLOC_LARGE_ALLOC_REPORT_THRESHOLD"
+LARGE_ALLOC_REPORT_BYTES = str(64 << 30)
+
+
+def find_tcmalloc(dirs: tuple[str, ...] = SEARCH_DIRS) -> Optional[str]:
+    """Path of tcmalloc's shared library on this machine, or None."""
+    for directory in dirs:
+        candidate = Path(directory) / LIBRARY
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def active() -> str:
+    """The allocator this process runs on: "tcmalloc" when it is mapped, else "system"."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not Linux
+        return "system"
+    return "tcmalloc" if "tcmalloc" in maps else "system"
+
+
+def preload_environment(env: Mapping[str, str], library: Optional[str]) -> Optional[dict[str, str]]:
+    """The environment to re-execute with, or None when this process should run as it is."""
+    if env.get(ENV_CHOICE, "tcmalloc") == "system" or library is None:
+        return None
+    preload = env.get("LD_PRELOAD", "")
+    if library in preload.split(":"):  # already asked for (loaded, or refused by the loader)
+        return None
+    new = dict(env)
+    new["LD_PRELOAD"] = f"{library}:{preload}" if preload else library
+    new.setdefault(LARGE_ALLOC_REPORT, LARGE_ALLOC_REPORT_BYTES)
+    return new
+
+
+def reexec_with_tcmalloc() -> None:
+    """Replace this process by itself with tcmalloc preloaded (module docstring); returns only
+    when that is not wanted or not possible. Call before anything imports torch."""
+    if sys.platform != "linux" or active() == "tcmalloc":
+        return
+    env = preload_environment(os.environ, find_tcmalloc())
+    if env is None:
+        return
+    argv = list(getattr(sys, "orig_argv", [])) or [sys.executable, "-m", "stillmotion_trainer"]
+    if argv[1:] == [] or "-m" not in argv:  # not started as `python -m stillmotion_trainer`
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(sys.executable, argv, env)
+    except OSError:  # exec refused (seccomp, noexec): run on glibc
+        return
