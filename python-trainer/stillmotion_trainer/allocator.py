@@ -69,6 +69,15 @@ def preload_environment(env: Mapping[str, str], library: Optional[str]) -> Optio
     return new
 
 
+def child_environment(env: Mapping[str, str], tcmalloc: bool) -> dict[str, str]:
+    """`env` for a child process that runs on tcmalloc (where installed) or on glibc, whichever
+    this process runs on: how the benchmarks compare the two side by side."""
+    base = {k: v for k, v in env.items() if k != "LD_PRELOAD"}
+    if not tcmalloc:
+        return {**base, ENV_CHOICE: "system"}
+    return preload_environment({**base, ENV_CHOICE: "tcmalloc"}, find_tcmalloc()) or base
+
+
 def reexec_with_tcmalloc() -> None:
     """Replace this process by itself with tcmalloc preloaded (module docstring); returns only
     when that is not wanted or not possible. Call before anything imports torch."""

@@ -60,3 +60,14 @@ def test_preload_is_prepended_once_and_large_allocation_reports_are_quietened():
         "LD_PRELOAD": lib,
         allocator.LARGE_ALLOC_REPORT: allocator.LARGE_ALLOC_REPORT_BYTES,
     }
+
+
+def test_child_environments_pick_one_allocator_whatever_the_parent_runs_on():
+    parent = {"LD_PRELOAD": "/x/libtcmalloc_minimal.so.4", "A": "1"}
+    assert allocator.child_environment(parent, tcmalloc=False) == {
+        "A": "1",
+        allocator.ENV_CHOICE: "system",
+    }
+    child = allocator.child_environment(parent, tcmalloc=True)
+    assert child["A"] == "1"
+    assert child.get("LD_PRELOAD") == allocator.find_tcmalloc()  # None where not installed

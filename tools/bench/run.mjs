@@ -23,6 +23,8 @@ const BENCHES = [
   { name: "loader-headroom", cmd: [PY, join(here, "loader-headroom.py")], issue: "B" },
   // the real recipe's training step at 128 px: clips/s, vs the bare model, vs the trainer before issue L
   { name: "train-throughput", cmd: [PY, join(here, "train-throughput.py")], issue: "L" },
+  // key-frame adaptation and propagation at 128 and 256 px, tcmalloc vs glibc (issue L)
+  { name: "allocator", cmd: [PY, join(here, "allocator.py")], issue: "L" },
   // 2 DDP processes against 1 on this machine's cores, the recommended recipe (issue L)
   { name: "ddp-scaling", cmd: [PY, join(here, "ddp-scaling.py")], issue: "L" },
   { name: "ts-loss-vs-numpy", cmd: [process.execPath, join(here, "ts-loss-vs-numpy.mjs")], issue: "C" },

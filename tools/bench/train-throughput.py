@@ -10,13 +10,18 @@
     train_speedup_vs_before        (with --before REV, the default) the step's clips/s over the
                                    same step of the trainer at git revision REV, measured side by
                                    side in this run: today's figure against the one before issue L
+    train_tcmalloc_vs_glibc_speedup
+                                   today's step on glibc's malloc (with the loop's mallopt
+                                   tuning, training/host_memory.py) / on tcmalloc, which
+                                   `python -m stillmotion_trainer` preloads (allocator.py)
 
 Data: the vendored real clip data/real/vocalfolds-seq8-128 (186 frames, 128 px), copied with a
 key mask on every --key-every-th frame (10: the every:10 protocol of docs/real-data.md; 1: a key
-mask on every frame, the worst case of L_M2's d terms). Three worker processes, one per trainer
-(today, before, and the bare loop inside today's), each with its own model seeded alike, load
+mask on every frame, the worst case of L_M2's d terms). Four worker processes, one per trainer
+(today, today on glibc, before, and the bare loop inside today's; today and bare on tcmalloc as
+the trainer runs, before on glibc as it ran then), each with its own model seeded alike, load
 the same batches (the loop's data order); the parent runs their steps alternately, one step each
-in turn, so all three see the same machine load. Data loading is excluded (bench loader-headroom
+in turn, so all of them see the same machine load. Data loading is excluded (bench loader-headroom
 measures it). Median over the timed steps after a warm-up. The first step's loss of today's and
 of the earlier trainer are reported too: the optimisation must not change it.
 
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -139,13 +145,26 @@ def worker(trainer: str, kind: str, dataset: str, steps: int) -> None:
 # --- parent -------------------------------------------------------------------------------------
 
 
+def allocator_env(tcmalloc: bool) -> dict[str, str]:
+    """A worker's environment: on tcmalloc (as `python -m stillmotion_trainer` runs itself,
+    stillmotion_trainer/allocator.py) or on glibc. Imported here, in the parent only: a worker
+    must import the trainer it is given."""
+    sys.path.insert(0, str(ROOT / "python-trainer"))
+    from stillmotion_trainer import allocator
+
+    return allocator.child_environment(os.environ, tcmalloc)
+
+
 class Worker:
-    def __init__(self, trainer: Path, kind: str, dataset: Path, steps: int) -> None:
+    def __init__(
+        self, trainer: Path, kind: str, dataset: Path, steps: int, tcmalloc: bool = True
+    ) -> None:
         self.kind = kind
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--worker", kind, "--trainer", str(trainer),
-             "--dataset", str(dataset), "--steps", str(steps)],
+            [sys.executable, __file__, "--worker", kind.removesuffix("-glibc"),
+             "--trainer", str(trainer), "--dataset", str(dataset), "--steps", str(steps)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=allocator_env(tcmalloc),
         )  # fmt: skip
         self.times: list[float] = []
         self.losses: list[float] = []
@@ -179,6 +198,9 @@ def main() -> int:
     p.add_argument("--key-every", type=int, default=10)
     p.add_argument("--before", default=BEFORE_REV, help="git revision to compare with ('' off)")
     p.add_argument("--quick", action="store_true", help="2 timed steps")
+    p.add_argument(
+        "--no-glibc", dest="glibc", action="store_false", help="skip the glibc-malloc worker"
+    )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--trainer", help=argparse.SUPPRESS)
     p.add_argument("--dataset", help=argparse.SUPPRESS)
@@ -195,8 +217,11 @@ def main() -> int:
         dataset = keyed_copy(work / "data", args.key_every)
         today = ROOT / "python-trainer"
         workers = [Worker(today, "today", dataset, total), Worker(today, "bare", dataset, total)]
-        if args.before:
-            workers.append(Worker(snapshot(args.before, work), "before", dataset, total))
+        if args.glibc:  # today's trainer on glibc's malloc (with its mallopt tuning)
+            workers.append(Worker(today, "today-glibc", dataset, total, tcmalloc=False))
+        if args.before:  # the earlier trainer as it ran then: on glibc
+            before = snapshot(args.before, work)
+            workers.append(Worker(before, "before", dataset, total, tcmalloc=False))
         for w in workers:
             w.wait_ready()
         for i in range(total):
@@ -241,6 +266,14 @@ def main() -> int:
         metrics.append(
             {"metric": "train_speedup_vs_before", "value": statistics.median(speedup),
              "goal": ">= 2", "unit": "ratio", "details": {"before_rev": args.before}}
+        )  # fmt: skip
+    if "today-glibc" in by:
+        details["glibc_clips_per_s"] = batch / median["today-glibc"]
+        metrics.append(
+            {"metric": "train_tcmalloc_vs_glibc_speedup", "value": statistics.median(
+                g / t for g, t in zip(by["today-glibc"].times[args.warmup :],
+                                      by["today"].times[args.warmup :])),
+             "unit": "ratio", "details": {"allocator": "tcmalloc preloaded vs glibc + mallopt"}}
         )  # fmt: skip
     print(json.dumps({"metrics": metrics}))
     return 0
