@@ -14,7 +14,7 @@ from typing import Any, Optional
 import torch
 
 from stillmotion_trainer.export.onnx_export import config_hash, export_generator
-from stillmotion_trainer.export.split_export import export_split
+from stillmotion_trainer.export.split_export import check_splittable, export_split
 from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.generator import GeneratorConfig, generator_config_fields
 from stillmotion_trainer.training.checkpoint import Checkpoint, CheckpointError
@@ -84,6 +84,10 @@ def export_checkpoint(
     if ckpt.config:
         metadata["run_config"] = ckpt.config
     if split:
+        try:
+            check_splittable(model, gen_cfg)
+        except ValueError as err:  # name the file: the user chose a checkpoint, not a config
+            raise ValueError(f"{ckpt_path}: {err}") from err
         report = export_split(model, gen_cfg, out_path, metadata, opset=opset)
     else:
         report = export_generator(

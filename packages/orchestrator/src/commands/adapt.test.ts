@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { loadGenerator } from "@stillmotion/inference";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   runCli as cli,
@@ -83,6 +84,12 @@ describe("stillmotion adapt", () => {
     expect(r.out).toMatch(/^adapted to 2 key frame\(s\) of video-000, video-001 in 2 steps/);
     expect(r.out).toContain(`exported -> ${onnx}`);
     expect(existsSync(out) && existsSync(onnx)).toBe(true);
+    const generator = await loadGenerator(onnx);
+    try {
+      expect(generator.layout).toBe("split"); // propagation's fastest layout (adapt.ts)
+    } finally {
+      await generator.dispose();
+    }
     const masks = join(dir, "masks");
     const p = await cli("propagate", dataset, "-m", onnx, "--reference", "key", "-o", masks, "--no-video");
     expect(p.code, p.err).toBe(0);

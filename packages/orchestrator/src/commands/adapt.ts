@@ -48,7 +48,9 @@ export async function adaptCheckpoint(
     runTrainerCommand<AdaptReport>(adaptArgs(options), { onSpawn: (child) => scope.track(child) }),
   );
   if (!options.onnx) return { report };
-  const exported = await exportRun("", { checkpoint: report.out, out: options.onnx });
+  // adaptation needs a warp head with a correction, so the split layout always applies: the
+  // fastest propagation, and what `stillmotion propagate` is for
+  const exported = await exportRun(undefined, { checkpoint: report.out, out: options.onnx, split: true });
   return { report, onnx: exported.out };
 }
 
@@ -69,7 +71,10 @@ export function register(program: Command): void {
     .option("--steps <n>", "adaptation steps (default 300)", parseInteger("steps", 0))
     .option("--seed <n>", "augmentation seed (default 0)", parseInteger("seed", 0))
     .option("--size <size>", "N or HxW (default: the size the checkpoint was trained at)")
-    .option("--onnx <file>", "also export the adapted generator to this ONNX file")
+    .option(
+      "--onnx <file>",
+      "also export the adapted generator to this ONNX file (split layout: mask-only, the fastest to propagate)",
+    )
     .addHelpText(
       "after",
       [

@@ -25,12 +25,25 @@ export interface ExportOptions {
   out?: string;
   /** Leave next_image and the image branch out: faster propagation, no still -> video. */
   maskOnly?: boolean;
+  /** Mask-only as a features graph and a step graph in one file: the fastest propagation of a
+   * warp-head generator (docs/inference.md, "Layouts"). */
+  split?: boolean;
 }
 
-export async function exportRun(runDir: string, options: ExportOptions = {}) {
-  const checkpoint = resolve(options.checkpoint ?? pickCheckpoint(runDir));
-  const defaultName = options.maskOnly ? "generator.masks.onnx" : "generator.onnx";
-  const out = resolve(options.out ?? join(runDir, "export", defaultName));
+function defaultName(options: ExportOptions): string {
+  if (options.split) return "generator.split.onnx";
+  return options.maskOnly ? "generator.masks.onnx" : "generator.onnx";
+}
+
+/** Export a run's checkpoint; `runDir` may be left out when both checkpoint and out are given. */
+export async function exportRun(runDir: string | undefined, options: ExportOptions = {}) {
+  const inRun = (what: string): string => {
+    if (runDir === undefined)
+      throw new StillMotionError(Code.INVALID_ARGUMENT, `export: no run directory to take the ${what} from`);
+    return runDir;
+  };
+  const checkpoint = resolve(options.checkpoint ?? pickCheckpoint(inRun("checkpoint")));
+  const out = resolve(options.out ?? join(inRun("output folder"), "export", defaultName(options)));
   const existed = existsSync(out);
   const args = [
     "export",
@@ -39,6 +52,7 @@ export async function exportRun(runDir: string, options: ExportOptions = {}) {
     "--out",
     out,
     ...(options.maskOnly ? ["--mask-only"] : []),
+    ...(options.split ? ["--split"] : []),
   ];
   const report = await interruptible(`export to ${out}`, (scope) =>
     runTrainerCommand(args, {
@@ -62,14 +76,28 @@ export function register(program: Command): void {
     .command("export <runDir>")
     .description("export a run's generator to ONNX (inputs image, mask; outputs next_image, next_mask)")
     .option("--checkpoint <file>", "checkpoint to export (default: best, else latest)")
-    .option("--out <file>", "ONNX file (default: <runDir>/export/generator.onnx, or generator.masks.onnx)")
+    .option(
+      "--out <file>",
+      "ONNX file (default: <runDir>/export/generator.onnx, generator.masks.onnx or generator.split.onnx)",
+    )
     .option(
       "--mask-only",
       "outputs next_mask (and next_mask_motion) only: propagation without the image branch, faster",
     )
+    .option(
+      "--split",
+      "mask-only as a features graph (once per frame) and a step graph, in one file: the fastest " +
+        "propagation of a warp-head generator (model.mask_head: warp)",
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  $ stillmotion export runs/quickstart --out model.onnx\n  $ stillmotion export runs/quickstart --mask-only",
+      [
+        "",
+        "Examples:",
+        "  $ stillmotion export runs/quickstart --out model.onnx",
+        "  $ stillmotion export runs/quickstart --mask-only",
+        "  $ stillmotion export runs/real --split --out propagation.onnx",
+      ].join("\n"),
     )
     .action(async (runDir: string, opts: ExportOptions) => {
       const { out, checkpoint } = await exportRun(runDir, opts);

@@ -1,7 +1,8 @@
 /**
  * Bad-input suite, surface "checkpoints": `export` of run folders without checkpoints and of
  * checkpoint files that are empty, truncated, not torch files, pickled objects (code that would
- * run when loaded), legacy pickles, TorchScript, or torch files that are no checkpoint. Each
+ * run when loaded), legacy pickles, TorchScript, or torch files that are no checkpoint, and
+ * `--split` of a generator that has no per-frame features to split off. Each
  * case: non-zero exit, one line `stillmotion: CODE: message` naming the file, no .onnx at --out.
  */
 import { mkdirSync } from "node:fs";
@@ -32,6 +33,16 @@ describe("checkpoints: export --checkpoint", () => {
     expectFailure(run, { code, names: checkpoint, absent: [out] });
     expect(run.stdout).not.toContain("payload ran");
     expect(leftovers(dir)).toEqual([]);
+  });
+});
+
+describe("checkpoints: export --split", () => {
+  it.concurrent("a generator without a warp head", async () => {
+    const out = join(caseDir(fx, "checkpoint-split"), "generator.split.onnx");
+    const run = await runCli(["export", fx.runDir, "--split", "--out", out]);
+    const checkpoints = join(fx.runDir, "checkpoints"); // the run's own, a tiny preset
+    expectFailure(run, { code: "INVALID_ARGUMENT", names: checkpoints, absent: [out] });
+    expect(run.stderr).toContain("export it without --split");
   });
 });
 
