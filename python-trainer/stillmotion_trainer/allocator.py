@@ -1,12 +1,12 @@
 """The memory allocator the trainer runs on: tcmalloc when the machine has it, glibc otherwise.
 
-Why: PyTorch on CPU allocates every activation afresh. glibc serves large blocks (over 128 KiB
-to 32 MiB) with mmap and returns them with munmap, so each step touches new pages and pays one
-page fault per 4 KiB. On a virtual machine a fault costs 10-20 us: a 32 MiB tensor costs ~130
-ms to allocate and only ~2 ms to fill. tcmalloc keeps freed memory mapped and hands it back.
-Measured on the 2-core development VM (docs/training.md, "The allocator"; `npm run bench`,
-benchmark `allocator`): key-frame adaptation at 256 px 1.5 -> 0.45 s a step, propagation of a
-26-frame clip at 256 px 14 -> 3.3 s.
+Why: PyTorch on CPU allocates every activation afresh. glibc serves blocks above its mmap
+threshold (128 KiB, rising to at most 32 MiB) with mmap and returns them with munmap, so each
+step touches new pages and pays one page fault per 4 KiB. On a virtual machine a fault costs
+10-20 us: a fresh 32 MiB tensor took 134 ms to copy into, one already mapped 2 ms. tcmalloc
+keeps freed memory mapped and hands it out again. Measured on the 2-core development VM
+(docs/training.md, "The allocator"; `npm run bench`, benchmark `allocator`): at 256 px a
+key-frame adaptation step 2.0 -> 0.6 s, propagation 1.1 -> 4.1 frames/s (one thread).
 
 How: the allocator must be in place before the interpreter allocates anything, i.e. set with
 LD_PRELOAD when the process starts. `python -m stillmotion_trainer` (every entry point: the
@@ -86,8 +86,14 @@ def reexec_with_tcmalloc() -> None:
     env = preload_environment(os.environ, find_tcmalloc())
     if env is None:
         return
-    argv = list(getattr(sys, "orig_argv", [])) or [sys.executable, "-m", "stillmotion_trainer"]
-    if argv[1:] == [] or "-m" not in argv:  # not started as `python -m stillmotion_trainer`
+    # orig_argv (Python >= 3.10) keeps the interpreter's own options (-u, -X ...) as well
+    argv = list(getattr(sys, "orig_argv", [])) or [
+        sys.executable,
+        "-m",
+        "stillmotion_trainer",
+        *sys.argv[1:],
+    ]
+    if "-m" not in argv:  # not started as `python -m stillmotion_trainer`: leave it be
         return
     sys.stdout.flush()
     sys.stderr.flush()
