@@ -1,7 +1,8 @@
 """Benchmark: training throughput of the recommended real recipe at 128 px (issue L, item 3).
 
     train_clips_per_s_128_recipe   clips per second of the trainer's step (training/step.py
-                                   train_step: walks, losses, backward, AdamW), recipe
+                                   train_step: walks, losses, backward, AdamW; --size 256:
+                                   train_clips_per_s_256_recipe), recipe
                                    configs/recipes/real-propagation.yaml on real frames
     train_step_vs_bare_ratio       that step's time / the bare PyTorch forward + backward of the
                                    same model on the same walks of the same batch (the model
@@ -75,7 +76,7 @@ def snapshot(rev: str, dst: Path) -> Path:
 # --- worker: one trainer, steps on request ------------------------------------------------------
 
 
-def worker(trainer: str, kind: str, dataset: str, steps: int) -> None:
+def worker(trainer: str, kind: str, dataset: str, steps: int, size: int) -> None:
     sys.path.insert(0, trainer)
     import contextlib
 
@@ -97,7 +98,9 @@ def worker(trainer: str, kind: str, dataset: str, steps: int) -> None:
 
         keep_freed_memory()
     configure_threads()
-    cfg = load_config(RECIPE, [f"data.dataset={dataset}", "data.num_workers=0"])
+    cfg = load_config(
+        RECIPE, [f"data.dataset={dataset}", "data.num_workers=0", f"data.size={size}"]
+    )
     ctx = init_distributed("cpu")
     data = build_datasets(cfg, master=False)
     gen_cfg = generator_config_for(cfg, channels=data.manifest.channels)
@@ -157,12 +160,13 @@ def allocator_env(tcmalloc: bool) -> dict[str, str]:
 
 class Worker:
     def __init__(
-        self, trainer: Path, kind: str, dataset: Path, steps: int, tcmalloc: bool = True
+        self, trainer: Path, kind: str, dataset: Path, steps: int, size: int, tcmalloc: bool = True
     ) -> None:
         self.kind = kind
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker", kind.removesuffix("-glibc"),
-             "--trainer", str(trainer), "--dataset", str(dataset), "--steps", str(steps)],
+             "--trainer", str(trainer), "--dataset", str(dataset), "--steps", str(steps),
+             "--size", str(size)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env=allocator_env(tcmalloc),
         )  # fmt: skip
@@ -196,6 +200,7 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=5, help="timed steps of each trainer")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps (the heap grows)")
     p.add_argument("--key-every", type=int, default=10)
+    p.add_argument("--size", type=int, default=128, help="training size (the clip is 128 px)")
     p.add_argument("--before", default=BEFORE_REV, help="git revision to compare with ('' off)")
     p.add_argument("--quick", action="store_true", help="2 timed steps")
     p.add_argument(
@@ -206,7 +211,7 @@ def main() -> int:
     p.add_argument("--dataset", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(args.trainer, args.worker, args.dataset, args.steps)
+        worker(args.trainer, args.worker, args.dataset, args.steps, args.size)
         return 0
     if args.quick:
         args.steps = 2
@@ -216,12 +221,16 @@ def main() -> int:
     try:
         dataset = keyed_copy(work / "data", args.key_every)
         today = ROOT / "python-trainer"
-        workers = [Worker(today, "today", dataset, total), Worker(today, "bare", dataset, total)]
+        size = args.size
+        workers = [
+            Worker(today, "today", dataset, total, size),
+            Worker(today, "bare", dataset, total, size),
+        ]
         if args.glibc:  # today's trainer on glibc's malloc (with its mallopt tuning)
-            workers.append(Worker(today, "today-glibc", dataset, total, tcmalloc=False))
+            workers.append(Worker(today, "today-glibc", dataset, total, size, tcmalloc=False))
         if args.before:  # the earlier trainer as it ran then: on glibc
             before = snapshot(args.before, work)
-            workers.append(Worker(before, "before", dataset, total, tcmalloc=False))
+            workers.append(Worker(before, "before", dataset, total, size, tcmalloc=False))
         for w in workers:
             w.wait_ready()
         for i in range(total):
@@ -242,7 +251,7 @@ def main() -> int:
     details: dict[str, Any] = {
         "recipe": str(RECIPE.relative_to(ROOT)),
         "data": f"{CLIP.relative_to(ROOT)}, key mask every {args.key_every} frames",
-        "size": 128,
+        "size": args.size,
         "batch": batch,
         "clip_len": 7,
         "timed_steps": args.steps,
@@ -250,7 +259,7 @@ def main() -> int:
         "first_step_loss": {k: w.losses[0] for k, w in by.items()},
     }
     metrics = [
-        {"metric": "train_clips_per_s_128_recipe", "value": batch / median["today"],
+        {"metric": f"train_clips_per_s_{args.size}_recipe", "value": batch / median["today"],
          "unit": "clips/s", "details": details},
         {"metric": "train_step_vs_bare_ratio", "value": statistics.median(ratios),
          "unit": "ratio", "details": {"bare_clips_per_s": batch / median["bare"]}},
