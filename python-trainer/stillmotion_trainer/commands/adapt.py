@@ -47,14 +47,14 @@ def _key_frames(
     each video's own)."""
     import torch
 
-    from stillmotion_trainer.evaluation.evaluate import EvaluationError, load_video
+    from stillmotion_trainer.evaluation.evaluate import (
+        EvaluationError,
+        check_video_ids,
+        load_video,
+    )
 
+    check_video_ids(manifest, videos or [])
     known = {v.id: v for v in manifest.videos}
-    unknown = [v for v in videos or [] if v not in known]
-    if unknown:
-        raise EvaluationError(
-            "NOT_FOUND", f"{manifest.root}: no video {', '.join(map(repr, unknown))}"
-        )
     frames, masks, used = [], [], []
     for video in [known[v] for v in videos] if videos else manifest.videos:
         if not any(f.key_mask for f in video.frames):

@@ -339,14 +339,20 @@ def trained_size(ckpt: Checkpoint) -> Optional[tuple[int, int]]:
     return None
 
 
-def _select_videos(
-    manifest: Manifest, split: str, val_fraction: float, seed: int, ids: Sequence[str] = ()
-) -> list[VideoEntry]:
-    unknown = sorted(set(ids) - {v.id for v in manifest.videos})
+def check_video_ids(manifest: Manifest, ids: Sequence[str]) -> None:
+    """NOT_FOUND naming the dataset and every id of `ids` the manifest does not have."""
+    known = {v.id for v in manifest.videos}
+    unknown = [i for i in dict.fromkeys(ids) if i not in known]
     if unknown:
         raise EvaluationError(
             "NOT_FOUND", f"{manifest.root}: no video {', '.join(map(repr, unknown))}"
         )
+
+
+def _select_videos(
+    manifest: Manifest, split: str, val_fraction: float, seed: int, ids: Sequence[str] = ()
+) -> list[VideoEntry]:
+    check_video_ids(manifest, ids)
     videos = [v for v in manifest.videos if not ids or v.id in ids]
     if split == "all":
         return videos
