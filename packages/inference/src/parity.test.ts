@@ -26,6 +26,11 @@ describe.each([
   ["separate, transposed, 1 channel, 16x13", fixtures.separate1, TOLERANCE],
   ["realtime preset (half-resolution stem, nearest), 3 channels, 21x30", fixtures.realtime3, TOLERANCE],
   ["next-frame input, warp mask head + refine, 3 channels, 20x27", fixtures.nextWarp3, WARP_CHAIN_TOLERANCE],
+  [
+    "next-frame input, warp head + a correction that erases every mask (collapse guard), 16x20",
+    fixtures.nextWarpErasing3,
+    WARP_CHAIN_TOLERANCE,
+  ],
   ["next-frame input, conv mask head, 1 channel, 17x22", fixtures.nextConv1, TOLERANCE],
 ])("parity with PyTorch: %s", (_name, dir, chainTolerance) => {
   let generator: Generator;
@@ -88,6 +93,28 @@ describe("a mask_refine generator's motion mask", () => {
       const predicted = await generator.step(ref.image, ref.mask, ref.image);
       const expected = await generator.stepMotionMask(ref.image, ref.mask, predicted.image);
       expect(maxAbsDiff(video.masks[1].data, expected.data)).toBe(0);
+    } finally {
+      await generator.dispose();
+    }
+  });
+});
+
+describe("the collapse guard in the exported graph", () => {
+  it("keeps the carried (motion) mask where the correction erases it, along a whole chain", async () => {
+    const generator = await loadGenerator(join(fixtures.nextWarpErasing3, "model.onnx"));
+    try {
+      const ref = await readReference(fixtures.nextWarpErasing3);
+      const corrected = await generator.stepMask(ref.image, ref.mask, ref.nextFrame);
+      const motion = await generator.stepMotionMask(ref.image, ref.mask, ref.nextFrame);
+      expect(motion.data.reduce((a, b) => a + b, 0)).toBeGreaterThan(10);
+      expect(maxAbsDiff(corrected.data, motion.data)).toBe(0);
+      // every step of a chain: the mask carried from the previous one, never the erased one
+      const result = await propagateMasks(generator, ref.frames, [{ index: 0, mask: ref.mask }]);
+      for (let t = 0; t + 1 < ref.frames.length; t++) {
+        const carried = await generator.stepMotionMask(ref.frames[t], result.masks[t], ref.frames[t + 1]);
+        expect(carried.data.reduce((a, b) => a + b, 0)).toBeGreaterThan(0.5);
+        expect(maxAbsDiff(result.masks[t + 1].data, carried.data)).toBe(0);
+      }
     } finally {
       await generator.dispose();
     }

@@ -27,6 +27,11 @@ export interface Fixtures {
    * mask_refine correction, 3 channels, 20x27; also exported mask-only as model.masks.onnx.
    */
   nextWarp3: string;
+  /**
+   * as nextWarp3 (seed 5, 16x20) with a correction that erases every mask, so every step goes
+   * through the collapse guard (GeneratorConfig.collapse_guard) in the exported graph.
+   */
+  nextWarpErasing3: string;
   /** tiny G(I_t, M_t, I_{t+1}) with the conv mask head, 1 channel, 17x22. */
   nextConv1: string;
   /** a plain conv net with inputs [image] and outputs [output], no StillMotion metadata. */
@@ -59,6 +64,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     separate1: join(dir, "separate1"),
     realtime3: join(dir, "realtime3"),
     nextWarp3: join(dir, "next-warp3"),
+    nextWarpErasing3: join(dir, "next-warp-erasing3"),
     nextConv1: join(dir, "next-conv1"),
     smoke: join(dir, "smoke"),
     realMasks: join(dir, "real.masks.onnx"),
@@ -104,6 +110,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       ...ref,
       ...["--out", fixtures.nextWarp3, "--next-frame-input", "warp-refine", "--channels", "3"],
       ...["--height", "20", "--width", "27", "--seed", "3", "--also-mask-only"],
+    ]),
+    trainer([
+      ...ref,
+      ...["--out", fixtures.nextWarpErasing3, "--next-frame-input", "warp-refine", "--erasing-correction"],
+      ...["--channels", "3", "--height", "16", "--width", "20", "--seed", "5"],
     ]),
     trainer([
       ...ref,

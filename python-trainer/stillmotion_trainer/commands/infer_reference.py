@@ -28,6 +28,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "warp-refine = warp + mask_refine, its zero-initialised correction randomised so the "
         "reference exercises it",
     )
+    p.add_argument(
+        "--erasing-correction",
+        action="store_true",
+        help="with warp-refine: a correction that erases every mask (head bias -20), so every "
+        "inference step goes through the collapse guard (GeneratorConfig.collapse_guard)",
+    )
     p.add_argument("--channels", type=int, default=3, help="image channels, 1 or 3 (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights and inputs (default 0)")
     p.add_argument("--height", type=int, default=20)
@@ -58,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
     from stillmotion_trainer.models.presets import generator_config
     from stillmotion_trainer.runtime import configure_threads
 
+    if args.erasing_correction and (args.checkpoint or args.next_frame_input != "warp-refine"):
+        print(
+            "infer-reference failed: --erasing-correction needs --next-frame-input warp-refine "
+            "(and no --checkpoint)",
+            file=sys.stderr,
+        )
+        return 2
     configure_threads()
     torch.manual_seed(args.seed)
     if args.checkpoint:
@@ -80,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             with torch.no_grad():
                 for p in model.get_submodule("refine_net.head").parameters():
                     p.normal_(0.0, 0.3)
+                if args.erasing_correction:  # s = 0: W + 2 s - 1 <= 0 everywhere
+                    model.get_parameter("refine_net.head.0.bias").fill_(-20.0)
         preset = args.preset
 
     def tensor_json(t: torch.Tensor) -> dict:

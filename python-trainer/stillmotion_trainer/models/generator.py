@@ -115,6 +115,12 @@ class GeneratorConfig:
         field carries the mask when generating, docs/generation.md). "warp" needs
         next_frame_input, mask_head "warp" and mask_refine (its `next_mask_motion` output is
         the mask carried by the image's field).
+    collapse_guard: mask_refine only, at inference (the correction not training): a sample
+        whose corrected mask keeps less than this fraction of the carried mask's area, where the
+        carried mask covers more than half a pixel, takes the carried mask instead; 0 turns it
+        off. A correction fitted to a key frame can erase a mask the matcher carried correctly
+        (docs/real-data.md, "The collapse guard"); the default 0.25 applies to checkpoints
+        written before the field existed too.
     """
 
     variant: str = "shared"
@@ -134,6 +140,7 @@ class GeneratorConfig:
     refine_width: Optional[int] = None
     matcher: str = "narrow"
     image_head: str = "direct"
+    collapse_guard: float = 0.25
 
     def validate(self) -> "GeneratorConfig":
         """Raise ValueError naming the field and the allowed values; return self when valid."""
@@ -188,6 +195,9 @@ class GeneratorConfig:
                     f"refine_width: only meaningful with mask_refine: true, got {r!r} "
                     "(leave it None)"
                 )
+        g = self.collapse_guard
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g < 1:
+            raise ValueError(f"collapse_guard: expected a number in [0, 1), got {g!r}")
         _check_choice("matcher", self.matcher, tuple(MATCHERS))
         if self.matcher != "narrow" and self.mask_head != "warp":
             raise ValueError(

@@ -133,15 +133,34 @@ class NextFrameGenerator(nn.Module):
     def correct(self, next_frame: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
         """mask_refine's correction of the carried mask W for the frame I it lies on:
         clamp(W + 2 s - 1, 0, 1), s = refine_net([I, W]) in (0, 1) (zero-initialised head:
-        s = 1/2, no correction); W itself without mask_refine. (B, C, H, W), (B, 1, H, W)."""
+        s = 1/2, no correction); W itself without mask_refine. (B, C, H, W), (B, 1, H, W).
+        Outside training the result passes `collapse_guard` (GeneratorConfig.collapse_guard)."""
         if self.refine_net is None:
             return warped
         s = self._padded(self.refine_net, torch.cat([next_frame, warped], dim=1))
-        return (warped + 2 * s - 1).clamp(0.0, 1.0)
+        corrected = (warped + 2 * s - 1).clamp(0.0, 1.0)
+        if self.refine_net.training or self.cfg.collapse_guard <= 0:
+            return corrected
+        return collapse_guard(corrected, warped, self.cfg.collapse_guard)
 
     def _padded(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """net(x) padded to the generator's size multiple and cropped back (blocks.run_padded)."""
         return run_padded(net, x, self.cfg.multiple)
+
+
+def collapse_guard(corrected: torch.Tensor, carried: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Per sample b of (B, 1, H, W): carried_b where sum(carried_b) > 1/2 and
+    sum(corrected_b) < fraction * sum(carried_b), else corrected_b.
+
+    Why: on real video a correction fitted to one key frame sometimes erases the whole mask the
+    matcher carried (vocalfolds seq7 at 256 px: Dice 0.000). A target that truly leaves the view
+    leaves the carried mask too (the matcher moves it out), so the guard rarely holds a mask
+    the frame no longer shows. Branch-free (torch.where), so the ONNX export carries it and the
+    inference library runs the same rule.
+    """
+    carried_area = carried.sum(dim=(1, 2, 3))  # (B,)
+    collapsed = (carried_area > 0.5) & (corrected.sum(dim=(1, 2, 3)) < fraction * carried_area)
+    return torch.where(collapsed[:, None, None, None], carried, corrected)
 
 
 def generation_step(

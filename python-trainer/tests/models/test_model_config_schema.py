@@ -61,6 +61,9 @@ def _probes(node: dict[str, Any]) -> list[tuple[Any, bool]]:
         if "maximum" in node:
             out += [(node["maximum"], True), (node["maximum"] + 1, False)]
         out.append((2.5, False))
+    if "number" in types:
+        out += [(node["minimum"], True), (node["minimum"] - 0.01, False), ("0.5", False)]
+        out += [(node["exclusiveMaximum"] - 0.01, True), (node["exclusiveMaximum"], False)]
     return out
 
 

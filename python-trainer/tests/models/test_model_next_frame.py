@@ -8,7 +8,7 @@ import torch
 
 from stillmotion_trainer.export.onnx_export import export_generator
 from stillmotion_trainer.models import build_generator, generator_config
-from stillmotion_trainer.models.next_frame import generation_step
+from stillmotion_trainer.models.next_frame import collapse_guard, generation_step
 from stillmotion_trainer.models.warp import (
     MATCHERS,
     MOTION_PRIOR,
@@ -196,6 +196,51 @@ def test_refine_width_sizes_the_correction_and_is_checked():
         generator_config("tiny", refine_width=1, **base)
     with pytest.raises(ValueError, match="refine_width: only meaningful with mask_refine"):
         generator_config("tiny", next_frame_input=True, mask_head="warp", refine_width=8)
+
+
+def test_collapse_guard_keeps_the_carried_mask_only_where_the_correction_erased_it():
+    """Per sample, checked against a loop over the definition: the carried mask where it covers
+    more than half a pixel and the corrected one keeps less than `fraction` of its area."""
+    rng = np.random.default_rng(0)
+    carried = rng.random((6, 1, 8, 8)).astype(np.float32)
+    carried[4] = 0.004  # 0.256 px in all: too little to guard
+    corrected = carried * np.array([1.0, 0.3, 0.2, 0.0, 0.0, 1.5], np.float32)[:, None, None, None]
+    out = collapse_guard(torch.from_numpy(corrected), torch.from_numpy(carried), 0.25).numpy()
+    for b in range(6):
+        keep_carried = carried[b].sum() > 0.5 and corrected[b].sum() < 0.25 * carried[b].sum()
+        assert np.array_equal(out[b], carried[b] if keep_carried else corrected[b]), b
+    assert [np.array_equal(out[b], carried[b]) for b in range(6)] == [
+        True,  # corrected == carried
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+def test_collapse_guard_acts_at_inference_only_and_is_checked():
+    """A correction that erases every mask: in eval the guarded model returns the carried mask
+    (its ONNX export does the same in onnxruntime: packages/inference/src/parity.test.ts); while
+    the correction trains (adaptation, the training loop) or with collapse_guard 0 the erased
+    mask comes back."""
+    torch.manual_seed(0)
+    base = dict(next_frame_input=True, mask_head="warp", mask_refine=True)
+    g = build_generator(generator_config("tiny", **base))
+    with torch.no_grad():
+        g.refine_net.head.conv.bias.fill_(-20.0)  # s = 0: W + 2 s - 1 = W - 1 -> 0 everywhere
+    image, nxt = _textured(1, 16, 16), _textured(1, 16, 16)
+    mask = torch.zeros(1, 1, 16, 16)
+    mask[..., 4:10, 4:10] = 1
+    with torch.no_grad():
+        _, guarded, carried = g.eval().forward_with_motion(image, mask, nxt)
+        assert float(carried.sum()) > 10 and torch.equal(guarded, carried)
+        assert float(g.train()(image, mask, nxt)[1].sum()) == 0.0
+        off = build_generator(generator_config("tiny", collapse_guard=0.0, **base))
+        off.load_state_dict(g.state_dict())
+        assert float(off.eval()(image, mask, nxt)[1].sum()) == 0.0
+    with pytest.raises(ValueError, match=r"collapse_guard: expected a number in \[0, 1\)"):
+        generator_config("tiny", collapse_guard=1.0, **base)
 
 
 def test_export_has_the_next_frame_input_and_opset_16_for_warp(tmp_path):

@@ -62,6 +62,8 @@ export interface ModelConfig {
     refine_width?: number | null;
     matcher?: "narrow" | "wide";
     image_head?: "direct" | "warp";
+    /** mask_refine only, at inference: a sample whose corrected mask keeps less than this fraction of the carried mask's area takes the carried mask; 0 turns it off (docs/real-data.md, The collapse guard). */
+    collapse_guard?: number;
   };
 }
 
