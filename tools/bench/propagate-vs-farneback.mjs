@@ -18,11 +18,13 @@
  * counts chain steps); onnxruntime session levers on the
  * split model: `opt_basic`, `opt_extended` (graph optimisation level; default "all"),
  * `threads_1` (default: all cores), `parallel` (executionMode parallel, 2 inter-op threads),
- * `no_arena` (enableCpuMemArena false), `spinning` (allowSpinning true). At 512: single, split,
- * Farneback.
+ * `no_arena` (enableCpuMemArena false), `spinning` (allowSpinning true); `split_key` (each step
+ * from the key frame, reference "key"), `split_ds2` / `split_key_ds2` (the model at half size,
+ * propagateMasks' downsample 2). At 512: single, split, split_ds2, split_key_ds2, Farneback.
  *
  * Last stdout line: {"metrics": [propagate_vs_farneback_ratio, propagate_fps_256_recommended,
- * propagate_fps_512_recommended]} (tools/bench/run.mjs reads it).
+ * propagate_vs_farneback_ratio_half_size, propagate_fps_512_recommended]} (tools/bench/run.mjs
+ * reads it).
  * Options: --frames N (default 60), --rounds R (default 3), --no-levers, --quick (30 frames, no
  * levers).
  */
@@ -126,6 +128,11 @@ try {
     split_fb1: { file: splitReport.onnx, propagate: { featureBatch: 1 } },
     chains_b1: { file: splitReport.onnx, propagate: { maxBatch: 1 }, keys: 3 },
     chains_b4: { file: splitReport.onnx, propagate: { maxBatch: 4 }, keys: 3 },
+    // each step from the key frame (the setting real video is scored with, docs/real-data.md),
+    // and the model at half size (downsample 2: box-averaged frames, masks bilinear back up)
+    split_key: { file: splitReport.onnx, propagate: { reference: "key" } },
+    split_ds2: { file: splitReport.onnx, propagate: { downsample: 2 } },
+    split_key_ds2: { file: splitReport.onnx, propagate: { reference: "key", downsample: 2 } },
   };
   if (LEVERS) {
     Object.assign(variants, {
@@ -143,11 +150,12 @@ try {
   }
   const sizes = {
     256: Object.keys(variants),
-    512: ["single", "split"],
+    512: ["single", "split", "split_ds2", "split_key_ds2"],
   };
   const fps = {};
   const cpuMs = {};
   const ratios = { 256: [], 512: [] };
+  const ratiosHalf = { 256: [], 512: [] }; // split_key_ds2 against Farneback at full size
   const load = [loadavg()[0]];
   for (const [size, names] of Object.entries(sizes)) {
     const raw = await clipFrames(decode, N, Number(size)); // decoded, not timed
@@ -174,6 +182,7 @@ try {
       const cv = await helper.time(file, N, Number(size), Number(size));
       record(fps, `farneback_${size}`, cv);
       ratios[size].push(fps[`split_${size}`][r] / cv);
+      ratiosHalf[size].push(fps[`split_key_ds2_${size}`][r] / cv);
     }
   }
   load.push(loadavg()[0]);
@@ -224,6 +233,19 @@ try {
             size: "256x256x3",
             farneback_fps: medians.farneback_256,
             single_graph_fps: medians.single_256,
+          },
+        },
+        {
+          metric: "propagate_vs_farneback_ratio_half_size",
+          value: round2(median(ratiosHalf[256])),
+          goal: ">= 1.0",
+          unit: "x",
+          details: {
+            size: "256x256x3 frames, the model at 128x128 (downsample 2, reference key)",
+            fps: medians.split_key_ds2_256,
+            farneback_fps: medians.farneback_256,
+            rounds_ratio: ratiosHalf[256].map((x) => Number(x.toFixed(3))),
+            at_512: { fps: medians.split_key_ds2_512, ratio: round2(median(ratiosHalf[512])) },
           },
         },
         {

@@ -14,7 +14,7 @@
  * Usage: node tools/realdata/benchmark.mjs (--data <clips root> | --dataset <imported dataset>)
  *          [--sizes 128,256] [--protocols first,every:10] [--modes a,b] [--minutes 6]
  *          [--max-frames N] [--recipe FILE] [--checkpoint FILE] [--reference key|previous]
- *          [--adapt-steps N]
+ *          [--adapt-steps N] [--downsample N]
  *          [--set key=value ...] [--out DIR] [--work DIR]
  *          [--quick] [--dry-run]
  */
@@ -60,6 +60,7 @@ export function parseOptions(argv) {
       checkpoint: { type: "string" },
       reference: { type: "string", default: "key" },
       "adapt-steps": { type: "string" },
+      downsample: { type: "string", default: "1" },
       set: { type: "string", multiple: true, default: [] },
       out: { type: "string", default: "bench/results/real-data" },
       work: { type: "string", default: "bench/results/tmp/real-data" },
@@ -107,6 +108,10 @@ export function parseOptions(argv) {
   const adaptSteps = Number(values["adapt-steps"] ?? (quick ? "5" : String(ADAPT_STEPS)));
   if (!(Number.isInteger(adaptSteps) && adaptSteps >= 0))
     throw new BenchError(`--adapt-steps must be an integer >= 0, got "${values["adapt-steps"]}"`);
+  // the model at 1/N of each size per side, masks scored at the size (docs/evaluation.md, item 6)
+  const downsample = Number(values.downsample);
+  if (!(Number.isInteger(downsample) && downsample >= 1))
+    throw new BenchError(`--downsample must be an integer >= 1, got "${values.downsample}"`);
   for (const s of values.set) {
     if (!/^[\w.]+=/.test(s)) throw new BenchError(`--set "${s}": expected key=value`);
   }
@@ -123,6 +128,7 @@ export function parseOptions(argv) {
     checkpoint: resolve(root, values.checkpoint ?? CHECKPOINT),
     reference: values.reference,
     adaptSteps,
+    downsample,
     // the vendored clip is one video: 4 clips per epoch, fewer than the recipes' batch of 8
     set: [...(quick ? ["data.batch_size=2"] : []), ...values.set],
     out: resolve(root, values.out),
@@ -299,6 +305,7 @@ function modeB(opts, ds, size, dir, commands) {
 function evaluate(opts, what, ds, size, dir, commands) {
   const args = ["eval", ...what, "--dataset", ds, "--size", String(size), "--reference", opts.reference];
   if (opts.adaptSteps) args.push("--adapt-steps", String(opts.adaptSteps));
+  if (opts.downsample > 1) args.push("--downsample", String(opts.downsample));
   return cli([...args, "--json", "--out", join(dir, "eval.json")], commands, opts.dryRun);
 }
 
@@ -311,7 +318,7 @@ export function markdown(doc) {
   const lines = [
     "# Real-data benchmark",
     "",
-    `Data: ${doc.data}${doc.max_frames ? ` (first ${doc.max_frames} frames of each clip: a smoke run)` : ""}. Recipe (mode a): ${doc.recipe}, ${doc.minutes} min per run. Checkpoint (mode b): ${doc.checkpoint}. Masks carried from: ${doc.reference === "key" ? "the key frame" : "the previous frame"} (--reference ${doc.reference}). Correction fitted to each clip's key frames first: ${doc.adapt_steps ? `${doc.adapt_steps} steps` : "no"} (--adapt-steps ${doc.adapt_steps ?? 0}).`,
+    `Data: ${doc.data}${doc.max_frames ? ` (first ${doc.max_frames} frames of each clip: a smoke run)` : ""}. Recipe (mode a): ${doc.recipe}, ${doc.minutes} min per run. Checkpoint (mode b): ${doc.checkpoint}. Masks carried from: ${doc.reference === "key" ? "the key frame" : "the previous frame"} (--reference ${doc.reference}). Correction fitted to each clip's key frames first: ${doc.adapt_steps ? `${doc.adapt_steps} steps` : "no"} (--adapt-steps ${doc.adapt_steps ?? 0}).${doc.downsample > 1 ? ` The model at 1/${doc.downsample} of each size per side (--downsample ${doc.downsample}).` : ""}`,
     `Machine: ${doc.machine.cpus} x ${doc.machine.cpuModel}, node ${doc.machine.node}. Commit ${doc.machine.gitCommit ?? "-"}, ${doc.machine.date}.`,
     "",
     "Frame-weighted over every scored frame (non-key frames with an evaluation mask); each cell is",
@@ -427,6 +434,7 @@ export async function main(argv) {
     checkpoint: shown(opts.checkpoint),
     reference: opts.reference,
     adapt_steps: opts.adaptSteps,
+    downsample: opts.downsample,
     machine: machine(),
     results,
     commands,

@@ -67,6 +67,7 @@ export type { FrameFeatures, ModelLayout } from "./split-layout.js";
 export { MODEL_LAYOUTS } from "./split-layout.js";
 export type { GeneratedVideo, GenerateOptions } from "./still-to-video.js";
 export { generateFromStill, generationStep } from "./still-to-video.js";
+export { bilinearUp, boxDown, boxDownMask, checkDownsample } from "./work-scale.js";
 export type { AnimatedPreviewOptions, PreviewFormat } from "./writers/animated-preview.js";
 export { writeAnimatedPreview } from "./writers/animated-preview.js";
 export type { OverlayVideoOptions } from "./writers/overlay-video.js";

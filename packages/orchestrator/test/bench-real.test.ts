@@ -129,6 +129,20 @@ describe("npm run bench:real", () => {
     expect(bad.stderr.trim()).toBe(
       'bench:real: --protocols: unknown protocol "last"; allowed: first, every:N (N >= 1)',
     );
+    const half = await bench(
+      "--data",
+      "/clips",
+      "--sizes",
+      "256",
+      "--modes",
+      "b",
+      "--downsample",
+      "2",
+      "--dry-run",
+    );
+    expect(half.stdout).toContain("--size 256 --reference key --adapt-steps 300 --downsample 2 --json");
+    const zero = await bench("--data", "/clips", "--downsample", "0");
+    expect(zero.stderr.trim()).toBe('bench:real: --downsample must be an integer >= 1, got "0"');
     const both = await bench("--data", "/a", "--dataset", "/b");
     expect(both.stderr.trim()).toBe(
       "bench:real: give exactly one of --data <clips root> and --dataset <imported dataset>",

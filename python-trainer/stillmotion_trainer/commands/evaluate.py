@@ -66,6 +66,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="first fit the model's learned correction to each video's key frames for N steps "
         "(augmented copies; evaluation/key_adaptation.py); 0 = off (default)",
     )
+    p.add_argument(
+        "--downsample",
+        type=int,
+        default=1,
+        help="run the model on frames N times smaller per side (box average), masks scored at "
+        "--size after bilinear upsampling (evaluation/work_scale.py); default 1",
+    )
     p.add_argument("--boundary-tolerance", type=float, default=2.0, help="pixels (default 2)")
     p.add_argument("--max-batch", type=int, default=8, help="chains per generator call")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
         fusion=args.fusion,
         reference=args.reference,
         adapt_steps=args.adapt_steps,
+        downsample=args.downsample,
         boundary_tolerance=args.boundary_tolerance,
         max_batch=args.max_batch,
         device=args.device,

@@ -36,6 +36,7 @@ from stillmotion_trainer.evaluation.propagation import (
     predict_next_frames,
     propagate_masks,
 )
+from stillmotion_trainer.evaluation.work_scale import box_down, check_downsample
 from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.export.checkpoint_export import (
     checkpoint_preset,
@@ -79,6 +80,7 @@ class EvalOptions:
     fusion: str = "linear"
     reference: str = "previous"  # propagation.REFERENCES: what each step carries the mask from
     adapt_steps: int = 0  # key_adaptation: fit the correction to each video's key frames first
+    downsample: int = 1  # work_scale: the model runs f times smaller per side, masks scored at size
     max_batch: int = 8
     boundary_tolerance: float = 2.0
     device: str = "cpu"
@@ -106,6 +108,10 @@ class EvalOptions:
             problems.append(f"size: expected (height, width) >= 1, got {self.size}")
         if self.adapt_steps < 0:
             problems.append(f"adapt_steps: expected an integer >= 0, got {self.adapt_steps}")
+        if isinstance(self.downsample, bool) or not isinstance(self.downsample, int):
+            problems.append(f"downsample: expected an integer >= 1, got {self.downsample!r}")
+        elif self.downsample < 1:
+            problems.append(f"downsample: expected an integer >= 1, got {self.downsample}")
         if self.max_batch < 1:
             problems.append(f"max_batch: expected an integer >= 1, got {self.max_batch}")
         if not self.boundary_tolerance >= 0:
@@ -199,11 +205,14 @@ def evaluate_video(
 
     # 1. Propagate: the model (its correction first fitted to this video's key frames when
     # asked), then the two baselines through the same chains and fusion.
+    check_downsample(options.downsample, *data.frames.shape[-2:])  # before any adaptation
     adapt_s = 0.0
     if options.adapt_steps:
         started = time.perf_counter()
-        key_frames = torch.stack([data.frames[k] for k in keys]).to(device)
-        key_masks = torch.stack([data.key_masks[k] for k in keys]).to(device)
+        # at the size the model will run at (downsample): what it is fitted to is what it sees
+        key_frames = box_down(torch.stack([data.frames[k] for k in keys]), options.downsample)
+        key_masks = box_down(torch.stack([data.key_masks[k] for k in keys]), options.downsample)
+        key_frames, key_masks = key_frames.to(device), key_masks.to(device)
         generator = adapt_to_keys(
             generator, key_frames, key_masks, AdaptOptions(steps=options.adapt_steps)
         )
@@ -216,6 +225,7 @@ def evaluate_video(
         options.fusion,
         options.max_batch,
         options.reference,
+        options.downsample,
     )
     model_s = time.perf_counter() - started
     masks = {  # clipped: a linear fusion may leave float rounding just above 1
@@ -480,6 +490,7 @@ def evaluate(
         "size": list(size) if size else "native",
         "fusion": options.fusion,
         "reference": options.reference,
+        "downsample": options.downsample,
         "adapt_steps": options.adapt_steps,
         "boundary_tolerance_px": options.boundary_tolerance,
         "flow": {"method": "farneback", **options.flow.as_dict()},

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from stillmotion_trainer.evaluation.chains import Chain, FusedMasks, fuse_chains, plan_chains
+from stillmotion_trainer.evaluation.work_scale import bilinear_up, box_down, check_downsample
 from stillmotion_trainer.models.factory import takes_next_frame
 
 REFERENCES = ("previous", "key")
@@ -62,11 +63,14 @@ def propagate_masks(
     fusion: str = "linear",
     max_batch: int = 8,
     reference: str = "previous",
+    downsample: int = 1,
 ) -> PropagationResult:
     """Masks for every frame of one video, propagated from `key_masks` by `generator`.
 
     frames: (T, C, H, W) in [0, 1]; key_masks: {frame index: (1, H, W) in [0, 1]};
-    reference: "previous" or "key" (module docstring).
+    reference: "previous" or "key" (module docstring); downsample f: the model runs on frames
+    and key masks box-averaged f times smaller per side, its masks come back bilinear at
+    (H, W) (evaluation/work_scale.py); key frames keep their own masks.
     """
     if reference not in REFERENCES:
         raise ValueError(
@@ -89,6 +93,20 @@ def propagate_masks(
             raise ValueError(
                 f"key_masks[{k}]: expected shape {(1, *frames.shape[2:])}, got {tuple(m.shape)}"
             )
+    if downsample != 1:
+        check_downsample(downsample, frames.shape[-2], frames.shape[-1])
+        small = propagate_masks(
+            generator,
+            box_down(frames, downsample),
+            {k: box_down(m[None].to(frames.dtype), downsample)[0] for k, m in key_masks.items()},
+            fusion,
+            max_batch,
+            reference,
+        )
+        masks = bilinear_up(torch.from_numpy(small.masks), downsample).numpy()  # (T, 1, H, W)
+        for k, m in key_masks.items():
+            masks[k] = m.to(torch.float32).cpu().numpy()
+        return PropagationResult(masks=masks, sources=small.sources, steps=small.steps)
     # 1. Every chain's masks: (chain, from frame, to frame, input mask) batched through G.
     if reference == "previous":
         outputs, steps = _walk_chains(generator, frames, key_masks, chains, max_batch)

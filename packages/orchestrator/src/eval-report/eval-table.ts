@@ -143,6 +143,9 @@ export function formatEvalReport(report: EvalReport): string {
       (report.adapt_steps
         ? `, correction fitted to each video's key frames (${report.adapt_steps} steps)`
         : "") +
+      (report.downsample && report.downsample > 1
+        ? `, the model at 1/${report.downsample} of that size per side (masks brought back up)`
+        : "") +
       (report.skipped.length ? `, ${report.skipped.length} skipped` : ""),
     "",
     `Mask propagation on ${o.scored_frames} non-key frame(s) (boundary F within ${report.boundary_tolerance_px} px)`,

@@ -35,6 +35,8 @@ export interface EvalOptions {
   reference?: (typeof REFERENCES)[number];
   /** Fit the model's learned correction to each video's key frames for N steps first (0: off). */
   adaptSteps?: number;
+  /** Run the model on frames N times smaller per side, masks scored at the evaluation size. */
+  downsample?: number;
   /** Where to write the report; default <runDir>/eval.json when there is a run directory. */
   out?: string;
   /** Add the evaluation to the run's HTML report (default true when there is a run directory). */
@@ -74,6 +76,8 @@ export function evaluateArgs(checkpoint: string, options: EvalOptions, out?: str
   if (options.fusion) args.push("--fusion", options.fusion);
   if (options.reference) args.push("--reference", options.reference);
   if (options.adaptSteps) args.push("--adapt-steps", String(options.adaptSteps));
+  if (options.downsample !== undefined && options.downsample !== 1)
+    args.push("--downsample", String(options.downsample));
   if (out) args.push("--out", out);
   return args;
 }

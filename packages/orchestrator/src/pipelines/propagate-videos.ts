@@ -28,6 +28,8 @@ export interface PropagateVideosOptions {
   fusion?: Fusion;
   /** What each step carries the mask from (propagateMasks' `reference`); default "previous". */
   reference?: Reference;
+  /** Run the model on frames this many times smaller per side (propagateMasks' `downsample`). */
+  downsample?: number;
   /** Also write overlay mp4s (needs ffmpeg); default true. */
   videos?: boolean;
   onProgress?: (done: number, total: number, id: string) => void;
@@ -68,6 +70,7 @@ async function writeVideos(
     const result = await propagateMasks(generator, video.frames, video.keyframes, {
       fusion: options.fusion,
       reference: options.reference,
+      downsample: options.downsample,
     });
     const seconds = (performance.now() - started) / 1000;
     const dir = join("videos", video.id);
