@@ -58,7 +58,7 @@ export type {
   Reference,
 } from "./propagate.js";
 export { FUSIONS, propagateMasks, REFERENCES } from "./propagate.js";
-export type { StreamedMask } from "./propagate-stream.js";
+export type { StreamedMask, StreamOptions } from "./propagate-stream.js";
 export { propagateStream } from "./propagate-stream.js";
 export { randomMask } from "./random-mask.js";
 export type { SelectionMode, SimilarityName } from "./select.js";

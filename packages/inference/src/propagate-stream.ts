@@ -12,6 +12,7 @@ import { invalidArgument } from "./errors.js";
 import { FeatureCache } from "./feature-cache.js";
 import type { Generator } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
+import { bilinearUp, boxDown, boxDownMask, checkDownsample } from "./work-scale.js";
 
 export interface StreamedMask {
   /** Index of the frame this mask belongs to (0-based, in arrival order). */
@@ -19,12 +20,35 @@ export interface StreamedMask {
   mask: Mask;
 }
 
+export interface StreamOptions {
+  /**
+   * Run the model on frames this many times smaller per side and yield masks at the frames' size
+   * (propagateMasks' `downsample`, work-scale.ts); frame 0 keeps the initial mask. Default 1.
+   */
+  downsample?: number;
+}
+
 /** Masks for a stream of frames, starting from the mask of the first frame. */
 export async function* propagateStream(
   generator: Generator,
   frames: AsyncIterable<FloatImage> | Iterable<FloatImage>,
   initialMask: Mask,
+  options: StreamOptions = {},
 ): AsyncGenerator<StreamedMask, void, undefined> {
+  const f = options.downsample ?? 1;
+  if (f !== 1) {
+    checkDownsample(f, initialMask.height, initialMask.width);
+    async function* smaller(): AsyncGenerator<FloatImage> {
+      for await (const frame of frames) {
+        checkDownsample(f, frame.height, frame.width);
+        yield boxDown(frame, f);
+      }
+    }
+    for await (const { index, mask } of propagateStream(generator, smaller(), boxDownMask(initialMask, f))) {
+      yield { index, mask: index === 0 ? initialMask : bilinearUp(mask, f) };
+    }
+    return;
+  }
   let mask = initialMask;
   let index = 0;
   let size: { height: number; width: number } | undefined;

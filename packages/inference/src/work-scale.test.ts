@@ -7,12 +7,13 @@
 import { join, resolve } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-
+import { maxAbsDiff } from "../test/reference.js";
 import { Code } from "./errors.js";
 import { type Generator, loadGenerator } from "./generator.js";
 import { readImage, readMask } from "./image-io.js";
 import type { FloatImage, Mask } from "./image-types.js";
 import { propagateMasks } from "./propagate.js";
+import { propagateStream } from "./propagate-stream.js";
 import { bilinearUp, boxDown, boxDownMask, checkDownsample } from "./work-scale.js";
 
 const mask = (rows: number[][]): Mask => ({
@@ -116,6 +117,15 @@ describe("propagateMasks at half size (the shipped model, split export, real fra
       expect([full.masks[t].height, full.masks[t].width]).toEqual([frames[0].height, frames[0].width]);
       expect(full.masks[t].data).toEqual(bilinearUp(small.masks[t], 2).data);
     }
+  });
+
+  it("propagateStream at half size yields the masks of the chain at half size", async () => {
+    const chain = await propagateMasks(generator, frames, [{ index: 0, mask: key }], { downsample: 2 });
+    const streamed: Mask[] = [];
+    for await (const { mask } of propagateStream(generator, frames, key, { downsample: 2 }))
+      streamed.push(mask);
+    expect(streamed[0]).toBe(key);
+    expect(Math.max(...streamed.map((m, t) => maxAbsDiff(m.data, chain.masks[t].data)))).toBeLessThan(1e-5);
   });
 
   it("refuses a factor that does not divide the frames", async () => {
