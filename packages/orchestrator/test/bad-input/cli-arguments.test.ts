@@ -50,6 +50,18 @@ const cases: Array<[string, Argv, string, string]> = [
     "--adapt-steps",
   ],
   [
+    "eval --downsample abc",
+    (out) => ["eval", "--checkpoint", fx.model, "--dataset", fx.dataset, "--out", out, "--downsample", "abc"],
+    "INVALID_ARGUMENT",
+    "--downsample",
+  ],
+  [
+    "propagate --downsample 0",
+    (out) => ["propagate", fx.dataset, "-m", fx.model, "-o", out, "--downsample", "0"],
+    "INVALID_ARGUMENT",
+    "--downsample",
+  ],
+  [
     "adapt --steps -2",
     (out) => ["adapt", "--checkpoint", fx.model, "--dataset", fx.dataset, "--out", out, "--steps", "-2"],
     "INVALID_ARGUMENT",
