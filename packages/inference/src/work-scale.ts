@@ -1,9 +1,9 @@
 /**
  * Propagating at a fraction of the frames' resolution (`propagateMasks(..., { downsample: f })`):
  * the model runs on frames f times smaller per side and the masks come back at the frames' size.
- * The model's cost falls about f² (a 256 px stream runs the generator at 128 px); on real
- * laryngoscopy the model scores at least as well working at 128 px as at 256 px
- * (docs/real-data.md). The same two formulas as the trainer's evaluation/work_scale.py (shared
+ * The model's cost falls about f² (a 256 px stream runs the generator at 128 px: 78 against 25
+ * frames/s, docs/models.md "Half size"), for a Dice change on real laryngoscopy of -0.056 to
+ * +0.082 (docs/real-data.md, "Working at half size"). The same two formulas as the trainer's evaluation/work_scale.py (shared
  * vectors in work-scale.test.ts and tests/evaluation/test_eval_work_scale.py):
  *
  * - down: the f x f box average, y[i, j] = mean of x[f i + a, f j + b] over a, b in 0..f-1;

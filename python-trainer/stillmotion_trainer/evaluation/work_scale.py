@@ -2,8 +2,9 @@
 
 `propagate_masks(..., downsample=f)` runs the model on frames f times smaller per side and
 returns masks at the frames' own size: the model's cost falls about f² (a 256 px stream runs
-the generator at 128 px), and on real laryngoscopy the model scores at least as well working at
-128 px as at 256 px (docs/real-data.md). The same two formulas live in the inference library
+the generator at 128 px: 78 against 25 frames/s in onnxruntime, docs/models.md "Half size"), for
+a Dice change on real laryngoscopy of -0.056 to +0.082 (docs/real-data.md, "Working at half
+size"). The same two formulas live in the inference library
 (packages/inference/src/work-scale.ts; parity vectors in tests/evaluation/test_eval_work_scale.py
 and work-scale.test.ts):
 

@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .option(
       "--downsample <n>",
       "run the model on frames n times smaller per side (box average), masks brought back to the " +
-        "evaluation size (bilinear) and scored there; 2 at 256 px is about 4x faster (default 1)",
+        "evaluation size (bilinear) and scored there; 2 at 256 px is about 3x faster (default 1)",
       parseInteger("downsample", 1),
     )
     .option("--out <file>", "report file (default: <runDir>/eval.json)")

@@ -68,7 +68,7 @@ export function register(program: Command): void {
     .option(
       "--downsample <n>",
       "run the model on frames n times smaller per side, masks returned at the frames' size " +
-        "(2 at 256 px: about 4x faster, docs/real-data.md)",
+        "(2 at 256 px: about 3x the frames/s, a Dice trade measured in docs/real-data.md)",
       parseInteger("downsample", 1),
     )
     .option("--no-video", "skip the overlay mp4 (no ffmpeg needed)")
