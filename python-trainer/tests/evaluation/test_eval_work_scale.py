@@ -104,3 +104,12 @@ def test_bad_factors_are_named():
         propagate_masks(
             _CarryMask(), torch.rand(2, 3, 9, 12), {0: torch.zeros(1, 9, 12)}, downsample=2
         )
+
+
+def test_eval_options_name_a_bad_downsample():
+    from stillmotion_trainer.evaluation.evaluate import EvalOptions, EvaluationError
+
+    for bad in (0, 1.5, True):
+        with pytest.raises(EvaluationError, match="downsample: expected an integer >= 1"):
+            EvalOptions(downsample=bad).check()  # type: ignore[arg-type]
+    EvalOptions(downsample=2).check()
