@@ -36,7 +36,7 @@ from stillmotion_trainer.evaluation.propagation import (
     predict_next_frames,
     propagate_masks,
 )
-from stillmotion_trainer.evaluation.work_scale import box_down, check_downsample
+from stillmotion_trainer.evaluation.work_scale import box_down, check_downsample, check_factor
 from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.export.checkpoint_export import (
     checkpoint_preset,
@@ -108,10 +108,10 @@ class EvalOptions:
             problems.append(f"size: expected (height, width) >= 1, got {self.size}")
         if self.adapt_steps < 0:
             problems.append(f"adapt_steps: expected an integer >= 0, got {self.adapt_steps}")
-        if isinstance(self.downsample, bool) or not isinstance(self.downsample, int):
-            problems.append(f"downsample: expected an integer >= 1, got {self.downsample!r}")
-        elif self.downsample < 1:
-            problems.append(f"downsample: expected an integer >= 1, got {self.downsample}")
+        try:
+            check_factor(self.downsample)
+        except ValueError as err:
+            problems.append(str(err))
         if self.max_batch < 1:
             problems.append(f"max_batch: expected an integer >= 1, got {self.max_batch}")
         if not self.boundary_tolerance >= 0:

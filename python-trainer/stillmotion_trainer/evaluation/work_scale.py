@@ -21,10 +21,15 @@ import torch
 import torch.nn.functional as F
 
 
-def check_downsample(factor: int, height: int, width: int) -> None:
-    """Raise ValueError unless factor is an integer >= 1 dividing both sides."""
+def check_factor(factor: int) -> None:
+    """Raise ValueError unless factor is an integer >= 1 (bool refused)."""
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
         raise ValueError(f"downsample: expected an integer >= 1, got {factor!r}")
+
+
+def check_downsample(factor: int, height: int, width: int) -> None:
+    """Raise ValueError unless factor is an integer >= 1 dividing both sides."""
+    check_factor(factor)
     if height % factor or width % factor:
         raise ValueError(
             f"downsample: {factor} does not divide the frame size {height}x{width} "
