@@ -5,6 +5,8 @@
 export type { OnnxSession, SessionOptions, TensorData, ValueInfo } from "./backend/onnx.js";
 // low level: any ONNX model (e.g. a key-frame lesion detector) behind the same session defaults
 export { createOnnxSession, defaultSessionOptions } from "./backend/onnx.js";
+export type { CameraProfile, Pose } from "./camera-motion.js";
+export { cameraField, checkCameraProfile, mirror, readCameraProfile, samplePoses } from "./camera-motion.js";
 export { Code, InferenceError } from "./errors.js";
 export {
   produceAtomic,

@@ -54,7 +54,7 @@ function bilinear(src: Float64Array, h: number, w: number, outH: number, outW: n
 }
 
 /** A standard normal draw (Box-Muller). */
-function gaussian(next: () => number): number {
+export function gaussian(next: () => number): number {
   const u = 1 - next(); // (0, 1]
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * next());
 }

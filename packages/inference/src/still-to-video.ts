@@ -2,6 +2,8 @@
  * Fig. 5 of the method, still image -> video: t = 0 takes the still and a mask, every later step
  * feeds back the model's own predicted image and mask, for `steps` steps (METHOD.md, Inference).
  */
+
+import { type CameraProfile, cameraField, samplePoses } from "./camera-motion.js";
 import { Code, InferenceError, invalidArgument } from "./errors.js";
 import type { Generator, StepResult } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
@@ -17,7 +19,7 @@ export interface GenerateOptions {
    * Default "random".
    */
   initialMask?: "random" | "zeros";
-  /** Seed of the random initial mask; default 0 (so a run is reproducible). */
+  /** Seed of the random initial mask and of the camera's poses; default 0 (reproducible). */
   seed?: number;
   /**
    * For a model with the warp image head (`generator.hasImageField`): compose its fields and
@@ -30,6 +32,20 @@ export interface GenerateOptions {
    * kept in the frame). Default 1, the model's own motion.
    */
   strength?: number;
+  /**
+   * Residual scale rho, composed roll-outs only: each predicted step's residual (occlusions,
+   * lighting) times rho (default 1; 0 moves the still only). Summed over a clip the shipped
+   * model's residual is what shifts a real still's colours (docs/generation.md).
+   */
+  residualScale?: number;
+  /**
+   * Composed roll-outs only: every frame seen through a camera that moves like the real clips
+   * the profile was measured on (camera-motion.ts; poses drawn from `seed`). Frame 0 is the
+   * still; the model's next step is predicted from the unviewed scene.
+   */
+  camera?: CameraProfile;
+  /** With `camera`: its per-frame motion times this (default 1). */
+  cameraStrength?: number;
   /** Called after every step with (done, total). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -72,8 +88,18 @@ export async function generateFromStill(
         : `1: the strength scales composed fields (${generator.hasImageField ? "compose is off" : "this model has no warp image head"})`,
     );
   }
+  const residualScale = options.residualScale ?? 1;
+  if (!(Number.isFinite(residualScale) && residualScale >= 0) || (residualScale !== 1 && !composed)) {
+    throw invalidArgument("residualScale", residualScale, composed ? "a number >= 0" : "1 (compose is off)");
+  }
+  if (options.camera && !composed) {
+    throw invalidArgument("camera", "a profile", "no camera without a composed roll-out (compose is off)");
+  }
   checkImage("image", image, generator.channels);
   const { height: h, width: w } = image;
+  const poses = options.camera
+    ? samplePoses(options.camera, steps + 1, Math.min(h, w), options.seed ?? 0, options.cameraStrength ?? 1)
+    : undefined;
   let m: Mask;
   if (mask) {
     checkMask("mask", mask, h, w);
@@ -98,8 +124,13 @@ export async function generateFromStill(
     let next: StepResult;
     if (state !== undefined) {
       const { field, residual } = await generator.stepField(state.image, state.mask);
+      if (residualScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= residualScale;
       state = compose(state, scaleField(field, strength), residual);
-      next = { image: state.image, mask: state.mask };
+      // the camera's view of the scene: the still sampled once more, at camera + scene map
+      const seen = poses
+        ? compose(state, cameraField(poses[t + 1], h, w), new Float32Array(residual.length))
+        : state;
+      next = { image: seen.image, mask: seen.mask };
     } else {
       next = await generationStep(generator, frames[t], masks[t]);
     }

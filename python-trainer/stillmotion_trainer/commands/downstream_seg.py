@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (0,1,2)")
     p.add_argument("--compose", action="store_true", help="clips with composed fields")
     p.add_argument("--strength", type=float, default=1.0, help="with --compose: motion strength")
+    p.add_argument("--residual", type=float, default=1.0, help="with --compose: residual scale")
+    p.add_argument("--camera", help="with --compose: a camera profile the clips are seen through")
+    p.add_argument("--camera-strength", type=float, default=1.0, help="with --camera: its motion x")
     p.add_argument("--out", help="write the report as JSON here")
 
 
@@ -35,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
         report = downstream_segmentation(
             args.generator, args.stills, size=args.size, frames=args.frames,
             test_every=args.test_every, steps=args.steps, batch=args.batch, seeds=seeds,
-            compose=args.compose, strength=args.strength,
+            compose=args.compose, strength=args.strength, residual=args.residual,
+            camera=args.camera,
+            camera_strength=args.camera_strength,
         )  # fmt: skip
     except ValueError as e:
         print(json.dumps({"ok": False, "code": "INVALID_ARGUMENT", "error": str(e)}))

@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--real-folder",
         help="real sequences in the realdata layout (<seq>/frames, <seq>/frame_map.csv): their "
-        "consecutive SSIM and Farneback motion in pixels, by video-frame gap",
+        "consecutive SSIM and Farneback motion in pixels, by video-frame gap, and the identity "
+        "numbers of their own windows of --frames frames",
     )
     p.add_argument("--limit", type=int, help="only the first N stills (sorted by id)")
     p.add_argument("--out", help="write the full report (per clip) as JSON here")
@@ -37,6 +38,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="keep every n-th of frames x n model steps (as generate --stride; default 1)",
     )  # fmt: skip
 
+    p.add_argument(
+        "--residual", type=float, default=1.0,
+        help="with --compose: the learned residual (occlusions, lighting) times this; 0 moves "
+        "the still only (default 1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--camera",
+        help="with --compose: a camera profile (camera-profile's JSON); every frame is seen "
+        "through a camera moving like the real clips it was measured on",
+    )
+    p.add_argument(
+        "--camera-strength", type=float, default=1.0,
+        help="with --camera: the camera's per-frame motion times this (default 1)",
+    )  # fmt: skip
+
 
 def run(args: argparse.Namespace) -> int:
     import json
@@ -48,15 +64,21 @@ def run(args: argparse.Namespace) -> int:
         report = generation_quality(
             args.checkpoint, args.stills, frames=args.frames, size=args.size, real=args.real,
             limit=args.limit, compose=args.compose, strength=args.strength, stride=args.stride,
+            residual=args.residual, camera=args.camera,
+            camera_strength=args.camera_strength,
         )  # fmt: skip
     except (StillMotionError, FileNotFoundError, OSError) as e:
         code = getattr(e, "code", "NOT_FOUND")
         print(json.dumps({"ok": False, "code": code, "error": str(e)}))
         return 2
     if args.real_folder:
-        from stillmotion_trainer.evaluation.generation_quality import real_ssim_by_gap
+        from stillmotion_trainer.evaluation.generation_quality import (
+            real_clip_identity,
+            real_ssim_by_gap,
+        )
 
         report["real_by_gap"] = real_ssim_by_gap(args.real_folder, args.size)
+        report["real_identity"] = real_clip_identity(args.real_folder, args.size, args.frames)
     if args.out:
         from stillmotion_trainer.fs_atomic import atomic_write_text
 

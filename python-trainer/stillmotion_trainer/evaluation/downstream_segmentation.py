@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from stillmotion_trainer.evaluation.generation_quality import (
     GenerationQualityError,
+    composed_options,
     load_still,
     roll_out,
     roll_out_composed,
@@ -96,13 +97,19 @@ def downstream_segmentation(
     seeds: Sequence[int] = (0, 1, 2),
     compose: bool = False,
     strength: float = 1.0,
+    residual: float = 1.0,
+    camera: Optional[str | Path] = None,
+    camera_strength: float = 1.0,
 ) -> dict[str, Any]:
     """Dice on held-out stills of (a) stills only and (b) stills + generated clips, per seed.
-    compose / strength: the clips' roll-out (generation_quality.roll_out_composed)."""
+    compose / strength / residual / camera (a camera profile's path) / camera_strength: the
+    clips' roll-out (generation_quality.roll_out_composed; clip i's camera poses drawn from seed
+    i)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
     started = time.perf_counter()
+    options = composed_options(compose, strength, residual, camera, camera_strength)
     model, cfg, _ = load_generator_from_checkpoint(str(generator))
     chosen = find_stills(Path(stills))
     loaded = [load_still(img, msk, cfg.channels, size) for _, img, msk in chosen]
@@ -114,7 +121,7 @@ def downstream_segmentation(
     clip_x, clip_y = [], []
     for i in train:  # clips of the training stills only: the held-out ones stay unseen
         if compose:
-            clip = roll_out_composed(model, *loaded[i], frames, strength)
+            clip = roll_out_composed(model, *loaded[i], frames, options, seed=i)
         else:
             clip = roll_out(model, *loaded[i], frames)
         clip_x.append(clip.frames[1:])
@@ -138,6 +145,8 @@ def downstream_segmentation(
         "generated_frames": len(gen_x) - len(still_x),
         "recipe": {
             "size": size, "steps": steps, "batch": batch, "compose": compose, "strength": strength,
+            "residual": residual, "camera": None if camera is None else str(camera),
+            "camera_strength": camera_strength,
         },  # fmt: skip
         "runs": runs,
         "a_mean": a_mean,

@@ -34,7 +34,7 @@ import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -44,6 +44,9 @@ from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.evaluation.baselines import flow_masks
 from stillmotion_trainer.metrics.dice import dice
 from stillmotion_trainer.metrics.ssim import ssim
+
+if TYPE_CHECKING:
+    from stillmotion_trainer.models.still_to_video import ComposedRollout
 
 COLOUR_DRIFT_MAX = 0.03  # issue 17's targets, 0-1 scale
 SHARPNESS_RATIO_MIN = 0.7
@@ -151,29 +154,79 @@ def roll_out(model: nn.Module, image: np.ndarray, mask: np.ndarray, steps: int) 
 
 @torch.no_grad()
 def roll_out_composed(
-    model: nn.Module, image: np.ndarray, mask: np.ndarray, steps: int, strength: float = 1.0
+    model: nn.Module,
+    image: np.ndarray,
+    mask: np.ndarray,
+    steps: int,
+    options: "ComposedRollout | None" = None,
+    seed: int = 0,
 ) -> Rollout:
     """The warp image head rolled out with its fields composed (models/still_to_video.py, what
     `stillmotion generate` runs for such a model): frame t is the still sampled once, at the
     composed map, instead of frame t-1 resampled. `fields` are the per-step fields v_t.
-    GenerationQualityError for a model without the head."""
+    options: motion strength, residual scale and camera (still_to_video.ComposedRollout); with a
+    camera each frame is seen through a camera walking with its profile's statistics
+    (models/camera_motion.py, poses drawn from `seed`; `fields` is then None: the frame's map is
+    the camera's and the scene's together). GenerationQualityError for a model without the
+    head or a bad option."""
+    from stillmotion_trainer.models import camera_motion
     from stillmotion_trainer.models import still_to_video as s2v
 
+    opts = options or s2v.ComposedRollout()
     try:
         s2v.warp_branch(model)
+        opts.validate()
     except s2v.StillToVideoError as err:
         raise GenerationQualityError(f"compose: {err}") from err
     state = s2v.start(
         torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
         torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None],
     )
+    h, w = image.shape[-2:]
+    poses = None
+    if opts.camera is not None:
+        rng = np.random.default_rng(seed)
+        poses = camera_motion.sample_poses(
+            opts.camera, steps + 1, min(h, w), rng, opts.camera_strength
+        )
     frames, masks, fields = [image], [mask], []
-    for _ in range(steps):
-        state = s2v.composed_step(model, state, strength)
+    for t in range(1, steps + 1):
+        state = s2v.composed_step(model, state, opts.strength, opts.residual)
         fields.append(state.step[0].numpy())
-        frames.append(state.image[0].numpy())
-        masks.append(state.mask[0].numpy())
-    return Rollout(np.stack(frames), np.stack(masks), np.stack(fields))
+        seen = state
+        if poses is not None:
+            seen = s2v.view(state, camera_motion.camera_field(poses[t], h, w))
+        frames.append(seen.image[0].numpy())
+        masks.append(seen.mask[0].numpy())
+    return Rollout(
+        np.stack(frames), np.stack(masks), None if poses is not None else np.stack(fields)
+    )
+
+
+def composed_options(
+    compose: bool,
+    strength: float = 1.0,
+    residual: float = 1.0,
+    camera: Optional[str | Path] = None,
+    camera_strength: float = 1.0,
+) -> "ComposedRollout":
+    """still_to_video.ComposedRollout from command-line values (the camera a profile's path);
+    GenerationQualityError naming the option or the profile's file, or any of them changed
+    from its default without `compose` (they only apply to a composed roll-out)."""
+    from stillmotion_trainer.models.camera_motion import CameraProfileError, load_profile
+    from stillmotion_trainer.models.still_to_video import ComposedRollout, StillToVideoError
+
+    try:
+        profile = None if camera is None else load_profile(camera)
+        options = ComposedRollout(strength, residual, profile, camera_strength).validate()
+    except (CameraProfileError, StillToVideoError) as err:
+        raise GenerationQualityError(str(err)) from err
+    if not compose and options != ComposedRollout():
+        raise GenerationQualityError(
+            f"strength {strength}, residual {residual}, camera {camera}, camera strength "
+            f"{camera_strength}: only with compose (a composed roll-out)"
+        )
+    return options
 
 
 def every_nth(clip: Rollout, n: int) -> Rollout:
@@ -264,21 +317,10 @@ def real_ssim_by_gap(folder: str | Path, size: int, channels: int = 3) -> dict[s
     `<seq>/frame_map.csv`, whose `original_file` numbers the video frame), grouped by how many
     video frames apart the pair is: a sub-sampled clip's neighbours (vocalfolds: 1-20 video
     frames apart) move more than the frames of a 25-30 fps video."""
-    import csv
-    import re
-
     by_gap: dict[int, list[float]] = {}
     px_by_gap: dict[int, list[float]] = {}
     for seq in sorted(p for p in Path(folder).iterdir() if (p / "frame_map.csv").is_file()):
-        with (seq / "frame_map.csv").open(newline="") as f:
-            # original names are the video frame number, some with a suffix ("0001_l.png")
-            rows = sorted(
-                (
-                    int(r["index"]),
-                    int(re.match(r"\d+", r["original_file"]).group()),  # type: ignore[union-attr]
-                )
-                for r in csv.DictReader(f)
-            )
+        rows = read_frame_map(seq)
         prev: Optional[tuple[int, np.ndarray]] = None
         for index, number in rows:
             cur = _read_frame(seq / "frames" / f"{index:06d}.jpg", channels, size)
@@ -300,6 +342,66 @@ def real_ssim_by_gap(folder: str | Path, size: int, channels: int = 3) -> dict[s
             }
             for g, v in sorted(by_gap.items())
         },
+    }
+
+
+def read_frame_map(seq: Path) -> list[tuple[int, int]]:
+    """(frame index, video frame number) of a realdata sequence's `frame_map.csv`, sorted; the
+    original file names number the video frame, some with a suffix ("0001_l.png")."""
+    import csv
+    import re
+
+    with (seq / "frame_map.csv").open(newline="") as f:
+        rows = []
+        for r in csv.DictReader(f):
+            number = re.match(r"\d+", r["original_file"])
+            if number is None:
+                raise GenerationQualityError(
+                    f"{seq / 'frame_map.csv'}: original_file {r['original_file']!r} does not "
+                    "start with the video frame number"
+                )
+            rows.append((int(r["index"]), int(number.group())))
+    return sorted(rows)
+
+
+def real_clip_identity(
+    folder: str | Path, size: int, frames: int = 16, every: int = 8, channels: int = 3
+) -> dict[str, Any]:
+    """What real video does to the identity numbers: for windows of frames + 1 neighbouring
+    frames of each sequence in the realdata layout (a window starting every `every` frames),
+    colour drift and sharpness ratio of the window's last frame against its first, and the mask
+    area ratio where both frames have a mask (`<seq>/masks/<index>.png`). Real clips are the
+    yardstick for the targets a generated clip of `frames` steps is held to."""
+    from PIL import Image
+
+    drift, sharp, area = [], [], []
+    for seq in sorted(p for p in Path(folder).iterdir() if (p / "frames").is_dir()):
+        paths = sorted((seq / "frames").glob("*.jpg"))
+        for start in range(0, len(paths) - frames, every):
+            first, last = paths[start], paths[start + frames]
+            a, b = _read_frame(first, channels, size), _read_frame(last, channels, size)
+            d = colour_drift(a, b)
+            drift.append(max(max(d["mean"]), max(d["std"])))
+            sharp.append(sharpness_ratio(a, b))
+            masks = [seq / "masks" / f"{p.stem}.png" for p in (first, last)]
+            if all(m.is_file() for m in masks):
+                m0, m1 = (
+                    (np.asarray(Image.open(m).convert("L").resize((size, size))) >= 128)[None]
+                    for m in masks
+                )
+                area.append(area_ratio(m0.astype(np.float32), m1.astype(np.float32)))
+    lo, hi = AREA_RATIO_RANGE
+    finite = [a for a in area if np.isfinite(a)]
+    return {
+        "windows": len(drift),
+        "frames": frames,
+        "colour_drift_max": distribution(drift),
+        "colour_drift_ok": sum(d <= COLOUR_DRIFT_MAX for d in drift),
+        "sharpness_ratio": distribution(sharp),
+        "sharpness_ok": sum(v >= SHARPNESS_RATIO_MIN for v in sharp),
+        "area_ratio": distribution(finite) if finite else None,
+        "area_windows": len(finite),
+        "area_ok": sum(lo <= a <= hi for a in finite),
     }
 
 
@@ -350,22 +452,25 @@ def generation_quality(
     compose: bool = False,
     strength: float = 1.0,
     stride: int = 1,
+    residual: float = 1.0,
+    camera: Optional[str | Path] = None,
+    camera_strength: float = 1.0,
 ) -> dict[str, Any]:
     """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
     the consecutive-frame SSIM of that dataset's real clips at the same size. compose: roll out
     with `roll_out_composed` (warp image head only) instead of `roll_out`, each step's field
     scaled by `strength`; stride: keep every stride-th of frames * stride model steps (as
-    `stillmotion generate --stride`)."""
+    `stillmotion generate --stride`); residual: the learned residual's scale; camera: a camera
+    profile (models/camera_motion.py) the composed frames are seen through, its motion times
+    `camera_strength`, clip i's poses drawn from seed i (`composed_options`)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
     if frames < 1 or size < 16:
         raise GenerationQualityError(f"frames >= 1 and size >= 16, got {frames} and {size}")
-    if stride < 1 or not strength > 0 or (strength != 1.0 and not compose):
-        raise GenerationQualityError(
-            f"stride >= 1 and strength > 0 (strength only with compose), got stride {stride}, "
-            f"strength {strength}, compose {compose}"
-        )
+    if stride < 1:
+        raise GenerationQualityError(f"stride: expected an integer >= 1, got {stride}")
+    options = composed_options(compose, strength, residual, camera, camera_strength)
     root = Path(stills)
     if not (root / "images").is_dir():
         raise GenerationQualityError(f"{root}: expected a folder with images/ and masks/")
@@ -374,10 +479,10 @@ def generation_quality(
     sources = read_index(root)
     chosen = find_stills(root)[:limit] if limit else find_stills(root)
     clips = []
-    for still_id, image_path, mask_path in chosen:
+    for i, (still_id, image_path, mask_path) in enumerate(chosen):
         image, mask = load_still(image_path, mask_path, cfg.channels, size)
         if compose:
-            rollout = roll_out_composed(model, image, mask, frames * stride, strength)
+            rollout = roll_out_composed(model, image, mask, frames * stride, options, seed=i)
         else:
             rollout = roll_out(model, image, mask, frames * stride)
         rollout = every_nth(rollout, stride)
@@ -397,6 +502,9 @@ def generation_quality(
         "composed": compose,
         "strength": strength,
         "stride": stride,
+        "residual": residual,
+        "camera": None if camera is None else str(camera),
+        "camera_strength": camera_strength,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,

@@ -9,7 +9,8 @@ the current frame, but the frame itself is the still sampled once, at the compos
     (u_t, r_t) = motion of the image branch at (I_t, M_t)   (models/image_warp.ImageWarpBranch)
     v_t(p)     = clamp(p + k u_t(p), frame) - p             k the motion strength (default 1)
     Phi_0 = 0,  Phi_{t+1}(p) = v_t(p) + Phi_t(p + v_t(p))   the composed field, pixels
-    R_0 = 0,    R_{t+1}(p)   = R_t(p + v_t(p)) + r_t(p)     the residuals carried along
+    R_0 = 0,    R_{t+1}(p)   = R_t(p + v_t(p)) + rho r_t(p) the residuals carried along, rho
+                                                            the residual scale (default 1)
     I_{t+1} = clamp(sample(I_0, p + Phi_{t+1}) + R_{t+1}, 0, 1)
     M_{t+1} = clamp(warp(M_0, Phi_{t+1}), 0, 1)
 
@@ -20,16 +21,21 @@ outside. Frame and mask are the still and its mask moved by the same map: they c
 
 The motion strength k scales each predicted step (an extrapolation of the model's motion, not
 something it was trained on); `stride` in generate keeps every n-th frame instead. Both are the
-"motion strength" options of `stillmotion generate`.
+"motion strength" options of `stillmotion generate`. The residual scale rho scales the learned
+residual (occlusions, lighting): summed over 16 steps it is what moves a real still's colour
+statistics (docs/generation.md, "Where the drift comes from"); rho = 0 moves the still only.
+A camera (models/camera_motion.py) views every frame of the roll-out (`view`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 from torch import nn
 
+from stillmotion_trainer.models.camera_motion import CameraProfile
 from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
 from stillmotion_trainer.models.warp import pixel_grid, warp
@@ -37,6 +43,28 @@ from stillmotion_trainer.models.warp import pixel_grid, warp
 
 class StillToVideoError(ValueError):
     """A model or option the composed roll-out cannot use; the message says what was given."""
+
+
+@dataclass(frozen=True)
+class ComposedRollout:
+    """How a composed roll-out runs: the motion strength k (> 0), the residual scale rho (>= 0),
+    and an optional camera (its profile and the strength of its motion, >= 0)."""
+
+    strength: float = 1.0
+    residual: float = 1.0
+    camera: Optional[CameraProfile] = None
+    camera_strength: float = 1.0
+
+    def validate(self) -> "ComposedRollout":
+        for name, low, strict in (
+            ("strength", 0.0, True), ("residual", 0.0, False), ("camera_strength", 0.0, False),
+        ):  # fmt: skip
+            v = getattr(self, name)
+            if not (v > low if strict else v >= low):
+                raise StillToVideoError(
+                    f"{name}: expected a number {'>' if strict else '>='} {low:g}, got {v}"
+                )
+        return self
 
 
 @dataclass(frozen=True)
@@ -83,6 +111,14 @@ def compose(state: ComposedState, u: torch.Tensor, r: torch.Tensor) -> ComposedS
     return ComposedState(state.still, state.still_mask, field, residual, image, mask, u)
 
 
+def view(state: ComposedState, camera: torch.Tensor) -> ComposedState:
+    """The state seen through a camera field (B, 2, H, W) in pixels, sources inside the frame
+    (models/camera_motion.camera_field): compose(state, camera, 0), i.e. the still and the
+    carried residual sampled once at p + camera(p) + Phi_t(p + camera(p)) and the mask moved by
+    the same map. Only for output: the scene's next step is predicted from the unviewed state."""
+    return compose(state, camera, torch.zeros_like(state.residual))
+
+
 def warp_branch(model: nn.Module) -> ImageWarpBranch:
     """The model's warp image branch; StillToVideoError for a model without one."""
     if isinstance(model, NextFrameGenerator) and isinstance(model.image_model, ImageWarpBranch):
@@ -95,10 +131,11 @@ def warp_branch(model: nn.Module) -> ImageWarpBranch:
 
 
 @torch.no_grad()
-def composed_step(model: nn.Module, state: ComposedState, strength: float = 1.0) -> ComposedState:
-    """One composed Fig. 5 step: the branch's (u_t, r_t) at (I_t, M_t), scaled by `strength`
-    (> 0), then `compose`."""
-    if not strength > 0:
-        raise StillToVideoError(f"strength: expected a number > 0, got {strength}")
+def composed_step(
+    model: nn.Module, state: ComposedState, strength: float = 1.0, residual: float = 1.0
+) -> ComposedState:
+    """One composed Fig. 5 step: the branch's (u_t, r_t) at (I_t, M_t), u_t scaled by
+    `strength` (> 0) and r_t by `residual` (>= 0), then `compose`."""
+    ComposedRollout(strength, residual).validate()
     u, r = warp_branch(model).motion(state.image, state.mask)
-    return compose(state, scale_field(u, strength), r)
+    return compose(state, scale_field(u, strength), residual * r if residual != 1.0 else r)

@@ -230,3 +230,36 @@ def test_real_ssim_by_gap_groups_pairs_by_video_frames_apart(tmp_path):
     assert sorted(report["by_gap"]) == ["1", "3"]
     assert report["by_gap"]["1"]["pairs"] == 1
     assert 0.5 < report["by_gap"]["1"]["motion_px"]["median"] < 1.5  # the 1 px roll
+
+
+def test_real_clip_identity_scores_each_windows_last_frame_against_its_first(tmp_path):
+    seq = tmp_path / "seq1"
+    (seq / "frames").mkdir(parents=True)
+    (seq / "masks").mkdir()
+    base = _textured(48, 48, seed=6)
+    for i in range(6):  # frames 0..5; the last is darker by 0.1 and its lesion twice as wide
+        frame = (base - (0.1 if i == 5 else 0.0)).clip(0, 1).transpose(1, 2, 0)
+        Image.fromarray(np.rint(frame * 255).astype(np.uint8)).save(
+            seq / "frames" / f"{i:06d}.jpg", quality=100
+        )
+        mask = np.zeros((48, 48), np.uint8)
+        mask[10:20, 10 : (30 if i == 5 else 20)] = 255
+        Image.fromarray(mask).save(seq / "masks" / f"{i:06d}.png")
+    report = gq.real_clip_identity(tmp_path, 48, frames=4, every=1)
+    assert report["windows"] == 2  # windows 0..4 and 1..5
+    drift = report["colour_drift_max"]
+    assert drift["min"] < 0.01 and drift["max"] == pytest.approx(0.1, abs=0.02)
+    assert report["colour_drift_ok"] == 1
+    assert report["area_ratio"]["min"] == pytest.approx(1.0)
+    assert report["area_ratio"]["max"] == pytest.approx(2.0)
+    assert report["area_ok"] == 1
+
+
+def test_composed_options_are_refused_without_compose_and_name_the_profile(tmp_path):
+    assert gq.composed_options(False) == gq.composed_options(True)
+    with pytest.raises(gq.GenerationQualityError, match="residual 0.5.*only with compose"):
+        gq.composed_options(False, residual=0.5)
+    with pytest.raises(gq.GenerationQualityError, match="camera_strength: expected"):
+        gq.composed_options(True, camera_strength=-1)
+    with pytest.raises(gq.GenerationQualityError, match="nowhere.json: cannot read"):
+        gq.composed_options(True, camera=tmp_path / "nowhere.json")

@@ -8,6 +8,7 @@ import torch
 
 from stillmotion_trainer.models import build_generator, generator_config
 from stillmotion_trainer.models import still_to_video as s2v
+from stillmotion_trainer.models.image_warp import sample_image
 
 WARP = dict(next_frame_input=True, mask_head="warp", mask_refine=True, image_head="warp")
 
@@ -78,6 +79,27 @@ def test_an_untrained_head_keeps_the_still():
         state = s2v.composed_step(model, state, strength=2.0)
     assert (state.image - still).abs().max() < 1e-5
     assert (state.mask - mask).abs().max() < 1e-5
+
+
+def test_the_residual_scale_multiplies_each_steps_residual():
+    torch.manual_seed(0)
+    model = build_generator(generator_config("tiny", **WARP)).eval()
+    with torch.no_grad():  # a non-zero field and residual
+        for p in model.image_model.net.head.parameters():
+            p.normal_(0.0, 0.3)
+    still, mask = torch.rand(1, 3, 20, 28), (torch.rand(1, 1, 20, 28) > 0.5).float()
+    full = s2v.composed_step(model, s2v.start(still, mask))
+    half = s2v.composed_step(model, s2v.start(still, mask), residual=0.5)
+    none = s2v.composed_step(model, s2v.start(still, mask), residual=0.0)
+    assert float(full.residual.abs().max()) > 1e-3
+    assert torch.allclose(half.residual, 0.5 * full.residual, atol=1e-7)
+    assert torch.equal(none.residual, torch.zeros_like(still))
+    # residual 0: the frame is the still sampled at the composed map, nothing added
+    moved = sample_image(still, none.field).clamp(0, 1)
+    assert torch.allclose(none.image, moved, atol=1e-6)
+    assert torch.equal(none.field, full.field)
+    with pytest.raises(s2v.StillToVideoError, match=r"residual: expected a number >= 0, got -1"):
+        s2v.composed_step(model, s2v.start(still, mask), residual=-1.0)
 
 
 def test_export_outputs_the_field_and_residual_of_the_same_run(tmp_path):

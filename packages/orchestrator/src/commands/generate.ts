@@ -34,6 +34,9 @@ export interface GenerateCommandOptions {
   stride?: number;
   strength?: number;
   compose?: boolean;
+  residual?: number;
+  camera?: string;
+  cameraStrength?: number;
   overwrite?: boolean;
 }
 
@@ -53,6 +56,9 @@ export async function generate(input: string, options: GenerateCommandOptions) {
         strength: options.strength,
         // commander's --no-compose makes compose true by default: only false is a choice here
         compose: options.compose === false ? false : undefined,
+        residualScale: options.residual,
+        camera: options.camera ? resolve(options.camera) : undefined,
+        cameraStrength: options.cameraStrength,
         // --size is the longer side, the still's aspect kept; --square forces size x size
         ...(options.square ? { width: options.size, height: options.size } : { size: options.size }),
         onProgress: (done, total, id) => bar.update(done, total, id),
@@ -91,10 +97,24 @@ export function register(program: Command): void {
       "--no-compose",
       "warp-image-head model: resample the previous frame at each step instead of the still once per frame",
     )
+    .option(
+      "--residual <k>",
+      "warp-image-head model: each predicted step's residual (occlusions, lighting) times k; 0 moves the still only (default 1)",
+      numberOption("--residual", 0, 4),
+    )
+    .option(
+      "--camera <profile>",
+      "composed roll-outs: see every frame through a camera moving like real clips (a camera profile JSON, e.g. models/camera-laryngoscopy.json)",
+    )
+    .option(
+      "--camera-strength <k>",
+      "with --camera: the camera's per-frame motion times k (default 1)",
+      numberOption("--camera-strength", 0, 4),
+    )
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(
       "after",
-      "\nWrites clips/<id>/ (PNG frames and masks, preview.webp, contact-sheet.png, metrics.json), metrics.json\nfor all clips (colour drift, sharpness, consecutive SSIM, mask area ratio; docs/generation.md) and dataset/.\n\nExamples:\n  $ stillmotion generate stills/ -m runs/a/export/generator.onnx -o out/gen --steps 16 --size 128\n  $ stillmotion generate stills/ -m models/real-still-to-video.onnx -o out/gen --size 128 --stride 2\n  $ stillmotion generate data/kvasir -m model.onnx -o out/kvasir-videos",
+      "\nWrites clips/<id>/ (PNG frames and masks, preview.webp, contact-sheet.png, metrics.json), metrics.json\nfor all clips (colour drift, sharpness, consecutive SSIM, mask area ratio; docs/generation.md) and dataset/.\n\nExamples:\n  $ stillmotion generate stills/ -m runs/a/export/generator.onnx -o out/gen --steps 16 --size 128\n  $ stillmotion generate stills/ -m models/real-still-to-video.onnx -o out/gen --size 128 --stride 2\n  $ stillmotion generate stills/ -m models/real-still-to-video.onnx -o out/gen --size 128 --residual 0 --camera models/camera-laryngoscopy.json --camera-strength 0.5\n  $ stillmotion generate data/kvasir -m model.onnx -o out/kvasir-videos",
     )
     .action(async (input: string, opts: GenerateCommandOptions) => {
       const result = await generate(input, opts);

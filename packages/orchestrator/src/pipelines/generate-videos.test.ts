@@ -66,6 +66,32 @@ describe("generateVideos", () => {
     expect(existsSync(join(out, "dataset", "manifest.json"))).toBe(true);
   });
 
+  it("sees the clips through a camera profile: the clip moves, the lesion keeps its area", async () => {
+    const out = join(dir, "out-camera");
+    const stills = [
+      { id: "s0", image: join(dir, "stills/images/s0.png"), mask: join(dir, "stills/masks/s0.png") },
+    ];
+    const camera = resolve(import.meta.dirname, "../../../../models/camera-laryngoscopy.json");
+    const base = { model: MODEL, stills, steps: 4, size: 48 };
+    const plain = await generateVideos({ ...base, outDir: join(dir, "out-plain") });
+    const result = await generateVideos({ ...base, outDir: out, camera });
+    const ssim = (r: typeof result) => r.clips[0].quality.consecutiveSsim;
+    // the camera moves the view (lower consecutive SSIM than the model's own motion) ...
+    expect(Math.max(...ssim(result))).toBeLessThan(Math.min(...ssim(plain)));
+    // ... and the mask goes with it
+    expect(result.clips[0].quality.areaRatio).toBeGreaterThan(0.6);
+    expect(result.clips[0].quality.areaRatio).toBeLessThan(1.6);
+    const all = JSON.parse(readFileSync(result.metrics, "utf8"));
+    expect(all).toMatchObject({ camera, cameraStrength: 1, composed: true });
+    // a broken profile is named before anything is written
+    const bad = join(dir, "bad-camera.json");
+    writeFileSync(bad, JSON.stringify({ shift_std: 2, log_zoom_std: 0, rotation_std: 0 }));
+    await expect(generateVideos({ ...base, outDir: join(dir, "out-bad"), camera: bad })).rejects.toThrow(
+      /bad-camera\.json: shift_std: expected a number in \[0, 1\)/,
+    );
+    expect(existsSync(join(dir, "out-bad", "metrics.json"))).toBe(false);
+  });
+
   it("refuses size together with width and height", async () => {
     await expect(
       generateVideos({ model: MODEL, stills: [], outDir: join(dir, "bad"), size: 32, width: 32, height: 32 }),

@@ -1,0 +1,229 @@
+/**
+ * camera-motion.ts: the view's field on the vectors shared with the trainer
+ * (python-trainer/tests/models/test_model_camera_motion.py) and against its formula in complex
+ * numbers, the walk's per-frame spread, profile validation naming the file and field, and a
+ * roll-out of the shipped real-still-to-video model through onnxruntime seen through the camera.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type CameraProfile,
+  cameraField,
+  checkCameraProfile,
+  mirror,
+  readCameraProfile,
+  samplePoses,
+} from "./camera-motion.js";
+import { Code } from "./errors.js";
+import { type Generator, loadGenerator } from "./generator.js";
+import type { FloatImage, Mask } from "./image-types.js";
+import { generateFromStill } from "./still-to-video.js";
+import { compose, startComposed } from "./still-to-video-compose.js";
+
+const SHARED_FIELD = [
+  [
+    [0.849562, 0.736363, 0.623164, -0.509965],
+    [0.669799, 0.5566, 0.4434, -0.330201],
+    [0.490035, 0.376836, 0.263637, -0.150438],
+  ],
+  [
+    [0.406446, 0.226683, 0.046919, 0.132844],
+    [-0.519645, -0.339882, -0.160118, 0.019645],
+    [-0.632844, -0.453081, -0.273317, -0.093554],
+  ],
+];
+
+/** Reflect x about 0 and n - 1 until it lies in [0, n - 1] (the definition, step by step). */
+function fold(x: number, n: number): number {
+  let y = x;
+  while (y < 0 || y > n - 1) y = y < 0 ? -y : 2 * (n - 1) - y;
+  return y;
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array) =>
+  a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+const PROFILE: CameraProfile = {
+  shift_std: 0.05,
+  log_zoom_std: 0.06,
+  rotation_std: 0.04,
+  revert: 0.8,
+  rest_zoom: 1.1,
+};
+
+describe("cameraField", () => {
+  it("matches the shared vectors", () => {
+    const f = cameraField([0.5, -0.25, 0.1, 0.2], 3, 4);
+    expect(Math.max(...Array.from(f.data, (v, i) => Math.abs(v - SHARED_FIELD.flat(2)[i])))).toBeLessThan(
+      1e-5,
+    );
+  });
+
+  it("mirror folds like reflecting about 0 and n - 1 step by step", () => {
+    for (let x = -20; x <= 25; x += 0.25) expect(mirror(x, 6)).toBeCloseTo(fold(x, 6), 12);
+    expect(mirror(3.5, 1)).toBe(0);
+  });
+
+  it("is the similarity map q = c + d + exp(-s) e^{ia} (p - c), mirrored into the frame", () => {
+    const [h, w] = [9, 13];
+    const [dx, dy, s, a] = [1.25, -0.5, -0.3, -0.15]; // zoomed out: a border of mirrored pixels
+    const f = cameraField([dx, dy, s, a], h, w);
+    const [cx, cy] = [(w - 1) / 2, (h - 1) / 2];
+    const k = Math.exp(-s);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        // complex product (k cos a + i k sin a) (x - cx + i (y - cy))
+        const re = k * Math.cos(a) * (x - cx) - k * Math.sin(a) * (y - cy);
+        const im = k * Math.sin(a) * (x - cx) + k * Math.cos(a) * (y - cy);
+        const qx = fold(cx + dx + re, w);
+        const qy = fold(cy + dy + im, h);
+        expect(f.data[y * w + x]).toBeCloseTo(qx - x, 5);
+        expect(f.data[h * w + y * w + x]).toBeCloseTo(qy - y, 5);
+      }
+    }
+  });
+});
+
+describe("samplePoses", () => {
+  it("starts at rest, keeps the profile's per-frame spread, returns to rest zoom", () => {
+    const poses = samplePoses(PROFILE, 40_000, 100, 3);
+    expect(poses[0]).toEqual([0, 0, 0, 0]);
+    const std = (j: number) => {
+      const d = poses.slice(1001).map((p, t) => p[j] - poses[1000 + t][j]);
+      const m = d.reduce((x, y) => x + y, 0) / d.length;
+      return Math.sqrt(d.reduce((x, y) => x + (y - m) ** 2, 0) / d.length);
+    };
+    expect(std(0) / 5).toBeCloseTo(1, 1);
+    expect(std(2) / 0.06).toBeCloseTo(1, 1);
+    expect(std(3) / 0.04).toBeCloseTo(1, 1);
+    const zoom = poses.slice(1000).reduce((x, p) => x + p[2], 0) / 39_000;
+    expect(zoom).toBeCloseTo(Math.log(1.1), 2);
+  });
+
+  it("is reproducible per seed; strength 0 glides to rest without noise", () => {
+    expect(samplePoses(PROFILE, 5, 64, 1)).toEqual(samplePoses(PROFILE, 5, 64, 1));
+    expect(samplePoses(PROFILE, 5, 64, 1)).not.toEqual(samplePoses(PROFILE, 5, 64, 2));
+    const still = samplePoses(PROFILE, 4, 64, 1, 0);
+    for (const [t, p] of still.entries()) expect(p[2]).toBeCloseTo(Math.log(1.1) * (1 - 0.8 ** t), 12);
+    expect(() => samplePoses(PROFILE, 4, 64, 1, -1)).toThrow(/camera strength/);
+  });
+});
+
+describe("camera profiles", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "stillmotion-camera-"));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("fills the defaults and names bad fields", () => {
+    expect(checkCameraProfile({ shift_std: 0.1, log_zoom_std: 0, rotation_std: 0 })).toMatchObject({
+      revert: 0.8,
+      rest_zoom: 1,
+    });
+    expect(() => checkCameraProfile({ ...PROFILE, revert: 1 })).toThrow(
+      /revert: expected a number in \[0, 1\)/,
+    );
+    expect(() => checkCameraProfile({ ...PROFILE, spin: 1 })).toThrow(/unknown fields \[spin\]/);
+    expect(() => checkCameraProfile([])).toThrow(/a JSON object/);
+  });
+
+  it("reads the shipped profile and names a broken file", async () => {
+    const shipped = await readCameraProfile(
+      resolve(import.meta.dirname, "../../../models/camera-laryngoscopy.json"),
+    );
+    expect(shipped.shift_std).toBeGreaterThan(0);
+    const bad = join(dir, "bad.json");
+    await writeFile(bad, "{");
+    await expect(readCameraProfile(bad)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, file: bad });
+    await expect(readCameraProfile(join(dir, "none.json"))).rejects.toMatchObject({ code: Code.NOT_FOUND });
+  });
+});
+
+describe("generateFromStill's camera and residual scale (shipped real-still-to-video.onnx)", () => {
+  let generator: Generator;
+  const [h, w] = [24, 40];
+  const still: FloatImage = {
+    data: Float32Array.from({ length: 3 * h * w }, (_, i) => 0.5 + 0.4 * Math.sin(i / 7) * Math.cos(i / 23)),
+    channels: 3,
+    height: h,
+    width: w,
+  };
+  const mask: Mask = {
+    data: Float32Array.from({ length: h * w }, (_, i) =>
+      Math.abs((i % w) - 20) < 6 && Math.abs(i / w - 12) < 5 ? 1 : 0,
+    ),
+    height: h,
+    width: w,
+  };
+
+  beforeAll(async () => {
+    generator = await loadGenerator(resolve(import.meta.dirname, "../../../models/real-still-to-video.onnx"));
+  }, 60_000);
+  afterAll(async () => {
+    await generator?.dispose();
+  });
+
+  it("without camera motion is the camera-less roll-out", async () => {
+    const plain = await generateFromStill(generator, still, mask, { steps: 3 });
+    const still0 = { ...PROFILE, rest_zoom: 1 }; // strength 0 and rest zoom 1: every pose is 0
+    const none = await generateFromStill(generator, still, mask, {
+      steps: 3,
+      camera: still0,
+      cameraStrength: 0,
+    });
+    for (let t = 0; t <= 3; t++) {
+      expect(maxDiff(none.frames[t].data, plain.frames[t].data)).toBeLessThan(1e-6);
+      expect(maxDiff(none.masks[t].data, plain.masks[t].data)).toBeLessThan(1e-6);
+    }
+  });
+
+  it("shows frame t as the unviewed scene's state seen through pose t's field", async () => {
+    const seen = await generateFromStill(generator, still, mask, { steps: 3, camera: PROFILE, seed: 4 });
+    const poses = samplePoses(PROFILE, 4, h, 4);
+    expect(seen.frames[0]).toBe(still);
+    let scene = startComposed(still, mask); // the model steps from the scene, not from the view
+    for (let t = 1; t <= 3; t++) {
+      const { field, residual } = await generator.stepField(scene.image, scene.mask);
+      scene = compose(scene, field, residual);
+      const view = compose(scene, cameraField(poses[t], h, w), new Float32Array(residual.length));
+      expect(maxDiff(seen.frames[t].data, view.image.data)).toBeLessThan(1e-6);
+      expect(maxDiff(seen.masks[t].data, view.mask.data)).toBeLessThan(1e-6);
+      expect(maxDiff(seen.frames[t].data, scene.image.data)).toBeGreaterThan(0.01); // it moved
+    }
+  });
+
+  it("scales each step's residual by residualScale (0: the still moved only)", async () => {
+    for (const rho of [0, 0.5]) {
+      const clip = await generateFromStill(generator, still, mask, { steps: 3, residualScale: rho });
+      let scene = startComposed(still, mask);
+      for (let t = 1; t <= 3; t++) {
+        const { field, residual } = await generator.stepField(scene.image, scene.mask);
+        scene = compose(
+          scene,
+          field,
+          residual.map((v) => rho * v),
+        );
+        expect(maxDiff(clip.frames[t].data, scene.image.data)).toBeLessThan(1e-6);
+      }
+      if (rho === 0) {
+        const moved = compose(startComposed(still, mask), scene.field, new Float32Array(still.data.length));
+        expect(maxDiff(clip.frames[3].data, moved.image.data)).toBeLessThan(1e-5);
+      }
+    }
+    await expect(generateFromStill(generator, still, mask, { residualScale: -1 })).rejects.toThrow(
+      /residualScale/,
+    );
+  });
+
+  it("is refused without a composed roll-out", async () => {
+    await expect(
+      generateFromStill(generator, still, mask, { compose: false, camera: PROFILE }),
+    ).rejects.toThrow(/camera/);
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * Camera motion for still -> video: the generated scene seen through a hand-held scope whose
+ * per-frame motion has the statistics of real clips (a camera profile, measured by
+ * `python -m stillmotion_trainer camera-profile`; docs/generation.md). Mirrors Python
+ * python-trainer/stillmotion_trainer/models/camera_motion.py (same formulas; the random stream
+ * is this package's seeded mulberry32, not NumPy's, so the same seed draws other poses):
+ *
+ *     pose_t = (dx, dy, s, a)    shift in pixels, log zoom, rotation (radians); pose_0 = 0
+ *     pose_{t+1} = rest + rho (pose_t - rest) + sigma * eps_t,   eps_t ~ N(0, I)
+ *     rest = (0, 0, log restZoom, 0),  sigma = k * stepStd * sqrt((1 + rho) / 2)
+ *     q(p) = c + d + exp(-s) R(a) (p - c),   field(p) = mirror(q(p)) - p
+ *
+ * stepStd is the real clips' per-frame standard deviation (shift as a fraction of the shorter
+ * side), which the walk keeps in its stationary state; rho < 1 brings the view back towards the
+ * still's framing. Frame t is the composed state viewed through field_t (`compose` with a zero
+ * residual): the still sampled once, the mask moved by the same map. `mirror` folds a coordinate
+ * into [0, n - 1] about the edge pixels (BORDER_REFLECT_101): where the view leaves the still,
+ * the still (and its mask) is mirrored instead of its edge pixels repeated into streaks.
+ */
+import { readFile } from "node:fs/promises";
+import { Code, InferenceError, invalidArgument } from "./errors.js";
+import { gaussian, mulberry32 } from "./random-mask.js";
+import type { Field } from "./still-to-video-compose.js";
+
+/** A camera profile (the JSON `camera-profile` writes, snake_case as there). */
+export interface CameraProfile {
+  /** Per-frame shift std, each of x and y, as a fraction of the frame's shorter side. */
+  shift_std: number;
+  /** Per-frame std of the change of log zoom. */
+  log_zoom_std: number;
+  /** Per-frame std of the change of the angle, radians. */
+  rotation_std: number;
+  /** rho in [0, 1): how strongly the view returns to rest. */
+  revert: number;
+  /** The zoom the view returns to, in [1, 2]. */
+  rest_zoom: number;
+  /** Where the numbers were measured (free-form). */
+  source?: Record<string, unknown>;
+}
+
+const BOUNDS: Record<keyof Omit<CameraProfile, "source">, [number, number, boolean]> = {
+  // [low, high, high included]
+  shift_std: [0, 1, false],
+  log_zoom_std: [0, 1, false],
+  rotation_std: [0, 1, false],
+  revert: [0, 1, false],
+  rest_zoom: [1, 2, true],
+};
+const DEFAULTS = { revert: 0.8, rest_zoom: 1.0 };
+
+/** Validate a parsed profile (defaults as in Python); INVALID_ARGUMENT naming `where` and the field. */
+export function checkCameraProfile(raw: unknown, where = "camera profile"): CameraProfile {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw invalidArgument(where, raw, "a JSON object");
+  }
+  const known = new Set([...Object.keys(BOUNDS), "source"]);
+  const unknown = Object.keys(raw).filter((k) => !known.has(k));
+  const missing = ["shift_std", "log_zoom_std", "rotation_std"].filter((k) => !(k in raw));
+  if (unknown.length > 0 || missing.length > 0) {
+    throw invalidArgument(
+      where,
+      `unknown fields [${unknown}], missing fields [${missing}]`,
+      "a camera profile",
+    );
+  }
+  const profile = { ...DEFAULTS, ...(raw as Partial<CameraProfile>) } as CameraProfile;
+  for (const [name, [low, high, closed]] of Object.entries(BOUNDS)) {
+    const v = profile[name as keyof typeof BOUNDS];
+    if (typeof v !== "number" || !(v >= low && (closed ? v <= high : v < high))) {
+      throw invalidArgument(`${where}: ${name}`, v, `a number in [${low}, ${high}${closed ? "]" : ")"}`);
+    }
+  }
+  return profile;
+}
+
+/** Read and validate a profile file; INVALID_ARGUMENT / NOT_FOUND naming the file. */
+export async function readCameraProfile(path: string): Promise<CameraProfile> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    throw new InferenceError(Code.NOT_FOUND, "cannot read a camera profile", {
+      file: path,
+      cause,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new InferenceError(Code.INVALID_ARGUMENT, `not JSON: ${(cause as Error).message}`, {
+      file: path,
+      cause,
+    });
+  }
+  return checkCameraProfile(raw, path);
+}
+
+/** A camera pose: [dx, dy, s, a] (pixels, pixels, log zoom, radians). */
+export type Pose = [number, number, number, number];
+
+/**
+ * `frames` poses of the walk (formulas above) for a frame whose shorter side is `side` pixels,
+ * from pose_0 = 0, drawn from `seed`; `strength` (k >= 0) scales the per-frame motion.
+ */
+export function samplePoses(
+  profile: CameraProfile,
+  frames: number,
+  side: number,
+  seed = 0,
+  strength = 1,
+): Pose[] {
+  if (!(Number.isFinite(strength) && strength >= 0))
+    throw invalidArgument("camera strength", strength, "a number >= 0");
+  const rho = profile.revert;
+  const scale = strength * Math.sqrt((1 + rho) / 2);
+  const sigma = [
+    profile.shift_std * side,
+    profile.shift_std * side,
+    profile.log_zoom_std,
+    profile.rotation_std,
+  ].map((v) => v * scale);
+  const rest = [0, 0, Math.log(profile.rest_zoom), 0];
+  const next = mulberry32(seed);
+  const poses: Pose[] = [[0, 0, 0, 0]];
+  for (let t = 1; t < frames; t++) {
+    const prev = poses[t - 1];
+    poses.push(prev.map((v, j) => rest[j] + rho * (v - rest[j]) + sigma[j] * gaussian(next)) as Pose);
+  }
+  return poses;
+}
+
+/** x folded into [0, n - 1]: m = |x| mod 2 (n - 1), then m or 2 (n - 1) - m (Python camera_motion.mirror). */
+export function mirror(x: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  const m = Math.abs(x) % period;
+  return m <= n - 1 ? m : period - m;
+}
+
+/** The view's field, (2, H, W) pixels: mirror(q(p)) - p with q of the formulas above. */
+export function cameraField(pose: Pose, height: number, width: number): Field {
+  const [dx, dy, s, a] = pose;
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  const k = Math.exp(-s);
+  const cos = k * Math.cos(a);
+  const sin = k * Math.sin(a);
+  const n = height * width;
+  const data = new Float32Array(2 * n);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const qx = cx + dx + cos * (x - cx) - sin * (y - cy);
+      const qy = cy + dy + sin * (x - cx) + cos * (y - cy);
+      data[y * width + x] = mirror(qx, width) - x;
+      data[n + y * width + x] = mirror(qy, height) - y;
+    }
+  }
+  return { data, height, width };
+}

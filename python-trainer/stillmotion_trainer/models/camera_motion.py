@@ -1,0 +1,156 @@
+"""Camera motion for still -> video: a hand-held scope's view of the generated scene, with the
+motion statistics of real clips (issue 17, "motion present and plausible").
+
+The warp image head predicts the scene's own motion from one frame; trained with L2 it predicts
+the mean motion, 0.27 px a frame at 128 px against 8 px between neighbouring frames of real
+laryngoscopy (docs/generation.md). Most of that real motion is the camera: a similarity
+transform (shift, zoom, rotation) fitted to the Farneback flow of each pair explains all but
+2-4 px of it. So the roll-out keeps the model for the scene and adds a camera whose per-frame
+motion is measured on real clips (evaluation/camera_profile.py writes the profile):
+
+    pose_t = (dx, dy, s, a)      shift in pixels, log zoom, rotation (radians); pose_0 = 0
+    pose_{t+1} = rest + rho (pose_t - rest) + sigma * eps_t,   eps_t ~ N(0, I)
+    rest = (0, 0, log rest_zoom, 0)
+    sigma = k * step_std * sqrt((1 + rho) / 2)
+
+so that in the stationary state the per-frame change of each parameter has the real clips'
+standard deviation `step_std` (times the strength k; shift std given as a fraction of the
+frame's shorter side). rho < 1 pulls the view back towards the still's framing, as a clinician
+keeps the lesion in view (real positions wander freely; their per-frame velocities are
+uncorrelated, lag-1 correlation about 0, here -(1 - rho) / 2). The view of pose (d, s, a) reads
+the scene at
+
+    q(p) = c + d + exp(-s) R(a) (p - c),    c the frame's centre, R(a) the rotation by a
+    field(p) = mirror(q(p)) - p              mirror folds each coordinate back into [0, n - 1]
+                                             about the edge pixels (OpenCV's BORDER_REFLECT_101:
+                                             -1 -> 1, n -> n - 2), with period 2 (n - 1)
+
+and frame t of the clip is the composed state of the scene viewed through that field
+(models/still_to_video.view): the still sampled once, so the camera adds no blur, and the mask
+moved by the same map. Frame 0 (pose 0) is the still itself. Where the view leaves the still,
+the still is mirrored (the mask with it, so they agree), as data/animate_stills.py does:
+clamping repeated the edge pixels into streaks up to 15 px wide at 128 px.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stillmotion_trainer.errors import StillMotionError
+
+PARAMETERS = ("shift", "log_zoom", "rotation")
+
+
+class CameraProfileError(StillMotionError, ValueError):
+    """A camera profile that cannot be used (INVALID_ARGUMENT); the message names the file or
+    field."""
+
+    code = "INVALID_ARGUMENT"
+
+
+@dataclass(frozen=True)
+class CameraProfile:
+    """Per-frame motion statistics of real clips and how the generated view returns to rest.
+
+    shift_std: std of the per-frame shift (each of x and y), a fraction of the shorter side.
+    log_zoom_std, rotation_std: std of the per-frame change of log zoom and of the angle (rad).
+    revert: rho of the module docstring, in [0, 1).
+    rest_zoom: the zoom the view returns to (>= 1: a margin of the still around the view).
+    source: where the numbers were measured (free-form, for the reader).
+    """
+
+    shift_std: float
+    log_zoom_std: float
+    rotation_std: float
+    revert: float = 0.8
+    rest_zoom: float = 1.0
+    source: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, where: str = "camera profile") -> "CameraProfile":
+        for name in ("shift_std", "log_zoom_std", "rotation_std"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+                raise CameraProfileError(f"{where}: {name}: expected a number in [0, 1), got {v!r}")
+        r = self.revert
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1:
+            raise CameraProfileError(f"{where}: revert: expected a number in [0, 1), got {r!r}")
+        z = self.rest_zoom
+        if isinstance(z, bool) or not isinstance(z, (int, float)) or not 1 <= z <= 2:
+            raise CameraProfileError(f"{where}: rest_zoom: expected a number in [1, 2], got {z!r}")
+        return self
+
+
+def save_profile(profile: CameraProfile, path: str | Path) -> None:
+    """Write the profile as JSON (atomically: a reader never sees half a file)."""
+    from stillmotion_trainer.fs_atomic import atomic_write_text
+
+    atomic_write_text(Path(path), json.dumps(asdict(profile), indent=2) + "\n")
+
+
+def load_profile(path: str | Path) -> CameraProfile:
+    """Read and validate a profile; CameraProfileError naming the file on any problem."""
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text())
+    except (OSError, ValueError) as err:
+        raise CameraProfileError(f"{p}: cannot read a camera profile: {err}") from err
+    if not isinstance(raw, dict):
+        raise CameraProfileError(f"{p}: expected a JSON object, got {type(raw).__name__}")
+    known = set(CameraProfile.__dataclass_fields__)
+    unknown = sorted(set(raw) - known)
+    missing = sorted({"shift_std", "log_zoom_std", "rotation_std"} - set(raw))
+    if unknown or missing:
+        raise CameraProfileError(f"{p}: unknown fields {unknown}, missing fields {missing}")
+    return CameraProfile(**raw).validate(str(p))
+
+
+def sample_poses(
+    profile: CameraProfile, frames: int, side: int, rng: np.random.Generator, strength: float = 1.0
+) -> np.ndarray:
+    """(frames, 4) poses (dx, dy, s, a), dx and dy in pixels of a frame whose shorter side is
+    `side`: the AR(1) walk of the module docstring from pose_0 = 0."""
+    if not strength >= 0:
+        raise CameraProfileError(f"camera strength: expected a number >= 0, got {strength}")
+    rho = profile.revert
+    step = np.array(
+        [profile.shift_std * side] * 2 + [profile.log_zoom_std, profile.rotation_std]
+    )  # fmt: skip
+    sigma = strength * step * math.sqrt((1 + rho) / 2)
+    rest = np.array([0.0, 0.0, math.log(profile.rest_zoom), 0.0])
+    poses = np.zeros((frames, 4))
+    for t in range(1, frames):
+        poses[t] = rest + rho * (poses[t - 1] - rest) + sigma * rng.standard_normal(4)
+    return poses
+
+
+def mirror(x: torch.Tensor, n: int) -> torch.Tensor:
+    """x folded into [0, n - 1] about the edge pixels: with m = |x| mod 2 (n - 1), m if
+    m <= n - 1 else 2 (n - 1) - m (BORDER_REFLECT_101; n = 1 gives 0)."""
+    if n == 1:
+        return torch.zeros_like(x)
+    period = 2.0 * (n - 1)
+    m = torch.remainder(x.abs(), period)
+    return torch.where(m <= n - 1, m, period - m)
+
+
+def camera_field(pose: np.ndarray | list[float], height: int, width: int) -> torch.Tensor:
+    """(1, 2, H, W) field in pixels of the view of pose (dx, dy, s, a): mirror(q(p)) - p with
+    q(p) = c + d + exp(-s) R(a) (p - c) (module docstring)."""
+    dx, dy, s, a = (float(v) for v in pose)
+    xs = torch.arange(width, dtype=torch.float64).view(1, -1)
+    ys = torch.arange(height, dtype=torch.float64).view(-1, 1)
+    cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+    k = math.exp(-s)
+    cos, sin = k * math.cos(a), k * math.sin(a)
+    qx = cx + dx + cos * (xs - cx) - sin * (ys - cy)
+    qy = cy + dy + sin * (xs - cx) + cos * (ys - cy)
+    fx = mirror(qx, width) - xs
+    fy = mirror(qy, height) - ys
+    return torch.stack([fx, fy]).unsqueeze(0).float()

@@ -1,0 +1,125 @@
+"""Camera motion for still -> video (models/camera_motion.py): the view's field against its
+formula computed independently (complex numbers), the AR(1) walk's statistics, the profile's
+validation, and a roll-out seen through the camera."""
+
+import cmath
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stillmotion_trainer.evaluation.generation_quality import roll_out_composed
+from stillmotion_trainer.models import build_generator, generator_config
+from stillmotion_trainer.models import camera_motion as cam
+from stillmotion_trainer.models import still_to_video as s2v
+from stillmotion_trainer.models.image_warp import sample_image
+from stillmotion_trainer.models.warp import warp
+
+# shared with packages/inference/src/camera-motion.test.ts: camera_field(pose, 3, 4)
+SHARED_POSE = [0.5, -0.25, 0.1, 0.2]
+SHARED_FIELD = [
+    [[0.849562, 0.736363, 0.623164, -0.509965], [0.669799, 0.5566, 0.4434, -0.330201],
+     [0.490035, 0.376836, 0.263637, -0.150438]],
+    [[0.406446, 0.226683, 0.046919, 0.132844], [-0.519645, -0.339882, -0.160118, 0.019645],
+     [-0.632844, -0.453081, -0.273317, -0.093554]],
+]  # fmt: skip
+
+
+def test_shared_vectors():
+    f = cam.camera_field(SHARED_POSE, 3, 4)[0].numpy()
+    assert np.abs(f - np.array(SHARED_FIELD)).max() < 1e-5
+
+
+def _fold(x: float, n: int) -> float:
+    """Reflect x about 0 and n - 1 until it lies in [0, n - 1] (the definition, step by step)."""
+    while x < 0 or x > n - 1:
+        x = -x if x < 0 else 2 * (n - 1) - x
+    return x
+
+
+def test_mirror_folds_like_reflecting_step_by_step():
+    xs = torch.linspace(-20, 25, 181, dtype=torch.float64)
+    folded = cam.mirror(xs, 6)
+    assert torch.allclose(
+        folded, torch.tensor([_fold(float(x), 6) for x in xs], dtype=torch.float64)
+    )
+    assert torch.equal(cam.mirror(xs, 1), torch.zeros_like(xs))
+
+
+def test_field_is_the_similarity_map_mirrored_into_the_frame():
+    h, w = 9, 13
+    dx, dy, s, a = 1.25, -0.5, -0.3, -0.15  # zoomed out: a border of mirrored pixels
+    f = cam.camera_field([dx, dy, s, a], h, w)[0].numpy()
+    c = complex((w - 1) / 2, (h - 1) / 2)
+    for y in range(h):
+        for x in range(w):
+            q = c + complex(dx, dy) + math.exp(-s) * cmath.exp(1j * a) * (complex(x, y) - c)
+            qx, qy = _fold(q.real, w), _fold(q.imag, h)
+            assert f[0, y, x] == pytest.approx(qx - x, abs=1e-5)
+            assert f[1, y, x] == pytest.approx(qy - y, abs=1e-5)
+
+
+def test_the_rest_pose_is_the_identity():
+    assert torch.equal(cam.camera_field([0, 0, 0, 0], 5, 6), torch.zeros(1, 2, 5, 6))
+
+
+def test_the_walk_has_the_profiles_per_frame_spread_and_returns_to_rest():
+    profile = cam.CameraProfile(0.05, 0.06, 0.04, revert=0.8, rest_zoom=1.1)
+    poses = cam.sample_poses(profile, 40000, 100, np.random.default_rng(0))
+    assert np.array_equal(poses[0], np.zeros(4))
+    steps = np.diff(poses[1000:], axis=0)
+    assert steps.std(axis=0) == pytest.approx([5.0, 5.0, 0.06, 0.04], rel=0.03)
+    assert poses[1000:, 2].mean() == pytest.approx(math.log(1.1), abs=0.01)
+    # strength 0: no noise, the view glides from the still to rest: rest (1 - rho^t)
+    still = cam.sample_poses(profile, 5, 100, np.random.default_rng(0), strength=0.0)
+    t = np.arange(5)
+    assert np.allclose(still[:, 2], math.log(1.1) * (1 - 0.8**t))
+    assert np.allclose(still[:, [0, 1, 3]], 0)
+
+
+def test_bad_profiles_are_named(tmp_path):
+    with pytest.raises(cam.CameraProfileError, match="revert"):
+        cam.CameraProfile(0.05, 0.06, 0.04, revert=1.0).validate()
+    with pytest.raises(cam.CameraProfileError, match="rest_zoom"):
+        cam.CameraProfile(0.05, 0.06, 0.04, rest_zoom=0.9).validate()
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps({"shift_std": 0.05, "log_zoom_std": 0.06, "spin": 1}))
+    with pytest.raises(cam.CameraProfileError, match=r"p\.json.*\['spin'\].*\['rotation_std'\]"):
+        cam.load_profile(bad)
+    bad.write_text("{")
+    with pytest.raises(cam.CameraProfileError, match="p.json: cannot read"):
+        cam.load_profile(bad)
+    good = cam.CameraProfile(0.05, 0.06, 0.04, source={"folder": "x"})
+    cam.save_profile(good, tmp_path / "good.json")
+    assert cam.load_profile(tmp_path / "good.json") == good
+
+
+def test_an_untrained_scene_seen_through_the_camera_is_the_still_moved_by_the_view():
+    # the warp image head starts at u = 0, r = 0: the scene stands still, only the camera moves
+    warp_head = dict(next_frame_input=True, mask_head="warp", mask_refine=True, image_head="warp")
+    model = build_generator(generator_config("tiny", **warp_head)).eval()
+    h, w = 24, 32
+    rng = np.random.default_rng(1)
+    still = rng.random((3, h, w)).astype(np.float32)
+    mask = np.zeros((1, h, w), np.float32)
+    mask[:, 8:16, 10:20] = 1
+    profile = cam.CameraProfile(0.05, 0.05, 0.05, revert=0.5, rest_zoom=1.05)
+    clip = roll_out_composed(model, still, mask, 3, s2v.ComposedRollout(camera=profile), seed=7)
+    poses = cam.sample_poses(profile, 4, h, np.random.default_rng(7))
+    assert clip.fields is None and np.array_equal(clip.frames[0], still)
+    for t in range(1, 4):
+        field = cam.camera_field(poses[t], h, w)
+        expected = sample_image(torch.from_numpy(still)[None], field).clamp(0, 1)[0].numpy()
+        assert np.abs(clip.frames[t] - expected).max() < 1e-5
+        carried = warp(torch.from_numpy(mask)[None], field).clamp(0, 1)[0].numpy()
+        assert np.abs(clip.masks[t] - carried).max() < 1e-5
+
+
+def test_view_without_camera_motion_is_the_state():
+    h, w = 8, 10
+    state = s2v.start(torch.rand(1, 3, h, w), torch.rand(1, 1, h, w))
+    seen = s2v.view(state, torch.zeros(1, 2, h, w))
+    assert torch.allclose(seen.image, state.image, atol=1e-6)
+    assert torch.allclose(seen.mask, state.mask, atol=1e-6)
