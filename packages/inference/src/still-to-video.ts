@@ -88,12 +88,18 @@ export async function generateFromStill(
         : `1: the strength scales composed fields (${generator.hasImageField ? "compose is off" : "this model has no warp image head"})`,
     );
   }
+  // residual scale and camera act on the composed fields: refused for other roll-outs
+  const whyNot = generator.hasImageField ? "compose is off" : "this model has no warp image head";
   const residualScale = options.residualScale ?? 1;
   if (!(Number.isFinite(residualScale) && residualScale >= 0) || (residualScale !== 1 && !composed)) {
-    throw invalidArgument("residualScale", residualScale, composed ? "a number >= 0" : "1 (compose is off)");
+    throw invalidArgument("residualScale", residualScale, composed ? "a number >= 0" : `1 (${whyNot})`);
   }
   if (options.camera && !composed) {
-    throw invalidArgument("camera", "a profile", "no camera without a composed roll-out (compose is off)");
+    throw invalidArgument(
+      "camera",
+      "a camera profile",
+      `none: the camera views composed roll-outs (${whyNot})`,
+    );
   }
   checkImage("image", image, generator.channels);
   const { height: h, width: w } = image;

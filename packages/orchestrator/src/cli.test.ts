@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { LossInputError } from "@stillmotion/losses";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -85,6 +85,9 @@ beforeAll(async () => {
   mkdirSync(join(dir, "no-manifest"));
 }, 120_000);
 
+// the shipped still -> video model (warp image head): the one kind --camera applies to
+const SHIPPED_WARP = resolve(import.meta.dirname, "../../../models/real-still-to-video.onnx");
+
 const generate = (m: string) => [
   "generate",
   stills,
@@ -141,6 +144,21 @@ const cases: Array<[string, () => string[], string, () => string]> = [
     () => generate("nan.onnx"),
     "DATA_LOSS",
     () => `${model("nan.onnx")}: model output "next_image" has 768 non-finite value(s)`,
+  ],
+  [
+    "InferenceError: missing camera profile",
+    () => [
+      "generate",
+      stills,
+      "-m",
+      SHIPPED_WARP,
+      "-o",
+      join(dir, "out-camera"),
+      "--camera",
+      join(dir, "no-camera.json"),
+    ],
+    "NOT_FOUND",
+    () => `${join(dir, "no-camera.json")}: cannot read a camera profile`,
   ],
   [
     "system error (ENOTDIR)",
