@@ -45,8 +45,11 @@ def run(args: argparse.Namespace) -> int:
             rest_zoom=args.rest_zoom,
         )  # fmt: skip
         save_profile(profile, args.out)
-    except (GenerationQualityError, CameraProfileError, OSError) as e:
-        print(json.dumps({"ok": False, "error": str(e)}))
+    except (GenerationQualityError, CameraProfileError) as e:
+        print(json.dumps({"ok": False, "code": e.code, "error": str(e)}))
+        return 2
+    except OSError as e:
+        print(json.dumps({"ok": False, "code": "NOT_FOUND", "error": str(e)}))
         return 2
     print(json.dumps({"ok": True, "profile": asdict(profile), "report": report}))
     return 0

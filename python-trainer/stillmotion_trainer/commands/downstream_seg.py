@@ -39,8 +39,7 @@ def run(args: argparse.Namespace) -> int:
             args.generator, args.stills, size=args.size, frames=args.frames,
             test_every=args.test_every, steps=args.steps, batch=args.batch, seeds=seeds,
             compose=args.compose, strength=args.strength, residual=args.residual,
-            camera=args.camera,
-            camera_strength=args.camera_strength,
+            camera=args.camera, camera_strength=args.camera_strength,
         )  # fmt: skip
     except ValueError as e:
         print(json.dumps({"ok": False, "code": "INVALID_ARGUMENT", "error": str(e)}))

@@ -23,7 +23,7 @@ import numpy as np
 
 from stillmotion_trainer.evaluation.generation_quality import (
     GenerationQualityError,
-    _read_frame,
+    read_frame,
     read_frame_map,
 )
 from stillmotion_trainer.models.camera_motion import CameraProfile
@@ -48,6 +48,8 @@ def fit_similarity(flow: np.ndarray) -> tuple[np.ndarray, float]:
 def sequence_pairs(folder: Path, max_gap: int) -> list[tuple[Path, Path]]:
     """(earlier, later) frame paths of every neighbouring pair at most max_gap video frames apart
     in every `<seq>` of the realdata layout."""
+    if not folder.is_dir():
+        raise GenerationQualityError(f"{folder}: not a folder of real sequences")
     pairs = []
     seqs = sorted(p for p in folder.iterdir() if (p / "frame_map.csv").is_file())
     if not seqs:
@@ -79,8 +81,8 @@ def measure_camera_profile(
         raise GenerationQualityError(f"{root}: {len(pairs)} pairs <= {max_gap} frames apart")
     fits, residuals = [], []
     for earlier, later in pairs:
-        a = _read_frame(earlier, channels, size)
-        b = _read_frame(later, channels, size)
+        a = read_frame(earlier, channels, size)
+        b = read_frame(later, channels, size)
         params, rms = fit_similarity(backward_flow(to_gray_u8(b), to_gray_u8(a), FarnebackParams()))
         fits.append(params)
         residuals.append(rms)

@@ -275,7 +275,7 @@ def load_still(
     Greyscale stills are repeated to 3 channels for a 3-channel model (and RGB averaged for 1)."""
     from PIL import Image
 
-    image = _read_frame(image_path, channels, size)
+    image = read_frame(image_path, channels, size)
     try:
         with Image.open(mask_path) as m:
             m = m.convert("L").resize((size, size), Image.NEAREST)
@@ -305,7 +305,7 @@ def real_clip_ssim(dataset: str | Path, size: int, channels: int = 3) -> dict[st
         prev: Optional[np.ndarray] = None
         for frame in video.frames:
             path = manifest.root / frame.image
-            cur = _read_frame(path, channels, size)
+            cur = read_frame(path, channels, size)
             if prev is not None:
                 values.append(ssim(prev, cur))
             prev = cur
@@ -323,7 +323,7 @@ def real_ssim_by_gap(folder: str | Path, size: int, channels: int = 3) -> dict[s
         rows = read_frame_map(seq)
         prev: Optional[tuple[int, np.ndarray]] = None
         for index, number in rows:
-            cur = _read_frame(seq / "frames" / f"{index:06d}.jpg", channels, size)
+            cur = read_frame(seq / "frames" / f"{index:06d}.jpg", channels, size)
             if prev is not None:
                 by_gap.setdefault(number - prev[0], []).append(ssim(prev[1], cur))
                 px_by_gap.setdefault(number - prev[0], []).append(motion_px(prev[1], cur))
@@ -379,7 +379,7 @@ def real_clip_identity(
         paths = sorted((seq / "frames").glob("*.jpg"))
         for start in range(0, len(paths) - frames, every):
             first, last = paths[start], paths[start + frames]
-            a, b = _read_frame(first, channels, size), _read_frame(last, channels, size)
+            a, b = read_frame(first, channels, size), read_frame(last, channels, size)
             d = colour_drift(a, b)
             drift.append(max(max(d["mean"]), max(d["std"])))
             sharp.append(sharpness_ratio(a, b))
@@ -405,7 +405,7 @@ def real_clip_identity(
     }
 
 
-def _read_frame(path: Path, channels: int, size: int) -> np.ndarray:
+def read_frame(path: Path, channels: int, size: int) -> np.ndarray:
     """One frame at size x size, (C, H, W) in [0, 1]; unreadable files named."""
     from PIL import Image
 

@@ -64,3 +64,5 @@ def test_measurement_reads_neighbours_and_finds_their_shifts(tmp_path):
 def test_a_folder_without_sequences_is_named(tmp_path):
     with pytest.raises(GenerationQualityError, match="frame_map.csv"):
         measure_camera_profile(tmp_path)
+    with pytest.raises(GenerationQualityError, match="nowhere: not a folder"):
+        measure_camera_profile(tmp_path / "nowhere")
