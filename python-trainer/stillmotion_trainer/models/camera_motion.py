@@ -45,7 +45,15 @@ import torch
 
 from stillmotion_trainer.errors import StillMotionError
 
-PARAMETERS = ("shift", "log_zoom", "rotation")
+# field -> (low, high, high included): the per-frame spreads, the revert and the rest zoom
+BOUNDS = {
+    "shift_std": (0.0, 1.0, False),
+    "log_zoom_std": (0.0, 1.0, False),
+    "rotation_std": (0.0, 1.0, False),
+    "revert": (0.0, 1.0, False),
+    "rest_zoom": (1.0, 2.0, True),
+}
+REQUIRED = ("shift_std", "log_zoom_std", "rotation_std")
 
 
 class CameraProfileError(StillMotionError, ValueError):
@@ -74,16 +82,14 @@ class CameraProfile:
     source: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, where: str = "camera profile") -> "CameraProfile":
-        for name in ("shift_std", "log_zoom_std", "rotation_std"):
+        for name, (low, high, closed) in BOUNDS.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
-                raise CameraProfileError(f"{where}: {name}: expected a number in [0, 1), got {v!r}")
-        r = self.revert
-        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1:
-            raise CameraProfileError(f"{where}: revert: expected a number in [0, 1), got {r!r}")
-        z = self.rest_zoom
-        if isinstance(z, bool) or not isinstance(z, (int, float)) or not 1 <= z <= 2:
-            raise CameraProfileError(f"{where}: rest_zoom: expected a number in [1, 2], got {z!r}")
+            number = not isinstance(v, bool) and isinstance(v, (int, float))
+            if not (number and low <= v and (v <= high if closed else v < high)):
+                raise CameraProfileError(
+                    f"{where}: {name}: expected a number in [{low:g}, {high:g}"
+                    f"{']' if closed else ')'}, got {v!r}"
+                )
         return self
 
 
@@ -105,7 +111,7 @@ def load_profile(path: str | Path) -> CameraProfile:
         raise CameraProfileError(f"{p}: expected a JSON object, got {type(raw).__name__}")
     known = set(CameraProfile.__dataclass_fields__)
     unknown = sorted(set(raw) - known)
-    missing = sorted({"shift_std", "log_zoom_std", "rotation_std"} - set(raw))
+    missing = sorted(set(REQUIRED) - set(raw))
     if unknown or missing:
         raise CameraProfileError(f"{p}: unknown fields {unknown}, missing fields {missing}")
     return CameraProfile(**raw).validate(str(p))
