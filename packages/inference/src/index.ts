@@ -8,6 +8,7 @@ export { createOnnxSession, defaultSessionOptions } from "./backend/onnx.js";
 export type { CameraProfile, Pose } from "./camera-motion.js";
 export { cameraField, checkCameraProfile, mirror, readCameraProfile, samplePoses } from "./camera-motion.js";
 export { Code, InferenceError } from "./errors.js";
+export { DEFAULT_BORDER_THRESHOLD, fillBorder, findBorder, throughBorder } from "./fixed-border.js";
 export {
   produceAtomic,
   replaceDirAtomic,

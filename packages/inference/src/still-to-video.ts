@@ -5,6 +5,7 @@
 
 import { type CameraProfile, cameraField, samplePoses } from "./camera-motion.js";
 import { Code, InferenceError, invalidArgument } from "./errors.js";
+import { DEFAULT_BORDER_THRESHOLD, fillBorder, findBorder, throughBorder } from "./fixed-border.js";
 import type { Generator, StepResult } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
 import { randomMask } from "./random-mask.js";
@@ -46,6 +47,12 @@ export interface GenerateOptions {
   camera?: CameraProfile;
   /** With `camera`: its per-frame motion times this (default 1). */
   cameraStrength?: number;
+  /**
+   * With `camera`: a still's surround darker than this in every channel and connected to the
+   * frame's edge (a scope's black border and its overlays) stays fixed while the view behind it
+   * moves (fixed-border.ts). Default 0.05; 0 turns it off.
+   */
+  borderThreshold?: number;
   /** Called after every step with (done, total). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -101,6 +108,17 @@ export async function generateFromStill(
       `none: the camera views composed roll-outs (${whyNot})`,
     );
   }
+  const borderThreshold = options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD;
+  if (
+    !(Number.isFinite(borderThreshold) && borderThreshold >= 0 && borderThreshold < 1) ||
+    (options.borderThreshold !== undefined && !options.camera)
+  ) {
+    throw invalidArgument(
+      "borderThreshold",
+      borderThreshold,
+      options.camera ? "a number in [0, 1)" : "unset: the fixed border acts with a camera only",
+    );
+  }
   checkImage("image", image, generator.channels);
   const { height: h, width: w } = image;
   const poses = options.camera
@@ -118,7 +136,16 @@ export async function generateFromStill(
   }
   const frames: FloatImage[] = [image];
   const masks: Mask[] = [m];
-  let state: ComposedState | undefined = composed ? startComposed(image, m) : undefined;
+  // with a camera the view moves behind the still's fixed border: the scene is the still with
+  // the view reflected into its border (fixed-border.ts), the frames show the still there
+  const border = options.camera ? findBorder(image, borderThreshold) : undefined;
+  const fixed = border?.includes(1) ? border : undefined;
+  let state: ComposedState | undefined;
+  if (composed) {
+    state = fixed
+      ? startComposed(fillBorder(image, fixed), throughBorder(image, m, image, fixed).mask)
+      : startComposed(image, m);
+  }
   for (let t = 0; t < steps; t++) {
     if (options.signal?.aborted) {
       throw new InferenceError(Code.ABORTED, `generateFromStill aborted after ${t} of ${steps} steps`, {
@@ -136,7 +163,9 @@ export async function generateFromStill(
       const seen = poses
         ? compose(state, cameraField(poses[t + 1], h, w), new Float32Array(residual.length))
         : state;
-      next = { image: seen.image, mask: seen.mask };
+      next = fixed
+        ? throughBorder(seen.image, seen.mask, image, fixed)
+        : { image: seen.image, mask: seen.mask };
     } else {
       next = await generationStep(generator, frames[t], masks[t]);
     }

@@ -161,6 +161,12 @@ const cases: Array<[string, () => string[], string, () => string]> = [
     () => `${join(dir, "no-camera.json")}: cannot read a camera profile`,
   ],
   [
+    "StillMotionError: --border without --camera",
+    () => ["generate", stills, "-m", SHIPPED_WARP, "-o", join(dir, "out-border"), "--border", "0.1"],
+    "INVALID_ARGUMENT",
+    () => "border 0.1: only with a camera",
+  ],
+  [
     "system error (ENOTDIR)",
     () => ["generate", join(stills, "a.png"), "-m", model("nan.onnx"), "-o", join(dir, "x")],
     "INVALID_ARGUMENT",

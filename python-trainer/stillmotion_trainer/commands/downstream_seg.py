@@ -2,6 +2,8 @@
 
 import argparse
 
+from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
+
 HELP = (
     "train a small segmentation network on stills only vs stills + clips generated from them, "
     "score Dice on held-out stills (evaluation/downstream_segmentation.py)"
@@ -22,6 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--residual", type=float, default=1.0, help="with --compose: residual scale")
     p.add_argument("--camera", help="with --compose: a camera profile the clips are seen through")
     p.add_argument("--camera-strength", type=float, default=1.0, help="with --camera: its motion x")
+    p.add_argument(
+        "--border", type=float, default=DEFAULT_BORDER,
+        help="with --camera: darkness threshold of the stills' fixed surround (0 = none)",
+    )  # fmt: skip
     p.add_argument("--out", help="write the report as JSON here")
 
 
@@ -39,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             args.generator, args.stills, size=args.size, frames=args.frames,
             test_every=args.test_every, steps=args.steps, batch=args.batch, seeds=seeds,
             compose=args.compose, strength=args.strength, residual=args.residual,
-            camera=args.camera, camera_strength=args.camera_strength,
+            camera=args.camera, camera_strength=args.camera_strength, border=args.border,
         )  # fmt: skip
     except ValueError as e:
         print(json.dumps({"ok": False, "code": "INVALID_ARGUMENT", "error": str(e)}))

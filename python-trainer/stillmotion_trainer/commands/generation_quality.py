@@ -2,6 +2,8 @@
 
 import argparse
 
+from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
+
 HELP = (
     "roll a checkpoint out from stills (images/, masks/) and measure colour drift, sharpness, "
     "motion (consecutive SSIM) and mask area / agreement (evaluation/generation_quality.py)"
@@ -52,6 +54,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--camera-strength", type=float, default=1.0,
         help="with --camera: the camera's per-frame motion times this (default 1)",
     )  # fmt: skip
+    p.add_argument(
+        "--border", type=float, default=DEFAULT_BORDER,
+        help="with --camera: a still's surround darker than this in every channel and connected "
+        "to the frame's edge stays fixed while its view moves (models/fixed_border.py; default "
+        f"{DEFAULT_BORDER}, 0 = none)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             args.checkpoint, args.stills, frames=args.frames, size=args.size, real=args.real,
             limit=args.limit, compose=args.compose, strength=args.strength, stride=args.stride,
             residual=args.residual, camera=args.camera,
-            camera_strength=args.camera_strength,
+            camera_strength=args.camera_strength, border=args.border,
         )  # fmt: skip
     except (StillMotionError, FileNotFoundError, OSError) as e:
         code = getattr(e, "code", "NOT_FOUND")

@@ -44,6 +44,7 @@ from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.evaluation.baselines import flow_masks
 from stillmotion_trainer.metrics.dice import dice
 from stillmotion_trainer.metrics.ssim import ssim
+from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
 
 if TYPE_CHECKING:
     from stillmotion_trainer.models.still_to_video import ComposedRollout
@@ -167,9 +168,10 @@ def roll_out_composed(
     options: motion strength, residual scale and camera (still_to_video.ComposedRollout); with a
     camera each frame is seen through a camera walking with its profile's statistics
     (models/camera_motion.py, poses drawn from `seed`; `fields` is then None: the frame's map is
-    the camera's and the scene's together). GenerationQualityError for a model without the
-    head or a bad option."""
-    from stillmotion_trainer.models import camera_motion
+    the camera's and the scene's together), and a still's dark surround stays fixed while its
+    view moves (models/fixed_border.py; `options.border` its threshold, 0 = off).
+    GenerationQualityError for a model without the head or a bad option."""
+    from stillmotion_trainer.models import camera_motion, fixed_border
     from stillmotion_trainer.models import still_to_video as s2v
 
     opts = options or s2v.ComposedRollout()
@@ -178,26 +180,35 @@ def roll_out_composed(
         opts.validate()
     except s2v.StillToVideoError as err:
         raise GenerationQualityError(f"compose: {err}") from err
-    state = s2v.start(
-        torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None],
-        torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float32))[None],
-    )
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    mask = np.ascontiguousarray(mask, dtype=np.float32)
     h, w = image.shape[-2:]
-    poses = None
+    poses, border, scene, scene_mask = None, None, image, mask
     if opts.camera is not None:
         rng = np.random.default_rng(seed)
         poses = camera_motion.sample_poses(
             opts.camera, steps + 1, min(h, w), rng, opts.camera_strength
         )
+        found = fixed_border.find_border(image, opts.border)
+        if found.any():  # the camera moves the view behind the still's fixed surround
+            border = torch.from_numpy(found)
+            scene, scene_mask = fixed_border.fill_border(image, found), mask * ~found
+    state = s2v.start(torch.from_numpy(scene)[None], torch.from_numpy(scene_mask)[None])
+    still = torch.from_numpy(image)[None]
     frames, masks, fields = [image], [mask], []
     for t in range(1, steps + 1):
         state = s2v.composed_step(model, state, opts.strength, opts.residual)
         fields.append(state.step[0].numpy())
-        seen = state
+        seen_image, seen_mask = state.image, state.mask
         if poses is not None:
             seen = s2v.view(state, camera_motion.camera_field(poses[t], h, w))
-        frames.append(seen.image[0].numpy())
-        masks.append(seen.mask[0].numpy())
+            seen_image, seen_mask = seen.image, seen.mask
+        if border is not None:
+            seen_image, seen_mask = fixed_border.through_border(
+                seen_image, seen_mask, still, border
+            )
+        frames.append(seen_image[0].numpy())
+        masks.append(seen_mask[0].numpy())
     return Rollout(
         np.stack(frames), np.stack(masks), None if poses is not None else np.stack(fields)
     )
@@ -209,18 +220,22 @@ def composed_options(
     residual: float = 1.0,
     camera: Optional[str | Path] = None,
     camera_strength: float = 1.0,
+    border: float = DEFAULT_BORDER,
 ) -> "ComposedRollout":
     """still_to_video.ComposedRollout from command-line values (the camera a profile's path);
     GenerationQualityError naming the option or the profile's file, or any of them changed
-    from its default without `compose` (they only apply to a composed roll-out)."""
+    from its default without `compose` (they only apply to a composed roll-out) or the border
+    threshold without a camera (it only acts with one)."""
     from stillmotion_trainer.models.camera_motion import CameraProfileError, load_profile
     from stillmotion_trainer.models.still_to_video import ComposedRollout, StillToVideoError
 
     try:
         profile = None if camera is None else load_profile(camera)
-        options = ComposedRollout(strength, residual, profile, camera_strength).validate()
+        options = ComposedRollout(strength, residual, profile, camera_strength, border).validate()
     except (CameraProfileError, StillToVideoError) as err:
         raise GenerationQualityError(str(err)) from err
+    if camera is None and border != DEFAULT_BORDER:
+        raise GenerationQualityError(f"border {border}: only with a camera (it fixes the view)")
     if not compose and options != ComposedRollout():
         raise GenerationQualityError(
             f"strength {strength}, residual {residual}, camera {camera}, camera strength "
@@ -455,6 +470,7 @@ def generation_quality(
     residual: float = 1.0,
     camera: Optional[str | Path] = None,
     camera_strength: float = 1.0,
+    border: float = DEFAULT_BORDER,
 ) -> dict[str, Any]:
     """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
     the consecutive-frame SSIM of that dataset's real clips at the same size. compose: roll out
@@ -462,7 +478,8 @@ def generation_quality(
     scaled by `strength`; stride: keep every stride-th of frames * stride model steps (as
     `stillmotion generate --stride`); residual: the learned residual's scale; camera: a camera
     profile (models/camera_motion.py) the composed frames are seen through, its motion times
-    `camera_strength`, clip i's poses drawn from seed i (`composed_options`)."""
+    `camera_strength`, clip i's poses drawn from seed i; border: the darkness threshold of the
+    stills' fixed surround under the camera (models/fixed_border.py; `composed_options`)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
@@ -470,7 +487,7 @@ def generation_quality(
         raise GenerationQualityError(f"frames >= 1 and size >= 16, got {frames} and {size}")
     if stride < 1:
         raise GenerationQualityError(f"stride: expected an integer >= 1, got {stride}")
-    options = composed_options(compose, strength, residual, camera, camera_strength)
+    options = composed_options(compose, strength, residual, camera, camera_strength, border)
     root = Path(stills)
     if not (root / "images").is_dir():
         raise GenerationQualityError(f"{root}: expected a folder with images/ and masks/")
@@ -505,6 +522,7 @@ def generation_quality(
         "residual": residual,
         "camera": None if camera is None else str(camera),
         "camera_strength": camera_strength,
+        "border": border if camera is not None else None,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,

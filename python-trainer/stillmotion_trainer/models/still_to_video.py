@@ -24,7 +24,8 @@ something it was trained on); `stride` in generate keeps every n-th frame instea
 "motion strength" options of `stillmotion generate`. The residual scale rho scales the learned
 residual (occlusions, lighting): summed over 16 steps it is what moves a real still's colour
 statistics (docs/generation.md, "Where the drift comes from"); rho = 0 moves the still only.
-A camera (models/camera_motion.py) views every frame of the roll-out (`view`).
+A camera (models/camera_motion.py) views every frame of the roll-out (`view`); with a camera, a
+still's dark surround stays fixed and only its view moves (models/fixed_border.py, `border`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import torch
 from torch import nn
 
 from stillmotion_trainer.models.camera_motion import CameraProfile
+from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD
 from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
 from stillmotion_trainer.models.warp import pixel_grid, warp
@@ -48,22 +50,27 @@ class StillToVideoError(ValueError):
 @dataclass(frozen=True)
 class ComposedRollout:
     """How a composed roll-out runs: the motion strength k (> 0), the residual scale rho (>= 0),
-    and an optional camera (its profile and the strength of its motion, >= 0)."""
+    an optional camera (its profile and the strength of its motion, >= 0) and, with a camera,
+    the darkness threshold of the still's fixed border (models/fixed_border.py; 0 = none)."""
 
     strength: float = 1.0
     residual: float = 1.0
     camera: Optional[CameraProfile] = None
     camera_strength: float = 1.0
+    border: float = DEFAULT_THRESHOLD
 
     def validate(self) -> "ComposedRollout":
         for name, low, strict in (
             ("strength", 0.0, True), ("residual", 0.0, False), ("camera_strength", 0.0, False),
+            ("border", 0.0, False),
         ):  # fmt: skip
             v = getattr(self, name)
             if not (v > low if strict else v >= low):
                 raise StillToVideoError(
                     f"{name}: expected a number {'>' if strict else '>='} {low:g}, got {v}"
                 )
+        if not self.border < 1:
+            raise StillToVideoError(f"border: expected a number < 1, got {self.border}")
         return self
 
 

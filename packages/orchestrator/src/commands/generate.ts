@@ -37,6 +37,7 @@ export interface GenerateCommandOptions {
   residual?: number;
   camera?: string;
   cameraStrength?: number;
+  border?: number;
   overwrite?: boolean;
 }
 
@@ -59,6 +60,7 @@ export async function generate(input: string, options: GenerateCommandOptions) {
         residualScale: options.residual,
         camera: options.camera ? resolve(options.camera) : undefined,
         cameraStrength: options.cameraStrength,
+        borderThreshold: options.border,
         // --size is the longer side, the still's aspect kept; --square forces size x size
         ...(options.square ? { width: options.size, height: options.size } : { size: options.size }),
         onProgress: (done, total, id) => bar.update(done, total, id),
@@ -110,6 +112,11 @@ export function register(program: Command): void {
       "--camera-strength <k>",
       "with --camera: the camera's per-frame motion times k (default 1)",
       numberOption("--camera-strength", 0, 4),
+    )
+    .option(
+      "--border <t>",
+      "with --camera: a still's surround darker than t in every channel and touching the frame's edge (a scope's black border, its overlays) stays fixed while the view behind it moves (default 0.05; 0 = none)",
+      numberOption("--border", 0, 0.99),
     )
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(

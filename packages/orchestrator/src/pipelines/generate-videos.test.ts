@@ -82,7 +82,9 @@ describe("generateVideos", () => {
     expect(result.clips[0].quality.areaRatio).toBeGreaterThan(0.6);
     expect(result.clips[0].quality.areaRatio).toBeLessThan(1.6);
     const all = JSON.parse(readFileSync(result.metrics, "utf8"));
-    expect(all).toMatchObject({ camera, cameraStrength: 1, composed: true });
+    // with a camera a still's dark surround stays fixed (none in this still: nothing to fix)
+    expect(all).toMatchObject({ camera, cameraStrength: 1, composed: true, borderThreshold: 0.05 });
+    expect(JSON.parse(readFileSync(plain.metrics, "utf8")).borderThreshold).toBeNull();
     // a broken profile is named before anything is written
     const bad = join(dir, "bad-camera.json");
     writeFileSync(bad, JSON.stringify({ shift_std: 2, log_zoom_std: 0, rotation_std: 0 }));

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import {
+  DEFAULT_BORDER_THRESHOLD,
   type FloatImage,
   type GeneratedVideo,
   type Generator,
@@ -71,6 +72,11 @@ export interface GenerateVideosOptions {
   camera?: string;
   /** With `camera`: its per-frame motion times this (default 1). */
   cameraStrength?: number;
+  /**
+   * With `camera`: the darkness threshold of a still's fixed surround (generateFromStill
+   * `borderThreshold`; default 0.05, 0 = none).
+   */
+  borderThreshold?: number;
   fps?: number;
   onProgress?: (done: number, total: number, id: string) => void;
 }
@@ -155,6 +161,12 @@ async function writeVideos(
     throw new StillMotionError(Code.INVALID_ARGUMENT, "size: give either size or width and height, not both");
   }
   const camera = options.camera ? await readCameraProfile(options.camera) : undefined;
+  if (options.borderThreshold !== undefined && !camera) {
+    throw new StillMotionError(
+      Code.INVALID_ARGUMENT,
+      `border ${options.borderThreshold}: only with a camera (it keeps a still's surround fixed while the camera moves the view)`,
+    );
+  }
   const cameraStrength = options.cameraStrength ?? 1;
   const residualScale = options.residualScale ?? 1;
   const clips: GeneratedClip[] = [];
@@ -185,6 +197,7 @@ async function writeVideos(
         residualScale: options.residualScale,
         camera,
         cameraStrength,
+        borderThreshold: options.borderThreshold,
         ...(camera ? { seed: i } : {}), // clip i's camera poses from seed i
       }),
       stride,
@@ -239,6 +252,7 @@ async function writeVideos(
       composed,
       camera: options.camera ?? null,
       cameraStrength,
+      borderThreshold: camera ? (options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD) : null,
     },
   });
   const metrics = {
@@ -250,6 +264,7 @@ async function writeVideos(
     residualScale,
     camera: options.camera ?? null,
     cameraStrength,
+    borderThreshold: camera ? (options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD) : null,
     targets: { colourDriftMax: 0.03, sharpnessRatioMin: 0.7, areaRatioRange: [0.7, 1.3] },
     clips: clips.map((c) => ({ id: c.id, ...c.quality })),
   };
