@@ -288,16 +288,20 @@ def load_still(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A still and its mask at size x size: (C, H, W) and (1, H, W) in [0, 1] (mask 0/1).
     Greyscale stills are repeated to 3 channels for a 3-channel model (and RGB averaged for 1)."""
+    return read_frame(image_path, channels, size), read_mask(mask_path, size)
+
+
+def read_mask(path: Path, size: int) -> np.ndarray:
+    """A mask at size x size, (1, H, W) 0/1 float32: nearest-neighbour resizing, then >= 128 (as
+    the inference package's readMask); unreadable files named."""
     from PIL import Image
 
-    image = read_frame(image_path, channels, size)
     try:
-        with Image.open(mask_path) as m:
+        with Image.open(path) as m:
             m = m.convert("L").resize((size, size), Image.NEAREST)
-            mask = (np.asarray(m) >= 128).astype(np.float32)[None]
+            return (np.asarray(m) >= 128).astype(np.float32)[None]
     except OSError as e:
-        raise GenerationQualityError(f"{mask_path}: cannot read: {e}") from e
-    return image, mask
+        raise GenerationQualityError(f"{path}: cannot read: {e}") from e
 
 
 def read_index(stills: Path) -> dict[str, str]:
@@ -387,8 +391,6 @@ def real_clip_identity(
     colour drift and sharpness ratio of the window's last frame against its first, and the mask
     area ratio where both frames have a mask (`<seq>/masks/<index>.png`). Real clips are the
     yardstick for the targets a generated clip of `frames` steps is held to."""
-    from PIL import Image
-
     drift, sharp, area = [], [], []
     for seq in sorted(p for p in Path(folder).iterdir() if (p / "frames").is_dir()):
         paths = sorted((seq / "frames").glob("*.jpg"))
@@ -400,11 +402,7 @@ def real_clip_identity(
             sharp.append(sharpness_ratio(a, b))
             masks = [seq / "masks" / f"{p.stem}.png" for p in (first, last)]
             if all(m.is_file() for m in masks):
-                m0, m1 = (
-                    (np.asarray(Image.open(m).convert("L").resize((size, size))) >= 128)[None]
-                    for m in masks
-                )
-                area.append(area_ratio(m0.astype(np.float32), m1.astype(np.float32)))
+                area.append(area_ratio(read_mask(masks[0], size), read_mask(masks[1], size)))
     lo, hi = AREA_RATIO_RANGE
     finite = [a for a in area if np.isfinite(a)]
     return {
