@@ -67,6 +67,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(augmented copies; evaluation/key_adaptation.py); 0 = off (default)",
     )
     p.add_argument(
+        "--adapt-seed",
+        type=int,
+        default=0,
+        help="seed of the adaptation's random augmentations (default 0): another seed measures "
+        "how much the scores owe to it",
+    )
+    p.add_argument(
         "--downsample",
         type=int,
         default=1,
@@ -102,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         fusion=args.fusion,
         reference=args.reference,
         adapt_steps=args.adapt_steps,
+        adapt_seed=args.adapt_seed,
         downsample=args.downsample,
         boundary_tolerance=args.boundary_tolerance,
         max_batch=args.max_batch,

@@ -80,6 +80,7 @@ class EvalOptions:
     fusion: str = "linear"
     reference: str = "previous"  # propagation.REFERENCES: what each step carries the mask from
     adapt_steps: int = 0  # key_adaptation: fit the correction to each video's key frames first
+    adapt_seed: int = 0  # its random augmentations (AdaptOptions.seed): run-to-run spread
     downsample: int = 1  # work_scale: the model runs f times smaller per side, masks scored at size
     max_batch: int = 8
     boundary_tolerance: float = 2.0
@@ -214,7 +215,10 @@ def evaluate_video(
         key_masks = box_down(torch.stack([data.key_masks[k] for k in keys]), options.downsample)
         key_frames, key_masks = key_frames.to(device), key_masks.to(device)
         generator = adapt_to_keys(
-            generator, key_frames, key_masks, AdaptOptions(steps=options.adapt_steps)
+            generator,
+            key_frames,
+            key_masks,
+            AdaptOptions(steps=options.adapt_steps, seed=options.adapt_seed),
         )
         adapt_s = time.perf_counter() - started
     started = time.perf_counter()
@@ -492,6 +496,7 @@ def evaluate(
         "reference": options.reference,
         "downsample": options.downsample,
         "adapt_steps": options.adapt_steps,
+        "adapt_seed": options.adapt_seed,
         "boundary_tolerance_px": options.boundary_tolerance,
         "flow": {"method": "farneback", **options.flow.as_dict()},
         "methods": {"masks": list(MASK_METHODS), "images": list(IMAGE_METHODS)},

@@ -209,6 +209,11 @@ def test_adapt_steps_fit_the_correction_per_video_and_are_reported(work):
     )
     report = evaluate(refine, ds, EvalOptions(reference="key", adapt_steps=2))
     assert report["adapt_steps"] == 2 and report["reference"] == "key"
+    assert report["adapt_seed"] == 0
+    reseeded = evaluate(refine, ds, EvalOptions(reference="key", adapt_steps=2, adapt_seed=5))
+    assert reseeded["adapt_seed"] == 5
+    again = evaluate(refine, ds, EvalOptions(reference="key", adapt_steps=2, adapt_seed=5))
+    assert again["overall"] == reseeded["overall"]  # a seed reproduces its scores
     assert all(v["adapt_seconds"] > 0 for v in report["videos"])
     assert evaluate(refine, ds, EvalOptions(reference="key"))["videos"][0]["adapt_seconds"] == 0
     with pytest.raises(EvaluationError, match="--adapt-steps fits the learned correction"):
