@@ -99,8 +99,8 @@ def fill_border(still: np.ndarray, border: np.ndarray) -> np.ndarray:
     ey, ex = np.nonzero(view & touches)  # raster order
     out = still.copy()
     by, bx = np.nonzero(border)
-    for s in range(0, len(by), 2048):  # (chunk, edge) squared distances, a few MB at a time
-        y, x = by[s : s + 2048], bx[s : s + 2048]
+    for s in range(0, len(by), 1024):  # (chunk, edge) squared distances: tens of MB at most
+        y, x = by[s : s + 1024], bx[s : s + 1024]
         nearest = ((y[:, None] - ey[None]) ** 2 + (x[:, None] - ex[None]) ** 2).argmin(axis=1)
         ny, nx = ey[nearest], ex[nearest]
         my, mx = 2 * ny - y, 2 * nx - x
