@@ -48,6 +48,12 @@ export function register(program: Command): void {
       parseInteger("adapt steps", 0),
     )
     .option(
+      "--adapt-seed <n>",
+      "seed of the adaptation's random augmentations (default 0); another seed shows how much a " +
+        "score owes to them (docs/real-data.md)",
+      parseInteger("adapt seed", 0),
+    )
+    .option(
       "--downsample <n>",
       "run the model on frames n times smaller per side (box average), masks brought back to the " +
         "evaluation size (bilinear) and scored there; 2 at 256 px is about 3x faster (default 1)",

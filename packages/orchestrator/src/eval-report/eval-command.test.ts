@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli as cli, makeSyntheticDataset, tempDir, trainTinyRun } from "../../test/helpers.js";
 import { parseEvalReport } from "./eval-report.js";
-import { runDirOfCheckpoint } from "./run-eval.js";
+import { evaluateArgs, runDirOfCheckpoint } from "./run-eval.js";
 
 let dir: string;
 let dataset: string;
@@ -118,6 +118,12 @@ describe("stillmotion eval", () => {
     const badSteps = await cli("eval", runDir, "--dataset", dataset, "--adapt-steps", "-1");
     expect(badSteps.code).toBe(2);
     expect(badSteps.err).toContain("adapt steps must be an integer >= 0");
+    const badSeed = await cli("eval", runDir, "--dataset", dataset, "--adapt-seed", "x");
+    expect(badSeed.code).toBe(2);
+    expect(badSeed.err).toContain("adapt seed must be an integer >= 0");
+    expect(evaluateArgs("m.pt", { dataset, adaptSteps: 300, adaptSeed: 4 })).toEqual(
+      expect.arrayContaining(["--adapt-steps", "300", "--adapt-seed", "4"]),
+    );
     const unknown = await cli("eval", runDir, "--dataset", dataset, "--video", "seq9");
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(/NOT_FOUND: .*: no video 'seq9'/);

@@ -89,6 +89,8 @@ export interface EvalReport {
   reference?: "previous" | "key";
   /** Steps of key-frame adaptation per video (`--adapt-steps`); absent in older reports (0). */
   adapt_steps?: number;
+  /** Seed of that adaptation (`--adapt-seed`); absent in older reports (0). */
+  adapt_seed?: number;
   /** The model ran on frames this many times smaller per side (`--downsample`); absent: 1. */
   downsample?: number;
   boundary_tolerance_px: number;

@@ -141,7 +141,8 @@ export function formatEvalReport(report: EvalReport): string {
     `on ${report.dataset_name}, split ${report.split}: ${o.videos} video(s), ${size}, ${report.fusion} fusion, ` +
       `masks carried from ${report.reference === "key" ? "the key frame" : "the previous frame"}` +
       (report.adapt_steps
-        ? `, correction fitted to each video's key frames (${report.adapt_steps} steps)`
+        ? `, correction fitted to each video's key frames (${report.adapt_steps} steps` +
+          `${report.adapt_seed ? `, seed ${report.adapt_seed}` : ""})`
         : "") +
       (report.downsample && report.downsample > 1
         ? `, the model at 1/${report.downsample} of that size per side (masks brought back up)`

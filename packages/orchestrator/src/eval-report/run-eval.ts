@@ -35,6 +35,8 @@ export interface EvalOptions {
   reference?: (typeof REFERENCES)[number];
   /** Fit the model's learned correction to each video's key frames for N steps first (0: off). */
   adaptSteps?: number;
+  /** Seed of the adaptation's random augmentations (default 0): another seed shows its spread. */
+  adaptSeed?: number;
   /** Run the model on frames N times smaller per side, masks scored at the evaluation size. */
   downsample?: number;
   /** Where to write the report; default <runDir>/eval.json when there is a run directory. */
@@ -76,6 +78,7 @@ export function evaluateArgs(checkpoint: string, options: EvalOptions, out?: str
   if (options.fusion) args.push("--fusion", options.fusion);
   if (options.reference) args.push("--reference", options.reference);
   if (options.adaptSteps) args.push("--adapt-steps", String(options.adaptSteps));
+  if (options.adaptSeed) args.push("--adapt-seed", String(options.adaptSeed));
   if (options.downsample !== undefined && options.downsample !== 1)
     args.push("--downsample", String(options.downsample));
   if (out) args.push("--out", out);
