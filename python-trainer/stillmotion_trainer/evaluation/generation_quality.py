@@ -235,7 +235,10 @@ def composed_options(
     except (CameraProfileError, StillToVideoError) as err:
         raise GenerationQualityError(str(err)) from err
     if camera is None and border != DEFAULT_BORDER:
-        raise GenerationQualityError(f"border {border}: only with a camera (it fixes the view)")
+        raise GenerationQualityError(
+            f"border {border}: only with a camera (it keeps a still's surround fixed while the "
+            "camera moves the view)"
+        )
     if not compose and options != ComposedRollout():
         raise GenerationQualityError(
             f"strength {strength}, residual {residual}, camera {camera}, camera strength "
