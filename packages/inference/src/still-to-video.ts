@@ -143,7 +143,7 @@ export async function generateFromStill(
   let state: ComposedState | undefined;
   if (composed) {
     state = fixed
-      ? startComposed(fillBorder(image, fixed), throughBorder(image, m, image, fixed).mask)
+      ? startComposed(fillBorder(image, fixed), { ...m, data: m.data.map((v, i) => (fixed[i] ? 0 : v)) })
       : startComposed(image, m);
   }
   for (let t = 0; t < steps; t++) {

@@ -168,6 +168,8 @@ async function writeVideos(
     );
   }
   const cameraStrength = options.cameraStrength ?? 1;
+  // the threshold the clips were made with, for the records (null: no camera, no fixed border)
+  const borderThreshold = camera ? (options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD) : null;
   const residualScale = options.residualScale ?? 1;
   const clips: GeneratedClip[] = [];
   const dataset = await DatasetWriter.open(join(staged.stage, "dataset"));
@@ -252,7 +254,7 @@ async function writeVideos(
       composed,
       camera: options.camera ?? null,
       cameraStrength,
-      borderThreshold: camera ? (options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD) : null,
+      borderThreshold,
     },
   });
   const metrics = {
@@ -264,7 +266,7 @@ async function writeVideos(
     residualScale,
     camera: options.camera ?? null,
     cameraStrength,
-    borderThreshold: camera ? (options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD) : null,
+    borderThreshold,
     targets: { colourDriftMax: 0.03, sharpnessRatioMin: 0.7, areaRatioRange: [0.7, 1.3] },
     clips: clips.map((c) => ({ id: c.id, ...c.quality })),
   };
