@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  autoExposure,
   type CameraProfile,
   cameraField,
   checkCameraProfile,
@@ -52,7 +53,15 @@ const PROFILE: CameraProfile = {
   rotation_std: 0.04,
   revert: 0.8,
   rest_zoom: 1.1,
+  auto_exposure: false,
 };
+
+// the trainer test's auto_exposure vectors: a 2-channel 2 x 3 frame, the still, the view
+// (1 = inside; here passed as its border, 1 = outside), the gain 2.7 / 1.8 = 1.5
+const SHARED_FRAME = [0.2, 0.4, 0.9, 0.1, 0.0, 0.5, 0.3, 0.2, 0.8, 0.6, 0.7, 0.05];
+const SHARED_STILL = [0.5, 0.6, 0.1, 0.4, 0.1, 0.2, 0.4, 0.3, 0.3, 0.5, 0.2, 0.1];
+const SHARED_VIEW = [1, 1, 0, 1, 0, 0];
+const SHARED_EXPOSED = [0.3, 0.6, 1.0, 0.15, 0.0, 0.75, 0.45, 0.3, 1.0, 0.9, 1.0, 0.075];
 
 describe("cameraField", () => {
   it("matches the shared vectors", () => {
@@ -84,6 +93,31 @@ describe("cameraField", () => {
         expect(f.data[h * w + y * w + x]).toBeCloseTo(qy - y, 5);
       }
     }
+  });
+});
+
+describe("autoExposure", () => {
+  const image = (data: number[]): FloatImage => ({
+    data: Float32Array.from(data),
+    channels: 2,
+    height: 2,
+    width: 3,
+  });
+
+  it("matches the shared vectors", () => {
+    const border = Uint8Array.from(SHARED_VIEW, (v) => 1 - v);
+    const got = autoExposure(image(SHARED_FRAME), image(SHARED_STILL), border);
+    expect(maxDiff(got.data, Float32Array.from(SHARED_EXPOSED))).toBeLessThan(1e-6);
+  });
+
+  it("sets the whole frame's mean to the still's, and leaves an unlit frame alone", () => {
+    const frame = image([0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.05, 0.1, 0.15, 0.05, 0.1, 0.15]);
+    const still = image([0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2]);
+    const got = autoExposure(frame, still);
+    expect(got.data.reduce((a, b) => a + b, 0)).toBeCloseTo(2.4, 5);
+    expect(got.data[2] / got.data[0]).toBeCloseTo(3, 5); // one gain for every pixel
+    const black = image(new Array(12).fill(0));
+    expect(autoExposure(black, still).data).toEqual(black.data);
   });
 });
 
@@ -125,7 +159,11 @@ describe("camera profiles", () => {
     expect(checkCameraProfile({ shift_std: 0.1, log_zoom_std: 0, rotation_std: 0 })).toMatchObject({
       revert: 0.8,
       rest_zoom: 1,
+      auto_exposure: false,
     });
+    expect(() => checkCameraProfile({ ...PROFILE, auto_exposure: "yes" })).toThrow(
+      /auto_exposure.*expected true or false/,
+    );
     expect(() => checkCameraProfile({ ...PROFILE, revert: 1 })).toThrow(
       /revert: expected a number in \[0, 1\)/,
     );
@@ -138,6 +176,7 @@ describe("camera profiles", () => {
       resolve(import.meta.dirname, "../../../models/camera-laryngoscopy.json"),
     );
     expect(shipped.shift_std).toBeGreaterThan(0);
+    expect(shipped.auto_exposure).toBe(true);
     const bad = join(dir, "bad.json");
     await writeFile(bad, "{");
     await expect(readCameraProfile(bad)).rejects.toMatchObject({ code: Code.INVALID_ARGUMENT, file: bad });
@@ -198,6 +237,18 @@ describe("generateFromStill's camera and residual scale (shipped real-still-to-v
     }
   });
 
+  it("with auto_exposure shows the same view at the still's mean brightness", async () => {
+    const camera = { ...PROFILE, auto_exposure: true };
+    const plain = await generateFromStill(generator, still, mask, { steps: 3, camera: PROFILE, seed: 4 });
+    const lit = await generateFromStill(generator, still, mask, { steps: 3, camera, seed: 4 });
+    const mean = (d: Float32Array) => d.reduce((a, b) => a + b, 0) / d.length;
+    for (let t = 1; t <= 3; t++) {
+      expect(maxDiff(lit.frames[t].data, autoExposure(plain.frames[t], still).data)).toBeLessThan(1e-6);
+      expect(mean(lit.frames[t].data)).toBeCloseTo(mean(still.data), 4); // nothing clips here
+      expect(lit.masks[t].data).toEqual(plain.masks[t].data);
+    }
+  });
+
   it("scales each step's residual by residualScale (0: the still moved only)", async () => {
     for (const rho of [0, 0.5]) {
       const clip = await generateFromStill(generator, still, mask, { steps: 3, residualScale: rho });
@@ -225,5 +276,9 @@ describe("generateFromStill's camera and residual scale (shipped real-still-to-v
     await expect(
       generateFromStill(generator, still, mask, { compose: false, camera: PROFILE }),
     ).rejects.toThrow(/camera/);
+    await expect(generateFromStill(generator, still, mask, { compose: false, detail: 0.5 })).rejects.toThrow(
+      /detail/,
+    );
+    await expect(generateFromStill(generator, still, mask, { detail: -1 })).rejects.toThrow(/detail/);
   });
 });

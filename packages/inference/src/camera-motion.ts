@@ -16,9 +16,16 @@
  * residual): the still sampled once, the mask moved by the same map. `mirror` folds a coordinate
  * into [0, n - 1] about the edge pixels (BORDER_REFLECT_101): where the view leaves the still,
  * the still (and its mask) is mirrored instead of its edge pixels repeated into streaks.
+ *
+ * With the profile's `auto_exposure` (a video endoscope's automatic light control), frame t's view
+ * is scaled by one gain so that its mean brightness over the channels is the still's:
+ *
+ *     g_t = sum_{p in view, c} I_0(p, c) / sum_{p in view, c} I_t(p, c)   (1 where the sum is 0)
+ *     I_t(p) <- clamp(g_t I_t(p), 0, 1)                                   (`autoExposure`)
  */
 import { readFile } from "node:fs/promises";
 import { Code, InferenceError, invalidArgument } from "./errors.js";
+import type { FloatImage } from "./image-types.js";
 import { gaussian, mulberry32 } from "./random-mask.js";
 import type { Field } from "./still-to-video-compose.js";
 
@@ -34,11 +41,13 @@ export interface CameraProfile {
   revert: number;
   /** The zoom the view returns to, in [1, 2]. */
   rest_zoom: number;
+  /** The view's mean brightness held at the still's (a scope's automatic light control). */
+  auto_exposure: boolean;
   /** Where the numbers were measured (free-form). */
   source?: Record<string, unknown>;
 }
 
-const BOUNDS: Record<keyof Omit<CameraProfile, "source">, [number, number, boolean]> = {
+const BOUNDS: Record<keyof Omit<CameraProfile, "source" | "auto_exposure">, [number, number, boolean]> = {
   // [low, high, high included]
   shift_std: [0, 1, false],
   log_zoom_std: [0, 1, false],
@@ -46,14 +55,14 @@ const BOUNDS: Record<keyof Omit<CameraProfile, "source">, [number, number, boole
   revert: [0, 1, false],
   rest_zoom: [1, 2, true],
 };
-const DEFAULTS = { revert: 0.8, rest_zoom: 1.0 };
+const DEFAULTS = { revert: 0.8, rest_zoom: 1.0, auto_exposure: false };
 
 /** Validate a parsed profile (defaults as in Python); INVALID_ARGUMENT naming `where` and the field. */
 export function checkCameraProfile(raw: unknown, where = "camera profile"): CameraProfile {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw invalidArgument(where, raw, "a JSON object");
   }
-  const known = new Set([...Object.keys(BOUNDS), "source"]);
+  const known = new Set([...Object.keys(BOUNDS), "auto_exposure", "source"]);
   const unknown = Object.keys(raw).filter((k) => !known.has(k));
   const missing = ["shift_std", "log_zoom_std", "rotation_std"].filter((k) => !(k in raw));
   if (unknown.length > 0 || missing.length > 0) {
@@ -69,6 +78,9 @@ export function checkCameraProfile(raw: unknown, where = "camera profile"): Came
     if (typeof v !== "number" || !(v >= low && (closed ? v <= high : v < high))) {
       throw invalidArgument(`${where}: ${name}`, v, `a number in [${low}, ${high}${closed ? "]" : ")"}`);
     }
+  }
+  if (typeof profile.auto_exposure !== "boolean") {
+    throw invalidArgument(`${where}: auto_exposure`, profile.auto_exposure, "true or false");
   }
   return profile;
 }
@@ -157,4 +169,23 @@ export function cameraField(pose: Pose, height: number, width: number): Field {
     }
   }
   return { data, height, width };
+}
+
+/**
+ * The frame with its view's mean brightness set to the still's (formula above): clamp(g x, 0, 1),
+ * g over the view's pixels and all channels. image and still (C, H, W); view: 1 = outside the
+ * view (a fixed border, fixed-border.ts), undefined = the whole frame is the view. Pixels outside
+ * the view are scaled too (the fixed surround is pasted over them after).
+ */
+export function autoExposure(image: FloatImage, still: FloatImage, border?: Uint8Array): FloatImage {
+  const n = image.height * image.width;
+  let lit = 0;
+  let target = 0;
+  for (let i = 0; i < image.data.length; i++) {
+    if (border?.[i % n]) continue;
+    lit += image.data[i];
+    target += still.data[i];
+  }
+  const gain = lit > 0 ? target / lit : 1;
+  return { ...image, data: image.data.map((v) => Math.min(Math.max(v * gain, 0), 1)) };
 }

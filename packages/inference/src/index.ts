@@ -6,7 +6,15 @@ export type { OnnxSession, SessionOptions, TensorData, ValueInfo } from "./backe
 // low level: any ONNX model (e.g. a key-frame lesion detector) behind the same session defaults
 export { createOnnxSession, defaultSessionOptions } from "./backend/onnx.js";
 export type { CameraProfile, Pose } from "./camera-motion.js";
-export { cameraField, checkCameraProfile, mirror, readCameraProfile, samplePoses } from "./camera-motion.js";
+export {
+  autoExposure,
+  cameraField,
+  checkCameraProfile,
+  mirror,
+  readCameraProfile,
+  samplePoses,
+} from "./camera-motion.js";
+export { DEFAULT_DETAIL, splitDetail } from "./detail-sampling.js";
 export { Code, InferenceError } from "./errors.js";
 export { DEFAULT_BORDER_THRESHOLD, fillBorder, findBorder, throughBorder } from "./fixed-border.js";
 export {

@@ -5,10 +5,12 @@
 // compared on a real model in still-to-video-warp.test.ts).
 import { describe, expect, it } from "vitest";
 
+import { splitDetail } from "./detail-sampling.js";
 import {
   compose,
   type Field,
   sampleBicubic,
+  sampleDetailed,
   scaleField,
   startComposed,
   warpBilinear,
@@ -111,10 +113,10 @@ describe("warpBilinear (grid_sample bilinear, zeros outside)", () => {
 });
 
 describe("compose", () => {
-  it("sums constant steps into one map and samples the still once", () => {
+  it.each([0, 1])("sums constant steps into one map and samples the still once (detail %s)", (detail) => {
     const still = { ...image((x, y) => Math.sin(x) * Math.cos(y) * 0.4 + 0.5) };
     const mask = { data: new Float32Array(H * W).fill(1), height: H, width: W };
-    let state = startComposed(still, mask);
+    let state = startComposed(still, mask, detail);
     const zero = new Float32Array(H * W);
     for (const [dx, dy] of [
       [0.3, -0.2],
@@ -123,7 +125,10 @@ describe("compose", () => {
     ]) {
       state = compose(state, constantField(dx, dy), zero);
     }
-    const once = sampleBicubic(still, constantField(0.5, 0.25));
+    const once =
+      detail === 0
+        ? sampleBicubic(still, constantField(0.5, 0.25))
+        : sampleDetailed(still, splitDetail(still, detail), constantField(0.5, 0.25));
     let m = 0;
     for (let y = 3; y < H - 3; y++) {
       for (let x = 3; x < W - 3; x++) {

@@ -9,9 +9,13 @@
  *     v_t(p)     = clamp(p + k u_t(p), frame) - p            k the motion strength (default 1)
  *     Phi_{t+1}  = v_t + warpBilinear(Phi_t, v_t)              Phi_0 = 0
  *     R_{t+1}    = sampleBicubic(R_t, v_t) + r_t               R_0 = 0
- *     I_{t+1}    = clamp(sampleBicubic(I_0, Phi_{t+1}) + R_{t+1}, 0, 1)
+ *     I_{t+1}    = clamp(sampleStill(I_0, Phi_{t+1}) + R_{t+1}, 0, 1)
  *     M_{t+1}    = clamp(warpBilinear(M_0, Phi_{t+1}), 0, 1)
+ *
+ * sampleStill is `sampleDetailed` (detail-sampling.ts: the still's fine detail moved by whole
+ * pixels, its smooth base bicubic) with the state's detail layer, `sampleBicubic` without one.
  */
+import { DEFAULT_DETAIL, sampleNearest, splitDetail } from "./detail-sampling.js";
 import { invalidArgument } from "./errors.js";
 import type { FloatImage, Mask } from "./image-types.js";
 
@@ -77,6 +81,15 @@ export function sampleBicubic(
   return out;
 }
 
+/** out(p) = bicubic(still - detail, p + field(p)) + detail(nearest(p + field(p))): detail-sampling.ts
+ * (Python models/detail_sampling.sample_detailed). */
+export function sampleDetailed(still: FloatImage, detail: Float32Array, field: Field): Float32Array {
+  const out = sampleBicubic({ ...still, data: still.data.map((v, i) => v - detail[i]) }, field);
+  const fine = sampleNearest({ ...still, data: detail }, field);
+  for (let i = 0; i < out.length; i++) out[i] += fine[i];
+  return out;
+}
+
 /**
  * out(p) = x(p + field(p)), bilinear, zeros outside the frame: grid_sample(mode="bilinear",
  * padding_mode="zeros", align_corners=False) at pixel coordinates, as Python models/warp.warp.
@@ -139,11 +152,15 @@ export interface ComposedState {
   residual: Float32Array;
   image: FloatImage;
   mask: Mask;
+  /** The still's fine detail (detail-sampling.ts splitDetail); absent: the still is sampled bicubic. */
+  detail?: Float32Array;
 }
 
-/** t = 0: the still and its mask, Phi_0 = 0, R_0 = 0. */
-export function startComposed(still: FloatImage, mask: Mask): ComposedState {
+/** t = 0: the still and its mask, Phi_0 = 0, R_0 = 0; the still's fine detail split off once for
+ * detail-preserving sampling with sigma `detail` (0: bicubic). */
+export function startComposed(still: FloatImage, mask: Mask, detail = DEFAULT_DETAIL): ComposedState {
   const { height: h, width: w } = still;
+  const layer = splitDetail(still, detail); // checks detail >= 0
   return {
     still,
     stillMask: mask,
@@ -151,6 +168,7 @@ export function startComposed(still: FloatImage, mask: Mask): ComposedState {
     residual: new Float32Array(still.data.length),
     image: still,
     mask,
+    ...(detail > 0 ? { detail: layer } : {}),
   };
 }
 
@@ -163,7 +181,9 @@ export function compose(state: ComposedState, v: Field, r: Float32Array): Compos
   const field = { data: carried, height: h, width: w };
   const residual = sampleBicubic({ data: state.residual, channels: c, height: h, width: w }, v);
   for (let i = 0; i < residual.length; i++) residual[i] += r[i];
-  const image = sampleBicubic(state.still, field);
+  const image = state.detail
+    ? sampleDetailed(state.still, state.detail, field)
+    : sampleBicubic(state.still, field);
   for (let i = 0; i < image.length; i++) image[i] = Math.min(Math.max(image[i] + residual[i], 0), 1);
   const mask = warpBilinear({ data: state.stillMask.data, channels: 1, height: h, width: w }, field);
   for (let i = 0; i < mask.length; i++) mask[i] = Math.min(Math.max(mask[i], 0), 1);
@@ -174,6 +194,7 @@ export function compose(state: ComposedState, v: Field, r: Float32Array): Compos
     residual,
     image: { data: image, channels: c, height: h, width: w },
     mask: { data: mask, height: h, width: w },
+    ...(state.detail ? { detail: state.detail } : {}),
   };
 }
 

@@ -3,7 +3,8 @@
  * feeds back the model's own predicted image and mask, for `steps` steps (METHOD.md, Inference).
  */
 
-import { type CameraProfile, cameraField, samplePoses } from "./camera-motion.js";
+import { autoExposure, type CameraProfile, cameraField, samplePoses } from "./camera-motion.js";
+import { DEFAULT_DETAIL } from "./detail-sampling.js";
 import { Code, InferenceError, invalidArgument } from "./errors.js";
 import { DEFAULT_BORDER_THRESHOLD, fillBorder, findBorder, throughBorder } from "./fixed-border.js";
 import type { Generator, StepResult } from "./generator.js";
@@ -42,7 +43,8 @@ export interface GenerateOptions {
   /**
    * Composed roll-outs only: every frame seen through a camera that moves like the real clips
    * the profile was measured on (camera-motion.ts; poses drawn from `seed`). Frame 0 is the
-   * still; the model's next step is predicted from the unviewed scene.
+   * still; the model's next step is predicted from the unviewed scene. A profile with
+   * `auto_exposure` holds the view's mean brightness at the still's.
    */
   camera?: CameraProfile;
   /** With `camera`: its per-frame motion times this (default 1). */
@@ -53,6 +55,12 @@ export interface GenerateOptions {
    * moves (fixed-border.ts). Default 0.05; 0 turns it off.
    */
   borderThreshold?: number;
+  /**
+   * Composed roll-outs only: the still's detail finer than a Gaussian of this sigma (pixels)
+   * moves by whole pixels, its smooth base is interpolated, so resampling keeps speckle and
+   * texture as sharp as in the still (detail-sampling.ts). Default 1; 0 samples plain bicubic.
+   */
+  detail?: number;
   /** Called after every step with (done, total). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -119,6 +127,10 @@ export async function generateFromStill(
       options.camera ? "a number in [0, 1)" : "unset: the fixed border acts with a camera only",
     );
   }
+  const detail = options.detail ?? DEFAULT_DETAIL;
+  if (!(Number.isFinite(detail) && detail >= 0) || (options.detail !== undefined && !composed)) {
+    throw invalidArgument("detail", detail, composed ? "a number >= 0" : `unset (${whyNot})`);
+  }
   checkImage("image", image, generator.channels);
   const { height: h, width: w } = image;
   const poses = options.camera
@@ -143,8 +155,12 @@ export async function generateFromStill(
   let state: ComposedState | undefined;
   if (composed) {
     state = fixed
-      ? startComposed(fillBorder(image, fixed), { ...m, data: m.data.map((v, i) => (fixed[i] ? 0 : v)) })
-      : startComposed(image, m);
+      ? startComposed(
+          fillBorder(image, fixed),
+          { ...m, data: m.data.map((v, i) => (fixed[i] ? 0 : v)) },
+          detail,
+        )
+      : startComposed(image, m, detail);
   }
   for (let t = 0; t < steps; t++) {
     if (options.signal?.aborted) {
@@ -163,6 +179,8 @@ export async function generateFromStill(
       const seen = poses
         ? compose(state, cameraField(poses[t + 1], h, w), new Float32Array(residual.length))
         : state;
+      // a scope's automatic light control: the view's mean brightness held at the still's
+      if (options.camera?.auto_exposure) seen.image = autoExposure(seen.image, image, fixed);
       next = fixed
         ? throughBorder(seen.image, seen.mask, image, fixed)
         : { image: seen.image, mask: seen.mask };

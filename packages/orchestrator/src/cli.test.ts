@@ -167,6 +167,22 @@ const cases: Array<[string, () => string[], string, () => string]> = [
     () => "border 0.1: only with a camera",
   ],
   [
+    "InferenceError: --detail without a composed roll-out",
+    () => [
+      "generate",
+      stills,
+      "-m",
+      SHIPPED_WARP,
+      "-o",
+      join(dir, "out-detail"),
+      "--no-compose",
+      "--detail",
+      "0.5",
+    ],
+    "INVALID_ARGUMENT",
+    () => "detail: expected unset (compose is off), got 0.5",
+  ],
+  [
     "system error (ENOTDIR)",
     () => ["generate", join(stills, "a.png"), "-m", model("nan.onnx"), "-o", join(dir, "x")],
     "INVALID_ARGUMENT",

@@ -29,6 +29,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the zoom the view returns to, in [1, 2] (above 1: a margin of the still around "
         "the view, fewer repeated edges, a magnified lesion; default 1)",
     )  # fmt: skip
+    p.add_argument(
+        "--auto-exposure", action="store_true",
+        help="the generated view's mean brightness held at the still's, as a video endoscope's "
+        "automatic light control does (models/camera_motion.py)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         profile, report = measure_camera_profile(
             args.real_folder, size=args.size, max_gap=args.max_gap, revert=args.revert,
-            rest_zoom=args.rest_zoom,
+            rest_zoom=args.rest_zoom, auto_exposure=args.auto_exposure,
         )  # fmt: skip
         save_profile(profile, args.out)
     except (GenerationQualityError, CameraProfileError) as e:

@@ -2,6 +2,7 @@
 
 import argparse
 
+from stillmotion_trainer.models.detail_sampling import DEFAULT_DETAIL
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
 
 HELP = (
@@ -28,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--border", type=float, default=DEFAULT_BORDER,
         help="with --camera: darkness threshold of the stills' fixed surround (0 = none)",
     )  # fmt: skip
+    p.add_argument(
+        "--detail", type=float, default=DEFAULT_DETAIL,
+        help="with --compose: detail-preserving sampling's sigma in pixels (0 = plain bicubic)",
+    )  # fmt: skip
     p.add_argument("--out", help="write the report as JSON here")
 
 
@@ -46,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             test_every=args.test_every, steps=args.steps, batch=args.batch, seeds=seeds,
             compose=args.compose, strength=args.strength, residual=args.residual,
             camera=args.camera, camera_strength=args.camera_strength, border=args.border,
+            detail=args.detail,
         )  # fmt: skip
     except ValueError as e:
         print(json.dumps({"ok": False, "code": "INVALID_ARGUMENT", "error": str(e)}))

@@ -2,6 +2,7 @@
 
 import argparse
 
+from stillmotion_trainer.models.detail_sampling import DEFAULT_DETAIL
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
 
 HELP = (
@@ -60,6 +61,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "to the frame's edge stays fixed while its view moves (models/fixed_border.py; default "
         f"{DEFAULT_BORDER}, 0 = none)",
     )  # fmt: skip
+    p.add_argument(
+        "--detail", type=float, default=DEFAULT_DETAIL,
+        help="with --compose: the still's detail finer than this Gaussian sigma (pixels) moves by "
+        "whole pixels, so resampling keeps speckle and texture sharp (models/detail_sampling.py; "
+        f"default {DEFAULT_DETAIL}, 0 = plain bicubic)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             args.checkpoint, args.stills, frames=args.frames, size=args.size, real=args.real,
             limit=args.limit, compose=args.compose, strength=args.strength, stride=args.stride,
             residual=args.residual, camera=args.camera,
-            camera_strength=args.camera_strength, border=args.border,
+            camera_strength=args.camera_strength, border=args.border, detail=args.detail,
         )  # fmt: skip
     except (StillMotionError, FileNotFoundError, OSError) as e:
         code = getattr(e, "code", "NOT_FOUND")

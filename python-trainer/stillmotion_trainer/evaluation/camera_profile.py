@@ -69,6 +69,7 @@ def measure_camera_profile(
     max_gap: int = 1,
     revert: float = 0.8,
     rest_zoom: float = 1.0,
+    auto_exposure: bool = False,
     channels: int = 3,
 ) -> tuple[CameraProfile, dict[str, Any]]:
     """The profile of the real sequences under `folder` and a report (per-parameter
@@ -93,6 +94,7 @@ def measure_camera_profile(
         rotation_std=float(p[:, 3].std()),
         revert=revert,
         rest_zoom=rest_zoom,
+        auto_exposure=auto_exposure,
         source={
             "folder": str(root), "size": size, "max_gap": max_gap, "pairs": len(pairs),
             "tool": "python -m stillmotion_trainer camera-profile",

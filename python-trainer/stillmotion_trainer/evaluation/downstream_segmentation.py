@@ -34,6 +34,7 @@ from stillmotion_trainer.evaluation.generation_quality import (
 )
 from stillmotion_trainer.metrics.dice import dice
 from stillmotion_trainer.models.blocks import EncoderDecoder
+from stillmotion_trainer.models.detail_sampling import DEFAULT_DETAIL
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
 from stillmotion_trainer.models.generator import GeneratorConfig
 
@@ -102,16 +103,18 @@ def downstream_segmentation(
     camera: Optional[str | Path] = None,
     camera_strength: float = 1.0,
     border: float = DEFAULT_BORDER,
+    detail: float = DEFAULT_DETAIL,
 ) -> dict[str, Any]:
     """Dice on held-out stills of (a) stills only and (b) stills + generated clips, per seed.
-    compose / strength / residual / camera (a camera profile's path) / camera_strength / border:
+    compose / strength / residual / camera (a camera profile's path) / camera_strength / border /
+    detail:
     the clips' roll-out (generation_quality.roll_out_composed; clip i's camera poses drawn from seed
     i)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
     started = time.perf_counter()
-    options = composed_options(compose, strength, residual, camera, camera_strength, border)
+    options = composed_options(compose, strength, residual, camera, camera_strength, border, detail)
     model, cfg, _ = load_generator_from_checkpoint(str(generator))
     chosen = find_stills(Path(stills))
     loaded = [load_still(img, msk, cfg.channels, size) for _, img, msk in chosen]
@@ -149,6 +152,7 @@ def downstream_segmentation(
             "size": size, "steps": steps, "batch": batch, "compose": compose, "strength": strength,
             "residual": residual, "camera": None if camera is None else str(camera),
             "camera_strength": camera_strength, "border": border if camera is not None else None,
+            "detail": detail if compose else None,
         },  # fmt: skip
         "runs": runs,
         "a_mean": a_mean,

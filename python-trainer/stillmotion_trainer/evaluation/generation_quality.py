@@ -44,6 +44,7 @@ from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.evaluation.baselines import flow_masks
 from stillmotion_trainer.metrics.dice import dice
 from stillmotion_trainer.metrics.ssim import ssim
+from stillmotion_trainer.models.detail_sampling import DEFAULT_DETAIL
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
 
 if TYPE_CHECKING:
@@ -168,8 +169,9 @@ def roll_out_composed(
     options: motion strength, residual scale and camera (still_to_video.ComposedRollout); with a
     camera each frame is seen through a camera walking with its profile's statistics
     (models/camera_motion.py, poses drawn from `seed`; `fields` is then None: the frame's map is
-    the camera's and the scene's together), and a still's dark surround stays fixed while its
-    view moves (models/fixed_border.py; `options.border` its threshold, 0 = off).
+    the camera's and the scene's together), a still's dark surround stays fixed while its
+    view moves (models/fixed_border.py; `options.border` its threshold, 0 = off) and, where the
+    profile has `auto_exposure`, the view's mean brightness is held at the still's.
     GenerationQualityError for a model without the head or a bad option."""
     from stillmotion_trainer.models import camera_motion, fixed_border
     from stillmotion_trainer.models import still_to_video as s2v
@@ -193,7 +195,9 @@ def roll_out_composed(
         if found.any():  # the camera moves the view behind the still's fixed surround
             border = torch.from_numpy(found)
             scene, scene_mask = fixed_border.fill_border(image, found), mask * ~found
-    state = s2v.start(torch.from_numpy(scene)[None], torch.from_numpy(scene_mask)[None])
+    state = s2v.start(
+        torch.from_numpy(scene)[None], torch.from_numpy(scene_mask)[None], opts.detail
+    )
     still = torch.from_numpy(image)[None]
     frames, masks, fields = [image], [mask], []
     for t in range(1, steps + 1):
@@ -203,6 +207,9 @@ def roll_out_composed(
         if poses is not None:
             seen = s2v.view(state, camera_motion.camera_field(poses[t], h, w))
             seen_image, seen_mask = seen.image, seen.mask
+            if opts.camera is not None and opts.camera.auto_exposure:
+                view = None if border is None else ~border
+                seen_image = camera_motion.auto_exposure(seen_image, still, view)
         if border is not None:
             seen_image, seen_mask = fixed_border.through_border(
                 seen_image, seen_mask, still, border
@@ -221,6 +228,7 @@ def composed_options(
     camera: Optional[str | Path] = None,
     camera_strength: float = 1.0,
     border: float = DEFAULT_BORDER,
+    detail: float = DEFAULT_DETAIL,
 ) -> "ComposedRollout":
     """still_to_video.ComposedRollout from command-line values (the camera a profile's path);
     GenerationQualityError naming the option or the profile's file, or any of them changed
@@ -231,7 +239,9 @@ def composed_options(
 
     try:
         profile = None if camera is None else load_profile(camera)
-        options = ComposedRollout(strength, residual, profile, camera_strength, border).validate()
+        options = ComposedRollout(
+            strength, residual, profile, camera_strength, border, detail
+        ).validate()
     except (CameraProfileError, StillToVideoError) as err:
         raise GenerationQualityError(str(err)) from err
     if camera is None and border != DEFAULT_BORDER:
@@ -242,7 +252,7 @@ def composed_options(
     if not compose and options != ComposedRollout():
         raise GenerationQualityError(
             f"strength {strength}, residual {residual}, camera {camera}, camera strength "
-            f"{camera_strength}: only with compose (a composed roll-out)"
+            f"{camera_strength}, detail {detail}: only with compose (a composed roll-out)"
         )
     return options
 
@@ -472,6 +482,7 @@ def generation_quality(
     camera: Optional[str | Path] = None,
     camera_strength: float = 1.0,
     border: float = DEFAULT_BORDER,
+    detail: float = DEFAULT_DETAIL,
 ) -> dict[str, Any]:
     """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
     the consecutive-frame SSIM of that dataset's real clips at the same size. compose: roll out
@@ -480,7 +491,8 @@ def generation_quality(
     `stillmotion generate --stride`); residual: the learned residual's scale; camera: a camera
     profile (models/camera_motion.py) the composed frames are seen through, its motion times
     `camera_strength`, clip i's poses drawn from seed i; border: the darkness threshold of the
-    stills' fixed surround under the camera (models/fixed_border.py; `composed_options`)."""
+    stills' fixed surround under the camera (models/fixed_border.py; `composed_options`); detail:
+    the sigma of detail-preserving sampling (models/detail_sampling.py, 0 = bicubic)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
@@ -488,7 +500,7 @@ def generation_quality(
         raise GenerationQualityError(f"frames >= 1 and size >= 16, got {frames} and {size}")
     if stride < 1:
         raise GenerationQualityError(f"stride: expected an integer >= 1, got {stride}")
-    options = composed_options(compose, strength, residual, camera, camera_strength, border)
+    options = composed_options(compose, strength, residual, camera, camera_strength, border, detail)
     root = Path(stills)
     if not (root / "images").is_dir():
         raise GenerationQualityError(f"{root}: expected a folder with images/ and masks/")
@@ -524,6 +536,7 @@ def generation_quality(
         "camera": None if camera is None else str(camera),
         "camera_strength": camera_strength,
         "border": border if camera is not None else None,
+        "detail": detail if compose else None,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,

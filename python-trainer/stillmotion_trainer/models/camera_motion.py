@@ -30,6 +30,19 @@ and frame t of the clip is the composed state of the scene viewed through that f
 moved by the same map. Frame 0 (pose 0) is the still itself. Where the view leaves the still,
 the still is mirrored (the mask with it, so they agree), as data/animate_stills.py does:
 clamping repeated the edge pixels into streaks up to 15 px wide at 128 px.
+
+A video endoscope also holds its image's brightness: its processor drives the light source (or
+the sensor's gain) from the frame's mean brightness, so as the scope turns to a brighter wall or
+comes closer to the tissue the light dims. Without that, a view drifting over a bright wall
+changed a still's mean colour by up to 0.07 in 16 frames (docs/generation.md). With the
+profile's `auto_exposure`, frame t's view is scaled by one gain
+
+    g_t = sum_{p in view, c} I_0(p, c) / sum_{p in view, c} I_t(p, c)     (1 where the sum is 0)
+    I_t(p) <- clamp(g_t I_t(p), 0, 1)
+
+so that its mean brightness over the channels is the still's; `view` is the frame without its
+fixed surround (models/fixed_border.py), whose pixels the light does not reach. The mask is not
+changed. `auto_exposure(image, still, view)` below.
 """
 
 from __future__ import annotations
@@ -38,7 +51,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -71,6 +84,7 @@ class CameraProfile:
     log_zoom_std, rotation_std: std of the per-frame change of log zoom and of the angle (rad).
     revert: rho of the module docstring, in [0, 1).
     rest_zoom: the zoom the view returns to (>= 1: a margin of the still around the view).
+    auto_exposure: the view's mean brightness held at the still's (module docstring).
     source: where the numbers were measured (free-form, for the reader).
     """
 
@@ -79,6 +93,7 @@ class CameraProfile:
     rotation_std: float
     revert: float = 0.8
     rest_zoom: float = 1.0
+    auto_exposure: bool = False
     source: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, where: str = "camera profile") -> "CameraProfile":
@@ -90,6 +105,10 @@ class CameraProfile:
                     f"{where}: {name}: expected a number in [{low:g}, {high:g}"
                     f"{']' if closed else ')'}, got {v!r}"
                 )
+        if not isinstance(self.auto_exposure, bool):
+            raise CameraProfileError(
+                f"{where}: auto_exposure: expected true or false, got {self.auto_exposure!r}"
+            )
         return self
 
 
@@ -160,3 +179,18 @@ def camera_field(pose: np.ndarray | list[float], height: int, width: int) -> tor
     fx = mirror(qx, width) - xs
     fy = mirror(qy, height) - ys
     return torch.stack([fx, fy]).unsqueeze(0).float()
+
+
+def auto_exposure(
+    image: torch.Tensor, still: torch.Tensor, view: Optional[torch.Tensor] = None
+) -> torch.Tensor:
+    """The frame with its view's mean brightness set to the still's: clamp(g image, 0, 1) with
+    g = sum_view still / sum_view image over the view's pixels and all channels (1 where that sum
+    is 0; module docstring). image, still (B, C, H, W); view (H, W) bool, None = the whole
+    frame. Pixels outside the view are scaled too (a fixed surround is pasted over them after)."""
+    inside = torch.ones(image.shape[-2:], dtype=torch.bool) if view is None else view
+    weight = inside.to(image.dtype)
+    lit = (image * weight).sum(dim=(1, 2, 3), keepdim=True)
+    target = (still * weight).sum(dim=(1, 2, 3), keepdim=True)
+    gain = torch.where(lit > 0, target / lit.clamp_min(1e-12), torch.ones_like(lit))
+    return (image * gain).clamp(0.0, 1.0)

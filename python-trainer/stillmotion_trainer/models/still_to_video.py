@@ -14,8 +14,10 @@ the current frame, but the frame itself is the still sampled once, at the compos
     I_{t+1} = clamp(sample(I_0, p + Phi_{t+1}) + R_{t+1}, 0, 1)
     M_{t+1} = clamp(warp(M_0, Phi_{t+1}), 0, 1)
 
-`sample` is image_warp.sample_image (bicubic, edges repeated), `warp` models/warp.warp
-(bilinear, zeros outside). p + v_t lies inside the frame and so does p + Phi_t for every p
+`sample` is models/detail_sampling.sample_detailed (the still's smooth base bicubic, its fine
+detail moved by whole pixels, so resampling does not blur speckle; `detail` sigma, 0 = plain
+bicubic: image_warp.sample_image; edges repeated), `warp` models/warp.warp (bilinear, zeros
+outside). p + v_t lies inside the frame and so does p + Phi_t for every p
 (induction: a bilinear interpolation of in-frame points q + Phi_t(q)), so no sample reads
 outside. Frame and mask are the still and its mask moved by the same map: they cannot disagree.
 
@@ -37,6 +39,11 @@ import torch
 from torch import nn
 
 from stillmotion_trainer.models.camera_motion import CameraProfile
+from stillmotion_trainer.models.detail_sampling import (
+    DEFAULT_DETAIL,
+    sample_detailed,
+    split_detail,
+)
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD
 from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
@@ -50,19 +57,21 @@ class StillToVideoError(ValueError):
 @dataclass(frozen=True)
 class ComposedRollout:
     """How a composed roll-out runs: the motion strength k (> 0), the residual scale rho (>= 0),
-    an optional camera (its profile and the strength of its motion, >= 0) and, with a camera,
-    the darkness threshold of the still's fixed border (models/fixed_border.py; 0 = none)."""
+    an optional camera (its profile and the strength of its motion, >= 0), with a camera the
+    darkness threshold of the still's fixed border (models/fixed_border.py; 0 = none), and the
+    sigma (>= 0, pixels) of detail-preserving sampling (models/detail_sampling.py; 0 = bicubic)."""
 
     strength: float = 1.0
     residual: float = 1.0
     camera: Optional[CameraProfile] = None
     camera_strength: float = 1.0
     border: float = DEFAULT_THRESHOLD
+    detail: float = DEFAULT_DETAIL
 
     def validate(self) -> "ComposedRollout":
         for name, low, strict in (
             ("strength", 0.0, True), ("residual", 0.0, False), ("camera_strength", 0.0, False),
-            ("border", 0.0, False),
+            ("border", 0.0, False), ("detail", 0.0, False),
         ):  # fmt: skip
             v = getattr(self, name)
             if not (v > low if strict else v >= low):
@@ -77,8 +86,9 @@ class ComposedRollout:
 @dataclass(frozen=True)
 class ComposedState:
     """One frame of a composed roll-out: the still and its mask (t = 0), the composed field
-    Phi_t (B, 2, H, W) in pixels, the carried residual R_t (B, C, H, W), frame I_t, mask M_t and
-    the step v_{t-1} (B, 2, H, W) that led here (zeros at t = 0)."""
+    Phi_t (B, 2, H, W) in pixels, the carried residual R_t (B, C, H, W), frame I_t, mask M_t,
+    the step v_{t-1} (B, 2, H, W) that led here (zeros at t = 0) and the still's fine detail
+    (models/detail_sampling.split_detail; None: the still is sampled bicubic)."""
 
     still: torch.Tensor
     still_mask: torch.Tensor
@@ -87,13 +97,24 @@ class ComposedState:
     image: torch.Tensor
     mask: torch.Tensor
     step: torch.Tensor
+    detail: Optional[torch.Tensor] = None
 
 
-def start(still: torch.Tensor, mask: torch.Tensor) -> ComposedState:
-    """t = 0: the still (B, C, H, W) and its mask (B, 1, H, W), Phi_0 = 0, R_0 = 0."""
+def start(still: torch.Tensor, mask: torch.Tensor, detail: float = DEFAULT_DETAIL) -> ComposedState:
+    """t = 0: the still (B, C, H, W) and its mask (B, 1, H, W), Phi_0 = 0, R_0 = 0; the still's
+    fine detail split off once for detail-preserving sampling with sigma `detail` (0: bicubic)."""
     b, _, h, w = still.shape
     field = torch.zeros(b, 2, h, w, dtype=still.dtype, device=still.device)
-    return ComposedState(still, mask, field, torch.zeros_like(still), still, mask, field)
+    layer = split_detail(still, detail) if detail > 0 else None
+    return ComposedState(still, mask, field, torch.zeros_like(still), still, mask, field, layer)
+
+
+def sample_still(state: ComposedState, field: torch.Tensor) -> torch.Tensor:
+    """The still at p + field(p): detail-preserving where the state holds its detail, else
+    bicubic (module docstring, `sample`)."""
+    if state.detail is None:
+        return sample_image(state.still, field)
+    return sample_detailed(state.still, state.detail, field)
 
 
 def scale_field(u: torch.Tensor, strength: float) -> torch.Tensor:
@@ -113,9 +134,11 @@ def compose(state: ComposedState, u: torch.Tensor, r: torch.Tensor) -> ComposedS
     the module docstring."""
     field = u + warp(state.field, u)  # (B, 2, H, W): sources inside the frame, no zeros read
     residual = sample_image(state.residual, u) + r
-    image = (sample_image(state.still, field) + residual).clamp(0.0, 1.0)
+    image = (sample_still(state, field) + residual).clamp(0.0, 1.0)
     mask = warp(state.still_mask, field).clamp(0.0, 1.0)
-    return ComposedState(state.still, state.still_mask, field, residual, image, mask, u)
+    return ComposedState(
+        state.still, state.still_mask, field, residual, image, mask, u, state.detail
+    )
 
 
 def view(state: ComposedState, camera: torch.Tensor) -> ComposedState:

@@ -176,7 +176,7 @@ def test_an_unreadable_still_is_named(tmp_path):
 def test_composed_roll_out_samples_the_still_once_at_the_summed_field():
     from tests.models.test_model_image_warp import _set_head
 
-    from stillmotion_trainer.models.image_warp import sample_image
+    from stillmotion_trainer.models.detail_sampling import sample_detailed, split_detail
 
     cfg = generator_config(
         "tiny", next_frame_input=True, mask_head="warp", mask_refine=True, image_head="warp"
@@ -190,7 +190,8 @@ def test_composed_roll_out_samples_the_still_once_at_the_summed_field():
     composed = gq.roll_out_composed(model, image, mask, 4)
     sequential = gq.roll_out(model, image, mask, 4)
     field = torch.tensor([-1.6, 1.2]).view(1, 2, 1, 1).expand(1, 2, 32, 32)  # 4 x (-0.4, 0.3)
-    once = sample_image(torch.from_numpy(image)[None], field)[0].numpy().clip(0, 1)
+    still = torch.from_numpy(image)[None]  # sampled detail-preserving (models/detail_sampling)
+    once = sample_detailed(still, split_detail(still, 1.0), field)[0].numpy().clip(0, 1)
     inner = (slice(None), slice(6, -6), slice(6, -6))  # beyond the bicubic reach of the edges
     assert np.abs(composed.frames[-1][inner] - once[inner]).max() < 1e-4
     # resampling the previous frame 4 times is not the same as sampling the still once

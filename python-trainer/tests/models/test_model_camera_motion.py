@@ -1,8 +1,9 @@
 """Camera motion for still -> video (models/camera_motion.py): the view's field against its
 formula computed independently (complex numbers), the AR(1) walk's statistics, the profile's
-validation, and a roll-out seen through the camera."""
+validation, a roll-out seen through the camera, and automatic exposure."""
 
 import cmath
+import dataclasses
 import json
 import math
 
@@ -14,7 +15,7 @@ from stillmotion_trainer.evaluation.generation_quality import roll_out_composed
 from stillmotion_trainer.models import build_generator, generator_config
 from stillmotion_trainer.models import camera_motion as cam
 from stillmotion_trainer.models import still_to_video as s2v
-from stillmotion_trainer.models.image_warp import sample_image
+from stillmotion_trainer.models.detail_sampling import sample_detailed, split_detail
 from stillmotion_trainer.models.warp import warp
 
 # shared with packages/inference/src/camera-motion.test.ts: camera_field(pose, 3, 4)
@@ -27,9 +28,40 @@ SHARED_FIELD = [
 ]  # fmt: skip
 
 
+# shared with camera-motion.test.ts: auto_exposure of a 2-channel 2 x 3 frame, the still, the
+# view (1 = inside); the gain is sum_view still / sum_view frame = 2.7 / 1.8 = 1.5
+SHARED_FRAME = [[[0.2, 0.4, 0.9], [0.1, 0.0, 0.5]], [[0.3, 0.2, 0.8], [0.6, 0.7, 0.05]]]
+SHARED_STILL = [[[0.5, 0.6, 0.1], [0.4, 0.1, 0.2]], [[0.4, 0.3, 0.3], [0.5, 0.2, 0.1]]]
+SHARED_VIEW = [[1, 1, 0], [1, 0, 0]]
+SHARED_EXPOSED = [[[0.3, 0.6, 1.0], [0.15, 0.0, 0.75]], [[0.45, 0.3, 1.0], [0.9, 1.0, 0.075]]]
+
+
 def test_shared_vectors():
     f = cam.camera_field(SHARED_POSE, 3, 4)[0].numpy()
     assert np.abs(f - np.array(SHARED_FIELD)).max() < 1e-5
+    frame, still = torch.tensor([SHARED_FRAME]), torch.tensor([SHARED_STILL])
+    view = torch.tensor(SHARED_VIEW, dtype=torch.bool)
+    exposed = cam.auto_exposure(frame, still, view)[0].numpy()
+    assert np.abs(exposed - np.array(SHARED_EXPOSED)).max() < 1e-6
+
+
+def test_auto_exposure_against_a_direct_computation():
+    rng = np.random.default_rng(4)
+    frame = rng.random((2, 3, 5, 6)).astype(np.float32) * 0.5
+    still = rng.random((2, 3, 5, 6)).astype(np.float32) * 0.5
+    view = rng.random((5, 6)) > 0.3
+    got = cam.auto_exposure(
+        torch.from_numpy(frame), torch.from_numpy(still), torch.from_numpy(view)
+    )
+    for b in range(2):
+        gain = still[b][:, view].sum(dtype=np.float64) / frame[b][:, view].sum(dtype=np.float64)
+        np.testing.assert_allclose(got[b].numpy(), np.clip(gain * frame[b], 0, 1), atol=1e-6)
+        # no pixel clipped here: the view's mean brightness is now the still's
+        assert got[b].numpy()[:, view].mean() == pytest.approx(still[b][:, view].mean(), abs=1e-6)
+    whole = cam.auto_exposure(torch.from_numpy(frame), torch.from_numpy(still))
+    assert whole[0].sum().item() == pytest.approx(float(still[0].sum()), rel=1e-5)
+    black = torch.zeros(1, 3, 4, 4)  # nothing lit: gain 1, the frame unchanged
+    assert torch.equal(cam.auto_exposure(black, torch.rand(1, 3, 4, 4)), black)
 
 
 def _fold(x: float, n: int) -> float:
@@ -91,7 +123,9 @@ def test_bad_profiles_are_named(tmp_path):
     bad.write_text("{")
     with pytest.raises(cam.CameraProfileError, match="p.json: cannot read"):
         cam.load_profile(bad)
-    good = cam.CameraProfile(0.05, 0.06, 0.04, source={"folder": "x"})
+    with pytest.raises(cam.CameraProfileError, match="auto_exposure: expected true or false"):
+        cam.CameraProfile(0.05, 0.06, 0.04, auto_exposure=1).validate()  # type: ignore[arg-type]
+    good = cam.CameraProfile(0.05, 0.06, 0.04, auto_exposure=True, source={"folder": "x"})
     cam.save_profile(good, tmp_path / "good.json")
     assert cam.load_profile(tmp_path / "good.json") == good
 
@@ -107,12 +141,20 @@ def test_an_untrained_scene_seen_through_the_camera_is_the_still_moved_by_the_vi
     mask[:, 8:16, 10:20] = 1
     profile = cam.CameraProfile(0.05, 0.05, 0.05, revert=0.5, rest_zoom=1.05)
     clip = roll_out_composed(model, still, mask, 3, s2v.ComposedRollout(camera=profile), seed=7)
+    exposed = dataclasses.replace(profile, auto_exposure=True)
+    lit = roll_out_composed(model, still, mask, 3, s2v.ComposedRollout(camera=exposed), seed=7)
     poses = cam.sample_poses(profile, 4, h, np.random.default_rng(7))
     assert clip.fields is None and np.array_equal(clip.frames[0], still)
     for t in range(1, 4):
         field = cam.camera_field(poses[t], h, w)
-        expected = sample_image(torch.from_numpy(still)[None], field).clamp(0, 1)[0].numpy()
+        scene = torch.from_numpy(still)[None]
+        moved = sample_detailed(scene, split_detail(scene, 1.0), field)
+        expected = moved.clamp(0, 1)[0].numpy()
         assert np.abs(clip.frames[t] - expected).max() < 1e-5
+        # the same frame with the scope's automatic exposure (no fixed border: the whole frame)
+        want = cam.auto_exposure(moved.clamp(0, 1), scene)[0].numpy()
+        assert np.abs(lit.frames[t] - want).max() < 1e-5
+        np.testing.assert_array_equal(lit.masks[t], clip.masks[t])
         carried = warp(torch.from_numpy(mask)[None], field).clamp(0, 1)[0].numpy()
         assert np.abs(clip.masks[t] - carried).max() < 1e-5
 

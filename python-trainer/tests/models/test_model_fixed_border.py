@@ -14,7 +14,7 @@ from stillmotion_trainer.evaluation.generation_quality import (
 from stillmotion_trainer.models import build_generator, generator_config
 from stillmotion_trainer.models.camera_motion import CameraProfile, camera_field, sample_poses
 from stillmotion_trainer.models.fixed_border import fill_border, find_border, through_border
-from stillmotion_trainer.models.image_warp import sample_image
+from stillmotion_trainer.models.detail_sampling import sample_detailed, split_detail
 from stillmotion_trainer.models.still_to_video import ComposedRollout, StillToVideoError
 from stillmotion_trainer.models.warp import warp
 
@@ -134,7 +134,7 @@ def test_camera_roll_out_moves_the_filled_view_behind_the_fixed_surround():
     assert np.array_equal(clip.frames[0], still)
     for t in range(1, 5):
         field = camera_field(poses[t], h, w)
-        moved = sample_image(scene, field).clamp(0, 1)[0].numpy()
+        moved = sample_detailed(scene, split_detail(scene, 1.0), field).clamp(0, 1)[0].numpy()
         assert np.abs(clip.frames[t] - np.where(border, still, moved)).max() < 1e-5
         carried = warp(torch.from_numpy(mask)[None], field).clamp(0, 1)[0].numpy()
         assert np.abs(clip.masks[t] - np.where(border, 0.0, carried)).max() < 1e-5

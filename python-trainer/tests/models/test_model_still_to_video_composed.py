@@ -8,7 +8,7 @@ import torch
 
 from stillmotion_trainer.models import build_generator, generator_config
 from stillmotion_trainer.models import still_to_video as s2v
-from stillmotion_trainer.models.image_warp import sample_image
+from stillmotion_trainer.models.detail_sampling import sample_detailed, split_detail
 
 WARP = dict(next_frame_input=True, mask_head="warp", mask_refine=True, image_head="warp")
 
@@ -95,7 +95,7 @@ def test_the_residual_scale_multiplies_each_steps_residual():
     assert torch.allclose(half.residual, 0.5 * full.residual, atol=1e-7)
     assert torch.equal(none.residual, torch.zeros_like(still))
     # residual 0: the frame is the still sampled at the composed map, nothing added
-    moved = sample_image(still, none.field).clamp(0, 1)
+    moved = sample_detailed(still, split_detail(still, 1.0), none.field).clamp(0, 1)
     assert torch.allclose(none.image, moved, atol=1e-6)
     assert torch.equal(none.field, full.field)
     with pytest.raises(s2v.StillToVideoError, match=r"residual: expected a number >= 0, got -1"):

@@ -38,6 +38,7 @@ export interface GenerateCommandOptions {
   camera?: string;
   cameraStrength?: number;
   border?: number;
+  detail?: number;
   overwrite?: boolean;
 }
 
@@ -61,6 +62,7 @@ export async function generate(input: string, options: GenerateCommandOptions) {
         camera: options.camera ? resolve(options.camera) : undefined,
         cameraStrength: options.cameraStrength,
         borderThreshold: options.border,
+        detail: options.detail,
         // --size is the longer side, the still's aspect kept; --square forces size x size
         ...(options.square ? { width: options.size, height: options.size } : { size: options.size }),
         onProgress: (done, total, id) => bar.update(done, total, id),
@@ -117,6 +119,11 @@ export function register(program: Command): void {
       "--border <t>",
       "with --camera: a still's surround darker than t in every channel and touching the frame's edge (a scope's black border, its overlays) stays fixed while the view behind it moves (default 0.05; 0 = none)",
       numberOption("--border", 0, 0.99),
+    )
+    .option(
+      "--detail <sigma>",
+      "composed roll-outs: the still's detail finer than a Gaussian of sigma pixels moves by whole pixels, so resampling keeps speckle and texture sharp (default 1; 0 = plain bicubic)",
+      numberOption("--detail", 0, 8),
     )
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(

@@ -83,8 +83,19 @@ describe("generateVideos", () => {
     expect(result.clips[0].quality.areaRatio).toBeLessThan(1.6);
     const all = JSON.parse(readFileSync(result.metrics, "utf8"));
     // with a camera a still's dark surround stays fixed (none in this still: nothing to fix)
-    expect(all).toMatchObject({ camera, cameraStrength: 1, composed: true, borderThreshold: 0.05 });
+    // ... and the still's fine detail moves by whole pixels (detail-sampling.ts, sigma 1 by default)
+    expect(all).toMatchObject({
+      camera,
+      cameraStrength: 1,
+      composed: true,
+      borderThreshold: 0.05,
+      detail: 1,
+    });
     expect(JSON.parse(readFileSync(plain.metrics, "utf8")).borderThreshold).toBeNull();
+    const bicubic = await generateVideos({ ...base, outDir: join(dir, "out-bicubic"), camera, detail: 0 });
+    expect(JSON.parse(readFileSync(bicubic.metrics, "utf8")).detail).toBe(0);
+    // at sub-pixel maps bicubic loses some of the still's fine detail, the default keeps more
+    expect(bicubic.clips[0].quality.sharpnessRatio).toBeLessThan(result.clips[0].quality.sharpnessRatio);
     // a broken profile is named before anything is written
     const bad = join(dir, "bad-camera.json");
     writeFileSync(bad, JSON.stringify({ shift_std: 2, log_zoom_std: 0, rotation_std: 0 }));

@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import {
   DEFAULT_BORDER_THRESHOLD,
+  DEFAULT_DETAIL,
   type FloatImage,
   type GeneratedVideo,
   type Generator,
@@ -77,6 +78,11 @@ export interface GenerateVideosOptions {
    * `borderThreshold`; default 0.05, 0 = none).
    */
   borderThreshold?: number;
+  /**
+   * Composed roll-outs: the sigma (pixels) of detail-preserving sampling (generateFromStill
+   * `detail`; default 1, 0 = plain bicubic).
+   */
+  detail?: number;
   fps?: number;
   onProgress?: (done: number, total: number, id: string) => void;
 }
@@ -171,6 +177,8 @@ async function writeVideos(
   // the threshold the clips were made with, for the records (null: no camera, no fixed border)
   const borderThreshold = camera ? (options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD) : null;
   const residualScale = options.residualScale ?? 1;
+  // the detail sigma the clips were made with, for the records (null: not a composed roll-out)
+  const detail = composed ? (options.detail ?? DEFAULT_DETAIL) : null;
   const clips: GeneratedClip[] = [];
   const dataset = await DatasetWriter.open(join(staged.stage, "dataset"));
   for (const [i, still] of options.stills.entries()) {
@@ -200,6 +208,7 @@ async function writeVideos(
         camera,
         cameraStrength,
         borderThreshold: options.borderThreshold,
+        detail: options.detail,
         ...(camera ? { seed: i } : {}), // clip i's camera poses from seed i
       }),
       stride,
@@ -255,6 +264,7 @@ async function writeVideos(
       camera: options.camera ?? null,
       cameraStrength,
       borderThreshold,
+      detail,
     },
   });
   const metrics = {
@@ -267,6 +277,7 @@ async function writeVideos(
     camera: options.camera ?? null,
     cameraStrength,
     borderThreshold,
+    detail,
     targets: { colourDriftMax: 0.03, sharpnessRatioMin: 0.7, areaRatioRange: [0.7, 1.3] },
     clips: clips.map((c) => ({ id: c.id, ...c.quality })),
   };
