@@ -231,9 +231,9 @@ def composed_options(
     detail: float = DEFAULT_DETAIL,
 ) -> "ComposedRollout":
     """still_to_video.ComposedRollout from command-line values (the camera a profile's path);
-    GenerationQualityError naming the option or the profile's file, or any of them changed
-    from its default without `compose` (they only apply to a composed roll-out) or the border
-    threshold without a camera (it only acts with one)."""
+    GenerationQualityError naming the option or the profile's file (ComposedRollout.validate:
+    also the border threshold without a camera, where it cannot act), or any of them changed
+    from its default without `compose` (they only apply to a composed roll-out)."""
     from stillmotion_trainer.models.camera_motion import CameraProfileError, load_profile
     from stillmotion_trainer.models.still_to_video import ComposedRollout, StillToVideoError
 
@@ -244,11 +244,6 @@ def composed_options(
         ).validate()
     except (CameraProfileError, StillToVideoError) as err:
         raise GenerationQualityError(str(err)) from err
-    if camera is None and border != DEFAULT_BORDER:
-        raise GenerationQualityError(
-            f"border {border}: only with a camera (it keeps a still's surround fixed while the "
-            "camera moves the view)"
-        )
     if not compose and options != ComposedRollout():
         raise GenerationQualityError(
             f"strength {strength}, residual {residual}, camera {camera}, camera strength "

@@ -80,6 +80,11 @@ class ComposedRollout:
                 )
         if not self.border < 1:
             raise StillToVideoError(f"border: expected a number < 1, got {self.border}")
+        if self.camera is None and self.border != DEFAULT_THRESHOLD:
+            raise StillToVideoError(
+                f"border {self.border}: only with a camera (it keeps a still's surround fixed "
+                "while the camera moves the view)"
+            )
         return self
 
 

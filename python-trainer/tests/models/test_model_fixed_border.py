@@ -151,3 +151,5 @@ def test_border_options_are_checked():
         ComposedRollout(border=1.0).validate()
     with pytest.raises(GenerationQualityError, match="border 0.1: only with a camera"):
         composed_options(True, border=0.1)
+    with pytest.raises(StillToVideoError, match="border 0.1: only with a camera"):
+        ComposedRollout(border=0.1).validate()
