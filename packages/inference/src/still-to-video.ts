@@ -176,11 +176,13 @@ export async function generateFromStill(
       if (residualScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= residualScale;
       state = compose(state, scaleField(field, strength), residual);
       // the camera's view of the scene: the still sampled once more, at camera + scene map
-      const seen = poses
+      const viewed = poses
         ? compose(state, cameraField(poses[t + 1], h, w), new Float32Array(residual.length))
         : state;
       // a scope's automatic light control: the view's mean brightness held at the still's
-      if (options.camera?.auto_exposure) seen.image = autoExposure(seen.image, image, fixed);
+      const seen = options.camera?.auto_exposure
+        ? { ...viewed, image: autoExposure(viewed.image, image, fixed) }
+        : viewed;
       next = fixed
         ? throughBorder(seen.image, seen.mask, image, fixed)
         : { image: seen.image, mask: seen.mask };

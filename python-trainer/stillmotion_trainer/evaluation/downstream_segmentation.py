@@ -107,9 +107,8 @@ def downstream_segmentation(
 ) -> dict[str, Any]:
     """Dice on held-out stills of (a) stills only and (b) stills + generated clips, per seed.
     compose / strength / residual / camera (a camera profile's path) / camera_strength / border /
-    detail:
-    the clips' roll-out (generation_quality.roll_out_composed; clip i's camera poses drawn from seed
-    i)."""
+    detail: the clips' roll-out (generation_quality.roll_out_composed; clip i's camera poses drawn
+    from seed i)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 

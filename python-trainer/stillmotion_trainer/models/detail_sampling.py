@@ -36,7 +36,7 @@ DEFAULT_DETAIL = 1.0  # sigma in pixels of the frame (docs/generation.md: 0.7, 1
 
 
 def gaussian_taps(sigma: float) -> torch.Tensor:
-    """g_k for k = -r..r, r = ceil(3 sigma), summing to 1 (float64). sigma > 0."""
+    """g_k for k = -r..r, r = max(1, ceil(3 sigma)), summing to 1 (float64). sigma > 0."""
     r = max(1, math.ceil(3 * sigma))
     k = torch.arange(-r, r + 1, dtype=torch.float64)
     g = torch.exp(-(k * k) / (2 * sigma * sigma))
