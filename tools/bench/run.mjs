@@ -3,7 +3,9 @@
  * `npm run bench`: runs every benchmark script of this folder one after another (never in
  * parallel: each compares two things side by side and needs the machine to itself), collects
  * the JSON object each prints as its last stdout line, and writes bench/results/latest.json
- * plus a readable latest.md, with machine information.
+ * plus a readable latest.md, with machine information. A run of some benchmarks (`--only`) or a
+ * `--quick` one writes partial.json / partial.md instead: the full table of the last complete
+ * run is never replaced by a part of one.
  *
  * Usage: node tools/bench/run.mjs [--only name,name] [--quick]
  */
@@ -63,6 +65,12 @@ const BENCHES = [
   },
   // propagateStream on a paced 30 frames/s source, 10,000 frames: keeps up? peak RSS (issue L)
   { name: "propagate-stream", cmd: [process.execPath, join(here, "propagate-stream.mjs")], issue: "L" },
+  // the same at half size (downsample 2): the speed lever with its measured Dice cost (issue L)
+  {
+    name: "propagate-stream-half-size",
+    cmd: [process.execPath, join(here, "propagate-stream.mjs"), "--downsample", "2"],
+    issue: "L",
+  },
 ];
 
 function machine() {
@@ -144,7 +152,9 @@ const write = (name, text) => {
   writeFileSync(tmp, text);
   renameSync(tmp, join(outDir, name));
 };
-write("latest.json", `${JSON.stringify(report, null, 2)}\n`);
+// a complete run is the record; a partial or quick one must not replace it
+const name = only || args.includes("--quick") ? "partial" : "latest";
+write(`${name}.json`, `${JSON.stringify(report, null, 2)}\n`);
 const md = [
   "# StillMotion benchmarks",
   "",
@@ -161,6 +171,6 @@ const md = [
   ),
   "",
 ].join("\n");
-write("latest.md", md);
+write(`${name}.md`, md);
 process.stdout.write(md);
 if (results.some((r) => r.error)) process.exitCode = 1;

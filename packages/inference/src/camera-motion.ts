@@ -41,8 +41,8 @@ export interface CameraProfile {
   revert: number;
   /** The zoom the view returns to, in [1, 2]. */
   rest_zoom: number;
-  /** The view's mean brightness held at the still's (a scope's automatic light control). */
-  auto_exposure: boolean;
+  /** The view's mean brightness held at the still's (a scope's automatic light control; default false). */
+  auto_exposure?: boolean;
   /** Where the numbers were measured (free-form). */
   source?: Record<string, unknown>;
 }

@@ -95,7 +95,9 @@ describe("generateVideos", () => {
     const bicubic = await generateVideos({ ...base, outDir: join(dir, "out-bicubic"), camera, detail: 0 });
     expect(JSON.parse(readFileSync(bicubic.metrics, "utf8")).detail).toBe(0);
     // at sub-pixel maps bicubic loses some of the still's fine detail, the default keeps more
-    expect(bicubic.clips[0].quality.sharpnessRatio).toBeLessThan(result.clips[0].quality.sharpnessRatio);
+    expect(bicubic.clips[0].quality.sharpnessRatio).toBeLessThan(
+      result.clips[0].quality.sharpnessRatio as number,
+    );
     // a broken profile is named before anything is written
     const bad = join(dir, "bad-camera.json");
     writeFileSync(bad, JSON.stringify({ shift_std: 2, log_zoom_std: 0, rotation_std: 0 }));
