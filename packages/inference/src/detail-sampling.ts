@@ -3,7 +3,7 @@
  * python-trainer/stillmotion_trainer/models/detail_sampling.py (the reasons are there).
  *
  *     base   = G_sigma * I_0,   detail = I_0 - base       G_sigma separable, x then y, taps
- *                                                         exp(-k^2 / (2 sigma^2)), |k| <= ceil(3 sigma),
+ *                                                         exp(-k^2 / (2 sigma^2)), |k| <= max(1, ceil(3 sigma)),
  *                                                         normalised; indices mirrored (camera-motion.ts)
  *     out(p) = bicubic(base, p + f(p)) + detail(nearest(p + f(p)))
  *     nearest(q) = (clamp(floor(q_x + 1/2), 0, W - 1), clamp(floor(q_y + 1/2), 0, H - 1))

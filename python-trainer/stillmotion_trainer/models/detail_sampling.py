@@ -10,7 +10,8 @@ a moved still whose speckle blurs fails the sharpness target (0.63 on a breast-u
 So the still is split once into a smooth base and its fine detail, and only the base is
 interpolated:
 
-    G_sigma        the normalised Gaussian, g_k = exp(-k^2 / (2 sigma^2)) for |k| <= ceil(3 sigma),
+    G_sigma        the normalised Gaussian, g_k = exp(-k^2 / (2 sigma^2)) for |k| <= r,
+                   r = max(1, ceil(3 sigma)),
                    applied along x then y, indices outside the frame mirrored about the edge
                    pixels (BORDER_REFLECT_101, models/camera_motion.mirror)
     base   = G_sigma * I_0,   detail = I_0 - base

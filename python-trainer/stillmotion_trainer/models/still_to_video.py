@@ -110,7 +110,8 @@ def start(still: torch.Tensor, mask: torch.Tensor, detail: float = DEFAULT_DETAI
     fine detail split off once for detail-preserving sampling with sigma `detail` (0: bicubic)."""
     b, _, h, w = still.shape
     field = torch.zeros(b, 2, h, w, dtype=still.dtype, device=still.device)
-    layer = split_detail(still, detail) if detail > 0 else None
+    # split_detail refuses a negative (or NaN) sigma, as the TypeScript startComposed does
+    layer = None if detail == 0 else split_detail(still, detail)
     return ComposedState(still, mask, field, torch.zeros_like(still), still, mask, field, layer)
 
 

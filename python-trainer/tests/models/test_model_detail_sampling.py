@@ -113,6 +113,8 @@ def test_sigma_zero_is_plain_bicubic():
     torch.testing.assert_close(sample_detailed(still, detail, field), sample_image(still, field))
     assert s2v.start(still, torch.zeros(1, 1, 9, 9), 0.0).detail is None
     with pytest.raises(ValueError, match="detail: expected a number >= 0"):
+        s2v.start(still, torch.zeros(1, 1, 9, 9), -1.0)
+    with pytest.raises(ValueError, match="detail: expected a number >= 0"):
         split_detail(still, -1.0)
 
 
