@@ -53,10 +53,17 @@ class Matcher:
 #   but the finest, 5x5 cost windows (reach 125 px). Real laryngoscopy moves 1-20 video frames
 #   between annotated frames, beyond "narrow"'s reach, and 3x3 patches match glare and speckle.
 #   Untrained, keys every 10 frames, Dice 128 px 0.460 -> 0.534, 256 px 0.406 -> 0.554 (Farneback
-#   0.408 / 0.411); without the 1/32 level 256 px stayed at 0.506 (docs/real-data.md).
+#   0.408 / 0.411); without the 1/32 level 256 px stayed at 0.506 (docs/real-data.md);
+# - "wide-half": "wide" without its full-resolution level: the displacement found at 1/2 is
+#   upsampled (bilinear, x2) to the frame. That level (7-channel features warped and compared at
+#   every pixel) was about 40 % of a propagation step's CPU time at 256 px; without it the shipped
+#   model's Dice on real video moved by -0.003 / -0.002 (keys every 10 frames / first frame only,
+#   256 px, no adaptation; docs/models.md, "A matcher without its full-resolution level").
+#   `set-matcher` turns a "wide" checkpoint into one (models/matcher_swap.py).
 MATCHERS = {
     "narrow": Matcher(levels=((8, 3), (2, 2), (1, 1)), window=3),
     "wide": Matcher(levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2), (1, 1)), window=5),
+    "wide-half": Matcher(levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2)), window=5),
 }
 EMBED_CHANNELS = 4
 MOTION_PRIOR = 0.05  # cost per pixel^2 of displacement (docs/recipes.md: 0 shrinks generated masks)
@@ -108,7 +115,12 @@ def cost_volume(
             shifted = padded[:, :, dy : dy + h, dx : dx + w]
             costs.append((ref - shifted).pow(2).mean(dim=1, keepdim=True))
     cost = torch.cat(costs, dim=1)  # (B, D, h, w)
-    return F.avg_pool2d(cost, window, stride=1, padding=window // 2, count_include_pad=False)
+    # the k x k window mean as a k x 1 mean then a 1 x k one: the in-frame part of a window is a
+    # rectangle, so its count is the product of the two 1-D counts and the result is the same,
+    # with 2k instead of k^2 additions per value
+    half = window // 2
+    down = F.avg_pool2d(cost, (window, 1), stride=1, padding=(half, 0), count_include_pad=False)
+    return F.avg_pool2d(down, (1, window), stride=1, padding=(0, half), count_include_pad=False)
 
 
 def displacements(radius: int) -> torch.Tensor:

@@ -51,12 +51,12 @@ def test_untrained_displacement_estimator_finds_a_known_shift():
     assert abs(float(inner[0]) - 5) < 1.0 and abs(float(inner[1]) + 3) < 1.0
 
 
-@pytest.mark.parametrize("matcher", ["narrow", "wide"])
+@pytest.mark.parametrize("matcher", ["narrow", "wide", "wide-half"])
 def test_each_matcher_finds_a_shift_within_its_reach_and_only_wide_one_beyond_narrows(matcher):
     """A 40-pixel shift of a 128 px texture: beyond "narrow"'s reach (29 px), within "wide"'s
-    (125 px); a 12-pixel shift is within both."""
+    (125 px) and "wide-half"'s (124 px); a 12-pixel shift is within all three."""
     image = _textured(1, 128, 128)
-    for dx, within in ((12, True), (40, matcher == "wide")):
+    for dx, within in ((12, True), (40, matcher != "narrow")):
         moved = torch.roll(image, shifts=(0, -dx), dims=(2, 3))  # content moves left dx
         flow = DisplacementEstimator(3, matcher)(image, moved)  # frame t+1 -> t: (+dx, 0)
         inner = flow[..., 48:-48, 16:-56].mean(dim=(2, 3))[0]
@@ -295,3 +295,30 @@ def test_still_to_video_follows_the_motion_without_the_refine_correction(tmp_pat
         build_generator(plain), plain, str(tmp_path / "p.onnx"), sample_size=(16, 16)
     )
     assert report["outputs"] == ["next_image", "next_mask"]
+
+
+@pytest.mark.parametrize(("radius", "window"), [(1, 3), (2, 5)])
+def test_cost_volume_is_the_in_frame_window_mean_of_squared_differences(radius, window):
+    """c_d(x) = mean over the window's in-frame pixels q of mean_c (ref(q) - other(q + d))^2,
+    other's edge pixels repeated beyond the frame: computed pixel by pixel with loops (the
+    module pools rows then columns)."""
+    from stillmotion_trainer.models.warp import cost_volume
+
+    g = torch.Generator().manual_seed(3)
+    ref, other = torch.rand(1, 2, 6, 7, generator=g), torch.rand(1, 2, 6, 7, generator=g)
+    got = cost_volume(ref, other, radius, window)
+    h, w, half = 6, 7, window // 2
+    clamp = lambda v, n: min(max(v, 0), n - 1)  # noqa: E731
+    d_index = 0
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            for y in range(h):
+                for x in range(w):
+                    values = []
+                    for qy in range(max(0, y - half), min(h, y + half + 1)):
+                        for qx in range(max(0, x - half), min(w, x + half + 1)):
+                            o = other[0, :, clamp(qy + dy, h), clamp(qx + dx, w)]
+                            values.append(float((ref[0, :, qy, qx] - o).pow(2).mean()))
+                    want = sum(values) / len(values)
+                    assert abs(float(got[0, d_index, y, x]) - want) < 1e-6, (dy, dx, y, x)
+            d_index += 1
