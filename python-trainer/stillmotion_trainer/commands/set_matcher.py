@@ -1,17 +1,17 @@
-"""set-matcher: the same warp-head generator with a coarser matcher (its finest levels dropped)."""
+"""set-matcher: the same warp-head generator with a cheaper matcher (levels dropped or grey)."""
 
 import argparse
 
 HELP = (
-    "write a checkpoint whose warp head matches with a coarser matcher, e.g. 'wide' -> "
-    "'wide-half' (the full-resolution level dropped: faster propagation); every other weight "
-    "kept (models/matcher_swap.py)"
+    "write a checkpoint whose warp head matches with a cheaper matcher: 'wide' -> 'wide-grey' "
+    "(the full-resolution level on the grey image) or 'wide-half' (that level dropped); every "
+    "other weight kept (models/matcher_swap.py)"
 )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="a checkpoint of a generator with the warp mask head")
-    p.add_argument("--matcher", required=True, help="the coarser matcher, e.g. wide-half")
+    p.add_argument("--matcher", required=True, help="the cheaper matcher, e.g. wide-grey")
     p.add_argument("--out", required=True, help="the checkpoint to write (atomically)")
 
 
@@ -20,14 +20,14 @@ def run(args: argparse.Namespace) -> int:
 
     from stillmotion_trainer.models.matcher_swap import (
         MatcherSwapError,
-        coarser_matcher_state,
+        swap_matcher_state,
         with_matcher_override,
     )
     from stillmotion_trainer.training.checkpoint import Checkpoint, CheckpointError
 
     try:
         ckpt = Checkpoint.load(args.checkpoint)
-        state, gen_cfg = coarser_matcher_state(ckpt.model, ckpt.generator_config, args.matcher)
+        state, gen_cfg = swap_matcher_state(ckpt.model, ckpt.generator_config, args.matcher)
         # the training state (optimizer moments of the dropped levels) does not fit any more:
         # the result is a model to evaluate, export or fine-tune, not a run to resume
         Checkpoint(

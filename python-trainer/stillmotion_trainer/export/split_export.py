@@ -6,7 +6,8 @@ models/warp.py step 1) in both. The split export writes two graphs instead:
 
 - **features** ``image`` [batch, C, height, width] -> ``features_s8``, ``features_s2``,
   ``features_s1`` (one per level of the model's matcher, named by stride s: [batch,
-  C + EMBED_CHANNELS, ceil(height / s), ceil(width / s)]): `DisplacementEstimator.features`;
+  C + EMBED_CHANNELS (1 at a grey level), ceil(height / s), ceil(width / s)]):
+  `DisplacementEstimator.features`;
 - **step** ``features_s*`` (of I_t), ``next_features_s*`` (of I_{t+1}), ``next_frame`` (I_{t+1},
   which the correction reads) and ``mask`` (M^_t) -> ``next_mask`` [, ``next_mask_motion``]:
   `NextFrameGenerator.masks_from_features`, the mask-only graph's outputs.
@@ -51,7 +52,7 @@ from stillmotion_trainer.export.onnx_export import (
 from stillmotion_trainer.fs_atomic import atomic_path
 from stillmotion_trainer.models.generator import GeneratorConfig
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
-from stillmotion_trainer.models.warp import EMBED_CHANNELS, MATCHERS
+from stillmotion_trainer.models.warp import MATCHERS, level_channels
 
 LAYOUT_KEY = "stillmotion.layout"
 SPLIT_LAYOUT = "split"
@@ -182,7 +183,8 @@ def export_split(
                     os.remove(features_path)
             del features_proto.metadata_props[:]
             features_proto.producer_name = "stillmotion_trainer"
-            _declare_feature_shapes(features_proto.graph.output, gen_cfg.channels)
+            widths = level_channels(gen_cfg.channels, gen_cfg.matcher)
+            _declare_feature_shapes(features_proto.graph.output, widths)
             checks += check_io_contract(
                 features_proto, *_features_contract(gen_cfg), out_path, "features", ordered=True
             )
@@ -211,27 +213,28 @@ def export_split(
     }
 
 
-def _declare_feature_shapes(outputs: Any, channels: int) -> None:
-    """[batch, C + EMBED_CHANNELS, height_sS, width_sS] on the features graph's outputs."""
-    for output in outputs:
+def _declare_feature_shapes(outputs: Any, widths: tuple[int, ...]) -> None:
+    """[batch, level's channels, height_sS, width_sS] on the features graph's outputs."""
+    for output, width in zip(outputs, widths):
         stride = output.name.rsplit("_s", 1)[1]
         dims = output.type.tensor_type.shape.dim
         dims[0].dim_param = "batch"
-        dims[1].dim_value = channels + EMBED_CHANNELS
+        dims[1].dim_value = width
         dims[2].dim_param = f"height_s{stride}"
         dims[3].dim_param = f"width_s{stride}"
 
 
 def _features_contract(gen_cfg: GeneratorConfig) -> tuple[dict[str, int], dict[str, int]]:
-    width = gen_cfg.channels + EMBED_CHANNELS
-    return {IMAGE_INPUT: gen_cfg.channels}, {name: width for name in feature_names(gen_cfg)}
+    widths = level_channels(gen_cfg.channels, gen_cfg.matcher)
+    return {IMAGE_INPUT: gen_cfg.channels}, dict(zip(feature_names(gen_cfg), widths))
 
 
 def _step_contract(
     gen_cfg: GeneratorConfig, outputs: tuple[str, ...]
 ) -> tuple[dict[str, int], dict[str, int]]:
-    width = gen_cfg.channels + EMBED_CHANNELS
-    inputs = {name: width for name in feature_names(gen_cfg) + feature_names(gen_cfg, "next_")}
+    widths = level_channels(gen_cfg.channels, gen_cfg.matcher)
+    inputs = {**dict(zip(feature_names(gen_cfg), widths))}
+    inputs.update(zip(feature_names(gen_cfg, "next_"), widths))
     inputs[NEXT_FRAME_INPUT] = gen_cfg.channels
     inputs[MASK_INPUT] = 1
     return inputs, {name: 1 for name in outputs}

@@ -107,9 +107,10 @@ class GeneratorConfig:
     matcher: mask_head "warp" only: the displacement's matching pyramid (models/warp.py,
         MATCHERS): "narrow" (3 levels, reach 29 px, 3x3 cost windows; the default, so that
         checkpoints written before the field existed load as they were trained), "wide"
-        (6 levels, reach 125 px, 5x5 windows: real endoscopy, docs/real-data.md) or
-        "wide-half" ("wide" without its full-resolution level: the shipped propagation model,
-        faster at the same Dice; docs/models.md).
+        (6 levels, reach 125 px, 5x5 windows: real endoscopy, docs/real-data.md), "wide-grey"
+        ("wide" matching at full resolution on the grey image: the shipped propagation model,
+        faster at the same Dice) or "wide-half" ("wide" without its full-resolution level:
+        faster still, Dice -0.003 at 256 px, -0.011 at 128; docs/models.md, "Cheaper matchers").
     image_head: how the image branch makes I^_{t+1}: "direct" (the head paints it, optionally as
         a residual; the default, so that checkpoints written before the field existed load as
         they were trained) or "warp" (I_t moved by a predicted motion field plus a small learned

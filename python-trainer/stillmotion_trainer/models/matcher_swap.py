@@ -1,14 +1,15 @@
-"""Give a warp-head generator a coarser matcher without retraining it (the `set-matcher` command).
+"""Give a warp-head generator a cheaper matcher without retraining it (the `set-matcher` command).
 
 A matcher is a pyramid of levels, coarse to fine (models/warp.py, MATCHERS). Each level owns one
-learned embedding (`displacement.embeddings.<i>`) and one soft arg-min sharpness
-(`displacement.log_beta[i]`); nothing else in the generator depends on which levels there are.
-So when the target matcher's levels are the source's first levels with the same cost window
-(e.g. "wide" -> "wide-half": the full-resolution level dropped), the generator with the target
-matcher is the same function minus the dropped levels: its displacement is the coarser levels'
-estimate, upsampled to the frame, and every other weight (image branch, correction) is kept as
-trained. What that costs in Dice must be measured (docs/models.md, "A matcher without its
-full-resolution level"); the conversion itself is exact.
+soft arg-min sharpness (`displacement.log_beta[i]`) and, unless it is a grey level, one learned
+embedding (`displacement.embeddings.<i>.conv`); nothing else in the generator depends on which
+levels there are. So a target matcher whose levels are the source's first levels (same strides,
+radii and cost window) takes the source's weights as they are: the dropped levels' sharpness and
+embeddings go, and a level the target matches in grey drops its embedding ("wide" ->
+"wide-half": the full-resolution level dropped; "wide" -> "wide-grey": that level matched on the
+grey image). Every other weight (image branch, correction) is kept as trained. What that costs
+in Dice must be measured (docs/models.md, "Cheaper matchers"); the conversion itself is exact:
+the converted generator computes what the source does with those levels changed.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ LOG_BETA = "displacement.log_beta"
 
 
 class MatcherSwapError(ValueError):
-    """The matchers are not a coarser/finer pair, or the weights are not a warp head's."""
+    """The target matcher cannot take the source's weights, or they are not a warp head's."""
 
 
-def check_coarser(source: str, target: str) -> int:
-    """The number of levels `target` keeps; MatcherSwapError unless its levels are the first
-    levels of `source` with the same window."""
+def plan_swap(source: str, target: str) -> tuple[int, frozenset[int]]:
+    """(levels the target keeps, levels whose learned embedding carries over); MatcherSwapError
+    unless the target's levels are the source's first levels with the same window and every
+    learned level of the target is learned in the source (its weights exist)."""
     for name in (source, target):
         if name not in MATCHERS:
             raise MatcherSwapError(
@@ -44,23 +46,29 @@ def check_coarser(source: str, target: str) -> int:
             f"{source!r} (levels {list(src.levels)}, window {src.window}) with its finest "
             "levels dropped: its weights would not fit"
         )
-    return kept
+    missing = [i for i in range(kept) if dst.learned()[i] and not src.learned()[i]]
+    if missing:
+        raise MatcherSwapError(
+            f"matcher {target!r} learns an embedding at level(s) {missing} that {source!r} "
+            "matches in grey: there are no weights for it"
+        )
+    return kept, frozenset(i for i in range(kept) if dst.learned()[i])
 
 
-def coarser_matcher_state(
+def swap_matcher_state(
     model: dict[str, torch.Tensor], generator_config: dict[str, Any], target: str
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state_dict, generator_config) of the same generator with matcher `target`: the dropped
-    levels' embeddings removed, log_beta cut to the kept levels, every other tensor as it was."""
+    levels' and grey levels' embeddings removed, log_beta cut to the kept levels, every other
+    tensor as it was."""
     if generator_config.get("mask_head") != "warp" or LOG_BETA not in model:
         raise MatcherSwapError("only a generator with the warp mask head has a matcher")
-    source = generator_config.get("matcher", "narrow")
-    kept = check_coarser(source, target)
+    kept, carried = plan_swap(generator_config.get("matcher", "narrow"), target)
     state: dict[str, torch.Tensor] = {}
     for key, tensor in model.items():
         if key.startswith(EMBEDDING_PREFIX):
             level = int(key[len(EMBEDDING_PREFIX) :].split(".", 1)[0])
-            if level >= kept:
+            if level not in carried:
                 continue
         state[key] = tensor[:kept].clone() if key == LOG_BETA else tensor
     return state, {**generator_config, "matcher": target}

@@ -8,7 +8,9 @@ plain ops (Pad, Slice, Sub, Pow, ReduceMean, Exp, Conv, Resize) plus GridSample 
 
 1. both frames -> features at each level's resolution (the matcher's strides, `MATCHERS`): the
    average-pooled image, normalised per channel (zero mean, unit variance: brightness and glare
-   changes cancel), next to a learned 3x3-conv embedding of it;
+   changes cancel), next to a learned 3x3-conv embedding of it; a matcher with `grey_finest`
+   matches at its finest level on the normalised grey image alone (mean over the channels, one
+   channel, no embedding);
 2. coarsest level: for every displacement d in [-r, r]^2 the patch cost
    c_d(x) = mean_kxk mean_channels (f_{t+1}(x) - f_t(x + d))^2 + MOTION_PRIOR |d|^2 (k the
    matcher's window), and the
@@ -39,11 +41,18 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Matcher:
-    """The matching pyramid: (stride, search radius) per level, coarse to fine, and the side of
-    the square window each patch cost is averaged over (step 2's mean_kxk)."""
+    """The matching pyramid: (stride, search radius) per level, coarse to fine, the side of the
+    square window each patch cost is averaged over (step 2's mean_kxk), and whether the finest
+    level matches the normalised grey image alone (step 1)."""
 
     levels: tuple[tuple[int, int], ...]
     window: int
+    grey_finest: bool = False
+
+    def learned(self) -> tuple[bool, ...]:
+        """Per level, coarse to fine: whether it has a learned embedding (weights)."""
+        last = len(self.levels) - 1
+        return tuple(not (self.grey_finest and i == last) for i in range(len(self.levels)))
 
 
 # GeneratorConfig.matcher picks one (docs/real-data.md, "What moved the numbers"):
@@ -54,16 +63,23 @@ class Matcher:
 #   between annotated frames, beyond "narrow"'s reach, and 3x3 patches match glare and speckle.
 #   Untrained, keys every 10 frames, Dice 128 px 0.460 -> 0.534, 256 px 0.406 -> 0.554 (Farneback
 #   0.408 / 0.411); without the 1/32 level 256 px stayed at 0.506 (docs/real-data.md);
-# - "wide-half": "wide" without its full-resolution level: the displacement found at 1/2 is
-#   upsampled (bilinear, x2) to the frame. That level (7-channel features warped and compared at
-#   every pixel) was about 40 % of a propagation step's CPU time at 256 px; without it the shipped
-#   model's Dice on real video moved by -0.003 / -0.002 (keys every 10 frames / first frame only,
-#   256 px, no adaptation; docs/models.md, "A matcher without its full-resolution level").
-#   `set-matcher` turns a "wide" checkpoint into one (models/matcher_swap.py).
+# - "wide-grey": "wide" whose full-resolution level matches the normalised grey image (1 channel)
+#   instead of the image and its embedding (7 channels, warped and compared at every pixel): the
+#   shipped propagation model. Against "wide", the same weights, vocalfolds, keys every 10 frames
+#   / first frame only, no adaptation: Dice 0.584 / 0.142 vs 0.582 / 0.141 at 128 px and
+#   0.590 / 0.147 vs 0.589 / 0.146 at 256 px; propagation at 256 px 1.24x as fast (1 thread);
+# - "wide-half": "wide" without its full-resolution level (the displacement found at 1/2
+#   upsampled to the frame): 1.63x as fast, but Dice 0.571 / 0.136 at 128 px (-0.011 / -0.005)
+#   and 0.586 / 0.145 at 256 px (-0.003 / -0.002): an option for speed at 256 px and above.
+# `set-matcher` turns a "wide" checkpoint into either (models/matcher_swap.py; docs/models.md,
+# "Cheaper matchers").
 MATCHERS = {
     "narrow": Matcher(levels=((8, 3), (2, 2), (1, 1)), window=3),
     "wide": Matcher(levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2), (1, 1)), window=5),
     "wide-half": Matcher(levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2)), window=5),
+    "wide-grey": Matcher(
+        levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2), (1, 1)), window=5, grey_finest=True
+    ),
 }
 EMBED_CHANNELS = 4
 MOTION_PRIOR = 0.05  # cost per pixel^2 of displacement (docs/recipes.md: 0 shrinks generated masks)
@@ -146,22 +162,36 @@ def _kept_on(table: list[torch.Tensor], level: int, device: torch.device) -> tor
 
 
 class Embedding(nn.Module):
-    """Image -> matching features at one stride: [normalised pooled image, learned 3x3 convs]."""
+    """Image -> matching features at one stride: [normalised pooled image, learned 3x3 convs],
+    or with `grey` the normalised pooled grey image alone (one channel, no weights)."""
 
-    def __init__(self, channels: int, stride: int) -> None:
+    def __init__(self, channels: int, stride: int, grey: bool = False) -> None:
         super().__init__()
         self.stride = stride
-        self.conv = nn.Sequential(
-            nn.Conv2d(channels, EMBED_CHANNELS, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(EMBED_CHANNELS, EMBED_CHANNELS, 3, padding=1),
-        )
+        self.conv: Optional[nn.Sequential] = None
+        if not grey:
+            self.conv = nn.Sequential(
+                nn.Conv2d(channels, EMBED_CHANNELS, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.Conv2d(EMBED_CHANNELS, EMBED_CHANNELS, 3, padding=1),
+            )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if self.conv is None:
+            image = image.mean(dim=1, keepdim=True)  # grey: (B, 1, H, W)
         # ceil_mode: a frame smaller than the stride (or not a multiple of it) keeps its border
         # as a partial cell, averaged over the pixels it holds, instead of losing it
         x = normalise(F.avg_pool2d(image, self.stride, ceil_mode=True))  # (B, C, ⌈H/s⌉, ⌈W/s⌉)
+        if self.conv is None:
+            return x  # (B, 1, ⌈H/s⌉, ⌈W/s⌉)
         return torch.cat([x, normalise(self.conv(x))], dim=1)  # (B, C + E, ⌈H/s⌉, ⌈W/s⌉)
+
+
+def level_channels(channels: int, matcher: str) -> tuple[int, ...]:
+    """Channels of each level's features, coarse to fine: C + EMBED_CHANNELS, 1 where grey."""
+    return tuple(
+        channels + EMBED_CHANNELS if learned else 1 for learned in MATCHERS[matcher].learned()
+    )
 
 
 class DisplacementEstimator(nn.Module):
@@ -175,7 +205,10 @@ class DisplacementEstimator(nn.Module):
             )
         self.levels = MATCHERS[matcher].levels
         self.window = MATCHERS[matcher].window
-        self.embeddings = nn.ModuleList(Embedding(channels, stride) for stride, _ in self.levels)
+        self.embeddings = nn.ModuleList(
+            Embedding(channels, stride, grey=not learned)
+            for (stride, _), learned in zip(self.levels, MATCHERS[matcher].learned())
+        )
         # soft arg-min sharpness per level, learned in log space (init: beta = 8)
         self.log_beta = nn.Parameter(torch.full((len(self.levels),), 2.0794))
         # The displacement grids are constants and deliberately not buffers: DDP re-broadcasts

@@ -16,6 +16,7 @@ from stillmotion_trainer.export.split_export import (
 )
 from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.presets import generator_config
+from stillmotion_trainer.models.warp import MATCHERS
 
 
 def _warp_model(refine: bool, seed: int = 0, matcher: str = "narrow"):
@@ -37,7 +38,8 @@ def _warp_model(refine: bool, seed: int = 0, matcher: str = "narrow"):
 
 
 @pytest.mark.parametrize(
-    ("refine", "matcher"), [(True, "narrow"), (False, "narrow"), (True, "wide")]
+    ("refine", "matcher"),
+    [(True, "narrow"), (False, "narrow"), (True, "wide"), (True, "wide-grey"), (True, "wide-half")],
 )
 def test_split_export_writes_step_graph_with_its_features_graph(tmp_path, refine, matcher):
     model, cfg = _warp_model(refine, matcher=matcher)
@@ -59,6 +61,9 @@ def test_split_export_writes_step_graph_with_its_features_graph(tmp_path, refine
     onnx.checker.check_model(features)
     assert [v.name for v in features.graph.input] == ["image"]
     assert [v.name for v in features.graph.output] == levels
+    # C + 4 channels per learned level, 1 at a grey one (declared, and what shape inference says)
+    widths = [o.type.tensor_type.shape.dim[1].dim_value for o in features.graph.output]
+    assert widths == [1 if not learned else 3 + 4 for learned in MATCHERS[matcher].learned()]
     # the features graph holds only the embeddings: a few hundred parameters, not the model
     assert report["features_bytes"] < 40_000
 

@@ -1,4 +1,4 @@
-"""A warp-head generator given a coarser matcher (models/matcher_swap.py, `set-matcher`)."""
+"""A warp-head generator given a cheaper matcher (models/matcher_swap.py, `set-matcher`)."""
 
 import dataclasses
 import json
@@ -10,11 +10,11 @@ from stillmotion_trainer.cli import main
 from stillmotion_trainer.models import build_generator, generator_config
 from stillmotion_trainer.models.matcher_swap import (
     MatcherSwapError,
-    check_coarser,
-    coarser_matcher_state,
+    plan_swap,
+    swap_matcher_state,
     with_matcher_override,
 )
-from stillmotion_trainer.models.warp import MATCHERS
+from stillmotion_trainer.models.warp import MATCHERS, Embedding, normalise
 from stillmotion_trainer.training.checkpoint import Checkpoint
 
 
@@ -38,42 +38,74 @@ def _frames(seed: int, size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torc
     return image, mask, moved
 
 
-def test_wide_half_is_wide_without_its_finest_level():
-    assert check_coarser("wide", "wide-half") == len(MATCHERS["wide"].levels) - 1
+def test_wide_half_and_wide_grey_take_wides_weights_and_nothing_takes_weights_it_lacks():
     assert MATCHERS["wide-half"].levels == MATCHERS["wide"].levels[:-1]
-    assert check_coarser("wide", "wide") == len(MATCHERS["wide"].levels)  # a no-op is allowed
-    for source, target in (("wide", "narrow"), ("narrow", "wide"), ("wide-half", "wide")):
+    assert MATCHERS["wide-grey"].levels == MATCHERS["wide"].levels
+    assert MATCHERS["wide-grey"].learned() == (True,) * 5 + (False,)
+    assert plan_swap("wide", "wide-half") == (5, frozenset(range(5)))
+    assert plan_swap("wide", "wide-grey") == (6, frozenset(range(5)))
+    assert plan_swap("wide-grey", "wide-half") == (5, frozenset(range(5)))
+    assert plan_swap("wide", "wide") == (6, frozenset(range(6)))  # a no-op is allowed
+    for source, target in (("wide", "narrow"), ("narrow", "wide"), ("wide-half", "wide-grey")):
         with pytest.raises(MatcherSwapError, match="finest levels dropped"):
-            check_coarser(source, target)
+            plan_swap(source, target)
+    with pytest.raises(
+        MatcherSwapError, match=r"level\(s\) \[5\] that 'wide-grey' matches in grey"
+    ):
+        plan_swap("wide-grey", "wide")
     with pytest.raises(MatcherSwapError, match="unsupported value 'huge'"):
-        check_coarser("wide", "huge")
+        plan_swap("wide", "huge")
 
 
-def test_the_converted_generator_is_the_source_run_without_its_finest_level():
-    """Independent computation: the source model itself with its estimator's finest level cut off
-    (levels, embeddings, grids and windows truncated in place) gives the converted model's masks
-    and displacement exactly; every weight outside the matcher is unchanged."""
-    source, cfg = _wide_generator()
-    state, gen_cfg = coarser_matcher_state(
-        source.state_dict(), dataclasses.asdict(cfg), "wide-half"
+def test_a_grey_level_is_the_normalised_mean_of_the_channels():
+    image = torch.rand(2, 3, 9, 10)
+    grey = image.mean(dim=1, keepdim=True)
+    want = (grey - grey.mean(dim=(2, 3), keepdim=True)) / (
+        grey.var(dim=(2, 3), unbiased=False, keepdim=True) + 1e-3
+    ).sqrt()
+    got = Embedding(3, 1, grey=True)(image)
+    assert got.shape == (2, 1, 9, 10) and torch.allclose(got, want, atol=1e-5)
+    assert torch.allclose(
+        Embedding(3, 2, grey=True)(image),
+        normalise(torch.nn.functional.avg_pool2d(grey, 2, ceil_mode=True)),
     )
-    assert gen_cfg["matcher"] == "wide-half"
+    assert not list(Embedding(3, 1, grey=True).parameters())
+
+
+def _cut_to(source, target: str) -> None:
+    """Independent computation: change the source model's own estimator in place to `target`
+    (levels cut, the finest embedding replaced by a grey one)."""
+    d = source.displacement
+    kept = len(MATCHERS[target].levels)
+    d.levels, d._grids, d._windows = d.levels[:kept], d._grids[:kept], d._windows[:kept]
+    embeddings = list(d.embeddings)[:kept]
+    if MATCHERS[target].grey_finest:
+        embeddings[-1] = Embedding(3, embeddings[-1].stride, grey=True)
+    d.embeddings = torch.nn.ModuleList(embeddings)
+
+
+@pytest.mark.parametrize("target", ["wide-half", "wide-grey"])
+def test_the_converted_generator_is_the_source_with_its_matcher_changed(target):
+    """The source model itself, its estimator changed in place (`_cut_to`), gives the converted
+    model's masks and displacement exactly; every weight outside the matcher is unchanged."""
+    source, cfg = _wide_generator()
+    state, gen_cfg = swap_matcher_state(source.state_dict(), dataclasses.asdict(cfg), target)
+    assert gen_cfg["matcher"] == target
     converted = build_generator(generator_config("tiny", **{**gen_cfg, "variant": cfg.variant}))
     converted.load_state_dict(state)  # strict: every tensor fits, none is missing
     converted.eval()
     for key, tensor in source.state_dict().items():
         if not key.startswith("displacement."):
             assert torch.equal(state[key], tensor), key
-    assert torch.equal(state["displacement.log_beta"], source.displacement.log_beta[:-1])
+    kept = len(MATCHERS[target].levels)
+    assert torch.equal(state["displacement.log_beta"], source.displacement.log_beta[:kept])
 
     image, mask, moved = _frames(1)
     with torch.no_grad():
         out = converted.forward_with_motion(image, mask, moved)
-        d = source.displacement
-        d.levels, d._grids, d._windows = d.levels[:-1], d._grids[:-1], d._windows[:-1]
-        d.embeddings = torch.nn.ModuleList(list(d.embeddings)[:-1])
+        _cut_to(source, target)
         expected = source.forward_with_motion(image, mask, moved)
-        assert torch.equal(converted.displacement(image, moved), d(image, moved))
+        assert torch.equal(converted.displacement(image, moved), source.displacement(image, moved))
     for got, want in zip(out, expected):
         assert torch.equal(got, want)
 
@@ -82,7 +114,7 @@ def test_only_a_warp_head_has_a_matcher_to_swap():
     cfg = generator_config("tiny", next_frame_input=True, mask_head="conv")
     model = build_generator(cfg)
     with pytest.raises(MatcherSwapError, match="warp mask head"):
-        coarser_matcher_state(model.state_dict(), dataclasses.asdict(cfg), "wide-half")
+        swap_matcher_state(model.state_dict(), dataclasses.asdict(cfg), "wide-half")
 
 
 def test_the_run_config_names_the_new_matcher_and_the_original_is_untouched():
