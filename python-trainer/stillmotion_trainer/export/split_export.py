@@ -233,7 +233,7 @@ def _step_contract(
     gen_cfg: GeneratorConfig, outputs: tuple[str, ...]
 ) -> tuple[dict[str, int], dict[str, int]]:
     widths = level_channels(gen_cfg.channels, gen_cfg.matcher)
-    inputs = {**dict(zip(feature_names(gen_cfg), widths))}
+    inputs = dict(zip(feature_names(gen_cfg), widths))
     inputs.update(zip(feature_names(gen_cfg, "next_"), widths))
     inputs[NEXT_FRAME_INPUT] = gen_cfg.channels
     inputs[MASK_INPUT] = 1
