@@ -60,7 +60,7 @@ export interface ModelConfig {
     mask_residual?: boolean;
     mask_refine?: boolean;
     refine_width?: number | null;
-    matcher?: "narrow" | "wide";
+    matcher?: "narrow" | "wide" | "wide-half" | "wide-grey";
     image_head?: "direct" | "warp";
     /** mask_refine only, at inference: a sample whose corrected mask keeps less than this fraction of the carried mask's area takes the carried mask; 0 turns it off (docs/real-data.md, The collapse guard). */
     collapse_guard?: number;
