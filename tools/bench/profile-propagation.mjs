@@ -13,6 +13,11 @@
  * `/graph/displacement/embeddings.2/...`, `/graph/refine_net/...`), the operator type and the
  * output's spatial size (the level: size/8, size/2, size). Warm-up runs are excluded: only node
  * events inside the last `--runs` `model_run` spans are counted.
+ *
+ * Caveat (stop 23, docs/models.md "Cheaper matchers"): with profiling on, the first
+ * full-resolution GridSample of a run is charged 12-17 ms that it does not cost without the
+ * profiler (the same node run a second time in the graph: 0.7-1.5 ms). Confirm a part's cost by
+ * timing graphs with and without it, profiling off, before acting on it.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
