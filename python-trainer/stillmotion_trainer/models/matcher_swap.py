@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from stillmotion_trainer.models.generator import GeneratorConfig
 from stillmotion_trainer.models.warp import MATCHERS
 
 EMBEDDING_PREFIX = "displacement.embeddings."
@@ -46,13 +47,14 @@ def plan_swap(source: str, target: str) -> tuple[int, frozenset[int]]:
             f"{source!r} (levels {list(src.levels)}, window {src.window}) with its finest "
             "levels dropped: its weights would not fit"
         )
-    missing = [i for i in range(kept) if dst.learned()[i] and not src.learned()[i]]
+    learned, had_weights = dst.learned(), src.learned()
+    missing = [i for i in range(kept) if learned[i] and not had_weights[i]]
     if missing:
         raise MatcherSwapError(
             f"matcher {target!r} learns an embedding at level(s) {missing} that {source!r} "
             "matches in grey: there are no weights for it"
         )
-    return kept, frozenset(i for i in range(kept) if dst.learned()[i])
+    return kept, frozenset(i for i in range(kept) if learned[i])
 
 
 def swap_matcher_state(
@@ -63,7 +65,8 @@ def swap_matcher_state(
     tensor as it was."""
     if generator_config.get("mask_head") != "warp" or LOG_BETA not in model:
         raise MatcherSwapError("only a generator with the warp mask head has a matcher")
-    kept, carried = plan_swap(generator_config.get("matcher", "narrow"), target)
+    # a checkpoint written before the field existed has the dataclass default
+    kept, carried = plan_swap(generator_config.get("matcher", GeneratorConfig.matcher), target)
     state: dict[str, torch.Tensor] = {}
     for key, tensor in model.items():
         if key.startswith(EMBEDDING_PREFIX):
