@@ -18,7 +18,9 @@
  * A *split* export (`stillmotion export --split`, layout "split": split-layout.ts) is a mask-only
  * warp-head generator as a features graph and a step graph. `stepMask`/`stepMaskBatch` work on it
  * as on any model; `frameFeatures` + `stepMaskFromFeatures` let a chain compute each frame's
- * features once (propagateMasks and propagateStream do).
+ * features once (propagateMasks and propagateStream do). One that also carries the motion and
+ * carry graphs (`canPipeline`) lets propagation match ahead on a second core (motion-pipeline.ts):
+ * `motionPipeline` starts the worker, `carryMasks` runs the mask half of a step here.
  */
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -27,17 +29,22 @@ import { createOnnxSession, type OnnxSession, type SessionOptions, type TensorDa
 import { BufferPool } from "./buffer-pool.js";
 import { Code, InferenceError, invalidArgument } from "./errors.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
+import { MotionPipeline } from "./motion-pipeline.js";
 import { readOnnxHeader } from "./onnx-model-file.js";
 import {
+  CARRY_GRAPH_KEY,
+  checkCarrySignature,
   checkSplitSignature,
   FEATURES_GRAPH_KEY,
   type FrameFeatures,
   featureFeeds,
   featuresGraphBytes,
+  MOTION_GRAPH_KEY,
   type ModelLayout,
   modelLayout,
   NEXT_FEATURES_PREFIX,
   perFrame,
+  pipelineGraphBytes,
   stackImages,
 } from "./split-layout.js";
 import type { Field } from "./still-to-video-compose.js";
@@ -100,11 +107,22 @@ export interface FieldStep {
 interface FeaturesGraph {
   session: OnnxSession;
   names: string[];
+  /** The graph itself; with `motion` and `carry` when the file has them (the motion pipeline). */
+  bytes: Uint8Array;
+  pipeline?: { motion: Uint8Array; carry: Uint8Array };
+}
+
+/** The carry graph's session (this thread's half of a pipelined step) and its motion input. */
+interface CarryGraph {
+  session: OnnxSession;
+  motionInput: string;
 }
 
 export class Generator {
   /** Reused batch buffers of the split model's calls. */
   private readonly buffers = new BufferPool();
+  private pipeline: MotionPipeline | undefined;
+  private carry: Promise<CarryGraph> | undefined;
 
   /** @internal use loadGenerator */
   constructor(
@@ -113,6 +131,125 @@ export class Generator {
     private readonly session: OnnxSession,
     private readonly features?: FeaturesGraph,
   ) {}
+
+  /**
+   * True for a split file with the motion and carry graphs: propagation can match on one core
+   * while it carries masks on another (motion-pipeline.ts).
+   */
+  get canPipeline(): boolean {
+    return this.features?.pipeline !== undefined;
+  }
+
+  /**
+   * Intra-op threads of the pipeline's two halves, from the session's: the match in the worker
+   * gets half (at least 1), the carry here the rest (at least 1). 2 cores: one each.
+   */
+  get pipelineThreads(): { motion: number; carry: number } {
+    const total = this.session.options.intraOpNumThreads;
+    const motion = Math.max(1, Math.floor(total / 2));
+    return { motion, carry: Math.max(1, total - motion) };
+  }
+
+  /** The motion worker of this generator, started on first use and ended by `dispose`. */
+  motionPipeline(): MotionPipeline {
+    const graphs = this.features?.pipeline;
+    if (this.features === undefined || graphs === undefined) throw this.noPipeline();
+    this.pipeline ??= new MotionPipeline({
+      file: this.path,
+      featuresGraph: this.features.bytes,
+      motionGraph: graphs.motion,
+      motionOutput: motionOutputName(this.features.names),
+      threads: this.pipelineThreads.motion,
+      session: { ...this.session.options, freeDimensionOverrides: undefined },
+    });
+    return this.pipeline;
+  }
+
+  /**
+   * The mask half of split steps: entry b is the step's next mask from `levels[b]` (the motion
+   * graph's output for I_t -> I_{t+1}, from the motion pipeline), `nextFrames[b]` = I_{t+1} and
+   * `masks[b]` = M^_t. Equal to stepMaskFromFeatures on the same frames. `motion` fetches
+   * `next_mask_motion` instead.
+   */
+  async carryMasks(
+    levels: readonly TensorData[],
+    nextFrames: readonly FloatImage[],
+    masks: readonly Mask[],
+    motion = false,
+  ): Promise<Mask[]> {
+    const b = masks.length;
+    if (b === 0 || levels.length !== b || nextFrames.length !== b) {
+      throw invalidArgument(
+        "levels/nextFrames/masks",
+        `${levels.length}/${nextFrames.length}/${b}`,
+        "the same non-zero count",
+      );
+    }
+    const { height: h, width: w } = nextFrames[0];
+    nextFrames.forEach((f, i) => {
+      checkImage(`nextFrames[${i}]`, f, this.channels);
+      if (f.height !== h || f.width !== w) {
+        throw invalidArgument(
+          `nextFrames[${i}] size`,
+          `${f.height}x${f.width}`,
+          `${h}x${w} like nextFrames[0]`,
+        );
+      }
+      checkMask(`masks[${i}]`, masks[i], h, w);
+    });
+    const carry = await this.carryGraph();
+    const output = motion && this.hasMotionMask ? MOTION_MASK_OUTPUT : MASK_OUTPUT;
+    const taken: Float32Array[] = [];
+    let out: Record<string, TensorData>;
+    try {
+      const stack = (list: readonly Float32Array[]) => this.buffers.stack(list, taken);
+      out = await carry.session.run(
+        {
+          [carry.motionInput]: {
+            data: stack(levels.map((l) => l.data)),
+            dims: [b, ...levels[0].dims.slice(1)],
+          },
+          [NEXT_FRAME_INPUT]: stackImages(nextFrames, this.buffers, taken),
+          mask: { data: stack(masks.map((m) => m.data)), dims: [b, 1, h, w] },
+        },
+        [output],
+      );
+    } finally {
+      for (const buffer of taken) this.buffers.give(buffer);
+    }
+    checkFinite(output, out[output], this.path);
+    const data = out[output].data;
+    return masks.map((_, i) => ({ data: data.subarray(i * h * w, (i + 1) * h * w), height: h, width: w }));
+  }
+
+  private carryGraph(): Promise<CarryGraph> {
+    const bytes = this.features?.pipeline?.carry;
+    if (this.features === undefined || bytes === undefined) return Promise.reject(this.noPipeline());
+    const motionInput = motionOutputName(this.features.names);
+    this.carry ??= createOnnxSession(bytes, `${this.path} (carry graph)`, {
+      ...this.session.options,
+      freeDimensionOverrides: undefined,
+      intraOpNumThreads: this.pipelineThreads.carry,
+    }).then(async (session) => {
+      try {
+        checkCarrySignature(session, this.session.outputs, motionInput, this.path);
+        return { session, motionInput };
+      } catch (err) {
+        await session.release();
+        throw err;
+      }
+    });
+    return this.carry;
+  }
+
+  private noPipeline(): InferenceError {
+    return new InferenceError(
+      Code.FAILED_PRECONDITION,
+      "this model has no motion and carry graphs: export it again with --split " +
+        "(a split export from before the motion pipeline has only features and step)",
+      { file: this.path },
+    );
+  }
 
   /** "split" for a features + step export (frameFeatures works), "single" otherwise. */
   get layout(): ModelLayout {
@@ -371,6 +508,9 @@ export class Generator {
 
   /** Free the onnxruntime session; the generator is unusable afterwards. */
   async dispose(): Promise<void> {
+    await this.pipeline?.close();
+    const carry = await this.carry?.catch(() => undefined);
+    await carry?.session.release();
     await this.session.release();
     await this.features?.session.release();
   }
@@ -434,6 +574,12 @@ export class Generator {
     for (const [name, tensor] of Object.entries(out)) checkFinite(name, tensor, this.path);
     return { h, w, out };
   }
+}
+
+/** The motion graph's output: motion_s<stride of the finest level> (the last feature name). */
+function motionOutputName(featureNames: readonly string[]): string {
+  const finest = featureNames[featureNames.length - 1];
+  return `motion_s${finest.slice(finest.lastIndexOf("_s") + 2)}`;
 }
 
 /** `into` must hold, per level name features_s<stride>, n frames of ceil(h / s) x ceil(w / s)
@@ -514,10 +660,14 @@ export async function loadGenerator(path: string, options: LoadGeneratorOptions 
   let features: FeaturesGraph | undefined;
   if (layout === "split") {
     const graph = featuresGraphBytes(metadata.extra, path);
-    delete metadata.extra[FEATURES_GRAPH_KEY]; // kilobytes of base64: not for logs
+    const pipeline = pipelineGraphBytes(metadata.extra, path);
+    // kilobytes to megabytes of base64: not for logs
+    for (const key of [FEATURES_GRAPH_KEY, MOTION_GRAPH_KEY, CARRY_GRAPH_KEY]) delete metadata.extra[key];
     features = {
       session: await createOnnxSession(graph, `${path} (features graph)`, options.session),
       names: [],
+      bytes: graph,
+      pipeline,
     };
   }
   let session: OnnxSession;

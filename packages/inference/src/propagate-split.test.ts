@@ -3,7 +3,8 @@
  * model gives the masks of its single mask-only graph, through onnxruntime, on real frames of the
  * vendored laryngoscopy clip: propagateMasks (one and two key frames, batched chains, features
  * batched ahead), propagateStream and stepMaskBatch. Each frame's features are computed once per
- * chain visit and only the chains' windows are held.
+ * chain visit and only the chains' windows are held. The motion pipeline (the match on a worker
+ * thread, the carry here: motion-pipeline.ts) gives the same masks as the step graph.
  */
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -146,5 +147,138 @@ describe("split layout", () => {
     const err = await loadGenerator(path).catch((e) => e);
     expect(err.code).toBe(Code.DATA_LOSS);
     expect(err.message).toMatch(/features graph/);
+  });
+});
+
+/** A copy of the split fixture with metadata edited by `edit`, written as `name`. */
+async function editedSplit(name: string, edit: (meta: Record<string, string>) => Record<string, string>) {
+  const path = join(resolve(inject("fixtures").realSplit, ".."), name);
+  await writeFile(path, editMetadata(await readFile(inject("fixtures").realSplit), edit));
+  return path;
+}
+
+describe("motion pipeline", () => {
+  const keys = () => [
+    { index: 2, mask: masks[2] },
+    { index: 11, mask: masks[11] },
+  ];
+
+  it("is there in a fresh split export, its graphs decoded out of the metadata", () => {
+    expect(split.canPipeline).toBe(true);
+    expect(single.canPipeline).toBe(false);
+    expect(split.metadata.extra.motion_graph).toBeUndefined();
+    expect(split.metadata.extra.carry_graph).toBeUndefined();
+    const { motion, carry } = split.pipelineThreads;
+    expect(motion + carry).toBe(Math.max(2, split.sessionOptions.intraOpNumThreads));
+  });
+
+  it("gives the step graph's masks: both references, batched chains, features 1 and 4 ahead", async () => {
+    for (const options of [
+      { reference: "previous" as const },
+      { reference: "key" as const, maxBatch: 4 },
+      { reference: "previous" as const, maxBatch: 1, featureBatch: 1 },
+    ]) {
+      const a = await propagateMasks(split, frames, keys(), { ...options, pipeline: false });
+      const b = await propagateMasks(split, frames, keys(), { ...options, pipeline: true });
+      expect(worst(a.masks, b.masks)).toBeLessThan(TOLERANCE);
+      expect(b.steps).toBe(a.steps);
+      // the worker held a bounded window: frames of the next featureBatch rows
+      expect(b.featureFrames).toBeGreaterThanOrEqual(FRAMES - 2);
+      expect(b.peakFeatureFrames).toBeLessThanOrEqual(4 * 2 * ((options.featureBatch ?? 4) + 1));
+    }
+  });
+
+  it("streams the step graph's masks, from an async source too", async () => {
+    const run = async (pipeline: boolean, source: AsyncIterable<FloatImage> | Iterable<FloatImage>) => {
+      const out: Mask[] = [];
+      for await (const { index, mask } of propagateStream(split, source, masks[0], { pipeline })) {
+        expect(index).toBe(out.length);
+        out.push(mask);
+      }
+      return out;
+    };
+    async function* slow(): AsyncGenerator<FloatImage> {
+      for (const f of frames) {
+        await new Promise((r) => setTimeout(r, 5));
+        yield f;
+      }
+    }
+    const a = await run(false, frames);
+    expect(worst(a, await run(true, frames))).toBeLessThan(TOLERANCE);
+    expect(worst(a, await run(true, slow()))).toBeLessThan(TOLERANCE);
+  });
+
+  it("ends the source when the consumer stops early, and stays usable", async () => {
+    let closed = false;
+    function* source(): globalThis.Generator<FloatImage> {
+      try {
+        yield* frames;
+      } finally {
+        closed = true;
+      }
+    }
+    for await (const { index } of propagateStream(split, source(), masks[0], { pipeline: true })) {
+      if (index === 3) break;
+    }
+    expect(closed).toBe(true);
+    const again = await propagateMasks(split, frames.slice(0, 4), [{ index: 0, mask: masks[0] }], {
+      pipeline: true,
+    });
+    expect(again.masks).toHaveLength(4);
+  });
+
+  it("stops on abort with ABORTED, and the next call works", async () => {
+    const controller = new AbortController();
+    const err = await propagateMasks(split, frames, keys(), {
+      pipeline: true,
+      featureBatch: 1,
+      signal: controller.signal,
+      onProgress: (done) => done >= 3 && controller.abort(),
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(InferenceError);
+    expect(err.code).toBe(Code.ABORTED);
+    const ok = await propagateMasks(split, frames, keys(), { pipeline: true });
+    expect(ok.steps).toBe(20); // 2 + 8 steps from frame 2, 8 + 2 from frame 11
+  });
+
+  it("reports a bad frame in a stream with its index", async () => {
+    const bad = [...frames.slice(0, 3), { ...frames[3], height: frames[3].height - 1 }];
+    const err = await (async () => {
+      for await (const _ of propagateStream(split, bad, masks[0], { pipeline: true }));
+    })().catch((e) => e);
+    expect(err).toBeInstanceOf(InferenceError);
+    expect(err.code).toBe(Code.INVALID_ARGUMENT);
+    expect(err.message).toMatch(/frame 3/);
+  });
+
+  it("is off by default for a split file exported before it, refused when asked for", async () => {
+    const path = await editedSplit("no-pipeline.onnx", (meta) => {
+      const { "stillmotion.motion_graph": _m, "stillmotion.carry_graph": _c, ...rest } = meta;
+      return rest;
+    });
+    const old = await loadGenerator(path);
+    try {
+      expect(old.canPipeline).toBe(false);
+      const key = [{ index: 0, mask: masks[0] }];
+      const a = await propagateMasks(old, frames.slice(0, 4), key);
+      expect(a.masks).toHaveLength(4);
+      const err = await propagateMasks(old, frames.slice(0, 4), key, { pipeline: true }).catch((e) => e);
+      expect(err.code).toBe(Code.INVALID_ARGUMENT);
+      expect(err.message).toMatch(/pipeline.*--split/);
+      expect(() => old.motionPipeline()).toThrow(/export it again with --split/);
+    } finally {
+      await old.dispose();
+    }
+  });
+
+  it("refuses a file with only one of the motion and carry graphs", async () => {
+    const path = await editedSplit("half-pipeline.onnx", (meta) => {
+      const { "stillmotion.carry_graph": _, ...rest } = meta;
+      return rest;
+    });
+    const err = await loadGenerator(path).catch((e) => e);
+    expect(err.code).toBe(Code.DATA_LOSS);
+    expect(err.message).toMatch(/stillmotion\.carry_graph" is missing/);
+    expect(err.message).toContain(path);
   });
 });

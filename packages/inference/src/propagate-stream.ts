@@ -6,8 +6,14 @@
  * frame arrives, so the yielded sequence is the same, each mask one model run later.
  *
  * A split model (split-layout.ts) computes each frame's features once, on arrival, and holds
- * only the previous frame's: memory does not grow with the stream.
+ * only the previous frame's: memory does not grow with the stream. One that can pipeline
+ * (`Generator.canPipeline`, motion-pipeline.ts) matches on a second core: the stream asks the
+ * source for the next frame as soon as the current one is taken, and the worker matches that
+ * frame against this one as soon as it arrives, while this thread carries the mask. A source that
+ * has its next frame ready (a file, a buffer) overlaps the two halves; a live one delays no mask:
+ * each is still yielded as soon as its own frame is carried.
  */
+import type { TensorData } from "./backend/onnx.js";
 import { invalidArgument } from "./errors.js";
 import { FeatureCache } from "./feature-cache.js";
 import type { Generator } from "./generator.js";
@@ -26,6 +32,8 @@ export interface StreamOptions {
    * (propagateMasks' `downsample`, work-scale.ts); frame 0 keeps the initial mask. Default 1.
    */
   downsample?: number;
+  /** Match ahead on a second core; default as propagateMasks' `pipeline`. Same masks either way. */
+  pipeline?: boolean;
 }
 
 /** Masks for a stream of frames, starting from the mask of the first frame. */
@@ -44,9 +52,28 @@ export async function* propagateStream(
         yield boxDown(frame, f);
       }
     }
-    for await (const { index, mask } of propagateStream(generator, smaller(), boxDownMask(initialMask, f))) {
+    const small = { ...options, downsample: 1 };
+    for await (const { index, mask } of propagateStream(
+      generator,
+      smaller(),
+      boxDownMask(initialMask, f),
+      small,
+    )) {
       yield { index, mask: index === 0 ? initialMask : bilinearUp(mask, f) };
     }
+    return;
+  }
+  const pipelined =
+    options.pipeline ?? (generator.canPipeline && generator.sessionOptions.intraOpNumThreads >= 2);
+  if (pipelined) {
+    if (!generator.canPipeline) {
+      throw invalidArgument(
+        "pipeline",
+        true,
+        "false for a model without motion and carry graphs (export --split)",
+      );
+    }
+    yield* pipelinedStream(generator, frames, initialMask);
     return;
   }
   let mask = initialMask;
@@ -88,5 +115,69 @@ export async function* propagateStream(
     if (!generator.takesNextFrame) mask = await generator.stepMask(frame, mask); // G(I_t, M^_t)
     previous = frame;
     index++;
+  }
+}
+
+/** propagateStream of a model that can pipeline: frame t + 1 is pulled, and matched against
+ * frame t on the worker, while this thread carries the mask from t - 1 to t. */
+async function* pipelinedStream(
+  generator: Generator,
+  frames: AsyncIterable<FloatImage> | Iterable<FloatImage>,
+  initialMask: Mask,
+): AsyncGenerator<StreamedMask, void, undefined> {
+  const source =
+    Symbol.asyncIterator in frames
+      ? frames[Symbol.asyncIterator]()
+      : (frames as Iterable<FloatImage>)[Symbol.iterator]();
+  const session = generator.motionPipeline().open();
+  /** Frames t - 1 .. t + 1 by index; the motion of (t - 1, t) by t. */
+  const held = new Map<number, FloatImage>();
+  const motions = new Map<number, Promise<TensorData[]>>();
+  let size: { height: number; width: number } | undefined;
+  const arrived = (index: number, frame: FloatImage): void => {
+    checkImage(`frame ${index}`, frame, generator.channels);
+    if (size === undefined) {
+      size = { height: frame.height, width: frame.width };
+      checkMask("initialMask", initialMask, frame.height, frame.width);
+    } else if (frame.height !== size.height || frame.width !== size.width) {
+      throw invalidArgument(
+        `frame ${index} size`,
+        `${frame.height}x${frame.width}`,
+        `${size.height}x${size.width} like frame 0`,
+      );
+    }
+    held.set(index, frame);
+    if (index === 0) return;
+    const motion = session.motion([[index - 1, index]], (i) => held.get(i) as FloatImage, [index]);
+    motion.catch(() => {}); // awaited when frame `index` is carried; not unhandled meanwhile
+    motions.set(index, motion);
+  };
+  /** Ask the source for frame `index`; its match is requested the moment it arrives. */
+  const pull = (index: number): Promise<IteratorResult<FloatImage>> => {
+    const next = Promise.resolve(source.next()).then((r) => {
+      if (!r.done) arrived(index, r.value);
+      return r;
+    });
+    next.catch(() => {}); // awaited in the loop below
+    return next;
+  };
+  let mask = initialMask;
+  try {
+    let next = pull(0);
+    for (let t = 0; ; t++) {
+      const r = await next;
+      if (r.done) return;
+      next = pull(t + 1);
+      if (t > 0) {
+        const levels = await (motions.get(t) as Promise<TensorData[]>);
+        motions.delete(t);
+        [mask] = await generator.carryMasks(levels, [held.get(t) as FloatImage], [mask]);
+        held.delete(t - 1);
+      }
+      yield { index: t, mask };
+    }
+  } finally {
+    session.close();
+    await source.return?.(); // a consumer that stopped early ends the source, as for-await does
   }
 }

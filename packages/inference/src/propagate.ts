@@ -25,12 +25,16 @@
  * A split model (layout "split", split-layout.ts) computes each frame's matching features once
  * per chain visit, in batched runs `featureBatch` frames ahead of each chain, and keeps them only
  * while a chain's window still holds the frame (FeatureCache): the single graph computes them
- * twice, once as I_{t+1} and again as I_t at the next step.
+ * twice, once as I_{t+1} and again as I_t at the next step. One that can pipeline
+ * (`Generator.canPipeline`) matches on a second core instead (motion-pipeline.ts): the worker
+ * computes features and motion `featureBatch` steps at a time, up to two batches ahead, while this
+ * thread carries the masks (`pipeline`, on by default when the session has 2 or more threads).
  */
 import { Code, InferenceError, invalidArgument } from "./errors.js";
 import { FeatureCache } from "./feature-cache.js";
 import type { Generator } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
+import { MotionAhead } from "./motion-pipeline.js";
 import { bilinearUp, boxDown, boxDownMask, checkDownsample } from "./work-scale.js";
 
 export type Fusion = "linear" | "nearest";
@@ -66,6 +70,12 @@ export interface PropagateOptions {
    * "Working at half size").
    */
   downsample?: number;
+  /**
+   * Match ahead on a second core (a model that `canPipeline`; motion-pipeline.ts). Default: on
+   * when the model can and its session has 2 or more intra-op threads, which the two halves
+   * then share (`Generator.pipelineThreads`). The masks are the same either way.
+   */
+  pipeline?: boolean;
   /** Called after each model call with (steps done, steps total). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -84,9 +94,17 @@ export interface PropagationResult {
   sources: MaskSource[][];
   /** Generator steps run (frames x chains). */
   steps: number;
-  /** Split models: frames whose features were computed, and the most held at once (else 0). */
+  /** Split models: frames whose features were computed, and the most held at once (else 0;
+   * pipelined: frames sent to the motion worker, and the most it held). */
   featureFrames: number;
   peakFeatureFrames: number;
+}
+
+/** One chain step of a model call: carry the chain's mask from frame `from` to frame `to`. */
+interface Step {
+  chain: Chain;
+  from: number;
+  to: number;
 }
 
 interface Chain {
@@ -158,9 +176,26 @@ export async function propagateMasks(
   const total = chains.reduce((s, c) => s + Math.abs(c.end - c.at), 0);
 
   // 2. Advance the chains in lock-step, batching up to maxBatch of them per model call.
-  const cache = generator.layout === "split" ? new FeatureCache(generator, (i) => frames[i]) : undefined;
-  /** The frame chain c's next step carries the mask from: where it is, or its key frame. */
-  const from = (c: Chain): number => (reference === "key" ? c.key : c.at);
+  const rows = schedule(chains, maxBatch, reference);
+  const pipelined =
+    options.pipeline ?? (generator.canPipeline && generator.sessionOptions.intraOpNumThreads >= 2);
+  if (pipelined && !generator.canPipeline) {
+    throw invalidArgument(
+      "pipeline",
+      true,
+      "false for a model without motion and carry graphs (export --split)",
+    );
+  }
+  const ahead = pipelined
+    ? new MotionAhead(
+        generator.motionPipeline().open(),
+        rows.map((row) => row.map((s) => [s.from, s.to] as const)),
+        (i) => frames[i],
+        featureBatch,
+      )
+    : undefined;
+  const cache =
+    !pipelined && generator.layout === "split" ? new FeatureCache(generator, (i) => frames[i]) : undefined;
   /** Frames chain c reads from now on, up to featureBatch ahead: at, at + d, ..., capped at end
    * (and its key frame, which every step of a "key" chain reads). */
   const window = (c: Chain): number[] => {
@@ -169,46 +204,53 @@ export async function propagateMasks(
     return reference === "key" ? [c.key, ...walk] : walk;
   };
   let done = 0;
-  for (;;) {
-    const active = chains.filter((c) => c.at !== c.end).slice(0, maxBatch);
-    if (active.length === 0) break;
-    if (options.signal?.aborted) {
-      throw new InferenceError(Code.ABORTED, `propagateMasks aborted after ${done} of ${total} steps`, {
-        cause: options.signal.reason,
+  try {
+    for (const [r, row] of rows.entries()) {
+      if (options.signal?.aborted) {
+        throw new InferenceError(Code.ABORTED, `propagateMasks aborted after ${done} of ${total} steps`, {
+          cause: options.signal.reason,
+        });
+      }
+      // G(I_t, M^_t) or, for a next-frame generator, G(I_t, M^_t, I_{t +- 1}) with the real frame
+      // the chain moves to
+      const masks = row.map((s) => s.chain.mask);
+      const nextFrames = row.map((s) => frames[s.to]);
+      let next: Mask[];
+      if (ahead) {
+        next = await generator.carryMasks(await ahead.take(r), nextFrames, masks);
+      } else if (cache) {
+        // features of the frames this step reads, and featureBatch - 1 more ahead, in one run
+        if (row.some((s) => !cache.has(s.from) || !cache.has(s.to))) {
+          await cache.ensure(row.flatMap((s) => window(s.chain)));
+        }
+        next = await generator.stepMaskFromFeatures(
+          row.map((s) => cache.get(s.from)),
+          masks,
+          row.map((s) => cache.get(s.to)),
+          nextFrames,
+        );
+      } else {
+        next = await generator.stepMaskBatch(
+          row.map((s) => frames[s.from]),
+          masks,
+          generator.takesNextFrame ? nextFrames : undefined,
+        );
+      }
+      row.forEach(({ chain: c, to }, i) => {
+        c.at = to;
+        if (reference === "previous") c.mask = next[i]; // "key": c.mask stays the key mask
+        c.out.set(c.at, next[i]);
       });
+      done += row.length;
+      if (cache) {
+        // keep a frame only while an unfinished chain's window holds it
+        const held = new Set(chains.filter((c) => c.at !== c.end).flatMap(window));
+        cache.retain((frame) => held.has(frame));
+      }
+      options.onProgress?.(done, total);
     }
-    // G(I_t, M^_t) or, for a next-frame generator, G(I_t, M^_t, I_{t +- 1}) with the real frame
-    // the chain moves to
-    let next: Mask[];
-    if (cache) {
-      // features of the frames this step reads, and featureBatch - 1 more ahead, in one run
-      const reads = active.flatMap((c) => [from(c), c.at + c.direction]);
-      if (reads.some((i) => !cache.has(i))) await cache.ensure(active.flatMap(window));
-      next = await generator.stepMaskFromFeatures(
-        active.map((c) => cache.get(from(c))),
-        active.map((c) => c.mask),
-        active.map((c) => cache.get(c.at + c.direction)),
-        active.map((c) => frames[c.at + c.direction]),
-      );
-    } else {
-      next = await generator.stepMaskBatch(
-        active.map((c) => frames[from(c)]),
-        active.map((c) => c.mask),
-        generator.takesNextFrame ? active.map((c) => frames[c.at + c.direction]) : undefined,
-      );
-    }
-    active.forEach((c, i) => {
-      c.at += c.direction;
-      if (reference === "previous") c.mask = next[i]; // "key": c.mask stays the key mask
-      c.out.set(c.at, next[i]);
-    });
-    done += active.length;
-    if (cache) {
-      // keep a frame only while an unfinished chain's window holds it
-      const held = new Set(chains.filter((c) => c.at !== c.end).flatMap(window));
-      cache.retain((frame) => held.has(frame));
-    }
-    options.onProgress?.(done, total);
+  } finally {
+    ahead?.close();
   }
 
   // 3. Fuse: key frames keep their masks, others combine the chains that reached them.
@@ -232,9 +274,31 @@ export async function propagateMasks(
     masks,
     sources,
     steps: done,
-    featureFrames: cache?.computed ?? 0,
-    peakFeatureFrames: cache?.peak ?? 0,
+    featureFrames: cache?.computed ?? ahead?.session.sent ?? 0,
+    peakFeatureFrames: cache?.peak ?? ahead?.session.peak ?? 0,
   };
+}
+
+/**
+ * The lock-step schedule of `chains` (not advanced here): row r holds the steps of the r-th model
+ * call, the first `maxBatch` unfinished chains each one frame further. Known in advance, so the
+ * match of later rows can run ahead of the carry.
+ */
+function schedule(chains: readonly Chain[], maxBatch: number, reference: Reference): Step[][] {
+  const at = chains.map((c) => c.at);
+  const rows: Step[][] = [];
+  for (;;) {
+    const active = chains.flatMap((c, i) => (at[i] === c.end ? [] : [i])).slice(0, maxBatch);
+    if (active.length === 0) return rows;
+    rows.push(
+      active.map((i) => {
+        const chain = chains[i];
+        const step = { chain, from: reference === "key" ? chain.key : at[i], to: at[i] + chain.direction };
+        at[i] = step.to;
+        return step;
+      }),
+    );
+  }
 }
 
 /** Weight of chain `c` at frame t between two key frames a < t < b: (b - t)/(b - a) for a's. */

@@ -8,7 +8,11 @@
  *   I_{t+1}, I_{t+1}, M^_t) -> next_mask [, next_mask_motion]; the **features** graph,
  *   image -> features_s<stride> per matching level, travels base64-encoded in the metadata
  *   `stillmotion.features_graph`. A frame's features depend on that frame alone, so a chain
- *   computes them once per frame instead of twice (as I_{t+1}, then as I_t).
+ *   computes them once per frame instead of twice (as I_{t+1}, then as I_t). Files exported
+ *   since the motion pipeline (motion-pipeline.ts) also carry the step cut in two, each graph
+ *   base64-encoded in the metadata: `stillmotion.motion_graph`, (features of I_t, features of
+ *   I_{t+1}) -> motion_s<k> (the displacement at the finest matching level), which never reads a
+ *   mask, and `stillmotion.carry_graph`, (motion_s<k>, I_{t+1}, M^_t) -> the step's outputs.
  *
  * Any other layout value is refused, naming the ones this library reads.
  */
@@ -23,6 +27,8 @@ export type ModelLayout = (typeof MODEL_LAYOUTS)[number];
 /** Metadata keys (without the `stillmotion.` prefix) of a split file. */
 export const LAYOUT_KEY = "layout";
 export const FEATURES_GRAPH_KEY = "features_graph";
+export const MOTION_GRAPH_KEY = "motion_graph";
+export const CARRY_GRAPH_KEY = "carry_graph";
 const FEATURE_PREFIX = "features_s";
 const NEXT_PREFIX = "next_";
 
@@ -55,6 +61,50 @@ export function featuresGraphBytes(extra: Record<string, string>, file: string):
     );
   }
   return new Uint8Array(Buffer.from(encoded, "base64"));
+}
+
+/** The motion and carry graphs' bytes of a split file; undefined for a file without them
+ * (exported before they existed); DATA_LOSS for a file with only one. */
+export function pipelineGraphBytes(
+  extra: Record<string, string>,
+  file: string,
+): { motion: Uint8Array; carry: Uint8Array } | undefined {
+  const motion = extra[MOTION_GRAPH_KEY];
+  const carry = extra[CARRY_GRAPH_KEY];
+  if (motion === undefined && carry === undefined) return undefined;
+  if (!motion || !carry) {
+    const absent = motion ? CARRY_GRAPH_KEY : MOTION_GRAPH_KEY;
+    throw new InferenceError(
+      Code.DATA_LOSS,
+      `a split model with only one of its motion and carry graphs (metadata "stillmotion.${absent}" is missing)`,
+      { file },
+    );
+  }
+  const decode = (b64: string) => new Uint8Array(Buffer.from(b64, "base64"));
+  return { motion: decode(motion), carry: decode(carry) };
+}
+
+/**
+ * The carry graph's inputs must be [`motion` (motion_s<stride of the finest level>), next_frame,
+ * mask] and its outputs the step's. FAILED_PRECONDITION naming what differs.
+ */
+export function checkCarrySignature(
+  carry: { inputs: readonly ValueInfo[]; outputs: readonly ValueInfo[] },
+  stepOutputs: readonly ValueInfo[],
+  motion: string,
+  file: string,
+): void {
+  const got = `[${carry.inputs.map((v) => v.name).join(", ")}] -> [${carry.outputs.map((v) => v.name).join(", ")}]`;
+  const want = `[${motion}, next_frame, mask] -> [${stepOutputs.map((v) => v.name).join(", ")}]`;
+  if (got !== want) {
+    throw new InferenceError(
+      Code.FAILED_PRECONDITION,
+      `split model: carry graph is ${got}, expected ${want}`,
+      {
+        file,
+      },
+    );
+  }
 }
 
 /**

@@ -283,14 +283,14 @@ def trace_to_onnx(
 ) -> None:
     """torch.onnx.export of `graph` traced on `samples`, batch, height and width dynamic.
 
-    A tensor named ``..._s<stride>`` (the split export's per-level features) gets its own
-    height/width symbols, ``height_s<stride>``, ``width_s<stride>``: its size is the frame's
-    divided by the stride, not the frame's.
+    A tensor named ``..._s<stride>`` (the split export's per-level features and level motion)
+    gets its own height/width symbols, ``height_s<stride>``, ``width_s<stride>``: its size is
+    the frame's divided by the stride, not the frame's.
     """
     dynamic: dict[str, dict[int, str]] = {}
     for name in inputs + outputs:
-        suffix = name.rsplit("_s", 1)[1] if "features_s" in name else ""
-        tag = f"_s{suffix}" if suffix else ""
+        suffix = name.rsplit("_s", 1)[1] if "_s" in name else ""
+        tag = f"_s{suffix}" if suffix.isdigit() else ""
         dynamic[name] = {0: "batch", 2: f"height{tag}", 3: f"width{tag}"}
     with torch.no_grad(), warnings.catch_warnings():
         # torch 1.13 warns about prim::Constant shape inference on the pad arithmetic: harmless

@@ -12,17 +12,29 @@ models/warp.py step 1) in both. The split export writes two graphs instead:
   which the correction reads) and ``mask`` (M^_t) -> ``next_mask`` [, ``next_mask_motion``]:
   `NextFrameGenerator.masks_from_features`, the mask-only graph's outputs.
 
+The step, cut once more where the mask enters, is two more graphs, so that the match (which
+never reads a mask) can run ahead of the chain on another core while the mask steps follow
+(packages/inference/src/motion-worker.ts):
+
+- **motion** ``features_s*``, ``next_features_s*`` -> ``motion_s<k>`` (the displacement at the
+  finest level, stride k, in that level's pixels): `DisplacementEstimator.level_motion`;
+- **carry** ``motion_s<k>``, ``next_frame``, ``mask`` -> the step's outputs:
+  `NextFrameGenerator.masks_from_motion` (upsampled to the frame, warp, correction).
+
 One file is written: the step graph, whose ``metadata_props`` carry the usual keys (as a
 mask-only export: ``stillmotion.mask_only`` = "true"), ``stillmotion.layout`` = "split" and the
-features graph itself, serialized and base64-encoded, under ``stillmotion.features_graph`` (a
-few kilobytes: the embeddings' weights), so the model stays one file to ship. A file without
+other graphs, serialized and base64-encoded: ``stillmotion.features_graph`` (a few kilobytes:
+the embeddings' weights), ``stillmotion.motion_graph`` and ``stillmotion.carry_graph`` (the
+correction's weights a second time), so the model stays one file to ship. A reader that knows
+only the features and step graphs ignores the other two. A file without
 ``stillmotion.layout`` is the single graph of onnx_export.py; the Node loader
 (packages/inference/src/generator.ts) chooses by this key and refuses any other value.
 
-Self-checks (no onnxruntime in Python, as for the single graph): both graphs traced at one size
-and re-run at batch 2 and an odd size equal eager PyTorch; features + step equal the single
-model's forward_with_motion in eager PyTorch (proves the split computes the same masks);
-onnx.checker and strict shape inference on both, names and channel counts as above.
+Self-checks (no onnxruntime in Python, as for the single graph): the graphs traced at one size
+and re-run at batch 2 and an odd size equal eager PyTorch; features + step, and features +
+motion + carry, equal the single model's forward_with_motion in eager PyTorch (proves the split
+computes the same masks); onnx.checker and strict shape inference on every graph, names and
+channel counts as above.
 Numerical parity of the two ONNX files with the single graph through onnxruntime is proved on
 the Node side (packages/inference/src/propagate-split.test.ts).
 """
@@ -43,6 +55,7 @@ from stillmotion_trainer.export.onnx_export import (
     build_metadata,
     check_io_contract,
     compare_outputs,
+    declare_output_shapes,
     eval_on_cpu,
     output_names,
     resolve_opset,
@@ -57,6 +70,9 @@ from stillmotion_trainer.models.warp import MATCHERS, level_channels
 LAYOUT_KEY = "stillmotion.layout"
 SPLIT_LAYOUT = "split"
 FEATURES_GRAPH_KEY = "stillmotion.features_graph"
+MOTION_GRAPH_KEY = "stillmotion.motion_graph"
+CARRY_GRAPH_KEY = "stillmotion.carry_graph"
+GRAPH_KEYS = (FEATURES_GRAPH_KEY, MOTION_GRAPH_KEY, CARRY_GRAPH_KEY)
 IMAGE_INPUT = "image"
 NEXT_FRAME_INPUT = "next_frame"
 MASK_INPUT = "mask"
@@ -66,6 +82,11 @@ def feature_names(gen_cfg: GeneratorConfig, prefix: str = "") -> tuple[str, ...]
     """The per-level feature tensors, coarse to fine, named by stride: features_s8,
     features_s2, features_s1 for the "narrow" matcher (models/warp.py, MATCHERS)."""
     return tuple(f"{prefix}features_s{stride}" for stride, _ in MATCHERS[gen_cfg.matcher].levels)
+
+
+def motion_name(gen_cfg: GeneratorConfig) -> str:
+    """The motion graph's output, named by the finest level's stride: motion_s1, motion_s2."""
+    return f"motion_s{MATCHERS[gen_cfg.matcher].levels[-1][0]}"
 
 
 def step_input_names(gen_cfg: GeneratorConfig) -> tuple[str, ...]:
@@ -101,6 +122,34 @@ class StepGraph(nn.Module):
             features, next_features, next_frame, mask
         )
         return (next_mask, motion) if self.model.refine_net is not None else (next_mask,)
+
+
+class MotionGraph(nn.Module):
+    """(features of I_t, features of I_{t+1}) -> the finest level's motion (level_motion)."""
+
+    def __init__(self, model: NextFrameGenerator) -> None:
+        super().__init__()
+        assert model.displacement is not None
+        self.displacement = model.displacement
+        self.levels = len(model.displacement.levels)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        n = self.levels
+        return self.displacement.level_motion(list(inputs[:n]), list(inputs[n : 2 * n]))
+
+
+class CarryGraph(nn.Module):
+    """(level motion, I_{t+1}, M^_t) -> next_mask [, next_mask_motion] (masks_from_motion)."""
+
+    def __init__(self, model: NextFrameGenerator) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(
+        self, motion: torch.Tensor, next_frame: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        next_mask, carried = self.model.masks_from_motion(motion, next_frame, mask)
+        return (next_mask, carried) if self.model.refine_net is not None else (next_mask,)
 
 
 def check_splittable(model: nn.Module, gen_cfg: GeneratorConfig) -> NextFrameGenerator:
@@ -139,7 +188,7 @@ def export_split(
     net = check_splittable(model, gen_cfg)
     opset = resolve_opset(gen_cfg, opset)
     extra = dict(metadata or {})
-    for key in (LAYOUT_KEY, FEATURES_GRAPH_KEY):
+    for key in (LAYOUT_KEY, FEATURES_GRAPH_KEY, MOTION_GRAPH_KEY, CARRY_GRAPH_KEY):
         if key in extra or key.removeprefix("stillmotion.") in extra:
             raise ValueError(f"metadata: key {key!r} is reserved (written by the exporter)")
     meta = build_metadata(gen_cfg, extra, mask_only=True)
@@ -155,6 +204,7 @@ def export_split(
         with atomic_path(out_path) as tmp:
             tmp_path = str(tmp)
             features_path = tmp_path + ".features"
+            motion_path, carry_path = tmp_path + ".motion", tmp_path + ".carry"
             try:
                 h, w = sample_size
                 image = torch.rand(1, gen_cfg.channels, h, w)
@@ -177,19 +227,58 @@ def export_split(
                     step_outputs,
                     opset,
                 )
+                with torch.no_grad():
+                    motion = MotionGraph(net)(*feats, *feats)
+                features_names = feature_names(gen_cfg) + feature_names(gen_cfg, "next_")
+                trace_to_onnx(
+                    MotionGraph(net),
+                    feats + feats,
+                    motion_path,
+                    features_names,
+                    (motion_name(gen_cfg),),
+                    opset,
+                )
+                trace_to_onnx(
+                    CarryGraph(net),
+                    (motion, image, torch.rand(1, 1, h, w)),
+                    carry_path,
+                    (motion_name(gen_cfg), NEXT_FRAME_INPUT, MASK_INPUT),
+                    step_outputs,
+                    opset,
+                )
                 features_proto = onnx.load(features_path)
+                motion_proto = onnx.load(motion_path)
+                carry_proto = onnx.load(carry_path)
             finally:
-                if os.path.exists(features_path):
-                    os.remove(features_path)
-            del features_proto.metadata_props[:]
-            features_proto.producer_name = "stillmotion_trainer"
+                for path in (features_path, motion_path, carry_path):
+                    if os.path.exists(path):
+                        os.remove(path)
             widths = level_channels(gen_cfg.channels, gen_cfg.matcher)
+            for part in (features_proto, motion_proto, carry_proto):
+                del part.metadata_props[:]
+                part.producer_name = "stillmotion_trainer"
             _declare_feature_shapes(features_proto.graph.output, widths)
+            _declare_feature_shapes(motion_proto.graph.output, (2,))
+            declare_output_shapes(carry_proto, gen_cfg.channels)
             checks += check_io_contract(
                 features_proto, *_features_contract(gen_cfg), out_path, "features", ordered=True
             )
+            features_contract = _step_contract(gen_cfg, step_outputs)[0]
+            motion_inputs = {k: features_contract[k] for k in features_names}
+            motion_outputs = {motion_name(gen_cfg): 2}
+            checks += check_io_contract(
+                motion_proto, motion_inputs, motion_outputs, out_path, "motion", ordered=True
+            )
+            carry_inputs = {motion_name(gen_cfg): 2, NEXT_FRAME_INPUT: gen_cfg.channels}
+            carry_inputs[MASK_INPUT] = 1
+            carry_outputs = {name: 1 for name in step_outputs}
+            checks += check_io_contract(
+                carry_proto, carry_inputs, carry_outputs, out_path, "carry", ordered=True
+            )
             features_bytes = features_proto.SerializeToString()
             meta[FEATURES_GRAPH_KEY] = base64.b64encode(features_bytes).decode("ascii")
+            for key, part in ((MOTION_GRAPH_KEY, motion_proto), (CARRY_GRAPH_KEY, carry_proto)):
+                meta[key] = base64.b64encode(part.SerializeToString()).decode("ascii")
 
             proto = onnx.load(tmp_path)
             stamp_metadata(proto, meta, gen_cfg.channels)
@@ -207,14 +296,14 @@ def export_split(
         "outputs": list(step_outputs),
         "features_bytes": len(features_bytes),
         "parameters": sum(p.numel() for p in model.parameters()),
-        "metadata": {k: v for k, v in meta.items() if k != FEATURES_GRAPH_KEY},
+        "metadata": {k: v for k, v in meta.items() if k not in GRAPH_KEYS},
         "checks": sorted(set(checks), key=checks.index),
         "seconds": round(time.perf_counter() - started, 3),
     }
 
 
 def _declare_feature_shapes(outputs: Any, widths: tuple[int, ...]) -> None:
-    """[batch, level's channels, height_sS, width_sS] on the features graph's outputs."""
+    """[batch, channels, height_sS, width_sS] on per-level outputs (features, level motion)."""
     for output, width in zip(outputs, widths):
         stride = output.name.rsplit("_s", 1)[1]
         dims = output.type.tensor_type.shape.dim
@@ -263,27 +352,38 @@ def check_split_rerun(
         frame, next_frame = torch.rand(2, c, h + 3, w - 5), torch.rand(2, c, h + 3, w - 5)
         mask = torch.rand(2, 1, h + 3, w - 5)
         _, next_mask, motion = model.forward_with_motion(frame, mask, next_frame)
-        split = traced_step(*traced_features(frame), *traced_features(next_frame), next_frame, mask)
+        traced_motion = torch.jit.trace(MotionGraph(model), feats + feats, check_trace=False)
+        level = MotionGraph(model)(*feats, *feats)
+        traced_carry = torch.jit.trace(
+            CarryGraph(model), (level, image, torch.rand(1, 1, h, w)), check_trace=False
+        )
+        feats, next_feats = traced_features(frame), traced_features(next_frame)
+        split = traced_step(*feats, *next_feats, next_frame, mask)
+        carried = traced_carry(traced_motion(*feats, *next_feats), next_frame, mask)
     expected = (next_mask, motion) if model.refine_net is not None else (next_mask,)
-    compare_outputs(
-        output_names(gen_cfg, mask_only=True),
-        split,
-        expected,
-        where,
-        ("features + step", "the single model"),
-        tuple(frame.shape),
-        tolerance,
-    )
+    for got, what in ((split, "features + step"), (carried, "features + motion + carry")):
+        compare_outputs(
+            output_names(gen_cfg, mask_only=True),
+            got,
+            expected,
+            where,
+            (what, "the single model"),
+            tuple(frame.shape),
+            tolerance,
+        )
     return "torch_split_equals_single"
 
 
 __all__ = [
+    "CARRY_GRAPH_KEY",
     "FEATURES_GRAPH_KEY",
     "LAYOUT_KEY",
     "MASK_ONLY_KEY",
+    "MOTION_GRAPH_KEY",
     "SPLIT_LAYOUT",
     "check_splittable",
     "export_split",
     "feature_names",
+    "motion_name",
     "step_input_names",
 ]

@@ -40,7 +40,7 @@ from stillmotion_trainer.models.generator import (
     SharedGenerator,
 )
 from stillmotion_trainer.models.image_warp import ImageWarpBranch
-from stillmotion_trainer.models.warp import DisplacementEstimator, warp
+from stillmotion_trainer.models.warp import DisplacementEstimator, upsample_motion, warp
 
 
 class NextFrameGenerator(nn.Module):
@@ -125,8 +125,21 @@ class NextFrameGenerator(nn.Module):
         ONNX export). next_frame (B, C, H, W) is I_{t+1} (the correction reads it), mask M^_t."""
         if self.displacement is None:
             raise ValueError("masks_from_features: the model has no warp head (mask_head: warp)")
+        return self.masks_from_motion(
+            self.displacement.level_motion(features, next_features), next_frame, mask
+        )
+
+    def masks_from_motion(
+        self, level_motion: torch.Tensor, next_frame: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """masks_from_features after the match: `level_motion` is
+        `DisplacementEstimator.level_motion` (the finest level's displacement), upsampled to
+        next_frame's size, carrying M^_t, then corrected. The split export's carry graph: the
+        only part of a step that reads the mask, so the match can run ahead of it."""
+        assert self.displacement is not None
         size = (next_frame.shape[-2], next_frame.shape[-1])
-        flow = self.displacement.from_features(features, next_features, size)  # (B, 2, H, W)
+        stride = self.displacement.levels[-1][0]
+        flow = upsample_motion(level_motion, stride, size)  # (B, 2, H, W)
         warped = warp(mask, flow).clamp(0.0, 1.0)
         return self.correct(next_frame, warped), warped
 

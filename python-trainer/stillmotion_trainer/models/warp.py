@@ -115,6 +115,13 @@ def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def upsample_motion(flow: torch.Tensor, stride: int, size: tuple[int, int]) -> torch.Tensor:
+    """A displacement of a level of stride s, (B, 2, h, w) in that level's pixels, as the
+    frames' field: bilinear to size (H, W) (align_corners False), times s. -> (B, 2, H, W)."""
+    full = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+    return full * float(stride)
+
+
 def cost_volume(
     ref: torch.Tensor, other: torch.Tensor, radius: int, window: int = 3
 ) -> torch.Tensor:
@@ -264,6 +271,15 @@ class DisplacementEstimator(nn.Module):
         """Steps 2-3 from `features` of I_t and I_{t+1}: forward(image, next_image) ==
         from_features(features(image), features(next_image), (H, W)), the same operations in the
         same order. size: the frames' (H, W). -> (B, 2, H, W), pixels."""
+        flow = self.level_motion(features, next_features)
+        return upsample_motion(flow, self.levels[-1][0], size)
+
+    def level_motion(
+        self, features: list[torch.Tensor], next_features: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """Step 2 alone: the displacement at the finest level (stride s = levels[-1][0]),
+        (B, 2, ceil(H / s), ceil(W / s)) in pixels of that level; `upsample_motion` makes it
+        the frames' field. The split export's motion graph (it runs apart from the mask step)."""
         flow: Optional[torch.Tensor] = None  # (B, 2, h_l, w_l) in pixels of the current level
         prev_stride = 1
         for level, (stride, radius) in enumerate(self.levels):
@@ -280,5 +296,4 @@ class DisplacementEstimator(nn.Module):
             flow = step if flow is None else flow + step
             prev_stride = stride
         assert flow is not None
-        full = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
-        return full * float(prev_stride)  # (B, 2, H, W), pixels
+        return flow

@@ -1,5 +1,6 @@
-"""Split ONNX export: a features graph embedded in the step graph's file, both checked, and
-features + step computing the single model's masks (export/split_export.py). Parity through
+"""Split ONNX export: a features graph (and the step cut into motion and carry graphs) embedded in
+the step graph's file, all checked, and features + step (or + motion + carry) computing the
+single model's masks (export/split_export.py). Parity through
 onnxruntime is proved on the Node side (packages/inference/src/propagate-split.test.ts)."""
 
 import base64
@@ -9,9 +10,15 @@ import pytest
 import torch
 
 from stillmotion_trainer.export.split_export import (
+    CARRY_GRAPH_KEY,
     FEATURES_GRAPH_KEY,
     LAYOUT_KEY,
     MASK_ONLY_KEY,
+    MOTION_GRAPH_KEY,
+    CarryGraph,
+    FeaturesGraph,
+    MotionGraph,
+    StepGraph,
     export_split,
 )
 from stillmotion_trainer.models.factory import build_generator
@@ -66,6 +73,36 @@ def test_split_export_writes_step_graph_with_its_features_graph(tmp_path, refine
     assert widths == [1 if not learned else 3 + 4 for learned in MATCHERS[matcher].learned()]
     # the features graph holds only the embeddings: a few hundred parameters, not the model
     assert report["features_bytes"] < 40_000
+    # the step cut where the mask enters: motion (no mask) -> motion_s<finest stride> -> carry
+    finest = f"motion_s{model.displacement.levels[-1][0]}"
+    motion = onnx.load_from_string(base64.b64decode(meta[MOTION_GRAPH_KEY]))
+    carry = onnx.load_from_string(base64.b64decode(meta[CARRY_GRAPH_KEY]))
+    for graph in (motion, carry):
+        onnx.checker.check_model(graph)
+    assert [v.name for v in motion.graph.input] == [v.name for v in proto.graph.input][:-2]
+    assert [v.name for v in motion.graph.output] == [finest]
+    assert motion.graph.output[0].type.tensor_type.shape.dim[1].dim_value == 2
+    assert [v.name for v in carry.graph.input] == [finest, "next_frame", "mask"]
+    assert [v.name for v in carry.graph.output] == expected_out
+    assert not any(k in report["metadata"] for k in (MOTION_GRAPH_KEY, CARRY_GRAPH_KEY))
+
+
+@pytest.mark.parametrize("matcher", ["wide-grey", "wide-half"])
+def test_motion_then_carry_is_the_step(matcher):
+    """carry(motion(features)) == step(features) exactly (the same operations in eager PyTorch),
+    at an odd size where the finest level of wide-half is ceil(H / 2) x ceil(W / 2)."""
+    model, _ = _warp_model(refine=True, seed=3, matcher=matcher)
+    frame, next_frame = torch.rand(2, 3, 37, 45), torch.rand(2, 3, 37, 45)
+    mask = torch.rand(2, 1, 37, 45)
+    with torch.no_grad():
+        feats, next_feats = FeaturesGraph(model)(frame), FeaturesGraph(model)(next_frame)
+        level = MotionGraph(model)(*feats, *next_feats)
+        stride = model.displacement.levels[-1][0]
+        assert level.shape == (2, 2, -(-37 // stride), -(-45 // stride))
+        step = StepGraph(model)(*feats, *next_feats, next_frame, mask)
+        carried = CarryGraph(model)(level, next_frame, mask)
+    for a, b in zip(step, carried):
+        assert torch.equal(a, b)
 
 
 def test_split_export_refuses_a_model_without_warp_head(tmp_path):

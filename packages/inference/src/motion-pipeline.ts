@@ -1,0 +1,241 @@
+/**
+ * Match ahead on one core, carry masks on another. A split model's step is two halves
+ * (split-layout.ts): the match (features of both frames -> the level motion) never reads a mask,
+ * the carry (motion, next frame, mask -> next mask) does. Along a chain only the carry must wait
+ * for the step before it, so the motion worker (motion-worker.ts, a worker thread with its own
+ * onnxruntime sessions) computes the motion of the next frame pairs while this thread carries
+ * the mask through the current one. On 2 cores each half gets one: one-thread sessions waste
+ * less than one two-thread session splitting every small operator (docs/models.md, "Matching
+ * ahead").
+ *
+ * `MotionPipeline` owns the worker (started once per generator, ended by `close`); each use
+ * (a propagateMasks call, a stream) opens a `MotionSession`, which names its frames by index,
+ * sends each frame's pixels once while its features are needed and tells the worker which frames
+ * to keep after each request, so the worker holds a bounded window of features.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+
+import type { SessionOptions, TensorData } from "./backend/onnx.js";
+import { Code, InferenceError } from "./errors.js";
+import type { FloatImage } from "./image-types.js";
+
+/** What the worker is started with. */
+export interface MotionWorkerData {
+  file: string;
+  featuresGraph: Uint8Array;
+  motionGraph: Uint8Array;
+  /** The motion graph's output, motion_s<stride>. */
+  motionOutput: string;
+  /** The worker sessions' intra-op threads. */
+  threads: number;
+  session: SessionOptions;
+}
+
+/** A frame the worker has not got (its pixels are copied to it). */
+export interface SentFrame {
+  key: string;
+  data: Float32Array;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+/** Compute the features of `frames`, the motion of each (from, to) pair; then keep only `keep`
+ * among the frames of `session`. */
+export interface MotionRequest {
+  id: number;
+  session: number;
+  frames: SentFrame[];
+  pairs: [string, string][];
+  keep: string[];
+}
+
+/** The level motion of each pair of request `id` (moved, not copied), or why not. */
+export interface MotionReply {
+  id: number;
+  levels?: Float32Array[];
+  dims?: number[][];
+  error?: { code?: number; message: string };
+}
+
+interface Pending {
+  resolve: (levels: TensorData[]) => void;
+  reject: (err: unknown) => void;
+}
+
+/** The worker's module: next to this one once built; from the build when this runs as source
+ * (the tests run src/*.ts, which a worker thread cannot load). */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  const built = new URL(here.endsWith(".ts") ? "../dist/motion-worker.js" : "./motion-worker.js", here);
+  if (!existsSync(fileURLToPath(built))) {
+    throw new InferenceError(
+      Code.FAILED_PRECONDITION,
+      `the motion worker ${fileURLToPath(built)} is missing (build @stillmotion/inference first)`,
+    );
+  }
+  return built;
+}
+
+export class MotionPipeline {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private nextSession = 0;
+  private failure: InferenceError | undefined;
+
+  constructor(readonly data: MotionWorkerData) {
+    this.worker = new Worker(workerUrl(), { workerData: data });
+    this.worker.unref(); // an idle worker never keeps the process alive (ref'd while busy)
+    this.worker.on("message", (reply: MotionReply) => this.settle(reply));
+    this.worker.on("error", (err) => this.fail(`the motion worker failed: ${err.message}`, err));
+    this.worker.on("exit", (code) => this.fail(`the motion worker exited (code ${code})`));
+  }
+
+  /** A new namespace of frames (one video or stream). */
+  open(): MotionSession {
+    return new MotionSession(this, this.nextSession++);
+  }
+
+  /** @internal MotionSession's request. */
+  post(request: Omit<MotionRequest, "id">): Promise<TensorData[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    const reply = new Promise<TensorData[]>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    if (this.pending.size === 1) this.worker.ref();
+    this.worker.postMessage({ id, ...request } satisfies MotionRequest);
+    return reply;
+  }
+
+  /** End the worker; pending requests fail with CANCELLED. */
+  async close(): Promise<void> {
+    this.failure ??= new InferenceError(Code.CANCELLED, "the motion pipeline was closed", {
+      file: this.data.file,
+    });
+    this.rejectAll(this.failure);
+    await this.worker.terminate();
+  }
+
+  private settle(reply: MotionReply): void {
+    const waiting = this.pending.get(reply.id);
+    if (waiting === undefined) return; // a request whose caller is gone (closed)
+    this.pending.delete(reply.id);
+    if (this.pending.size === 0) this.worker.unref();
+    if (reply.error !== undefined) {
+      const code = reply.error.code ?? Code.INTERNAL;
+      waiting.reject(new InferenceError(code, reply.error.message, { file: this.data.file }));
+      return;
+    }
+    const dims = reply.dims ?? [];
+    waiting.resolve((reply.levels ?? []).map((data, i) => ({ data, dims: dims[i] })));
+  }
+
+  private fail(message: string, cause?: unknown): void {
+    this.failure ??= new InferenceError(Code.INTERNAL, message, { file: this.data.file, cause });
+    this.rejectAll(this.failure);
+  }
+
+  private rejectAll(err: InferenceError): void {
+    for (const waiting of this.pending.values()) waiting.reject(err);
+    this.pending.clear();
+    this.worker.unref();
+  }
+}
+
+/**
+ * One video's frames on the worker: `motion` asks for frame pairs by index and sends the frames
+ * the worker lacks; `keep` (frames needed after this request) bounds what it holds.
+ */
+export class MotionSession {
+  /** Frames the worker holds for this session (it applies every request's keep in order). */
+  private readonly held = new Set<number>();
+  /** Frames sent (a frame dropped and needed again counts twice), and the most held at once. */
+  sent = 0;
+  peak = 0;
+
+  constructor(
+    private readonly pipeline: MotionPipeline,
+    private readonly id: number,
+  ) {}
+
+  /** The level motion of each (from, to) pair, frames by index (`frameAt`). */
+  motion(
+    pairs: readonly (readonly [number, number])[],
+    frameAt: (index: number) => FloatImage,
+    keep: Iterable<number>,
+  ): Promise<TensorData[]> {
+    const frames: SentFrame[] = [];
+    for (const index of new Set(pairs.flat())) {
+      if (this.held.has(index)) continue;
+      const { data, channels, height, width } = frameAt(index);
+      frames.push({ key: this.key(index), data, channels, height, width });
+      this.held.add(index);
+    }
+    this.sent += frames.length;
+    this.peak = Math.max(this.peak, this.held.size);
+    const kept = new Set(keep);
+    for (const index of [...this.held]) if (!kept.has(index)) this.held.delete(index);
+    return this.pipeline.post({
+      session: this.id,
+      frames,
+      pairs: pairs.map(([from, to]) => [this.key(from), this.key(to)]),
+      keep: [...this.held].map((i) => this.key(i)),
+    });
+  }
+
+  /** Let the worker drop every frame of this session. */
+  close(): void {
+    this.held.clear();
+    this.pipeline.post({ session: this.id, frames: [], pairs: [], keep: [] }).catch(() => {});
+  }
+
+  private key(index: number): string {
+    return `${this.id}/${index}`;
+  }
+}
+
+/**
+ * The motion of a planned chain schedule, requested ahead: `rows[r]` are the (from, to) pairs of
+ * the r-th carry call. Rows go to the worker `group` at a time, up to two groups ahead of the row
+ * being carried, so the worker matches the next rows while this thread carries the current one;
+ * after each request the worker keeps only the frames the next group reads.
+ */
+export class MotionAhead {
+  private readonly replies: Promise<TensorData[]>[] = [];
+
+  constructor(
+    readonly session: MotionSession,
+    private readonly rows: readonly (readonly (readonly [number, number])[])[],
+    private readonly frameAt: (index: number) => FloatImage,
+    private readonly group: number,
+  ) {}
+
+  /** The level motion of row r's pairs (requesting the rows up to two groups past r). */
+  take(r: number): Promise<TensorData[]> {
+    this.fill(Math.min(r + 2 * this.group, this.rows.length));
+    return this.replies[r];
+  }
+
+  close(): void {
+    this.session.close();
+  }
+
+  private fill(upto: number): void {
+    while (this.replies.length < upto) {
+      const a = this.replies.length;
+      const b = Math.min(a + this.group, this.rows.length);
+      const next = this.rows.slice(b, b + this.group).flat(2);
+      const reply = this.session.motion(this.rows.slice(a, b).flat(), this.frameAt, next);
+      let offset = 0;
+      for (let r = a; r < b; r++) {
+        const [start, end] = [offset, offset + this.rows[r].length];
+        const row = reply.then((levels) => levels.slice(start, end));
+        row.catch(() => {}); // a row never taken (aborted, failed earlier) is not an unhandled rejection
+        this.replies.push(row);
+        offset = end;
+      }
+    }
+  }
+}
