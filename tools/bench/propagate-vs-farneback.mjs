@@ -11,16 +11,23 @@
  * float tensors, propagateMasks from frame 0 over the clip, soft masks -> binary 8-bit masks.
  * Farneback: float frames -> grey, flow, chained maps, the key mask sampled per frame.
  *
+ * The recommended model at 256 and 512 px: the shipped weights with the "wide-half" matcher
+ * (shipped-model.mjs, recommendedMatcher), exported --split, run with the motion pipeline (the
+ * match on a worker thread, the masks carried here: packages/inference/src/motion-pipeline.ts).
+ *
  * Variants at 256 (each a "before/after" of one change, same run): `single` (the mask-only single
- * graph, the deployment before), `split_fb1` (export --split: features once per frame, one
- * frame per features run), `split` (features batched 4 frames ahead, the default); chains in one
+ * graph of the shipped wide-grey weights, the deployment before), `split_grey_step` (their split
+ * export, one thread of control: stop 23's figure), `split_grey` (the same with the motion
+ * pipeline), `split_step` (wide-half, no pipeline), `split` (wide-half, pipelined: the
+ * recommended), `split_fb1` (one frame per features run instead of 4); chains in one
  * call: `chains_b1` / `chains_b4` (3 key frames, 4 chains, maxBatch 1 / 4, split model; frames/s
  * counts chain steps); onnxruntime session levers on the
- * split model: `opt_basic`, `opt_extended` (graph optimisation level; default "all"),
+ * split model (`threads_1` also turns the pipeline off: it needs 2 threads): `opt_basic`, `opt_extended` (graph optimisation level; default "all"),
  * `threads_1` (default: all cores), `parallel` (executionMode parallel, 2 inter-op threads),
  * `no_arena` (enableCpuMemArena false), `spinning` (allowSpinning true); `split_key` (each step
  * from the key frame, reference "key"), `split_ds2` / `split_key_ds2` (the model at half size,
- * propagateMasks' downsample 2). At 512: single, split, split_ds2, split_key_ds2, Farneback.
+ * propagateMasks' downsample 2; the shipped wide-grey, the matcher for 128 px). At 512: single,
+ * split_grey, split, split_ds2, split_key_ds2, Farneback.
  *
  * Last stdout line: {"metrics": [propagate_vs_farneback_ratio, propagate_fps_256_recommended,
  * propagate_vs_farneback_ratio_half_size, propagate_fps_512_recommended]} (tools/bench/run.mjs
@@ -33,7 +40,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { benchOptions, importInference, median, ROOT, spawnPython } from "./lib/setup.mjs";
-import { clipFrames, exportShippedModel } from "./lib/shipped-model.mjs";
+import { clipFrames, exportShippedModel, recommendedMatcher } from "./lib/shipped-model.mjs";
 
 const opts = benchOptions({ frames: "60", rounds: "3" }, ["no-levers"]);
 const N = opts.quick ? 30 : Number(opts.frames);
@@ -116,23 +123,32 @@ const round2 = (x) => Number(x.toFixed(2));
 const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-farneback-"));
 let helper;
 try {
-  const [singleReport, splitReport] = await Promise.all([
+  // the shipped weights under their own matcher (wide-grey) and under the one recommended from
+  // 256 px (wide-half); both sizes timed here are >= 256
+  const [singleReport, greyReport, splitReport] = await Promise.all([
     exportShippedModel(join(dir, "masks.onnx"), "--mask-only"),
-    exportShippedModel(join(dir, "split.onnx"), "--split"),
+    exportShippedModel(join(dir, "split-grey.onnx"), "--split"),
+    exportShippedModel(join(dir, "split.onnx"), "--split", recommendedMatcher(256)),
   ]);
   helper = await farneback();
+  const grey = greyReport.onnx;
   /** name -> { model, session options, propagate options } */
   const variants = {
     single: { file: singleReport.onnx },
+    // the split model without and with the motion pipeline, per matcher
+    split_grey_step: { file: grey, propagate: { pipeline: false } },
+    split_grey: { file: grey },
+    split_step: { file: splitReport.onnx, propagate: { pipeline: false } },
     split: { file: splitReport.onnx },
     split_fb1: { file: splitReport.onnx, propagate: { featureBatch: 1 } },
     chains_b1: { file: splitReport.onnx, propagate: { maxBatch: 1 }, keys: 3 },
     chains_b4: { file: splitReport.onnx, propagate: { maxBatch: 4 }, keys: 3 },
     // each step from the key frame (the setting real video is scored with, docs/real-data.md),
-    // and the model at half size (downsample 2: box-averaged frames, masks bilinear back up)
+    // and the model at half size (downsample 2: box-averaged frames, masks bilinear back up; at
+    // 128 px the recommended matcher is the shipped one)
     split_key: { file: splitReport.onnx, propagate: { reference: "key" } },
-    split_ds2: { file: splitReport.onnx, propagate: { downsample: 2 } },
-    split_key_ds2: { file: splitReport.onnx, propagate: { reference: "key", downsample: 2 } },
+    split_ds2: { file: grey, propagate: { downsample: 2 } },
+    split_key_ds2: { file: grey, propagate: { reference: "key", downsample: 2 } },
   };
   if (LEVERS) {
     Object.assign(variants, {
@@ -150,7 +166,7 @@ try {
   }
   const sizes = {
     256: Object.keys(variants),
-    512: ["single", "split", "split_ds2", "split_key_ds2"],
+    512: ["single", "split_grey", "split", "split_ds2", "split_key_ds2"],
   };
   const fps = {};
   const cpuMs = {};
@@ -191,7 +207,9 @@ try {
   const medians = Object.fromEntries(Object.entries(fps).map(([k, v]) => [k, round2(median(v))]));
   const common = {
     direction: "higher is better",
-    model: "models/real-propagation.pt (export --split; the mask-only single graph as `single`)",
+    model:
+      "models/real-propagation.pt: `split` set-matcher wide-half, export --split, motion pipeline; " +
+      "`split_grey*` its own wide-grey matcher; `single` the mask-only single graph",
     frames_per_round: N,
     rounds: ROUNDS,
     median_fps: medians,
@@ -233,6 +251,8 @@ try {
             size: "256x256x3",
             farneback_fps: medians.farneback_256,
             single_graph_fps: medians.single_256,
+            shipped_matcher_fps: medians.split_grey_256,
+            without_pipeline_fps: medians.split_step_256,
           },
         },
         {
@@ -257,6 +277,7 @@ try {
             size: "512x512x3",
             farneback_fps: medians.farneback_512,
             single_graph_fps: medians.single_512,
+            shipped_matcher_fps: medians.split_grey_512,
             ratio_vs_farneback: round2(median(ratios[512])),
           },
         },

@@ -271,6 +271,33 @@ describe("motion pipeline", () => {
     }
   });
 
+  it("ships models/real-propagation-256.onnx: the shipped weights with wide-half, split", async () => {
+    const shipped = await loadGenerator(
+      resolve(import.meta.dirname, "../../../models/real-propagation-256.onnx"),
+    );
+    try {
+      expect(shipped.canPipeline).toBe(true);
+      expect(shipped.metadata.generatorConfig.matcher).toBe("wide-half");
+      // the same correction as the wide-grey export: only the matcher's finest level differs
+      const key = [{ index: 5, mask: masks[5] }];
+      const a = await propagateMasks(split, frames, key, { reference: "key" });
+      const b = await propagateMasks(shipped, frames, key, { reference: "key" });
+      let [both, sum] = [0, 0]; // soft Dice of the two models' masks over the clip
+      a.masks.forEach((m, t) =>
+        m.data.forEach((v, i) => {
+          both += v * b.masks[t].data[i];
+          sum += v + b.masks[t].data[i];
+        }),
+      );
+      console.log(
+        `models/real-propagation-256.onnx against the wide-grey export, soft Dice ${(2 * both) / sum}`,
+      );
+      expect((2 * both) / sum).toBeGreaterThan(0.8);
+    } finally {
+      await shipped.dispose();
+    }
+  });
+
   it("refuses a file with only one of the motion and carry graphs", async () => {
     const path = await editedSplit("half-pipeline.onnx", (meta) => {
       const { "stillmotion.carry_graph": _, ...rest } = meta;

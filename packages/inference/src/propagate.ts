@@ -27,7 +27,7 @@
  * while a chain's window still holds the frame (FeatureCache): the single graph computes them
  * twice, once as I_{t+1} and again as I_t at the next step. One that can pipeline
  * (`Generator.canPipeline`) matches on a second core instead (motion-pipeline.ts): the worker
- * computes features and motion `featureBatch` steps at a time, up to two batches ahead, while this
+ * computes features and motion step by step, up to 2 * `featureBatch` steps ahead, while this
  * thread carries the masks (`pipeline`, on by default when the session has 2 or more threads).
  */
 import { Code, InferenceError, invalidArgument } from "./errors.js";

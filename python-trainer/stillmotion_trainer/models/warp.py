@@ -135,8 +135,10 @@ def cost_volume(
     costs = []
     for dy in range(2 * radius + 1):
         for dx in range(2 * radius + 1):
-            shifted = padded[:, :, dy : dy + h, dx : dx + w]
-            costs.append((ref - shifted).pow(2).mean(dim=1, keepdim=True))
+            diff = ref - padded[:, :, dy : dy + h, dx : dx + w]
+            # diff * diff, not diff.pow(2): the same numbers, and onnxruntime's Pow is a
+            # general power (1.5 of a 256 px motion graph's 10.7 ms, against 1.1 for the Mul)
+            costs.append((diff * diff).mean(dim=1, keepdim=True))
     cost = torch.cat(costs, dim=1)  # (B, D, h, w)
     # the k x k window mean as a k x 1 mean then a 1 x k one: the in-frame part of a window is a
     # rectangle, so its count is the product of the two 1-D counts and the result is the same,

@@ -33,6 +33,18 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def slow_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint whose export takes seconds, not one (a tiny model's export can finish before
+    the parent is killed on a fast machine: 1.0 s on a 2-core Xeon); this one about 2.5 s."""
+    cfg = generator_config("quality", base_width=64)
+    path = tmp_path_factory.mktemp("ckpt") / "slow.pt"
+    Checkpoint(
+        model=build_generator(cfg).state_dict(), generator_config=dataclasses.asdict(cfg)
+    ).save(path)
+    return path
+
+
 def export_argv(checkpoint: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "stillmotion_trainer", "export", "--checkpoint", str(checkpoint),
             "--out", str(out)]  # fmt: skip
@@ -63,13 +75,13 @@ def test_export_whose_parent_is_gone_writes_nothing(checkpoint: Path, tmp_path: 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_export_stops_when_its_parent_is_sigkilled(checkpoint: Path, tmp_path: Path) -> None:
+def test_export_stops_when_its_parent_is_sigkilled(slow_checkpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "generator.onnx"
     # the parent starts the exporter the way the CLI does (its own pid in the environment)
     parent_code = (
         "import os, subprocess, sys, time\n"
         "env = dict(os.environ, STILLMOTION_PARENT_PID=str(os.getpid()))\n"
-        f"child = subprocess.Popen({export_argv(checkpoint, out)!r}, env=env,"
+        f"child = subprocess.Popen({export_argv(slow_checkpoint, out)!r}, env=env,"
         " stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "print(child.pid, flush=True)\n"
         "time.sleep(600)\n"

@@ -9,11 +9,35 @@ export const SHIPPED_MODEL = join(ROOT, "models/real-propagation.pt");
 export const CLIP = join(ROOT, "data/real/vocalfolds-seq8-128/frames/seq8");
 
 /**
- * `python -m stillmotion_trainer export --checkpoint SHIPPED_MODEL --out OUT FLAG` (flag:
- * --split or --mask-only): its JSON report, whose `onnx` is the file written.
+ * The matcher the shipped weights are exported with for frames of `size` px: its own
+ * ("wide-grey") below 256 px, "wide-half" (no full-resolution level) from 256 px, where it
+ * keeps Dice within 0.005 at 1.3x the speed (docs/models.md, "Which matcher at which size").
  */
-export async function exportShippedModel(out, flag) {
-  const args = ["-m", "stillmotion_trainer", "export", "--checkpoint", SHIPPED_MODEL, "--out", out, flag];
+export const recommendedMatcher = (size) => (size >= 256 ? "wide-half" : "wide-grey");
+
+/**
+ * `python -m stillmotion_trainer export --checkpoint SHIPPED_MODEL --out OUT FLAG` (flag:
+ * --split or --mask-only): its JSON report, whose `onnx` is the file written. `matcher`: first
+ * `set-matcher` the shipped weights to it (a checkpoint beside OUT), then export that.
+ */
+export async function exportShippedModel(out, flag, matcher = undefined) {
+  let checkpoint = SHIPPED_MODEL;
+  if (matcher !== undefined) {
+    checkpoint = `${out}.${matcher}.pt`;
+    const args = [
+      "-m",
+      "stillmotion_trainer",
+      "set-matcher",
+      SHIPPED_MODEL,
+      "--matcher",
+      matcher,
+      "--out",
+      checkpoint,
+    ];
+    const swapped = await runPythonJson(args, `set-matcher ${matcher}`);
+    if (!swapped.ok) throw new Error(`set-matcher ${matcher} failed: ${JSON.stringify(swapped)}`);
+  }
+  const args = ["-m", "stillmotion_trainer", "export", "--checkpoint", checkpoint, "--out", out, flag];
   const report = await runPythonJson(args, `export ${flag}`);
   if (!report.ok) throw new Error(`export ${flag} failed: ${JSON.stringify(report)}`);
   return report;
