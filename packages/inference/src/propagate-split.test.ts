@@ -283,12 +283,12 @@ describe("motion pipeline", () => {
       const a = await propagateMasks(split, frames, key, { reference: "key" });
       const b = await propagateMasks(shipped, frames, key, { reference: "key" });
       let [both, sum] = [0, 0]; // soft Dice of the two models' masks over the clip
-      a.masks.forEach((m, t) =>
+      a.masks.forEach((m, t) => {
         m.data.forEach((v, i) => {
           both += v * b.masks[t].data[i];
           sum += v + b.masks[t].data[i];
-        }),
-      );
+        });
+      });
       console.log(
         `models/real-propagation-256.onnx against the wide-grey export, soft Dice ${(2 * both) / sum}`,
       );
