@@ -150,6 +150,22 @@ export class Generator {
     return { motion, carry: Math.max(1, total - motion) };
   }
 
+  /**
+   * Whether a propagation runs pipelined: `requested` (propagateMasks' and propagateStream's
+   * `pipeline` option) or, by default, when the model can and the session has 2 or more
+   * intra-op threads to share. INVALID_ARGUMENT for `true` on a model that cannot.
+   */
+  pipelines(requested?: boolean): boolean {
+    if (requested === true && !this.canPipeline) {
+      throw invalidArgument(
+        "pipeline",
+        true,
+        "false for a model without motion and carry graphs (export --split)",
+      );
+    }
+    return requested ?? (this.canPipeline && this.session.options.intraOpNumThreads >= 2);
+  }
+
   /** The motion worker of this generator, started on first use and ended by `dispose`. */
   motionPipeline(): MotionPipeline {
     const graphs = this.features?.pipeline;
@@ -185,18 +201,7 @@ export class Generator {
         "the same non-zero count",
       );
     }
-    const { height: h, width: w } = nextFrames[0];
-    nextFrames.forEach((f, i) => {
-      checkImage(`nextFrames[${i}]`, f, this.channels);
-      if (f.height !== h || f.width !== w) {
-        throw invalidArgument(
-          `nextFrames[${i}] size`,
-          `${f.height}x${f.width}`,
-          `${h}x${w} like nextFrames[0]`,
-        );
-      }
-      checkMask(`masks[${i}]`, masks[i], h, w);
-    });
+    const { height: h, width: w } = this.checkNextFrames(nextFrames, masks);
     const carry = await this.carryGraph();
     const output = motion && this.hasMotionMask ? MOTION_MASK_OUTPUT : MASK_OUTPUT;
     const taken: Float32Array[] = [];
@@ -220,6 +225,23 @@ export class Generator {
     checkFinite(output, out[output], this.path);
     const data = out[output].data;
     return masks.map((_, i) => ({ data: data.subarray(i * h * w, (i + 1) * h * w), height: h, width: w }));
+  }
+
+  /** Every next frame of the model's channels and nextFrames[0]'s size, every mask that size. */
+  private checkNextFrames(nextFrames: readonly FloatImage[], masks: readonly Mask[]) {
+    const { height, width } = nextFrames[0];
+    nextFrames.forEach((f, i) => {
+      checkImage(`nextFrames[${i}]`, f, this.channels);
+      if (f.height !== height || f.width !== width) {
+        throw invalidArgument(
+          `nextFrames[${i}] size`,
+          `${f.height}x${f.width}`,
+          `${height}x${width} like nextFrames[0]`,
+        );
+      }
+      checkMask(`masks[${i}]`, masks[i], height, width);
+    });
+    return { height, width };
   }
 
   private carryGraph(): Promise<CarryGraph> {
@@ -426,18 +448,7 @@ export class Generator {
         "the same non-zero count",
       );
     }
-    const { height: h, width: w } = nextFrames[0];
-    nextFrames.forEach((f, i) => {
-      checkImage(`nextFrames[${i}]`, f, this.channels);
-      if (f.height !== h || f.width !== w) {
-        throw invalidArgument(
-          `nextFrames[${i}] size`,
-          `${f.height}x${f.width}`,
-          `${h}x${w} like nextFrames[0]`,
-        );
-      }
-      checkMask(`masks[${i}]`, masks[i], h, w);
-    });
+    const { height: h, width: w } = this.checkNextFrames(nextFrames, masks);
     const output = motion && this.hasMotionMask ? MOTION_MASK_OUTPUT : MASK_OUTPUT;
     // batches are stacked into pooled buffers, given back once the run has read them
     const taken: Float32Array[] = [];

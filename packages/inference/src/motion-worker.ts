@@ -20,6 +20,7 @@ const sessions: Promise<[OnnxSession, OnnxSession]> = Promise.all([
   createOnnxSession(data.featuresGraph, `${data.file} (features graph)`, options),
   createOnnxSession(data.motionGraph, `${data.file} (motion graph)`, options),
 ]);
+sessions.catch(() => {}); // a graph onnxruntime refuses is reported in each request's reply
 /** Frame key ("session/index") -> its features, one tensor per level (the features graph's
  * output names). */
 const held = new Map<string, Record<string, TensorData>>();

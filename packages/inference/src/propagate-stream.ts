@@ -63,16 +63,7 @@ export async function* propagateStream(
     }
     return;
   }
-  const pipelined =
-    options.pipeline ?? (generator.canPipeline && generator.sessionOptions.intraOpNumThreads >= 2);
-  if (pipelined) {
-    if (!generator.canPipeline) {
-      throw invalidArgument(
-        "pipeline",
-        true,
-        "false for a model without motion and carry graphs (export --split)",
-      );
-    }
+  if (generator.pipelines(options.pipeline)) {
     yield* pipelinedStream(generator, frames, initialMask);
     return;
   }
@@ -85,17 +76,7 @@ export async function* propagateStream(
   const cache =
     generator.layout === "split" ? new FeatureCache(generator, () => current as FloatImage) : undefined;
   for await (const frame of frames) {
-    checkImage(`frame ${index}`, frame, generator.channels);
-    if (size === undefined) {
-      size = { height: frame.height, width: frame.width };
-      checkMask("initialMask", initialMask, frame.height, frame.width);
-    } else if (frame.height !== size.height || frame.width !== size.width) {
-      throw invalidArgument(
-        `frame ${index} size`,
-        `${frame.height}x${frame.width}`,
-        `${size.height}x${size.width} like frame 0`,
-      );
-    }
+    size = checkFrame(generator, index, frame, size, initialMask);
     if (cache) {
       current = frame;
       await cache.ensure([index]);
@@ -135,17 +116,7 @@ async function* pipelinedStream(
   const motions = new Map<number, Promise<TensorData[]>>();
   let size: { height: number; width: number } | undefined;
   const arrived = (index: number, frame: FloatImage): void => {
-    checkImage(`frame ${index}`, frame, generator.channels);
-    if (size === undefined) {
-      size = { height: frame.height, width: frame.width };
-      checkMask("initialMask", initialMask, frame.height, frame.width);
-    } else if (frame.height !== size.height || frame.width !== size.width) {
-      throw invalidArgument(
-        `frame ${index} size`,
-        `${frame.height}x${frame.width}`,
-        `${size.height}x${size.width} like frame 0`,
-      );
-    }
+    size = checkFrame(generator, index, frame, size, initialMask);
     held.set(index, frame);
     if (index === 0) return;
     const motion = session.motion([[index - 1, index]], (i) => held.get(i) as FloatImage, [index]);
@@ -180,4 +151,28 @@ async function* pipelinedStream(
     session.close();
     await source.return?.(); // a consumer that stopped early ends the source, as for-await does
   }
+}
+
+/** Frame `index` of a stream: the model's channels, frame 0's size (`size`, undefined for frame 0,
+ * which also checks the initial mask against it). Returns the stream's size. */
+function checkFrame(
+  generator: Generator,
+  index: number,
+  frame: FloatImage,
+  size: { height: number; width: number } | undefined,
+  initialMask: Mask,
+): { height: number; width: number } {
+  checkImage(`frame ${index}`, frame, generator.channels);
+  if (size === undefined) {
+    checkMask("initialMask", initialMask, frame.height, frame.width);
+    return { height: frame.height, width: frame.width };
+  }
+  if (frame.height !== size.height || frame.width !== size.width) {
+    throw invalidArgument(
+      `frame ${index} size`,
+      `${frame.height}x${frame.width}`,
+      `${size.height}x${size.width} like frame 0`,
+    );
+  }
+  return size;
 }

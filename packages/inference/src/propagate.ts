@@ -177,15 +177,7 @@ export async function propagateMasks(
 
   // 2. Advance the chains in lock-step, batching up to maxBatch of them per model call.
   const rows = schedule(chains, maxBatch, reference);
-  const pipelined =
-    options.pipeline ?? (generator.canPipeline && generator.sessionOptions.intraOpNumThreads >= 2);
-  if (pipelined && !generator.canPipeline) {
-    throw invalidArgument(
-      "pipeline",
-      true,
-      "false for a model without motion and carry graphs (export --split)",
-    );
-  }
+  const pipelined = generator.pipelines(options.pipeline);
   const ahead = pipelined
     ? new MotionAhead(
         generator.motionPipeline().open(),
