@@ -3,7 +3,8 @@
     train_clips_per_s_128_recipe   clips per second of the trainer's step (training/step.py
                                    train_step: walks, losses, backward, AdamW; --size 256:
                                    train_clips_per_s_256_recipe), recipe
-                                   configs/recipes/real-propagation.yaml on real frames
+                                   configs/recipes/real-propagation.yaml on real frames, with
+                                   the "wide" matcher (MATCHER: the earlier trainer's)
     train_step_vs_bare_ratio       that step's time / the bare PyTorch forward + backward of the
                                    same model on the same walks of the same batch (the model
                                    along every walk, a plain MSE image + mean mask loss, backward,
@@ -48,6 +49,10 @@ RECIPE = ROOT / "configs/recipes/real-propagation.yaml"
 CLIP = ROOT / "data/real/vocalfolds-seq8-128"
 # The trainer as it was when issue L's items 3-4 started (the parent of the first speed commit).
 BEFORE_REV = "9e16efd1f8a14aeebd99953a648591f713521d82"
+# Every trainer trains the recipe with this matcher: the earlier one knows only "narrow" and
+# "wide", the recipe's "wide-grey" came later (stop 23), and a comparison of trainers must train
+# one model. (The recipe freezes the matcher, so it costs a forward pass per walk step.)
+MATCHER = "wide"
 
 
 def keyed_copy(dst: Path, every: int) -> Path:
@@ -93,14 +98,16 @@ def worker(trainer: str, kind: str, dataset: str, steps: int, size: int) -> None
     from stillmotion_trainer.training.walk_pass import prepare_walks
     from stillmotion_trainer.training.walks import gather_frames
 
-    if kind in ("today", "bare"):  # what train() does first (absent from the earlier trainer)
+    if kind in (
+        "today",
+        "bare",
+    ):  # what train() does first (absent from the earlier trainer)
         from stillmotion_trainer.training.host_memory import keep_freed_memory
 
         keep_freed_memory()
     configure_threads()
-    cfg = load_config(
-        RECIPE, [f"data.dataset={dataset}", "data.num_workers=0", f"data.size={size}"]
-    )
+    overrides = [f"data.dataset={dataset}", "data.num_workers=0", f"data.size={size}"]
+    cfg = load_config(RECIPE, [*overrides, f"model.overrides.matcher={MATCHER}"])
     ctx = init_distributed("cpu")
     data = build_datasets(cfg, master=False)
     gen_cfg = generator_config_for(cfg, channels=data.manifest.channels)
@@ -117,7 +124,8 @@ def worker(trainer: str, kind: str, dataset: str, steps: int, size: int) -> None
 
     # the bare loop: the same model along the same walks (inputs prepared beforehand)
     prepared = [
-        prepare_walks(cfg, b, ctx.device, PURPOSE_TRAIN, i, ids) for i, b in enumerate(batches)
+        prepare_walks(cfg, b, ctx.device, PURPOSE_TRAIN, i, ids)
+        for i, b in enumerate(batches)
     ]
 
     def bare(i: int) -> float:
@@ -160,7 +168,13 @@ def allocator_env(tcmalloc: bool) -> dict[str, str]:
 
 class Worker:
     def __init__(
-        self, trainer: Path, kind: str, dataset: Path, steps: int, size: int, tcmalloc: bool = True
+        self,
+        trainer: Path,
+        kind: str,
+        dataset: Path,
+        steps: int,
+        size: int,
+        tcmalloc: bool = True,
     ) -> None:
         self.kind = kind
         self.proc = subprocess.Popen(
@@ -176,7 +190,9 @@ class Worker:
     def wait_ready(self) -> None:
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if line.strip() != "ready":
-            raise SystemExit(f"worker {self.kind} failed to start (exit {self.proc.wait()})")
+            raise SystemExit(
+                f"worker {self.kind} failed to start (exit {self.proc.wait()})"
+            )
 
     def step(self, i: int) -> None:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -184,7 +200,9 @@ class Worker:
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
-            raise SystemExit(f"worker {self.kind} died at step {i} (exit {self.proc.wait()})")
+            raise SystemExit(
+                f"worker {self.kind} died at step {i} (exit {self.proc.wait()})"
+            )
         out = json.loads(line)
         self.times.append(out["s"])
         self.losses.append(out["loss"])
@@ -198,13 +216,22 @@ class Worker:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=5, help="timed steps of each trainer")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps (the heap grows)")
+    p.add_argument(
+        "--warmup", type=int, default=2, help="untimed steps (the heap grows)"
+    )
     p.add_argument("--key-every", type=int, default=10)
-    p.add_argument("--size", type=int, default=128, help="training size (the clip is 128 px)")
-    p.add_argument("--before", default=BEFORE_REV, help="git revision to compare with ('' off)")
+    p.add_argument(
+        "--size", type=int, default=128, help="training size (the clip is 128 px)"
+    )
+    p.add_argument(
+        "--before", default=BEFORE_REV, help="git revision to compare with ('' off)"
+    )
     p.add_argument("--quick", action="store_true", help="2 timed steps")
     p.add_argument(
-        "--no-glibc", dest="glibc", action="store_false", help="skip the glibc-malloc worker"
+        "--no-glibc",
+        dest="glibc",
+        action="store_false",
+        help="skip the glibc-malloc worker",
     )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--trainer", help=argparse.SUPPRESS)
@@ -227,10 +254,14 @@ def main() -> int:
             Worker(today, "bare", dataset, total, size),
         ]
         if args.glibc:  # today's trainer on glibc's malloc (with its mallopt tuning)
-            workers.append(Worker(today, "today-glibc", dataset, total, size, tcmalloc=False))
+            workers.append(
+                Worker(today, "today-glibc", dataset, total, size, tcmalloc=False)
+            )
         if args.before:  # the earlier trainer as it ran then: on glibc
             before = snapshot(args.before, work)
-            workers.append(Worker(before, "before", dataset, total, size, tcmalloc=False))
+            workers.append(
+                Worker(before, "before", dataset, total, size, tcmalloc=False)
+            )
         for w in workers:
             w.wait_ready()
         for i in range(total):
@@ -246,10 +277,14 @@ def main() -> int:
     batch = 8  # the recipe's data.batch_size
     median = {k: statistics.median(w.times[args.warmup :]) for k, w in by.items()}
     ratios = [
-        o / b for o, b in zip(by["today"].times[args.warmup :], by["bare"].times[args.warmup :])
+        o / b
+        for o, b in zip(
+            by["today"].times[args.warmup :], by["bare"].times[args.warmup :]
+        )
     ]
     details: dict[str, Any] = {
         "recipe": str(RECIPE.relative_to(ROOT)),
+        "matcher": MATCHER,
         "data": f"{CLIP.relative_to(ROOT)}, key mask every {args.key_every} frames",
         "size": args.size,
         "batch": batch,
@@ -267,10 +302,14 @@ def main() -> int:
     if "before" in by:
         details["before_rev"] = args.before
         details["before_clips_per_s"] = batch / median["before"]
-        details["first_step_loss_diff"] = abs(by["today"].losses[0] - by["before"].losses[0])
+        details["first_step_loss_diff"] = abs(
+            by["today"].losses[0] - by["before"].losses[0]
+        )
         speedup = [
             b / t
-            for b, t in zip(by["before"].times[args.warmup :], by["today"].times[args.warmup :])
+            for b, t in zip(
+                by["before"].times[args.warmup :], by["today"].times[args.warmup :]
+            )
         ]
         metrics.append(
             {"metric": "train_speedup_vs_before", "value": statistics.median(speedup),

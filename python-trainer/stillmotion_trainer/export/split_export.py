@@ -188,7 +188,7 @@ def export_split(
     net = check_splittable(model, gen_cfg)
     opset = resolve_opset(gen_cfg, opset)
     extra = dict(metadata or {})
-    for key in (LAYOUT_KEY, FEATURES_GRAPH_KEY, MOTION_GRAPH_KEY, CARRY_GRAPH_KEY):
+    for key in (LAYOUT_KEY, *GRAPH_KEYS):
         if key in extra or key.removeprefix("stillmotion.") in extra:
             raise ValueError(f"metadata: key {key!r} is reserved (written by the exporter)")
     meta = build_metadata(gen_cfg, extra, mask_only=True)
@@ -263,8 +263,8 @@ def export_split(
             checks += check_io_contract(
                 features_proto, *_features_contract(gen_cfg), out_path, "features", ordered=True
             )
-            features_contract = _step_contract(gen_cfg, step_outputs)[0]
-            motion_inputs = {k: features_contract[k] for k in features_names}
+            step_inputs = _step_contract(gen_cfg, step_outputs)[0]
+            motion_inputs = {k: step_inputs[k] for k in features_names}
             motion_outputs = {motion_name(gen_cfg): 2}
             checks += check_io_contract(
                 motion_proto, motion_inputs, motion_outputs, out_path, "motion", ordered=True
