@@ -98,10 +98,7 @@ def worker(trainer: str, kind: str, dataset: str, steps: int, size: int) -> None
     from stillmotion_trainer.training.walk_pass import prepare_walks
     from stillmotion_trainer.training.walks import gather_frames
 
-    if kind in (
-        "today",
-        "bare",
-    ):  # what train() does first (absent from the earlier trainer)
+    if kind in ("today", "bare"):  # what train() does first (absent from the earlier trainer)
         from stillmotion_trainer.training.host_memory import keep_freed_memory
 
         keep_freed_memory()
@@ -124,8 +121,7 @@ def worker(trainer: str, kind: str, dataset: str, steps: int, size: int) -> None
 
     # the bare loop: the same model along the same walks (inputs prepared beforehand)
     prepared = [
-        prepare_walks(cfg, b, ctx.device, PURPOSE_TRAIN, i, ids)
-        for i, b in enumerate(batches)
+        prepare_walks(cfg, b, ctx.device, PURPOSE_TRAIN, i, ids) for i, b in enumerate(batches)
     ]
 
     def bare(i: int) -> float:
@@ -168,13 +164,7 @@ def allocator_env(tcmalloc: bool) -> dict[str, str]:
 
 class Worker:
     def __init__(
-        self,
-        trainer: Path,
-        kind: str,
-        dataset: Path,
-        steps: int,
-        size: int,
-        tcmalloc: bool = True,
+        self, trainer: Path, kind: str, dataset: Path, steps: int, size: int, tcmalloc: bool = True
     ) -> None:
         self.kind = kind
         self.proc = subprocess.Popen(
@@ -190,9 +180,7 @@ class Worker:
     def wait_ready(self) -> None:
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if line.strip() != "ready":
-            raise SystemExit(
-                f"worker {self.kind} failed to start (exit {self.proc.wait()})"
-            )
+            raise SystemExit(f"worker {self.kind} failed to start (exit {self.proc.wait()})")
 
     def step(self, i: int) -> None:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -200,9 +188,7 @@ class Worker:
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
-            raise SystemExit(
-                f"worker {self.kind} died at step {i} (exit {self.proc.wait()})"
-            )
+            raise SystemExit(f"worker {self.kind} died at step {i} (exit {self.proc.wait()})")
         out = json.loads(line)
         self.times.append(out["s"])
         self.losses.append(out["loss"])
@@ -216,22 +202,13 @@ class Worker:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=5, help="timed steps of each trainer")
-    p.add_argument(
-        "--warmup", type=int, default=2, help="untimed steps (the heap grows)"
-    )
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps (the heap grows)")
     p.add_argument("--key-every", type=int, default=10)
-    p.add_argument(
-        "--size", type=int, default=128, help="training size (the clip is 128 px)"
-    )
-    p.add_argument(
-        "--before", default=BEFORE_REV, help="git revision to compare with ('' off)"
-    )
+    p.add_argument("--size", type=int, default=128, help="training size (the clip is 128 px)")
+    p.add_argument("--before", default=BEFORE_REV, help="git revision to compare with ('' off)")
     p.add_argument("--quick", action="store_true", help="2 timed steps")
     p.add_argument(
-        "--no-glibc",
-        dest="glibc",
-        action="store_false",
-        help="skip the glibc-malloc worker",
+        "--no-glibc", dest="glibc", action="store_false", help="skip the glibc-malloc worker"
     )
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--trainer", help=argparse.SUPPRESS)
@@ -254,14 +231,10 @@ def main() -> int:
             Worker(today, "bare", dataset, total, size),
         ]
         if args.glibc:  # today's trainer on glibc's malloc (with its mallopt tuning)
-            workers.append(
-                Worker(today, "today-glibc", dataset, total, size, tcmalloc=False)
-            )
+            workers.append(Worker(today, "today-glibc", dataset, total, size, tcmalloc=False))
         if args.before:  # the earlier trainer as it ran then: on glibc
             before = snapshot(args.before, work)
-            workers.append(
-                Worker(before, "before", dataset, total, size, tcmalloc=False)
-            )
+            workers.append(Worker(before, "before", dataset, total, size, tcmalloc=False))
         for w in workers:
             w.wait_ready()
         for i in range(total):
@@ -277,10 +250,7 @@ def main() -> int:
     batch = 8  # the recipe's data.batch_size
     median = {k: statistics.median(w.times[args.warmup :]) for k, w in by.items()}
     ratios = [
-        o / b
-        for o, b in zip(
-            by["today"].times[args.warmup :], by["bare"].times[args.warmup :]
-        )
+        o / b for o, b in zip(by["today"].times[args.warmup :], by["bare"].times[args.warmup :])
     ]
     details: dict[str, Any] = {
         "recipe": str(RECIPE.relative_to(ROOT)),
@@ -302,14 +272,10 @@ def main() -> int:
     if "before" in by:
         details["before_rev"] = args.before
         details["before_clips_per_s"] = batch / median["before"]
-        details["first_step_loss_diff"] = abs(
-            by["today"].losses[0] - by["before"].losses[0]
-        )
+        details["first_step_loss_diff"] = abs(by["today"].losses[0] - by["before"].losses[0])
         speedup = [
             b / t
-            for b, t in zip(
-                by["before"].times[args.warmup :], by["today"].times[args.warmup :]
-            )
+            for b, t in zip(by["before"].times[args.warmup :], by["today"].times[args.warmup :])
         ]
         metrics.append(
             {"metric": "train_speedup_vs_before", "value": statistics.median(speedup),

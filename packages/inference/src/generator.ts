@@ -175,10 +175,16 @@ export class Generator {
       featuresGraph: this.features.bytes,
       motionGraph: graphs.motion,
       motionOutput: motionOutputName(this.features.names),
-      threads: this.pipelineThreads.motion,
-      session: { ...this.session.options, freeDimensionOverrides: undefined },
+      session: this.pipelineSession(this.pipelineThreads.motion),
     });
     return this.pipeline;
+  }
+
+  /** Session options of one half of the pipeline: the generator's, with `threads` intra-op
+   * threads and without free-dimension overrides (the halves' graphs have symbols of their own,
+   * height_s2, ...). */
+  private pipelineSession(threads: number): SessionOptions {
+    return { ...this.session.options, freeDimensionOverrides: undefined, intraOpNumThreads: threads };
   }
 
   /**
@@ -248,11 +254,8 @@ export class Generator {
     const bytes = this.features?.pipeline?.carry;
     if (this.features === undefined || bytes === undefined) return Promise.reject(this.noPipeline());
     const motionInput = motionOutputName(this.features.names);
-    this.carry ??= createOnnxSession(bytes, `${this.path} (carry graph)`, {
-      ...this.session.options,
-      freeDimensionOverrides: undefined,
-      intraOpNumThreads: this.pipelineThreads.carry,
-    }).then(async (session) => {
+    const options = this.pipelineSession(this.pipelineThreads.carry);
+    this.carry ??= createOnnxSession(bytes, `${this.path} (carry graph)`, options).then(async (session) => {
       try {
         checkCarrySignature(session, this.session.outputs, motionInput, this.path);
         return { session, motionInput };

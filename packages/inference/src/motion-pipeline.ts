@@ -28,8 +28,7 @@ export interface MotionWorkerData {
   motionGraph: Uint8Array;
   /** The motion graph's output, motion_s<stride>. */
   motionOutput: string;
-  /** The worker sessions' intra-op threads. */
-  threads: number;
+  /** The worker sessions' options (their intra-op threads: its half of the cores). */
   session: SessionOptions;
 }
 

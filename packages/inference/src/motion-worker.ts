@@ -15,10 +15,9 @@ import { createOnnxSession, type OnnxSession, type TensorData } from "./backend/
 import type { MotionReply, MotionRequest, MotionWorkerData } from "./motion-pipeline.js";
 
 const data = workerData as MotionWorkerData;
-const options = { ...data.session, intraOpNumThreads: data.threads };
 const sessions: Promise<[OnnxSession, OnnxSession]> = Promise.all([
-  createOnnxSession(data.featuresGraph, `${data.file} (features graph)`, options),
-  createOnnxSession(data.motionGraph, `${data.file} (motion graph)`, options),
+  createOnnxSession(data.featuresGraph, `${data.file} (features graph)`, data.session),
+  createOnnxSession(data.motionGraph, `${data.file} (motion graph)`, data.session),
 ]);
 sessions.catch(() => {}); // a graph onnxruntime refuses is reported in each request's reply
 /** Frame key ("session/index") -> its features, one tensor per level (the features graph's
