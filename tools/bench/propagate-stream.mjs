@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * Benchmark `propagate_stream_fps_256` (issue L, point 2): propagateStream with the recommended
- * model (models/real-propagation.pt under the matcher recommended for the model's working size,
- * shipped-model.mjs recommendedMatcher: wide-half at 256 px, its own wide-grey at 128;
- * `export --split`, the motion pipeline) on a live 30 frames/s 256x256 source for 10,000 frames:
+ * model (models/real-propagation.pt under the settings recommended for the model's working size,
+ * shipped-model.mjs recommendedSettings: wide-half with the correction at half size at 256 px, as
+ * it is at 128; `export --split`, the motion pipeline) on a live 30 frames/s 256x256 source for 10,000 frames:
  * the frames/s achieved, whether it keeps up, and the process's memory.
  *
  * The source is a camera stand-in: frame i is "captured" at t0 + i / 30 s and handed out no
@@ -28,7 +28,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { benchOptions, importInference } from "./lib/setup.mjs";
-import { clipFrames, exportShippedModel, recommendedMatcher } from "./lib/shipped-model.mjs";
+import { clipFrames, exportShippedModel, recommendedSettings } from "./lib/shipped-model.mjs";
 
 const opts = benchOptions({
   frames: "10000",
@@ -59,8 +59,8 @@ const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-stream-"));
 try {
   const session = opts.threads ? { intraOpNumThreads: Number(opts.threads) } : {};
   const flag = opts.model === "split" ? "--split" : "--mask-only";
-  const matcher = recommendedMatcher(SIZE / DOWNSAMPLE);
-  const exported = await exportShippedModel(join(dir, "model.onnx"), flag, matcher);
+  const settings = recommendedSettings(SIZE / DOWNSAMPLE);
+  const exported = await exportShippedModel(join(dir, "model.onnx"), flag, settings);
   const generator = await loadGenerator(exported.onnx, { session });
   const pictures = await clipFrames(decode, LOOP, SIZE);
   const initial = { data: new Float32Array(SIZE * SIZE), height: SIZE, width: SIZE };
@@ -116,7 +116,7 @@ try {
       unit: "frames/s",
       details: {
         direction: "higher is better",
-        model: `models/real-propagation.pt (matcher ${matcher}, ${opts.model === "split" ? "export --split" : "export --mask-only"})`,
+        model: `models/real-propagation.pt (set-matcher ${JSON.stringify(settings ?? "none")}, ${opts.model === "split" ? "export --split" : "export --mask-only"})`,
         pipeline: generator.canPipeline && generator.sessionOptions.intraOpNumThreads >= 2,
         frames: FRAMES,
         downsample: DOWNSAMPLE,

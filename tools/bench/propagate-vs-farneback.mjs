@@ -11,15 +11,19 @@
  * float tensors, propagateMasks from frame 0 over the clip, soft masks -> binary 8-bit masks.
  * Farneback: float frames -> grey, flow, chained maps, the key mask sampled per frame.
  *
- * The recommended model at 256 and 512 px: the shipped weights with the "wide-half" matcher
- * (shipped-model.mjs, recommendedMatcher), exported --split, run with the motion pipeline (the
- * match on a worker thread, the masks carried here: packages/inference/src/motion-pipeline.ts).
+ * The recommended model at 256 and 512 px: the shipped weights with the "wide-half" matcher and
+ * the correction at half size (shipped-model.mjs, recommendedSettings), exported --split, run
+ * with the motion pipeline (the match on a worker thread, the masks carried here, each frame's
+ * features where the lighter half is: packages/inference/src/motion-pipeline.ts).
  *
  * Variants at 256 (each a "before/after" of one change, same run): `single` (the mask-only single
  * graph of the shipped wide-grey weights, the deployment before), `split_grey_step` (their split
  * export, one thread of control: stop 23's figure), `split_grey` (the same with the motion
- * pipeline), `split_step` (wide-half, no pipeline), `split` (wide-half, pipelined: the
- * recommended), `split_fb1` (one frame per features run instead of 4); chains in one
+ * pipeline), `split_half_step` / `split_half` (wide-half with the full-size correction, without
+ * / with the pipeline: stop 24's recommended), `split_step` (wide-half, correction at half size,
+ * no pipeline), `split` (the same pipelined: the recommended), `split_features_worker` (the
+ * same with every frame's features in the worker, as at stop 24), `split_fb1` (one frame per
+ * features run instead of 4); chains in one
  * call: `chains_b1` / `chains_b4` (3 key frames, 4 chains, maxBatch 1 / 4, split model; frames/s
  * counts chain steps); onnxruntime session levers on the
  * split model (`threads_1` also turns the pipeline off: it needs 2 threads): `opt_basic`, `opt_extended` (graph optimisation level; default "all"),
@@ -40,7 +44,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { benchOptions, importInference, median, ROOT, spawnPython } from "./lib/setup.mjs";
-import { clipFrames, exportShippedModel, recommendedMatcher } from "./lib/shipped-model.mjs";
+import { clipFrames, exportShippedModel, recommendedSettings } from "./lib/shipped-model.mjs";
 
 const opts = benchOptions({ frames: "60", rounds: "3" }, ["no-levers"]);
 const N = opts.quick ? 30 : Number(opts.frames);
@@ -123,12 +127,13 @@ const round2 = (x) => Number(x.toFixed(2));
 const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-farneback-"));
 let helper;
 try {
-  // the shipped weights under their own matcher (wide-grey) and under the one recommended from
-  // 256 px (wide-half); both sizes timed here are >= 256
-  const [singleReport, greyReport, splitReport] = await Promise.all([
+  // the shipped weights as they are (wide-grey), with wide-half, and with the settings
+  // recommended from 256 px (wide-half, correction at half size); both sizes timed are >= 256
+  const [singleReport, greyReport, halfReport, splitReport] = await Promise.all([
     exportShippedModel(join(dir, "masks.onnx"), "--mask-only"),
     exportShippedModel(join(dir, "split-grey.onnx"), "--split"),
-    exportShippedModel(join(dir, "split.onnx"), "--split", recommendedMatcher(256)),
+    exportShippedModel(join(dir, "split-half.onnx"), "--split", { matcher: "wide-half" }),
+    exportShippedModel(join(dir, "split.onnx"), "--split", recommendedSettings(256)),
   ]);
   helper = await farneback();
   const grey = greyReport.onnx;
@@ -138,8 +143,11 @@ try {
     // the split model without and with the motion pipeline, per matcher
     split_grey_step: { file: grey, propagate: { pipeline: false } },
     split_grey: { file: grey },
+    split_half_step: { file: halfReport.onnx, propagate: { pipeline: false } },
+    split_half: { file: halfReport.onnx },
     split_step: { file: splitReport.onnx, propagate: { pipeline: false } },
     split: { file: splitReport.onnx },
+    split_features_worker: { file: splitReport.onnx, featuresOn: "worker" },
     split_fb1: { file: splitReport.onnx, propagate: { featureBatch: 1 } },
     chains_b1: { file: splitReport.onnx, propagate: { maxBatch: 1 }, keys: 3 },
     chains_b4: { file: splitReport.onnx, propagate: { maxBatch: 4 }, keys: 3 },
@@ -163,10 +171,11 @@ try {
   const generators = {};
   for (const [name, v] of Object.entries(variants)) {
     generators[name] = await loadGenerator(v.file, { session: v.session });
+    if (v.featuresOn !== undefined) generators[name].motionPipeline().featuresOn = v.featuresOn;
   }
   const sizes = {
     256: Object.keys(variants),
-    512: ["single", "split_grey", "split", "split_ds2", "split_key_ds2"],
+    512: ["single", "split_grey", "split_half", "split", "split_ds2", "split_key_ds2"],
   };
   const fps = {};
   const cpuMs = {};
@@ -208,8 +217,9 @@ try {
   const common = {
     direction: "higher is better",
     model:
-      "models/real-propagation.pt: `split` set-matcher wide-half, export --split, motion pipeline; " +
-      "`split_grey*` its own wide-grey matcher; `single` the mask-only single graph",
+      "models/real-propagation.pt: `split` set-matcher --matcher wide-half --refine-scale 2, export " +
+      "--split, motion pipeline; `split_half*` wide-half alone; `split_grey*` its own wide-grey " +
+      "matcher; `single` the mask-only single graph",
     frames_per_round: N,
     rounds: ROUNDS,
     median_fps: medians,
@@ -252,7 +262,9 @@ try {
             farneback_fps: medians.farneback_256,
             single_graph_fps: medians.single_256,
             shipped_matcher_fps: medians.split_grey_256,
+            full_size_correction_fps: medians.split_half_256,
             without_pipeline_fps: medians.split_step_256,
+            features_in_worker_fps: medians.split_features_worker_256,
           },
         },
         {
@@ -278,6 +290,7 @@ try {
             farneback_fps: medians.farneback_512,
             single_graph_fps: medians.single_512,
             shipped_matcher_fps: medians.split_grey_512,
+            full_size_correction_fps: medians.split_half_512,
             ratio_vs_farneback: round2(median(ratios[512])),
           },
         },

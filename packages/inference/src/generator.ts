@@ -123,6 +123,8 @@ export class Generator {
   private readonly buffers = new BufferPool();
   private pipeline: MotionPipeline | undefined;
   private carry: Promise<CarryGraph> | undefined;
+  /** The features graph on this thread with the carry's threads (the pipeline's FeaturesHere). */
+  private featuresHere: Promise<OnnxSession> | undefined;
 
   /** @internal use loadGenerator */
   constructor(
@@ -170,14 +172,34 @@ export class Generator {
   motionPipeline(): MotionPipeline {
     const graphs = this.features?.pipeline;
     if (this.features === undefined || graphs === undefined) throw this.noPipeline();
-    this.pipeline ??= new MotionPipeline({
-      file: this.path,
-      featuresGraph: this.features.bytes,
-      motionGraph: graphs.motion,
-      motionOutput: motionOutputName(this.features.names),
-      session: this.pipelineSession(this.pipelineThreads.motion),
-    });
+    this.pipeline ??= new MotionPipeline(
+      {
+        file: this.path,
+        featuresGraph: this.features.bytes,
+        motionGraph: graphs.motion,
+        motionOutput: motionOutputName(this.features.names),
+        session: this.pipelineSession(this.pipelineThreads.motion),
+      },
+      (frame) => this.pipelineFeatures(frame),
+    );
     return this.pipeline;
+  }
+
+  /** A frame's features for the motion worker, computed on this thread with the carry's
+   * session options, each level copied into a buffer of its own (the pipeline moves it). */
+  private async pipelineFeatures(frame: FloatImage): Promise<Record<string, TensorData>> {
+    const features = this.featuresGraph();
+    this.featuresHere ??= createOnnxSession(
+      features.bytes,
+      `${this.path} (features graph)`,
+      this.pipelineSession(this.pipelineThreads.carry),
+    );
+    const session = await this.featuresHere;
+    const { data, channels, height, width } = frame;
+    const out = await session.run({ image: { data, dims: [1, channels, height, width] } });
+    const own: Record<string, TensorData> = {};
+    for (const name of features.names) own[name] = { data: out[name].data.slice(), dims: out[name].dims };
+    return own;
   }
 
   /** Session options of one half of the pipeline: the generator's, with `threads` intra-op
@@ -212,6 +234,7 @@ export class Generator {
     const output = motion && this.hasMotionMask ? MOTION_MASK_OUTPUT : MASK_OUTPUT;
     const taken: Float32Array[] = [];
     let out: Record<string, TensorData>;
+    const started = performance.now();
     try {
       const stack = (list: readonly Float32Array[]) => this.buffers.stack(list, taken);
       out = await carry.session.run(
@@ -228,6 +251,7 @@ export class Generator {
     } finally {
       for (const buffer of taken) this.buffers.give(buffer);
     }
+    this.pipeline?.noteCarry((performance.now() - started) / b);
     checkFinite(output, out[output], this.path);
     const data = out[output].data;
     return masks.map((_, i) => ({ data: data.subarray(i * h * w, (i + 1) * h * w), height: h, width: w }));
@@ -525,6 +549,7 @@ export class Generator {
     await this.pipeline?.close();
     const carry = await this.carry?.catch(() => undefined);
     await carry?.session.release();
+    await (await this.featuresHere?.catch(() => undefined))?.release();
     await this.session.release();
     await this.features?.session.release();
   }

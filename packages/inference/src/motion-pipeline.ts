@@ -10,8 +10,18 @@
  *
  * `MotionPipeline` owns the worker (started once per generator, ended by `close`); each use
  * (a propagateMasks call, a stream) opens a `MotionSession`, which names its frames by index,
- * sends each frame's pixels once while its features are needed and tells the worker which frames
- * to keep after each request, so the worker holds a bounded window of features.
+ * sends each frame once while its features are needed and tells the worker which frames to keep
+ * after each request, so the worker holds a bounded window of features.
+ *
+ * Where a frame's features are computed: a frame is sent either as pixels (the worker runs the
+ * features graph) or as its features (this thread ran it). The features belong on the lighter
+ * half: with carry time A, motion time B and features time F a frame, features here cost
+ * max(A + F, B) a frame, in the worker max(A, B + F); the first is smaller exactly when A < B.
+ * So `featuresOn: "auto"` sends features from here while the measured carry (this thread, per
+ * step) is cheaper than the measured motion (the worker, per pair), pixels otherwise, decided
+ * frame by frame (the worker takes either). A model whose correction runs at half size (carry
+ * 5.5 ms against motion 7.8 at 256 px) computes them here; one with a full-size correction
+ * (carry 12 ms) leaves them to the worker (docs/models.md, "Matching ahead").
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -32,13 +42,12 @@ export interface MotionWorkerData {
   session: SessionOptions;
 }
 
-/** A frame the worker has not got (its pixels are copied to it). */
+/** A frame the worker has not got: its pixels ((1, C, H, W), copied), or its features (one
+ * tensor per features-graph output, moved). */
 export interface SentFrame {
   key: string;
-  data: Float32Array;
-  channels: number;
-  height: number;
-  width: number;
+  pixels?: TensorData;
+  features?: Record<string, TensorData>;
 }
 
 /** Compute the features of `frames`, the motion of each (from, to) pair; then keep only `keep`
@@ -51,13 +60,26 @@ export interface MotionRequest {
   keep: string[];
 }
 
-/** The level motion of each pair of request `id` (moved, not copied), or why not. */
+/** The level motion of each pair of request `id` (moved, not copied) and the worker's time a
+ * pair in the motion graph (ms), or why not. */
 export interface MotionReply {
   id: number;
   levels?: Float32Array[];
   dims?: number[][];
+  motionMs?: number;
   error?: { code?: number; message: string };
 }
+
+/** A frame's features computed on this thread, as buffers of their own (they are moved to the
+ * worker). */
+export type FeaturesHere = (frame: FloatImage) => Promise<Record<string, TensorData>>;
+
+/** Where frames' features are computed: "auto" (the lighter half, measured), "main" (this
+ * thread; needs a FeaturesHere) or "worker". */
+export type FeaturesOn = "auto" | "main" | "worker";
+
+/** Weight of a new measurement in the running carry and motion times. */
+const SMOOTHING = 0.2;
 
 interface Pending {
   resolve: (levels: TensorData[]) => void;
@@ -84,8 +106,20 @@ export class MotionPipeline {
   private nextId = 0;
   private nextSession = 0;
   private failure: InferenceError | undefined;
+  /** Running (exponentially smoothed) times, ms: a carry step here, a motion pair there. */
+  private carryMs: number | undefined;
+  private motionMs: number | undefined;
+  /** Where features are computed (module doc); tests and benchmarks pin it. */
+  featuresOn: FeaturesOn = "auto";
+  /** Frames whose features were computed here / in the worker, over this pipeline's life. */
+  readonly featuresComputed = { main: 0, worker: 0 };
 
-  constructor(readonly data: MotionWorkerData) {
+  /** `featuresHere`: computes a frame's features on this thread (without it, the worker always
+   * does). */
+  constructor(
+    readonly data: MotionWorkerData,
+    readonly featuresHere?: FeaturesHere,
+  ) {
     this.worker = new Worker(workerUrl(), { workerData: data });
     this.worker.unref(); // an idle worker never keeps the process alive (ref'd while busy)
     this.worker.on("message", (reply: MotionReply) => this.settle(reply));
@@ -98,13 +132,38 @@ export class MotionPipeline {
     return new MotionSession(this, this.nextSession++);
   }
 
+  /** Record how long this thread took to carry one step (Generator.carryMasks). */
+  noteCarry(ms: number): void {
+    this.carryMs = smooth(this.carryMs, ms);
+  }
+
+  /** Record how long the worker took to match one pair (each reply says). */
+  noteMotion(ms: number): void {
+    this.motionMs = smooth(this.motionMs, ms);
+  }
+
+  /** Whether the next frame sent has its features computed here (module doc). */
+  computesFeaturesHere(): boolean {
+    if (this.featuresHere === undefined || this.featuresOn === "worker") return false;
+    if (this.featuresOn === "main") return true;
+    return this.carryMs !== undefined && this.motionMs !== undefined && this.carryMs < this.motionMs;
+  }
+
   /** @internal MotionSession's request. */
   post(request: Omit<MotionRequest, "id">): Promise<TensorData[]> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     const reply = new Promise<TensorData[]>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     if (this.pending.size === 1) this.worker.ref();
-    this.worker.postMessage({ id, ...request } satisfies MotionRequest);
+    const moved: ArrayBuffer[] = [];
+    for (const frame of request.frames) {
+      if (frame.features === undefined) this.featuresComputed.worker++;
+      else {
+        this.featuresComputed.main++;
+        for (const tensor of Object.values(frame.features)) moved.push(tensor.data.buffer as ArrayBuffer);
+      }
+    }
+    this.worker.postMessage({ id, ...request } satisfies MotionRequest, moved);
     return reply;
   }
 
@@ -127,6 +186,7 @@ export class MotionPipeline {
       waiting.reject(new InferenceError(code, reply.error.message, { file: this.data.file }));
       return;
     }
+    if (reply.motionMs !== undefined) this.noteMotion(reply.motionMs);
     const dims = reply.dims ?? [];
     waiting.resolve((reply.levels ?? []).map((data, i) => ({ data, dims: dims[i] })));
   }
@@ -143,6 +203,10 @@ export class MotionPipeline {
   }
 }
 
+function smooth(running: number | undefined, ms: number): number {
+  return running === undefined ? ms : running + SMOOTHING * (ms - running);
+}
+
 /**
  * One video's frames on the worker: `motion` asks for frame pairs by index and sends the frames
  * the worker lacks; `keep` (frames needed after this request) bounds what it holds.
@@ -153,6 +217,8 @@ export class MotionSession {
   /** Frames sent (a frame dropped and needed again counts twice), and the most held at once. */
   sent = 0;
   peak = 0;
+  /** The last request's send: requests go out in order even when one waits for features. */
+  private sending: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly pipeline: MotionPipeline,
@@ -165,23 +231,36 @@ export class MotionSession {
     frameAt: (index: number) => FloatImage,
     keep: Iterable<number>,
   ): Promise<TensorData[]> {
-    const frames: SentFrame[] = [];
+    const frames: Promise<SentFrame>[] = [];
     for (const index of new Set(pairs.flat())) {
       if (this.held.has(index)) continue;
-      const { data, channels, height, width } = frameAt(index);
-      frames.push({ key: this.key(index), data, channels, height, width });
+      frames.push(this.frame(index, frameAt(index)));
       this.held.add(index);
     }
     this.sent += frames.length;
     this.peak = Math.max(this.peak, this.held.size);
     const kept = new Set(keep);
     for (const index of [...this.held]) if (!kept.has(index)) this.held.delete(index);
-    return this.pipeline.post({
+    const request = {
       session: this.id,
-      frames,
-      pairs: pairs.map(([from, to]) => [this.key(from), this.key(to)]),
+      pairs: pairs.map(([from, to]) => [this.key(from), this.key(to)] as [string, string]),
       keep: [...this.held].map((i) => this.key(i)),
-    });
+    };
+    const reply = this.sending
+      .then(() => Promise.all(frames))
+      .then((sent) => this.pipeline.post({ ...request, frames: sent }));
+    this.sending = reply.catch(() => {});
+    return reply;
+  }
+
+  /** Frame `index` as the worker gets it: its features computed here, or its pixels. */
+  private async frame(index: number, image: FloatImage): Promise<SentFrame> {
+    const key = this.key(index);
+    const here = this.pipeline.featuresHere;
+    if (here !== undefined && this.pipeline.computesFeaturesHere())
+      return { key, features: await here(image) };
+    const { data, channels, height, width } = image;
+    return { key, pixels: { data, dims: [1, channels, height, width] } };
   }
 
   /** Let the worker drop every frame of this session. */

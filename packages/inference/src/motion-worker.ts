@@ -4,7 +4,9 @@
  * features graph and the motion graph (split-layout.ts), keeps each frame's features while the
  * main thread says it is needed, and answers each request with the level motion of its frame
  * pairs, in order. onnxruntime-node runs a session on the calling thread, so this thread is what
- * lets the match and the mask steps use two cores at once.
+ * lets the match and the mask steps use two cores at once. A frame arrives as pixels (this
+ * thread computes its features) or as features the main thread computed (motion-pipeline.ts,
+ * "Where a frame's features are computed").
  *
  * Messages (motion-pipeline.ts builds them): in, a `MotionRequest`; out, a `MotionReply` per
  * request, in the order received.
@@ -26,14 +28,15 @@ const held = new Map<string, Record<string, TensorData>>();
 
 async function answer(
   request: MotionRequest,
-): Promise<Required<Pick<MotionReply, "id" | "levels" | "dims">>> {
+): Promise<Required<Pick<MotionReply, "id" | "levels" | "dims">> & Pick<MotionReply, "motionMs">> {
   const [features, motion] = await sessions;
   for (const frame of request.frames) {
-    const dims = [1, frame.channels, frame.height, frame.width];
-    held.set(frame.key, await features.run({ image: { data: frame.data, dims } }));
+    const computed = frame.features ?? (frame.pixels && (await features.run({ image: frame.pixels })));
+    held.set(frame.key, computed ?? missing(frame.key));
   }
   const levels: Float32Array[] = [];
   const dims: number[][] = [];
+  const started = performance.now();
   for (const [from, to] of request.pairs) {
     const feeds: Record<string, TensorData> = {};
     for (const [name, tensor] of Object.entries(held.get(from) ?? missing(from))) feeds[name] = tensor;
@@ -43,10 +46,12 @@ async function answer(
     levels.push(out.data.slice());
     dims.push([...out.dims]);
   }
+  const motionMs =
+    request.pairs.length > 0 ? (performance.now() - started) / request.pairs.length : undefined;
   const keep = new Set(request.keep);
   const prefix = `${request.session}/`;
   for (const key of [...held.keys()]) if (key.startsWith(prefix) && !keep.has(key)) held.delete(key);
-  return { id: request.id, levels, dims };
+  return { id: request.id, levels, dims, motionMs };
 }
 
 function missing(key: string): never {

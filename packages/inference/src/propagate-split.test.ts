@@ -17,6 +17,7 @@ import { Code, InferenceError } from "./errors.js";
 import { type Generator, loadGenerator } from "./generator.js";
 import { readImage, readMask } from "./image-io.js";
 import type { FloatImage, Mask } from "./image-types.js";
+import { MotionPipeline } from "./motion-pipeline.js";
 import { propagateMasks } from "./propagate.js";
 import { propagateStream } from "./propagate-stream.js";
 
@@ -188,6 +189,44 @@ describe("motion pipeline", () => {
     }
   });
 
+  it("computes features on this thread or in the worker with the same masks", async () => {
+    const pipeline = split.motionPipeline();
+    const a = await propagateMasks(split, frames, keys(), { pipeline: false });
+    try {
+      for (const where of ["main", "worker"] as const) {
+        pipeline.featuresOn = where;
+        const before = { ...pipeline.featuresComputed };
+        const b = await propagateMasks(split, frames, keys(), { pipeline: true });
+        expect(worst(a.masks, b.masks)).toBeLessThan(TOLERANCE);
+        const other = where === "main" ? "worker" : "main";
+        expect(pipeline.featuresComputed[where] - before[where]).toBe(b.featureFrames);
+        expect(pipeline.featuresComputed[other]).toBe(before[other]);
+      }
+    } finally {
+      pipeline.featuresOn = "auto";
+    }
+  });
+
+  it("puts the features on the lighter half: here while a carry is cheaper than a match", () => {
+    const pipeline = new MotionPipeline(split.motionPipeline().data, async () => ({}));
+    try {
+      expect(pipeline.computesFeaturesHere()).toBe(false); // nothing measured yet
+      pipeline.noteCarry(5.5);
+      pipeline.noteMotion(7.8);
+      expect(pipeline.computesFeaturesHere()).toBe(true);
+      for (let i = 0; i < 20; i++) pipeline.noteCarry(12); // the running time follows
+      expect(pipeline.computesFeaturesHere()).toBe(false);
+      pipeline.featuresOn = "main";
+      expect(pipeline.computesFeaturesHere()).toBe(true);
+      const without = new MotionPipeline(split.motionPipeline().data);
+      without.featuresOn = "main"; // no FeaturesHere: the worker computes them
+      expect(without.computesFeaturesHere()).toBe(false);
+      return without.close();
+    } finally {
+      void pipeline.close();
+    }
+  });
+
   it("streams the step graph's masks, from an async source too", async () => {
     const run = async (pipeline: boolean, source: AsyncIterable<FloatImage> | Iterable<FloatImage>) => {
       const out: Mask[] = [];
@@ -271,14 +310,16 @@ describe("motion pipeline", () => {
     }
   });
 
-  it("ships models/real-propagation-256.onnx: the shipped weights with wide-half, split", async () => {
+  it("ships models/real-propagation-256.onnx: the shipped weights with wide-half and a half-size correction, split", async () => {
     const shipped = await loadGenerator(
       resolve(import.meta.dirname, "../../../models/real-propagation-256.onnx"),
     );
     try {
       expect(shipped.canPipeline).toBe(true);
       expect(shipped.metadata.generatorConfig.matcher).toBe("wide-half");
-      // the same correction as the wide-grey export: only the matcher's finest level differs
+      expect(shipped.metadata.generatorConfig.refine_scale).toBe(2);
+      // the same weights as the wide-grey export: the matcher's finest level and the
+      // correction's resolution differ
       const key = [{ index: 5, mask: masks[5] }];
       const a = await propagateMasks(split, frames, key, { reference: "key" });
       const b = await propagateMasks(shipped, frames, key, { reference: "key" });

@@ -65,6 +65,25 @@ def run_padded(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
     return out[..., :h, :w]
 
 
+def run_downscaled(net: nn.Module, x: torch.Tensor, scale: int, multiple: int) -> torch.Tensor:
+    """net(x) at 1/scale of x's resolution, the output brought back to x's size:
+
+        x' = pad_to_multiple(x, scale * multiple)        (edge replication)
+        y  = up_scale(net(avg_pool_scale(x')))[..., :H, :W]
+
+    avg_pool_scale averages each scale x scale block; up_scale is bilinear interpolation by
+    `scale` (align_corners False, the ONNX Resize "half_pixel" mode). net sees a quarter of
+    the pixels at scale 2 (GeneratorConfig.refine_scale). scale 1 is run_padded exactly."""
+    if scale == 1:
+        return run_padded(net, x, multiple)
+    h, w = x.shape[-2], x.shape[-1]
+    small = F.avg_pool2d(pad_to_multiple(x, scale * multiple, (h, w)), scale)
+    out: torch.Tensor = F.interpolate(
+        net(small), scale_factor=scale, mode="bilinear", align_corners=False
+    )
+    return out[..., :h, :w]
+
+
 def stage_widths(base_width: int, depth: int) -> list[int]:
     """Channels per resolution level 0 (full) .. depth (deepest)."""
     return [base_width * min(2**i, MAX_WIDTH_MULTIPLIER) for i in range(depth + 1)]

@@ -69,6 +69,7 @@ DECODERS = ("upsample", "transposed")
 UPSAMPLE_MODES = ("bilinear", "nearest")
 MASK_HEADS = ("conv", "warp")
 IMAGE_HEADS = ("direct", "warp")
+REFINE_SCALES = (1, 2)
 
 
 @dataclass
@@ -104,6 +105,12 @@ class GeneratorConfig:
     refine_width: mask_refine only: base width of the correction's encoder-decoder; None = half
         of base_width (at least 2). The correction is what finds a lesion that re-enters the
         view, so its width buys detection (docs/recipes.md, round 3).
+    refine_scale: mask_refine only: the correction runs at 1/refine_scale of the frame's
+        resolution (1 or 2): it reads the next frame and the carried mask box-averaged by that
+        factor, and its output s is upsampled bilinearly before it corrects the full-size mask
+        (blocks.run_downscaled). 2 gives the correction a quarter of the pixels; the shipped
+        model's 256 px export uses it (docs/models.md, "The correction at half size"). 1, the
+        default, is how checkpoints written before the field existed were trained.
     matcher: mask_head "warp" only: the displacement's matching pyramid (models/warp.py,
         MATCHERS): "narrow" (3 levels, reach 29 px, 3x3 cost windows; the default, so that
         checkpoints written before the field existed load as they were trained), "wide"
@@ -141,6 +148,7 @@ class GeneratorConfig:
     mask_residual: bool = False
     mask_refine: bool = False
     refine_width: Optional[int] = None
+    refine_scale: int = 1
     matcher: str = "narrow"
     image_head: str = "direct"
     collapse_guard: float = 0.25
@@ -198,6 +206,12 @@ class GeneratorConfig:
                     f"refine_width: only meaningful with mask_refine: true, got {r!r} "
                     "(leave it None)"
                 )
+        _check_choice("refine_scale", self.refine_scale, REFINE_SCALES)
+        if self.refine_scale != 1 and not self.mask_refine:
+            raise ValueError(
+                f"refine_scale: only meaningful with mask_refine: true, got {self.refine_scale!r} "
+                "(leave it 1)"
+            )
         g = self.collapse_guard
         if isinstance(g, bool) or not isinstance(g, (int, float)) or not 0 <= g < 1:
             raise ValueError(f"collapse_guard: expected a number in [0, 1), got {g!r}")

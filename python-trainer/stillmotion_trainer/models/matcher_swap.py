@@ -10,6 +10,10 @@ embeddings go, and a level the target matches in grey drops its embedding ("wide
 grey image). Every other weight (image branch, correction) is kept as trained. What that costs
 in Dice must be measured (docs/models.md, "Cheaper matchers"); the conversion itself is exact:
 the converted generator computes what the source does with those levels changed.
+
+The same command can also run the correction at half size (`GeneratorConfig.refine_scale`,
+`with_refine_scale`): no weight changes, the correction's network just sees the frame and the
+carried mask box-averaged 2x (docs/models.md, "The correction at half size").
 """
 
 from __future__ import annotations
@@ -77,13 +81,24 @@ def swap_matcher_state(
     return state, {**generator_config, "matcher": target}
 
 
-def with_matcher_override(run_config: dict[str, Any], target: str) -> dict[str, Any]:
-    """A copy of a run config whose model overrides name `target` as the matcher (so the run
-    config stored with the checkpoint describes the generator it holds)."""
+def with_refine_scale(generator_config: dict[str, Any], scale: int) -> dict[str, Any]:
+    """The generator config with its correction at 1/scale of the resolution; MatcherSwapError
+    unless the generator has a correction (mask_refine) and scale is one GeneratorConfig takes."""
+    new: dict[str, Any] = {**generator_config, "refine_scale": scale}
+    try:
+        GeneratorConfig(**new).validate()
+    except (TypeError, ValueError) as e:
+        raise MatcherSwapError(str(e)) from None
+    return new
+
+
+def with_model_overrides(run_config: dict[str, Any], changed: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a run config whose model overrides hold `changed` (e.g. the new matcher), so
+    the run config stored with the checkpoint describes the generator it holds."""
     config = copy.deepcopy(run_config)
     model = config.get("model")
     if isinstance(model, dict):
         overrides = model.setdefault("overrides", {})
         if isinstance(overrides, dict):
-            overrides["matcher"] = target
+            overrides.update(changed)
     return config

@@ -33,7 +33,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from stillmotion_trainer.models.blocks import EncoderDecoder, run_padded
+from stillmotion_trainer.models.blocks import EncoderDecoder, run_downscaled, run_padded
 from stillmotion_trainer.models.generator import (
     GeneratorConfig,
     SeparateGenerator,
@@ -71,18 +71,28 @@ class NextFrameGenerator(nn.Module):
             self.mask_net = EncoderDecoder(2 * cfg.channels + 1, 1, width, cfg)
 
     def forward(
-        self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        next_frame: torch.Tensor,
+        flow: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        pred_image, next_mask, _ = self.forward_with_motion(image, mask, next_frame)
+        pred_image, next_mask, _ = self.forward_with_motion(image, mask, next_frame, flow)
         return pred_image, next_mask
 
     def forward_with_motion(
-        self, image: torch.Tensor, mask: torch.Tensor, next_frame: torch.Tensor
+        self,
+        image: torch.Tensor,
+        mask: torch.Tensor,
+        next_frame: torch.Tensor,
+        flow: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(next_image, next_mask, motion_mask): motion_mask is the mask carried by the
         displacement alone, before mask_refine's correction (= next_mask without mask_refine,
         and for the conv head); with image_head "warp", the mask carried by the field that moved
-        the image. Still -> video uses it (generation_step)."""
+        the image. Still -> video uses it (generation_step). flow: the warp head's displacement
+        from next_frame back to image when the caller has it already (`FrozenMotion`), else
+        it is computed here."""
         if not torch.jit.is_tracing():
             if tuple(next_frame.shape) != tuple(image.shape):
                 raise ValueError(
@@ -93,7 +103,8 @@ class NextFrameGenerator(nn.Module):
         # (unused) or, for image_head "warp", M^_t carried by the image's field
         pred_image, image_mask = self.image_model(image, mask)
         if self.displacement is not None:
-            flow = self._displacement(image, next_frame)  # (B, 2, H, W), pixels
+            if flow is None:
+                flow = self._displacement(image, next_frame)  # (B, 2, H, W), pixels
             warped = warp(mask, flow).clamp(0.0, 1.0)
             motion = image_mask if self.cfg.image_head == "warp" else warped
             return pred_image, self.correct(next_frame, warped), motion
@@ -146,11 +157,13 @@ class NextFrameGenerator(nn.Module):
     def correct(self, next_frame: torch.Tensor, warped: torch.Tensor) -> torch.Tensor:
         """mask_refine's correction of the carried mask W for the frame I it lies on:
         clamp(W + 2 s - 1, 0, 1), s = refine_net([I, W]) in (0, 1) (zero-initialised head:
-        s = 1/2, no correction); W itself without mask_refine. (B, C, H, W), (B, 1, H, W).
+        s = 1/2, no correction), run at 1/refine_scale of the resolution
+        (blocks.run_downscaled); W itself without mask_refine. (B, C, H, W), (B, 1, H, W).
         Outside training the result passes `collapse_guard` (GeneratorConfig.collapse_guard)."""
         if self.refine_net is None:
             return warped
-        s = self._padded(self.refine_net, torch.cat([next_frame, warped], dim=1))
+        x = torch.cat([next_frame, warped], dim=1)  # (B, C + 1, H, W)
+        s = run_downscaled(self.refine_net, x, self.cfg.refine_scale, self.cfg.multiple)
         corrected = (warped + 2 * s - 1).clamp(0.0, 1.0)
         if self.refine_net.training or self.cfg.collapse_guard <= 0:
             return corrected
@@ -159,6 +172,45 @@ class NextFrameGenerator(nn.Module):
     def _padded(self, net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """net(x) padded to the generator's size multiple and cropped back (blocks.run_padded)."""
         return run_padded(net, x, self.cfg.multiple)
+
+
+class FrozenMotion:
+    """The displacements of a frozen warp head (`train.freeze_displacement`) along a batch's
+    walks, from each clip frame's matching features computed once.
+
+    A walk visits a clip's frames several times (a cycle walk out and back: every frame twice
+    as I_t and twice as I_{t+1}), and the model computed both frames' features at every
+    transition; with the estimator frozen they depend on the frame alone, so `of` computes them
+    once for every frame of the batch and `flow` matches the pairs of one transition from them:
+    DisplacementEstimator.forward(I_src, I_dst) == from_features(features(I_src),
+    features(I_dst)), without autograd, as NextFrameGenerator._displacement runs it frozen.
+    """
+
+    def __init__(self, estimator: DisplacementEstimator, frames: torch.Tensor) -> None:
+        b, t = frames.shape[:2]  # (B, T, C, H, W)
+        self.estimator = estimator
+        self.size = (frames.shape[-2], frames.shape[-1])
+        with torch.no_grad():
+            flat = estimator.features(frames.flatten(0, 1))
+            self.features = [f.view(b, t, *f.shape[1:]) for f in flat]  # (B, T, C_l, h_l, w_l)
+
+    @staticmethod
+    def of(model: nn.Module, frames: torch.Tensor) -> Optional["FrozenMotion"]:
+        """For `model` (or the generator a DistributedDataParallel wraps) with a frozen warp
+        head; None for any other generator (its forward computes the displacement)."""
+        bare = getattr(model, "module", model)
+        estimator = bare.displacement if isinstance(bare, NextFrameGenerator) else None
+        if estimator is None or estimator.log_beta.requires_grad:
+            return None
+        return FrozenMotion(estimator, frames)
+
+    def flow(self, clip: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
+        """(W, 2, H, W) pixels: walk w's displacement from frame dst[w] back to src[w] of clip
+        clip[w] (each (W,) long)."""
+        with torch.no_grad():
+            ref = [f[clip, src] for f in self.features]
+            other = [f[clip, dst] for f in self.features]
+            return self.estimator.from_features(ref, other, self.size)
 
 
 def collapse_guard(corrected: torch.Tensor, carried: torch.Tensor, fraction: float) -> torch.Tensor:

@@ -16,6 +16,7 @@ import torch
 
 from stillmotion_trainer.losses.similarity import pair_similarity
 from stillmotion_trainer.losses.training_loss import LossConfig, training_loss
+from stillmotion_trainer.models.next_frame import FrozenMotion
 from stillmotion_trainer.training.config import RunConfig
 from stillmotion_trainer.training.initial_mask import initial_masks, key_draws, reseed
 from stillmotion_trainer.training.walks import (
@@ -108,6 +109,9 @@ def run_walks(
     seeds_at = walks.seed.sum(0).tolist()  # per j: how many walks (re)start there (CPU, no sync)
     mask = seed_masks  # (W, 1, H, W)
     mask_ins, pred_images, pred_masks = [], [], []
+    with autocast():  # a frozen warp head: every frame's matching features once (next_frame.py)
+        motion = FrozenMotion.of(model, frames) if next_frame_input else None
+    clip = walks.clip.to(device)
     for j in range(walks.transitions):
         # 1. mask input: the seed where a chain (re)starts, else the mask inferred at j - 1;
         #    cut the graph every bptt_window transitions (truncated back-propagation)
@@ -121,7 +125,10 @@ def run_walks(
             mask_in = torch.where(is_seed[:, j, None, None, None], seed_masks, mask)
         # 2. G(I_{s_j}, M^_{s_j}) -> (I^_{s_{j+1}}, M^_{s_{j+1}}); the image input is real
         with autocast():
-            if next_frame_input:
+            if motion is not None:
+                flow = motion.flow(clip, walks.src[:, j].to(device), walks.dst[:, j].to(device))
+                next_image, mask = model(frames_in[:, j], mask_in, frames_next[:, j], flow)
+            elif next_frame_input:
                 next_image, mask = model(frames_in[:, j], mask_in, frames_next[:, j])
             else:
                 next_image, mask = model(frames_in[:, j], mask_in)
@@ -131,7 +138,6 @@ def run_walks(
         pred_masks.append(mask)
     key_images, key_masks_k, key_valid = gather_key_frames(frames, key_masks, is_key)
     key_index, _ = key_frame_index(is_key)
-    clip = walks.clip.to(device)
     return WalkBatch(
         frames_in=frames_in,
         frames_next=frames_next,

@@ -26,7 +26,7 @@ from stillmotion_trainer.models.presets import generator_config
 from stillmotion_trainer.models.warp import MATCHERS
 
 
-def _warp_model(refine: bool, seed: int = 0, matcher: str = "narrow"):
+def _warp_model(refine: bool, seed: int = 0, matcher: str = "narrow", refine_scale: int = 1):
     cfg = generator_config(
         "tiny",
         next_frame_input=True,
@@ -34,6 +34,7 @@ def _warp_model(refine: bool, seed: int = 0, matcher: str = "narrow"):
         mask_refine=refine,
         channels=3,
         matcher=matcher,
+        refine_scale=refine_scale,
     )
     torch.manual_seed(seed)
     model = build_generator(cfg)
@@ -45,11 +46,20 @@ def _warp_model(refine: bool, seed: int = 0, matcher: str = "narrow"):
 
 
 @pytest.mark.parametrize(
-    ("refine", "matcher"),
-    [(True, "narrow"), (False, "narrow"), (True, "wide"), (True, "wide-grey"), (True, "wide-half")],
+    ("refine", "matcher", "refine_scale"),
+    [
+        (True, "narrow", 1),
+        (False, "narrow", 1),
+        (True, "wide", 1),
+        (True, "wide-grey", 1),
+        (True, "wide-half", 1),
+        (True, "wide-half", 2),
+    ],
 )
-def test_split_export_writes_step_graph_with_its_features_graph(tmp_path, refine, matcher):
-    model, cfg = _warp_model(refine, matcher=matcher)
+def test_split_export_writes_step_graph_with_its_features_graph(
+    tmp_path, refine, matcher, refine_scale
+):
+    model, cfg = _warp_model(refine, matcher=matcher, refine_scale=refine_scale)
     report = export_split(model, cfg, str(tmp_path / "m.onnx"), {"preset": "tiny"})
     assert report["checks"][0] == "torch_split_equals_single"
     proto = onnx.load(report["onnx"])
@@ -87,11 +97,14 @@ def test_split_export_writes_step_graph_with_its_features_graph(tmp_path, refine
     assert not any(k in report["metadata"] for k in (MOTION_GRAPH_KEY, CARRY_GRAPH_KEY))
 
 
-@pytest.mark.parametrize("matcher", ["wide-grey", "wide-half"])
-def test_motion_then_carry_is_the_step(matcher):
+@pytest.mark.parametrize(
+    ("matcher", "refine_scale"), [("wide-grey", 1), ("wide-half", 1), ("wide-half", 2)]
+)
+def test_motion_then_carry_is_the_step(matcher, refine_scale):
     """carry(motion(features)) == step(features) exactly (the same operations in eager PyTorch),
-    at an odd size where the finest level of wide-half is ceil(H / 2) x ceil(W / 2)."""
-    model, _ = _warp_model(refine=True, seed=3, matcher=matcher)
+    at an odd size where the finest level of wide-half is ceil(H / 2) x ceil(W / 2) (and the
+    half-size correction pads to an even size)."""
+    model, _ = _warp_model(refine=True, seed=3, matcher=matcher, refine_scale=refine_scale)
     frame, next_frame = torch.rand(2, 3, 37, 45), torch.rand(2, 3, 37, 45)
     mask = torch.rand(2, 1, 37, 45)
     with torch.no_grad():

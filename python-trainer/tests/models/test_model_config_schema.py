@@ -28,6 +28,7 @@ DISCRIMINATOR: dict[str, Any] = SCHEMA["train"]["properties"]["gan"]["properties
 CONTEXT: dict[str, dict[str, Any]] = {
     "shared_decoder_stages": {"depth": 6},
     "refine_width": {"next_frame_input": True, "mask_head": "warp", "mask_refine": True},
+    "refine_scale": {"next_frame_input": True, "mask_head": "warp", "mask_refine": True},
     "mask_head": {"next_frame_input": True},
     "matcher": {"next_frame_input": True, "mask_head": "warp"},
     "image_head": {"next_frame_input": True, "mask_head": "warp", "mask_refine": True},

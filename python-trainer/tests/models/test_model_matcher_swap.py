@@ -12,7 +12,8 @@ from stillmotion_trainer.models.matcher_swap import (
     MatcherSwapError,
     plan_swap,
     swap_matcher_state,
-    with_matcher_override,
+    with_model_overrides,
+    with_refine_scale,
 )
 from stillmotion_trainer.models.warp import MATCHERS, Embedding, normalise
 from stillmotion_trainer.training.checkpoint import Checkpoint
@@ -119,10 +120,10 @@ def test_only_a_warp_head_has_a_matcher_to_swap():
 
 def test_the_run_config_names_the_new_matcher_and_the_original_is_untouched():
     run = {"model": {"preset": "realtime", "overrides": {"matcher": "wide"}}, "data": {"size": 128}}
-    new = with_matcher_override(run, "wide-half")
+    new = with_model_overrides(run, {"matcher": "wide-half"})
     assert new["model"]["overrides"]["matcher"] == "wide-half"
     assert run["model"]["overrides"]["matcher"] == "wide" and new["data"] == run["data"]
-    assert with_matcher_override({}, "wide-half") == {}
+    assert with_model_overrides({}, {"matcher": "wide-half"}) == {}
 
 
 def test_set_matcher_command_writes_a_loadable_checkpoint_and_refuses_a_finer_one(tmp_path, capsys):
@@ -147,3 +148,28 @@ def test_set_matcher_command_writes_a_loadable_checkpoint_and_refuses_a_finer_on
     report = json.loads(capsys.readouterr().out)
     assert report["code"] == "INVALID_ARGUMENT" and str(out) in report["error"]
     assert not back.exists()
+
+
+def test_set_matcher_runs_the_correction_at_half_size_and_refuses_it_without_one(tmp_path, capsys):
+    source, cfg = _wide_generator(seed=3)
+    src = tmp_path / "wide.pt"
+    Checkpoint(
+        model=source.state_dict(), generator_config=dataclasses.asdict(cfg), config={}, step=4
+    ).save(src)
+    out = tmp_path / "half.pt"
+    args = ["set-matcher", str(src), "--matcher", "wide-half", "--refine-scale", "2"]
+    assert main([*args, "--out", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {"ok": True, "out": str(out), "matcher": "wide-half", "refine_scale": 2,
+                      "step": 4}  # fmt: skip
+    ckpt = Checkpoint.load(out)
+    assert ckpt.generator_config["refine_scale"] == 2
+    assert ckpt.generator_config["matcher"] == "wide-half"
+
+    assert main(["set-matcher", str(src), "--out", str(tmp_path / "none.pt")]) == 2
+    assert "nothing to change" in json.loads(capsys.readouterr().out)["error"]
+    no_correction = dataclasses.asdict(dataclasses.replace(cfg, mask_refine=False))
+    with pytest.raises(MatcherSwapError, match="refine_scale.*mask_refine"):
+        with_refine_scale(no_correction, 2)
+    with pytest.raises(MatcherSwapError, match="refine_scale: unsupported value 3"):
+        with_refine_scale(dataclasses.asdict(cfg), 3)

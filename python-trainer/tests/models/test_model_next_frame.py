@@ -5,6 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from stillmotion_trainer.export.onnx_export import export_generator
 from stillmotion_trainer.models import build_generator, generator_config
@@ -198,6 +199,66 @@ def test_refine_width_sizes_the_correction_and_is_checked():
         generator_config("tiny", next_frame_input=True, mask_head="warp", refine_width=8)
 
 
+def _bilinear_up2(x: np.ndarray) -> np.ndarray:
+    """(H, W) -> (2H, 2W) bilinear, half-pixel centres (align_corners False), by hand: output
+    pixel i samples source coordinate (i + 0.5) / 2 - 0.5, clamped to the edge."""
+    h, w = x.shape
+
+    def taps(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        c = np.clip((np.arange(n) + 0.5) / 2 - 0.5, 0, None)
+        lo = np.minimum(np.floor(c).astype(int), size - 1)
+        return lo, np.minimum(lo + 1, size - 1), c - lo
+
+    y0, y1, fy = taps(2 * h, h)
+    x0, x1, fx = taps(2 * w, w)
+    top = x[y0][:, x0] * (1 - fx) + x[y0][:, x1] * fx
+    bottom = x[y1][:, x0] * (1 - fx) + x[y1][:, x1] * fx
+    return top * (1 - fy[:, None]) + bottom * fy[:, None]
+
+
+def test_run_downscaled_is_pad_pool_net_upsample_crop():
+    """blocks.run_downscaled against a numpy computation of its formula at an odd size: edge
+    padding to a multiple of scale * multiple, 2x2 block means, the net, bilinear 2x, crop."""
+    from stillmotion_trainer.models.blocks import run_downscaled, run_padded
+
+    x = torch.rand(1, 2, 13, 22, generator=torch.Generator().manual_seed(4))
+    net = torch.nn.Conv2d(2, 1, 3, padding=1)
+    with torch.no_grad():
+        got = run_downscaled(net, x, 2, 4)[0, 0].numpy()
+        padded = np.pad(x[0].numpy(), ((0, 0), (0, 3), (0, 2)), mode="edge")  # 16 x 24
+        pooled = padded.reshape(2, 8, 2, 12, 2).mean(axis=(2, 4))
+        small = net(torch.from_numpy(pooled)[None])[0, 0].numpy()
+        assert torch.equal(run_downscaled(net, x, 1, 4), run_padded(net, x, 4))
+    want = _bilinear_up2(small)[:13, :22]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_refine_scale_runs_the_correction_on_the_half_size_frame_and_mask():
+    """refine_scale 2: the same weights; the correction's s is the network on [I, W] pooled 2x,
+    upsampled; scale 1 is the full-size correction. Checked like the other fields."""
+    base = dict(next_frame_input=True, mask_head="warp", mask_refine=True, collapse_guard=0.0)
+    torch.manual_seed(0)
+    full = build_generator(generator_config("tiny", **base)).eval()
+    with torch.no_grad():
+        for p in full.refine_net.parameters():
+            p.add_(torch.randn_like(p))  # a correction that varies across the frame
+    half = build_generator(generator_config("tiny", refine_scale=2, **base)).eval()
+    half.load_state_dict(full.state_dict())  # the same parameters
+    nxt, warped = _textured(2, 32, 32), torch.rand(1, 1, 32, 32)
+    with torch.no_grad():
+        small = torch.nn.functional.avg_pool2d(torch.cat([nxt, warped], 1), 2)
+        s = torch.nn.functional.interpolate(
+            full.refine_net(small), scale_factor=2, mode="bilinear", align_corners=False
+        )
+        want = (warped + 2 * s - 1).clamp(0, 1)
+        torch.testing.assert_close(half.correct(nxt, warped), want)
+        assert not torch.allclose(full.correct(nxt, warped), want, atol=1e-3)
+    with pytest.raises(ValueError, match="refine_scale: unsupported value 4"):
+        generator_config("tiny", refine_scale=4, **base)
+    with pytest.raises(ValueError, match="refine_scale: only meaningful with mask_refine"):
+        generator_config("tiny", next_frame_input=True, mask_head="warp", refine_scale=2)
+
+
 def test_collapse_guard_keeps_the_carried_mask_only_where_the_correction_erased_it():
     """Per sample, checked against a loop over the definition: the carried mask where it covers
     more than half a pixel and the corrected one keeps less than `fraction` of its area."""
@@ -295,6 +356,22 @@ def test_still_to_video_follows_the_motion_without_the_refine_correction(tmp_pat
         build_generator(plain), plain, str(tmp_path / "p.onnx"), sample_size=(16, 16)
     )
     assert report["outputs"] == ["next_image", "next_mask"]
+
+
+@pytest.mark.parametrize("window", [3, 5])
+def test_window_mean_is_avg_pool_without_padding_counted_and_the_export_path_agrees(window):
+    """warp.window_mean along H and W equals F.avg_pool2d (count_include_pad False) bit for bit,
+    and cost_volume traced (the ONNX export's AveragePool) equals it eager."""
+    from stillmotion_trainer.models.warp import cost_volume, window_mean
+
+    x = torch.rand(2, 3, 9, 11, generator=torch.Generator().manual_seed(5))
+    half = window // 2
+    for dim, kernel, padding in [(2, (window, 1), (half, 0)), (3, (1, window), (0, half))]:
+        want = F.avg_pool2d(x, kernel, stride=1, padding=padding, count_include_pad=False)
+        assert torch.equal(window_mean(x, window, dim), want)
+    ref, other = torch.rand(1, 2, 9, 11), torch.rand(1, 2, 9, 11)
+    traced = torch.jit.trace(lambda a, b: cost_volume(a, b, 1, window), (ref, other))
+    torch.testing.assert_close(traced(ref, other), cost_volume(ref, other, 1, window))
 
 
 @pytest.mark.parametrize(("radius", "window"), [(1, 3), (2, 5)])

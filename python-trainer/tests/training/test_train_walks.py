@@ -210,6 +210,41 @@ def test_bptt_window_limits_how_far_gradients_flow_back_the_mask_chain(window):
         assert reaches == (window == 0 or j < window), (window, j)
 
 
+def test_a_frozen_warp_head_matches_from_each_frames_features_computed_once(monkeypatch):
+    """run_walks with a frozen displacement (FrozenMotion: features per clip frame once, the
+    pairs of each transition matched from them) gives what the model computing the match at
+    every transition gives, on a cycle walk that visits each frame four times; the features are
+    computed for B x T frames, not 2 per transition."""
+    from stillmotion_trainer.models import next_frame
+    from stillmotion_trainer.models.next_frame import freeze_displacement
+
+    cfg = generator_config(
+        "tiny", next_frame_input=True, mask_head="warp", mask_refine=True, matcher="wide-grey"
+    )
+    torch.manual_seed(0)
+    model = build_generator(cfg)
+    freeze_displacement(model)
+    frames = torch.rand(2, 4, 3, 24, 20, generator=torch.Generator().manual_seed(1))
+    keys = torch.tensor([[1, 0, 0, 0], [0, 0, 1, 0]], dtype=torch.bool)
+    key_masks = (torch.rand(2, 4, 1, 24, 20) > 0.5).float()
+    walks = plan_walks("cycle", keys, [0.0, 0.0])
+    seeds = torch.rand(walks.count, 1, 24, 20)
+    calls = []
+    features = model.displacement.features
+    monkeypatch.setattr(
+        model.displacement, "features", lambda x: calls.append(x.shape[0]) or features(x)
+    )
+    cached = run_walks(model, frames, key_masks, keys, walks, seeds, 0, next_frame_input=True)
+    assert calls == [8]  # B x T frames, once
+    monkeypatch.setattr(next_frame.FrozenMotion, "of", staticmethod(lambda m, f: None))
+    direct = run_walks(model, frames, key_masks, keys, walks, seeds, 0, next_frame_input=True)
+    assert len(calls) == 1 + 2 * walks.transitions  # the model matched both frames each time
+    torch.testing.assert_close(cached.pred_masks, direct.pred_masks, atol=1e-6, rtol=0)
+    torch.testing.assert_close(cached.pred_images, direct.pred_images)
+    model.displacement.log_beta.requires_grad_(True)  # trained: the model computes it
+    assert next_frame.FrozenMotion.of(model, frames) is None
+
+
 def test_lr_schedule_warmup_and_decay():
     cfg = small_config(
         train={"scheduler": {"name": "cosine", "warmup_steps": 2, "min_lr_ratio": 0.1}},

@@ -9,33 +9,31 @@ export const SHIPPED_MODEL = join(ROOT, "models/real-propagation.pt");
 export const CLIP = join(ROOT, "data/real/vocalfolds-seq8-128/frames/seq8");
 
 /**
- * The matcher the shipped weights are exported with for frames of `size` px: its own
- * ("wide-grey") below 256 px, "wide-half" (no full-resolution level) from 256 px, where it
- * keeps Dice within 0.005 at 1.3x the speed (docs/models.md, "Which matcher at which size").
+ * How the shipped weights are exported for frames of `size` px (`set-matcher` settings): as
+ * they are ("wide-grey", full-size correction) below 256 px; from 256 px the "wide-half" matcher
+ * (no full-resolution level) and the correction at half size (refine scale 2), which keep Dice
+ * within 0.005 (docs/models.md, "Which matcher at which size", "The correction at half size").
+ * This is models/real-propagation-256.onnx.
  */
-export const recommendedMatcher = (size) => (size >= 256 ? "wide-half" : "wide-grey");
+export const recommendedSettings = (size) =>
+  size >= 256 ? { matcher: "wide-half", refineScale: 2 } : undefined;
 
 /**
  * `python -m stillmotion_trainer export --checkpoint SHIPPED_MODEL --out OUT FLAG` (flag:
- * --split or --mask-only): its JSON report, whose `onnx` is the file written. `matcher`: first
- * `set-matcher` the shipped weights to it (a checkpoint beside OUT), then export that.
+ * --split or --mask-only): its JSON report, whose `onnx` is the file written. `settings`
+ * ({ matcher?, refineScale? }): first `set-matcher` the shipped weights to them (a checkpoint
+ * beside OUT), then export that.
  */
-export async function exportShippedModel(out, flag, matcher = undefined) {
+export async function exportShippedModel(out, flag, settings = undefined) {
   let checkpoint = SHIPPED_MODEL;
-  if (matcher !== undefined) {
-    checkpoint = `${out}.${matcher}.pt`;
-    const args = [
-      "-m",
-      "stillmotion_trainer",
-      "set-matcher",
-      SHIPPED_MODEL,
-      "--matcher",
-      matcher,
-      "--out",
-      checkpoint,
-    ];
-    const swapped = await runPythonJson(args, `set-matcher ${matcher}`);
-    if (!swapped.ok) throw new Error(`set-matcher ${matcher} failed: ${JSON.stringify(swapped)}`);
+  if (settings !== undefined) {
+    checkpoint = `${out}.set.pt`;
+    const args = ["-m", "stillmotion_trainer", "set-matcher", SHIPPED_MODEL, "--out", checkpoint];
+    if (settings.matcher !== undefined) args.push("--matcher", settings.matcher);
+    if (settings.refineScale !== undefined) args.push("--refine-scale", String(settings.refineScale));
+    const swapped = await runPythonJson(args, `set-matcher ${JSON.stringify(settings)}`);
+    if (!swapped.ok)
+      throw new Error(`set-matcher ${JSON.stringify(settings)} failed: ${JSON.stringify(swapped)}`);
   }
   const args = ["-m", "stillmotion_trainer", "export", "--checkpoint", checkpoint, "--out", out, flag];
   const report = await runPythonJson(args, `export ${flag}`);
