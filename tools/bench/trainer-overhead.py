@@ -16,7 +16,8 @@ see the same machine load.
 - bare: the Fig. 4 chain written inline: forward over the walk, training_loss (with d of each
   pair of frames computed once, as our loop's walk_pass does), backward, optimizer step,
   nothing else, on the batches our loop trains on (loaded and prepared beforehand; an L_M2 term
-  costs more when a batch has more key frames).
+  costs more when a batch has more key frames), with the model in the loop's weight layout
+  (run_state.to_training_layout: channels-last on the CPU).
 
 The value is the median over the timed steps (after a warm-up) of our step time / the bare step
 time on the same batch, measured back to back. The last stdout
@@ -51,6 +52,7 @@ from stillmotion_trainer.training.config import generator_config_for  # noqa: E4
 from stillmotion_trainer.training.events import EventSink  # noqa: E402
 from stillmotion_trainer.training.initial_mask import random_blob_mask, walk_generator  # noqa
 from stillmotion_trainer.training.loop import train  # noqa: E402
+from stillmotion_trainer.training.run_state import to_training_layout  # noqa: E402
 from stillmotion_trainer.losses.similarity import pair_similarity  # noqa: E402
 from stillmotion_trainer.training.walks import gather_key_frames, key_frame_index  # noqa: E402
 
@@ -97,7 +99,10 @@ class BareLoop:
         self.inferred = torch.ones(b, t - 1, dtype=torch.bool)
         self.inferred[:, 0] = False
         torch.manual_seed(cfg.train.seed)
-        self.model = build_generator(generator_config_for(cfg, channels=manifest.channels))
+        # the layout our loop trains in (run_state.to_training_layout), so only the loop differs
+        self.model = to_training_layout(
+            build_generator(generator_config_for(cfg, channels=manifest.channels))
+        )
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr)
         self.loss_cfg = cfg.loss
 
