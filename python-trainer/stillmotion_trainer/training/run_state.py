@@ -139,7 +139,8 @@ def to_training_layout(model: nn.Module) -> nn.Module:
     `model` as it is. The trainer's step and the benchmarks' bare loops both train this layout."""
     if next(model.parameters()).device.type != "cpu":
         return model
-    return model.to(memory_format=torch.channels_last)
+    # torch 1.13's stubs list no memory_format overload of Module.to; the call is documented
+    return model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def checked_replica_digests(run: RunState, ctx: DistContext) -> list[str]:
