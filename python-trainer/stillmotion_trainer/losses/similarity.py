@@ -28,6 +28,7 @@ from stillmotion_trainer.losses.validation import (
     check_same_shape,
     check_tensor,
 )
+from stillmotion_trainer.sliding import shifted_sum
 
 SSIM_RADIUS = 5  # 11 taps
 SSIM_SIGMA = 1.5
@@ -58,24 +59,11 @@ def _blur(x: torch.Tensor) -> torch.Tensor:
     """
     h, w = x.shape[-2], x.shape[-1]
     taps = gaussian_taps(x.dtype, x.device)
-    x = _weighted_slices(x, taps, dim=3) / _window_mass(taps, w).view(1, 1, 1, w)
-    return _weighted_slices(x, taps, dim=2) / _window_mass(taps, h).view(1, 1, h, 1)
-
-
-def _weighted_slices(x: torch.Tensor, taps: torch.Tensor, dim: int) -> torch.Tensor:
-    """sum_t taps[t] * x[i + t - r] along `dim` (r = SSIM_RADIUS, x zero outside), written as
-    2r + 1 shifted slices of the zero-padded x: the grouped convolution it replaces gave the
-    same numbers 4-7x slower on the CPU (the d terms' blurs were about 8 % of a training step of
-    the real recipe, issue L)."""
-    n, r = x.shape[dim], SSIM_RADIUS
-    pad = [0] * (2 * (x.dim() - dim))  # F.pad lists the last dimension first
-    pad[-2] = pad[-1] = r
-    padded = F.pad(x, pad)
+    # the window's taps as shifted slices (sliding.shifted_sum): the grouped convolution it
+    # replaces gave the same numbers 4-7x slower on the CPU (issue L)
     weights = taps.tolist()
-    total = padded.narrow(dim, 0, n) * weights[0]
-    for t in range(1, len(weights)):
-        total = total.add(padded.narrow(dim, t, n), alpha=weights[t])
-    return total
+    x = shifted_sum(x, weights, dim=3) / _window_mass(taps, w).view(1, 1, 1, w)
+    return shifted_sum(x, weights, dim=2) / _window_mass(taps, h).view(1, 1, h, 1)
 
 
 def _window_mass(taps: torch.Tensor, length: int) -> torch.Tensor:

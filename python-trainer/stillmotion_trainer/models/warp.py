@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stillmotion_trainer.sliding import shifted_sum
+
 
 @dataclass(frozen=True)
 class Matcher:
@@ -156,15 +158,10 @@ def window_mean(x: torch.Tensor, window: int, dim: int) -> torch.Tensor:
 
     What F.avg_pool2d with a (k, 1) or (1, k) kernel, stride 1 and count_include_pad=False
     computes, bit for bit (the same additions in the same order), as k shifted slices of the
-    zero-padded x added up: PyTorch's CPU pooling kernel took 4-5x longer (about 8 % of a
-    training step of the real recipe at 128 px, issue L)."""
+    zero-padded x added up (sliding.shifted_sum): PyTorch's CPU pooling kernel took 4-5x longer
+    (about 8 % of a training step of the real recipe at 128 px, issue L)."""
     n, half = x.shape[dim], window // 2
-    pad = [0] * (2 * (x.dim() - dim))  # F.pad lists the last dimension first
-    pad[-2] = pad[-1] = half
-    padded = F.pad(x, pad)
-    total = padded.narrow(dim, 0, n).clone()
-    for k in range(1, window):
-        total += padded.narrow(dim, k, n)
+    total = shifted_sum(x, [1.0] * window, dim)
     i = torch.arange(n, dtype=x.dtype, device=x.device)
     count = (i + half).clamp(max=n - 1) - (i - half).clamp(min=0) + 1
     shape = [1] * x.dim()
