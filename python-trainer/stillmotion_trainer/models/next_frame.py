@@ -118,10 +118,15 @@ class NextFrameGenerator(nn.Module):
         volumes would otherwise keep every shifted copy for a backward pass that changes
         nothing: about 2/3 of a training step's time, docs/real-data.md)."""
         assert self.displacement is not None
-        if self.displacement.log_beta.requires_grad:
+        if self.frozen_displacement() is None:
             return self.displacement(image, next_frame)
         with torch.no_grad():
             return self.displacement(image, next_frame)
+
+    def frozen_displacement(self) -> Optional[DisplacementEstimator]:
+        """The warp head's estimator when it is frozen (`freeze_displacement`), else None."""
+        d = self.displacement
+        return d if d is not None and not d.log_beta.requires_grad else None
 
     def masks_from_features(
         self,
@@ -199,10 +204,8 @@ class FrozenMotion:
         """For `model` (or the generator a DistributedDataParallel wraps) with a frozen warp
         head; None for any other generator (its forward computes the displacement)."""
         bare = getattr(model, "module", model)
-        estimator = bare.displacement if isinstance(bare, NextFrameGenerator) else None
-        if estimator is None or estimator.log_beta.requires_grad:
-            return None
-        return FrozenMotion(estimator, frames)
+        estimator = bare.frozen_displacement() if isinstance(bare, NextFrameGenerator) else None
+        return None if estimator is None else FrozenMotion(estimator, frames)
 
     def flow(self, clip: torch.Tensor, src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
         """(W, 2, H, W) pixels: walk w's displacement from frame dst[w] back to src[w] of clip
