@@ -3,15 +3,21 @@
     train_clips_per_s_128_recipe   clips per second of the trainer's step (training/step.py
                                    train_step: walks, losses, backward, AdamW; --size 256:
                                    train_clips_per_s_256_recipe), recipe
-                                   configs/recipes/real-propagation.yaml on real frames, with
-                                   the "wide" matcher (MATCHER: the earlier trainer's)
+                                   configs/recipes/real-propagation.yaml as shipped (its
+                                   matcher "wide-grey") on real frames
     train_step_vs_bare_ratio       that step's time / the bare PyTorch forward + backward of the
                                    same model on the same walks of the same batch (the model
                                    along every walk, a plain MSE image + mean mask loss, backward,
                                    AdamW): what the method's losses and the bookkeeping add
-    train_speedup_vs_before        (with --before REV, the default) the step's clips/s over the
-                                   same step of the trainer at git revision REV, measured side by
-                                   side in this run: today's figure against the one before issue L
+    train_speedup_vs_before        (with --before REV, the default) the recipe's clips/s over
+                                   the recipe as it was at git revision REV (matcher "wide", the
+                                   one the earlier trainer knows) on that revision's trainer,
+                                   measured side by side in this run: what a user training the
+                                   recommended recipe gets today against before issue L
+    train_speedup_vs_before_same_model
+                                   the same with today's trainer on the earlier recipe (matcher
+                                   "wide", BEFORE_MATCHER): the trainer's share of that speedup,
+                                   one model trained by both (their first losses are compared)
     train_tcmalloc_vs_glibc_speedup
                                    today's step on glibc's malloc (with the loop's mallopt
                                    tuning, training/host_memory.py) / on tcmalloc, which
@@ -19,13 +25,14 @@
 
 Data: the vendored real clip data/real/vocalfolds-seq8-128 (186 frames, 128 px), copied with a
 key mask on every --key-every-th frame (10: the every:10 protocol of docs/real-data.md; 1: a key
-mask on every frame, the worst case of L_M2's d terms). Four worker processes, one per trainer
-(today, today on glibc, before, and the bare loop inside today's; today and bare on tcmalloc as
-the trainer runs, before on glibc as it ran then), each with its own model seeded alike, load
+mask on every frame, the worst case of L_M2's d terms). Five worker processes, one per trainer
+(today, today on glibc, today on the earlier recipe's matcher, before, and the bare loop inside
+today's; today's on tcmalloc as the trainer runs, before on glibc as it ran then), each with its
+own model seeded alike, load
 the same batches (the loop's data order); the parent runs their steps alternately, one step each
 in turn, so all of them see the same machine load. Data loading is excluded (bench loader-headroom
 measures it). Median over the timed steps after a warm-up. The first step's loss of today's and
-of the earlier trainer are reported too: the optimisation must not change it.
+of the earlier trainer on the same model are reported too: the optimisation must not change it.
 
 The last stdout line is the JSON result; progress goes to stderr. /usr/bin/python3.
 """
@@ -49,10 +56,11 @@ RECIPE = ROOT / "configs/recipes/real-propagation.yaml"
 CLIP = ROOT / "data/real/vocalfolds-seq8-128"
 # The trainer as it was when issue L's items 3-4 started (the parent of the first speed commit).
 BEFORE_REV = "9e16efd1f8a14aeebd99953a648591f713521d82"
-# Every trainer trains the recipe with this matcher: the earlier one knows only "narrow" and
-# "wide", the recipe's "wide-grey" came later (stop 23), and a comparison of trainers must train
-# one model. (The recipe freezes the matcher, so it costs a forward pass per walk step.)
-MATCHER = "wide"
+# The recipe's matcher at BEFORE_REV: the earlier trainer knows only "narrow" and "wide" (the
+# recipe's "wide-grey" came at stop 23, a speed change of issue L); the same-model comparison
+# trains it with today's trainer too. (The recipe freezes the matcher: a forward pass per walk
+# step, no gradient.)
+BEFORE_MATCHER = "wide"
 
 
 def keyed_copy(dst: Path, every: int) -> Path:
@@ -81,7 +89,7 @@ def snapshot(rev: str, dst: Path) -> Path:
 # --- worker: one trainer, steps on request ------------------------------------------------------
 
 
-def worker(trainer: str, kind: str, dataset: str, steps: int, size: int) -> None:
+def worker(trainer: str, kind: str, dataset: str, steps: int, size: int, matcher: str) -> None:
     sys.path.insert(0, trainer)
     import contextlib
 
@@ -104,7 +112,9 @@ def worker(trainer: str, kind: str, dataset: str, steps: int, size: int) -> None
         keep_freed_memory()
     configure_threads()
     overrides = [f"data.dataset={dataset}", "data.num_workers=0", f"data.size={size}"]
-    cfg = load_config(RECIPE, [*overrides, f"model.overrides.matcher={MATCHER}"])
+    if matcher:  # else the recipe's own
+        overrides.append(f"model.overrides.matcher={matcher}")
+    cfg = load_config(RECIPE, overrides)
     ctx = init_distributed("cpu")
     data = build_datasets(cfg, master=False)
     gen_cfg = generator_config_for(cfg, channels=data.manifest.channels)
@@ -164,11 +174,13 @@ def allocator_env(tcmalloc: bool) -> dict[str, str]:
 
 class Worker:
     def __init__(
-        self, trainer: Path, kind: str, dataset: Path, steps: int, size: int, tcmalloc: bool = True
-    ) -> None:
+        self, trainer: Path, kind: str, dataset: Path, steps: int, size: int,
+        tcmalloc: bool = True, matcher: str = "",
+    ) -> None:  # fmt: skip
         self.kind = kind
+        role = "today" if kind.startswith("today") else kind  # today-glibc, today-wide: today's
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--worker", kind.removesuffix("-glibc"),
+            [sys.executable, __file__, "--worker", role, "--matcher", matcher,
              "--trainer", str(trainer), "--dataset", str(dataset), "--steps", str(steps),
              "--size", str(size)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -213,9 +225,10 @@ def main() -> int:
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--trainer", help=argparse.SUPPRESS)
     p.add_argument("--dataset", help=argparse.SUPPRESS)
+    p.add_argument("--matcher", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(args.trainer, args.worker, args.dataset, args.steps, args.size)
+        worker(args.trainer, args.worker, args.dataset, args.steps, args.size, args.matcher)
         return 0
     if args.quick:
         args.steps = 2
@@ -232,9 +245,17 @@ def main() -> int:
         ]
         if args.glibc:  # today's trainer on glibc's malloc (with its mallopt tuning)
             workers.append(Worker(today, "today-glibc", dataset, total, size, tcmalloc=False))
-        if args.before:  # the earlier trainer as it ran then: on glibc
+        if args.before:  # the earlier recipe on today's trainer, and on the earlier trainer as
+            # it ran then: on glibc
+            workers.append(
+                Worker(today, "today-wide", dataset, total, size, matcher=BEFORE_MATCHER)
+            )
             before = snapshot(args.before, work)
-            workers.append(Worker(before, "before", dataset, total, size, tcmalloc=False))
+            workers.append(
+                Worker(
+                    before, "before", dataset, total, size, tcmalloc=False, matcher=BEFORE_MATCHER
+                )
+            )
         for w in workers:
             w.wait_ready()
         for i in range(total):
@@ -254,7 +275,8 @@ def main() -> int:
     ]
     details: dict[str, Any] = {
         "recipe": str(RECIPE.relative_to(ROOT)),
-        "matcher": MATCHER,
+        "matcher": "the recipe's",
+        "before_matcher": BEFORE_MATCHER,
         "data": f"{CLIP.relative_to(ROOT)}, key mask every {args.key_every} frames",
         "size": args.size,
         "batch": batch,
@@ -272,14 +294,23 @@ def main() -> int:
     if "before" in by:
         details["before_rev"] = args.before
         details["before_clips_per_s"] = batch / median["before"]
-        details["first_step_loss_diff"] = abs(by["today"].losses[0] - by["before"].losses[0])
-        speedup = [
-            b / t
-            for b, t in zip(by["before"].times[args.warmup :], by["today"].times[args.warmup :])
-        ]
+        details["same_model_clips_per_s"] = batch / median["today-wide"]
+        details["first_step_loss_diff"] = abs(by["today-wide"].losses[0] - by["before"].losses[0])
+
+        def speedup_over_before(kind: str) -> float:
+            pairs = zip(by["before"].times[args.warmup :], by[kind].times[args.warmup :])
+            return statistics.median(b / t for b, t in pairs)
+
         metrics.append(
-            {"metric": "train_speedup_vs_before", "value": statistics.median(speedup),
-             "goal": ">= 2", "unit": "ratio", "details": {"before_rev": args.before}}
+            {"metric": "train_speedup_vs_before", "value": speedup_over_before("today"),
+             "goal": ">= 2", "unit": "ratio",
+             "details": {"before_rev": args.before, "before_matcher": BEFORE_MATCHER,
+                         "today_matcher": "the recipe's (wide-grey)"}}
+        )  # fmt: skip
+        metrics.append(
+            {"metric": "train_speedup_vs_before_same_model",
+             "value": speedup_over_before("today-wide"), "unit": "ratio",
+             "details": {"matcher": BEFORE_MATCHER}}
         )  # fmt: skip
     if "today-glibc" in by:
         details["glibc_clips_per_s"] = batch / median["today-glibc"]

@@ -55,6 +55,10 @@ def pad_to_multiple(
     h, w = size if size is not None else (x.shape[-2], x.shape[-1])
     pad_h = (multiple - h % multiple) % multiple
     pad_w = (multiple - w % multiple) % multiple
+    if not torch.jit.is_tracing() and pad_h == 0 and pad_w == 0:
+        # x itself: the padding copy and its backward were 2 % of a training step at 128 px
+        # (issue L); a trace keeps the Pad, its amounts computed from the input's size
+        return x
     return F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
 
 
@@ -191,7 +195,13 @@ class FullResolutionLift(nn.Module):
         self.up = upsampler(width, width, layout)
 
     def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.up(y), x], dim=1)  # (B, w0 + C_in, H, W)
+        up = self.up(y)  # channels-last where the weights are (run_state.to_training_layout)
+        if not torch.jit.is_tracing() and not up.is_contiguous():
+            # the input joins in that layout: concatenated with a plain one, the result came out
+            # plain and the head's convolution converted the widest tensor of the network back
+            # (with its gradient), 4-10 % of a training step at 128 px (issue L)
+            x = x.contiguous(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        return torch.cat([up, x], dim=1)  # (B, w0 + C_in, H, W)
 
 
 class EncoderDecoder(nn.Module):

@@ -399,3 +399,36 @@ def test_cost_volume_is_the_in_frame_window_mean_of_squared_differences(radius, 
                     want = sum(values) / len(values)
                     assert abs(float(got[0, d_index, y, x]) - want) < 1e-6, (dy, dx, y, x)
             d_index += 1
+
+
+def test_the_matchers_paths_without_autograd_give_the_recorded_paths_numbers():
+    """Without autograd recording (a frozen matcher's training pass, inference), cost_volume,
+    shifted_sum and the soft arg-min write in place and skip padded copies (issue L): bit for
+    bit the numbers of the paths autograd records (inputs that require grad); and
+    spread_to_neighbours (a 0/1 1x1 convolution on a channels-last copy) is F.conv2d's."""
+    from stillmotion_trainer.models.warp import cost_volume, neighbours, spread_to_neighbours
+    from stillmotion_trainer.sliding import shifted_sum
+
+    g = torch.Generator().manual_seed(11)
+    ref, other = torch.rand(2, 3, 13, 17, generator=g), torch.rand(2, 3, 13, 17, generator=g)
+    for radius, window in [(1, 3), (2, 5)]:
+        recorded = cost_volume(ref.requires_grad_(), other, radius, window)
+        assert recorded.requires_grad
+        with torch.no_grad():
+            assert torch.equal(cost_volume(ref, other, radius, window), recorded)
+        ref = ref.detach()
+    x = torch.rand(2, 4, 9, 11, generator=g)
+    for weights in ([1.0] * 5, [0.1, 0.4, 1.0, 0.4, 0.1], [0.2] * 13):  # 13 taps: wider than H
+        for dim in (2, 3):
+            recorded = shifted_sum(x.clone().requires_grad_(), weights, dim)
+            assert torch.equal(shifted_sum(x, weights, dim), recorded), (weights, dim)
+    est = DisplacementEstimator(3, matcher="wide")
+    for level, (_, radius) in enumerate(est.levels):
+        cost = torch.rand(2, (2 * radius + 1) ** 2, 6, 7, generator=g)
+        recorded = est._soft_argmin(cost, level)
+        assert recorded.requires_grad  # log_beta is trained
+        with torch.no_grad():
+            assert torch.equal(est._soft_argmin(cost.clone(), level), recorded), level
+    window = neighbours(displacements(2))  # (25, 25, 1, 1)
+    best = (torch.rand(2, 25, 8, 10, generator=g) > 0.8).float()  # ties: several ones a pixel
+    assert torch.equal(spread_to_neighbours(best, window), F.conv2d(best, window) > 0)
