@@ -305,7 +305,7 @@ def main() -> int:
             {"metric": "train_speedup_vs_before", "value": speedup_over_before("today"),
              "goal": ">= 2", "unit": "ratio",
              "details": {"before_rev": args.before, "before_matcher": BEFORE_MATCHER,
-                         "today_matcher": "the recipe's (wide-grey)"}}
+                         "today_matcher": "the recipe's"}}
         )  # fmt: skip
         metrics.append(
             {"metric": "train_speedup_vs_before_same_model",
