@@ -147,8 +147,9 @@ def cost_volume(
     else:  # no autograd graph to keep (a frozen matcher's training, inference): the same
         # numbers with one difference buffer squared in place and each displacement's mean
         # written into its channel, no concatenation: 1.4-1.6x faster (issue L)
-        cost = ref.new_empty(ref.shape[0], len(shifts), h, w)
-        diff = torch.empty_like(ref)
+        dtype = torch.promote_types(ref.dtype, other.dtype)  # as `ref - other` would give
+        cost = ref.new_empty((ref.shape[0], len(shifts), h, w), dtype=dtype)
+        diff = torch.empty_like(ref, dtype=dtype)
         for k, (dy, dx) in enumerate(shifts):
             torch.sub(ref, padded[:, :, dy : dy + h, dx : dx + w], out=diff)
             torch.mean(diff.mul_(diff), dim=1, keepdim=True, out=cost[:, k : k + 1])
@@ -292,6 +293,9 @@ class DisplacementEstimator(nn.Module):
         # without an autograd graph to keep, `cost` (the caller's fresh cost volume) is
         # overwritten in place: the same numbers, 10-20 % faster on the CPU (issue L)
         in_place = not (keeps_graph(cost, beta) or torch.jit.is_tracing())
+        # (and only where `cost + prior` keeps cost's type: a half-precision cost under CUDA
+        # autocast is promoted to float32 by the float32 prior, as before)
+        in_place = in_place and torch.promote_types(cost.dtype, prior.dtype) == cost.dtype
         # softmax over D then the weighted sum of displacements, written as exp / sum and a 1x1
         # convolution: the same numbers, but onnxruntime's Softmax over the channel axis and
         # Einsum were 26 % of a 256x256 frame (docs/models.md, "The recipe's generator")

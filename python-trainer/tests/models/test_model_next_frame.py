@@ -417,6 +417,10 @@ def test_the_matchers_paths_without_autograd_give_the_recorded_paths_numbers():
         with torch.no_grad():
             assert torch.equal(cost_volume(ref, other, radius, window), recorded)
         ref = ref.detach()
+    with torch.no_grad():  # mixed precision (CUDA autocast: fp16 features, fp32 warped ones)
+        mixed = cost_volume(ref.bfloat16(), other, 1, 3)
+    assert mixed.dtype == torch.float32
+    assert torch.equal(mixed, cost_volume(ref.bfloat16().requires_grad_(), other, 1, 3))
     x = torch.rand(2, 4, 9, 11, generator=g)
     for weights in ([1.0] * 5, [0.1, 0.4, 1.0, 0.4, 0.1], [0.2] * 13):  # 13 taps: wider than H
         for dim in (2, 3):
@@ -429,6 +433,9 @@ def test_the_matchers_paths_without_autograd_give_the_recorded_paths_numbers():
         assert recorded.requires_grad  # log_beta is trained
         with torch.no_grad():
             assert torch.equal(est._soft_argmin(cost.clone(), level), recorded), level
+            half = est._soft_argmin(cost.bfloat16(), level)  # promoted, not computed in bf16
+        assert half.dtype == torch.float32
+        assert torch.equal(half, est._soft_argmin(cost.bfloat16(), level))
     window = neighbours(displacements(2))  # (25, 25, 1, 1)
     best = (torch.rand(2, 25, 8, 10, generator=g) > 0.8).float()  # ties: several ones a pixel
     assert torch.equal(spread_to_neighbours(best, window), F.conv2d(best, window) > 0)
