@@ -22,7 +22,7 @@ def shifted_sum(x: torch.Tensor, weights: Sequence[float], dim: int) -> torch.Te
     """sum_t weights[t] * x[i + t - r] along `dim` (r = len(weights) // 2, odd length), x taken
     as 0 outside its extent; the same shape as x."""
     n, r = x.shape[dim], len(weights) // 2
-    if not (keeps_graph(x) or torch.jit.is_tracing()):
+    if not keeps_graph(x):
         # no backward pass to serve: each tap added to the part of the sum it reaches, the
         # same additions in the same order (0 + w x is w x), without the zero-padded copy:
         # 1.2-1.5x faster; under autograd the in-place adds to slices were 1.4x slower

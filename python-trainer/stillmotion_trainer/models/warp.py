@@ -136,7 +136,7 @@ def cost_volume(
     h, w = ref.shape[-2], ref.shape[-1]
     padded = F.pad(other, [radius, radius, radius, radius], mode="replicate")
     shifts = [(dy, dx) for dy in range(2 * radius + 1) for dx in range(2 * radius + 1)]
-    if keeps_graph(ref, other) or torch.jit.is_tracing():
+    if keeps_graph(ref, other):
         costs = []
         for dy, dx in shifts:
             diff = ref - padded[:, :, dy : dy + h, dx : dx + w]
@@ -290,12 +290,12 @@ class DisplacementEstimator(nn.Module):
         # borders) the shortest wins, so no motion is invented where nothing moved
         prior = MOTION_PRIOR * d.pow(2).sum(1).view(1, -1, 1, 1)
         beta = self.log_beta[level].exp()
-        # without an autograd graph to keep, `cost` (the caller's fresh cost volume) is
-        # overwritten in place: the same numbers, 10-20 % faster on the CPU (issue L)
-        in_place = not (keeps_graph(cost, beta) or torch.jit.is_tracing())
-        # (and only where `cost + prior` keeps cost's type: a half-precision cost under CUDA
-        # autocast is promoted to float32 by the float32 prior, as before)
-        in_place = in_place and torch.promote_types(cost.dtype, prior.dtype) == cost.dtype
+        # without a graph to keep, `cost` (the caller's fresh cost volume) is overwritten in
+        # place: the same numbers, 20-30 % faster on the CPU (issue L); not where `cost + prior`
+        # promotes (a half-precision cost under CUDA autocast becomes float32, as before)
+        in_place = not keeps_graph(cost, beta) and (
+            torch.promote_types(cost.dtype, prior.dtype) == cost.dtype
+        )
         # softmax over D then the weighted sum of displacements, written as exp / sum and a 1x1
         # convolution: the same numbers, but onnxruntime's Softmax over the channel axis and
         # Einsum were 26 % of a 256x256 frame (docs/models.md, "The recipe's generator")

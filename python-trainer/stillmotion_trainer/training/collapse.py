@@ -73,8 +73,8 @@ def spread_over_walks(p: torch.Tensor) -> torch.Tensor:
     m2 += delta * (x - mean); std = sqrt(m2 / W)) but through a scalar path that took 6-7 ms of
     a 140-190 ms step on (4, 7, 1, 64, 64) masks; the same update written as in-place float64
     tensor operations over the walks (the first written as its exact result) takes a small
-    fraction of that. On CUDA, where std is
-    fast and reduces in float32, it is torch's std itself.
+    fraction of that. On CUDA, where std is fast and reduces in float32, it is torch's std
+    itself.
     """
     if p.device.type != "cpu":
         return p.std(dim=0, unbiased=False)
