@@ -119,7 +119,10 @@ def worker(trainer: str, kind: str, dataset: str, steps: int, size: int, matcher
     data = build_datasets(cfg, master=False)
     gen_cfg = generator_config_for(cfg, channels=data.manifest.channels)
     run = build_run_state(cfg, gen_cfg, {}, ctx.device, use_amp=False)
-    loader = TrainBatches(data.train_set, cfg, 0, 0, ctx, cfg.data.batch_size)
+    position = (data.train_set, cfg, 0, 0, ctx, cfg.data.batch_size)
+    # today's loader plans each batch's walks and seed masks for its step (walk_plan.py; its
+    # workers do it in a run); the earlier trainer drew them inside its step
+    loader = TrainBatches(*position) if kind == "before" else TrainBatches(*position, step=0)
     batches = [loader.next()[0] for _ in range(steps)]
     ids = loader.global_clip_ids
     nullctx = contextlib.nullcontext
@@ -135,7 +138,7 @@ def worker(trainer: str, kind: str, dataset: str, steps: int, size: int, matcher
     ]
 
     def bare(i: int) -> float:
-        frames, _, _, walks, seeds = prepared[i]
+        frames, walks, seeds = prepared[i].frames, prepared[i].walks, prepared[i].seed_masks
         f_in, f_next = gather_frames(frames, walks, walks.src), gather_frames(
             frames, walks, walks.dst
         )

@@ -68,29 +68,21 @@ def mask_statistics(
 def spread_over_walks(p: torch.Tensor) -> torch.Tensor:
     """The per-pixel population standard deviation over dim 0: p (W, ...) -> (...), float32.
 
-    Bit for bit what p.std(dim=0, unbiased=False) gives on the CPU, which reduces with
-    Welford's update in float64 (ATen's WelfordOps: n += 1; delta = x - mean; mean += delta / n;
-    m2 += delta * (x - mean); std = sqrt(m2 / W)) but through a scalar path that took 6-7 ms of
-    a 140-190 ms step on (4, 7, 1, 64, 64) masks; the same update written as in-place float64
-    tensor operations over the walks (the first written as its exact result) takes a small
-    fraction of that. On CUDA, where std is fast and reduces in float32, it is torch's std
-    itself.
+        spread = sqrt( (1/W) sum_w (p_w - m)^2 ),   m = (1/W) sum_w p_w     (two passes, float64)
+
+    What p.std(dim=0, unbiased=False) gives on the CPU (ATen reduces with Welford's update in
+    float64, through a scalar path that took 6-7 ms of a 140-190 ms step on (4, 7, 1, 64, 64)
+    masks): both are float64 computations of the same quantity, rounded once to float32, so
+    they agree to that rounding and in practice bit for bit (the tests check both on soft,
+    binary and constant masks). Two passes over float64 copies cost about half of Welford's
+    W - 1 in-place updates, each five operations (issue L, the loop's overhead). On CUDA,
+    where std is fast and reduces in float32, it is torch's std itself.
     """
     if p.device.type != "cpu":
         return p.std(dim=0, unbiased=False)
-    # (W, ...) our own contiguous copy (its rows are overwritten below; the result's layout is
-    # the order its mean sums in, so it must not follow p's strides)
-    xs = p.to(torch.float64, memory_format=torch.contiguous_format)  # type: ignore[call-overload]
-    # the first update from mean = m2 = 0 leaves mean = x_0 and m2 = x_0 (x_0 - x_0) = 0 exactly
-    mean = xs[0].clone()
-    m2 = torch.zeros_like(mean)
-    delta = torch.empty_like(mean)
-    for i in range(1, p.shape[0]):
-        x = xs[i]
-        torch.sub(x, mean, out=delta)
-        mean.add_(delta / float(i + 1))
-        m2.add_(delta.mul_(x.sub_(mean)))  # no fused multiply-add: ATen rounds twice
-    return m2.div_(float(p.shape[0])).sqrt_().float()
+    x = p.to(torch.float64)
+    deviation = x - x.mean(0)
+    return deviation.mul_(deviation).mean(0).sqrt_().float()
 
 
 @dataclass

@@ -19,11 +19,9 @@ from stillmotion_trainer.data.video_dataset import VideoClipDataset
 from stillmotion_trainer.training.config import ConfigError, RunConfig
 from stillmotion_trainer.training.data_order import RunBatches
 from stillmotion_trainer.training.distributed import DistContext
-from stillmotion_trainer.training.worker_errors import (
-    CarryErrors,
-    collate_or_carry,
-    raise_carried,
-)
+from stillmotion_trainer.training.initial_mask import PURPOSE_TRAIN
+from stillmotion_trainer.training.walk_plan import PlanningCollate, StepTagged, StepTaggedBatches
+from stillmotion_trainer.training.worker_errors import CarryErrors, raise_carried
 
 
 @dataclass
@@ -88,7 +86,9 @@ def build_datasets(cfg: RunConfig, master: bool) -> TrainingData:
 
 class TrainBatches:
     """This rank's share of the run's batches, from one loader for the whole run (data_order.py
-    says why), resumed at (epoch, batch_in_epoch); the order is a function of (seed, epoch)."""
+    says why), resumed at (epoch, batch_in_epoch) and step `step`; the order is a function of
+    (seed, epoch). Each batch comes with its walks planned for its step (walk_plan.py), by the
+    loader's workers: batch i is for step `step` + i."""
 
     def __init__(
         self,
@@ -98,6 +98,7 @@ class TrainBatches:
         batch_in_epoch: int,
         ctx: DistContext,
         rank_batch: int,
+        step: int,
     ) -> None:
         self.train_set, self.num_workers, self.device = train_set, cfg.data.num_workers, ctx.device
         self.order = RunBatches(
@@ -105,6 +106,8 @@ class TrainBatches:
             ctx.rank, ctx.world_size,
         )  # fmt: skip
         self.global_clip_ids = [ctx.rank * rank_batch + i for i in range(rank_batch)]
+        self.collate = PlanningCollate(cfg, PURPOSE_TRAIN, self.global_clip_ids)
+        self.start_step = step
         self._batches: Optional[Iterator[Any]] = None
 
     @property
@@ -118,8 +121,9 @@ class TrainBatches:
         if self._batches is None:
             self._batches = iter(
                 DataLoader(
-                    CarryErrors(self.train_set), batch_sampler=self.order,
-                    num_workers=self.num_workers, collate_fn=collate_or_carry,
+                    StepTagged(CarryErrors(self.train_set)),
+                    batch_sampler=StepTaggedBatches(self.order, self.start_step),
+                    num_workers=self.num_workers, collate_fn=self.collate,
                     pin_memory=self.device.type == "cuda",
                 )
             )  # fmt: skip

@@ -167,7 +167,9 @@ def _train(
     # 5. the loop -----------------------------------------------------------------------------
     last_saved_step = -1
     reason = _stop_condition(cfg, run, last_loss=None)
-    batches = TrainBatches(data.train_set, cfg, run.epoch, run.batch_in_epoch, ctx, b_rank)
+    batches = TrainBatches(
+        data.train_set, cfg, run.epoch, run.batch_in_epoch, ctx, b_rank, step=run.step
+    )
     with report.metrics_closed_on_failure():
         while reason is None:
             # 5a. the next batch; forward, losses, backward, G's (and D's) step (step.py)

@@ -1,6 +1,7 @@
 """One optimisation step: METHOD.md Fig. 4 on one batch, then G's step (and D's, GAN on).
 
-    1. seed masks and walks (walk_pass.prepare_walks), G along every walk (run_walks);
+    1. the batch and its walks with their seed masks (planned in the loader, walk_plan.py) on
+       the device (walk_pass.prepare_walks), G along every walk (run_walks);
     2. the GAN terms L_adv and L_D (gan_step.py), D's pass taken before G moves;
     3. the training loss of steps 3-6 (+ lambda_adv L_adv) and the key-frame anchors'
        lambda_m2 L_A (key_anchor.py);
@@ -50,10 +51,10 @@ def train_step(
 ) -> StepResult:
     """Steps 1-5 of the module docstring at step `run.step` (which the caller then advances)."""
     next_frame_input = run.generator_config.next_frame_input
-    # 1. the walks of Fig. 4: seed masks, then G along every walk
+    # 1. the walks of Fig. 4 with their seed masks, then G along every walk
     inputs = prepare_walks(cfg, batch, device, PURPOSE_TRAIN, run.step, global_clip_ids)
     wb = run_walks(
-        run.trained, *inputs, cfg.train.bptt_window, autocast, next_frame_input=next_frame_input
+        run.trained, inputs, cfg.train.bptt_window, autocast, next_frame_input=next_frame_input
     )
     # 2. the GAN terms
     gan = gan_losses(run.gan, wb, autocast) if run.gan is not None else None

@@ -54,7 +54,7 @@ def validate(
     for chunk, carried in zip(chunks, loader):
         batch = raise_carried(carried)
         inputs = prepare_walks(cfg, batch, ctx.device, PURPOSE_VAL, 0, chunk)
-        wb = run_walks(model, *inputs, 0, autocast, next_frame_input=takes_next_frame(model))
+        wb = run_walks(model, inputs, 0, autocast, next_frame_input=takes_next_frame(model))
         terms = walk_loss(wb, loss_cfg)
         for name in VAL_TERMS:
             sums[name] += float(terms[name]) * len(chunk)

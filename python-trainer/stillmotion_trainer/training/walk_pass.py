@@ -1,9 +1,10 @@
 """The generator's pass over a batch of walks (METHOD.md Fig. 4, steps 1-2) and its losses.
 
-`prepare_walks` moves a collated batch to the device, plans its walks (walks.py gives the frame
-order of the input mode) and draws their seed masks (initial_mask.py); `run_walks` feeds G along
-every walk, autoregressively on the mask; `walk_loss` applies steps 3-6 (losses.training_loss).
-Training and validation both go through these three functions.
+`prepare_walks` moves a collated batch and its walk plan (walk_plan.py: the walks of the input
+mode, their seed masks, the key frames packed; planned in the training loader's workers, or here
+when the batch comes without one) to the device; `run_walks` feeds G along every walk,
+autoregressively on the mask; `walk_loss` applies steps 3-6 (losses.training_loss). Training
+and validation both go through these three functions.
 """
 
 from __future__ import annotations
@@ -18,15 +19,8 @@ from stillmotion_trainer.losses.similarity import pair_similarity
 from stillmotion_trainer.losses.training_loss import LossConfig, training_loss
 from stillmotion_trainer.models.next_frame import FrozenMotion
 from stillmotion_trainer.training.config import RunConfig
-from stillmotion_trainer.training.initial_mask import initial_masks, key_draws, reseed
-from stillmotion_trainer.training.walks import (
-    KEYED_MODES,
-    Walks,
-    gather_frames,
-    gather_key_frames,
-    key_frame_index,
-    plan_walks,
-)
+from stillmotion_trainer.training.walk_plan import PLAN_KEY, PackedKeys, pack_keys, plan_batch
+from stillmotion_trainer.training.walks import Walks, gather_frames
 
 
 @dataclass
@@ -58,6 +52,21 @@ class WalkInputs(NamedTuple):
     is_key: torch.Tensor  # (B, T) bool
     walks: Walks
     seed_masks: torch.Tensor  # (W, 1, H, W) the mask input where each walk's chain starts
+    keys: PackedKeys  # each clip's key frames, packed (B, K, ...)
+
+    @classmethod
+    def of(
+        cls,
+        frames: torch.Tensor,
+        key_masks: torch.Tensor,
+        is_key: torch.Tensor,
+        walks: Walks,
+        seed_masks: torch.Tensor,
+    ) -> WalkInputs:
+        """Walk inputs with the key frames packed from `frames` here."""
+        return cls(
+            frames, key_masks, is_key, walks, seed_masks, pack_keys(frames, key_masks, is_key)
+        )
 
 
 def prepare_walks(
@@ -68,31 +77,31 @@ def prepare_walks(
     step: int,
     global_clip_ids: Sequence[int],
 ) -> WalkInputs:
-    """Move a collated batch to `device`, plan its walks and draw their seed masks."""
+    """Move a collated batch and its walk plan to `device`; the plan is the loader's
+    (walk_plan.PlanningCollate) when the batch has one, else drawn here (walk_plan.plan_batch).
+    A loader's plan for another step or purpose is an error, never trained on."""
+    plan = batch.get(PLAN_KEY)
+    if plan is None:
+        plan = plan_batch(cfg, batch, purpose, step, global_clip_ids)
+    elif (plan.step, plan.purpose) != (step, purpose):
+        raise RuntimeError(
+            f"the loader planned this batch's walks for step {plan.step} (purpose "
+            f"{plan.purpose}); the loop is at step {step} (purpose {purpose})"
+        )
     frames = batch["frames"].to(device, non_blocking=True)  # (B, T, C, H, W)
     key_masks = batch["key_masks"].to(device, non_blocking=True)  # (B, T, 1, H, W)
-    is_key = batch["is_key"]  # (B, T) bool, stays on the CPU for planning
-    seed = cfg.train.seed
-    draws = key_draws(seed, purpose, step, global_clip_ids) if cfg.train.mode in KEYED_MODES else []
-    walks = plan_walks(cfg.train.mode, is_key, draws)
-    seed_masks = initial_masks(
-        cfg.train.initial_mask, walks, key_masks, is_key.to(device),
-        seed=seed, purpose=purpose, step=step, global_clip_ids=global_clip_ids,
+    keys = plan.keys
+    return WalkInputs(
+        frames, key_masks, batch["is_key"].to(device), plan.walks,
+        plan.seed_masks.to(device, non_blocking=True),
+        PackedKeys(keys.images.to(device, non_blocking=True),
+                   keys.masks.to(device, non_blocking=True), keys.valid.to(device), keys.source),
     )  # fmt: skip
-    seed_masks = reseed(
-        seed_masks, cfg.train.reseed_prob, walks,
-        seed=seed, purpose=purpose, step=step, global_clip_ids=global_clip_ids,
-    )  # fmt: skip
-    return WalkInputs(frames, key_masks, is_key.to(device), walks, seed_masks)
 
 
 def run_walks(
     model: torch.nn.Module,
-    frames: torch.Tensor,  # (B, T, C, H, W) real frames of the clips, on the model's device
-    key_masks: torch.Tensor,  # (B, T, 1, H, W)
-    is_key: torch.Tensor,  # (B, T) bool
-    walks: Walks,
-    seed_masks: torch.Tensor,  # (W, 1, H, W)
+    inputs: WalkInputs,  # on the model's device
     bptt_window: int,
     autocast: Callable[[], Any] = contextlib.nullcontext,
     next_frame_input: bool = False,
@@ -102,6 +111,7 @@ def run_walks(
     next_frame_input: the generator is G(I_t, M^_t, I_{t+1}) (models/next_frame.py), whose mask
     branch also sees the next real frame; it is given I_{s_{j+1}}.
     """
+    frames, walks, seed_masks = inputs.frames, inputs.walks, inputs.seed_masks
     device = frames.device
     frames_in = gather_frames(frames, walks, walks.src)  # (W, J, C, H, W)
     frames_next = gather_frames(frames, walks, walks.dst)  # (W, J, C, H, W)
@@ -136,8 +146,12 @@ def run_walks(
         mask_ins.append(mask_in)
         pred_images.append(next_image)
         pred_masks.append(mask)
-    key_images, key_masks_k, key_valid = gather_key_frames(frames, key_masks, is_key)
-    key_index, _ = key_frame_index(is_key)
+    keys = inputs.keys
+    # per walk: its clip's packed key frames (one walk per clip, in clip order: the packing)
+    one_per_clip = walks.count == keys.source.shape[0] and bool(
+        torch.equal(walks.clip, torch.arange(walks.count))
+    )
+    per_walk = (lambda x: x) if one_per_clip else (lambda x: x[clip])
     return WalkBatch(
         frames_in=frames_in,
         frames_next=frames_next,
@@ -145,14 +159,14 @@ def run_walks(
         pred_images=torch.stack(pred_images, 1),
         pred_masks=torch.stack(pred_masks, 1),
         mask_in_inferred=~is_seed,
-        key_images=key_images[clip],
-        key_masks=key_masks_k[clip],
-        key_valid=key_valid[clip],
+        key_images=per_walk(keys.images),
+        key_masks=per_walk(keys.masks),
+        key_valid=per_walk(keys.valid),
         clip_frames=frames,
         walk_clip=walks.clip,
         src=walks.src,
         dst=walks.dst,
-        key_index=key_index,
+        key_index=keys.source,
     )
 
 

@@ -23,7 +23,7 @@ L_M1 skips exactly those.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
@@ -111,8 +111,26 @@ def plan_walks(mode: str, is_key: torch.Tensor, key_draws: Sequence[float]) -> W
 
 
 def gather_frames(clips: torch.Tensor, walks: Walks, index: torch.Tensor) -> torch.Tensor:
-    """clips (B, T, ...) -> (W, J, ...): clip `walks.clip[w]`, frame `index[w, j]`."""
+    """clips (B, T, ...) -> (W, J, ...): clip `walks.clip[w]`, frame `index[w, j]`.
+
+    Where that is a slice of clips (forward walks: walk w on clip w, frames a..a+J-1 of every
+    clip), the slice itself, a view: the same values without a copy of the batch's frames.
+    """
+    first = _common_run(walks, index, clips.shape[0])
+    if first is not None:
+        return clips[:, first : first + index.shape[1]]
     return clips[walks.clip.unsqueeze(1).to(clips.device), index.to(clips.device)]
+
+
+def _common_run(walks: Walks, index: torch.Tensor, clips: int) -> Optional[int]:
+    """a if walk w runs over clip w for every w < clips, and index[w] = a, a+1, ..., a+J-1 for
+    every walk; else None."""
+    w, j = index.shape
+    if w != clips or not torch.equal(walks.clip, torch.arange(w)):
+        return None
+    first = int(index[0, 0])
+    run = torch.arange(first, first + j)
+    return first if bool((index == run).all()) else None
 
 
 def gather_key_frames(

@@ -10,7 +10,12 @@ from stillmotion_trainer.losses import LossConfig, training_loss
 from stillmotion_trainer.losses.similarity import d_ssim
 from stillmotion_trainer.models.factory import build_generator
 from stillmotion_trainer.models.presets import generator_config
-from stillmotion_trainer.training.walk_pass import run_walks, walk_loss, walk_similarities
+from stillmotion_trainer.training.walk_pass import (
+    WalkInputs,
+    run_walks,
+    walk_loss,
+    walk_similarities,
+)
 from stillmotion_trainer.training.walks import plan_walks
 
 
@@ -32,7 +37,7 @@ def _walk_batch(mode: str, is_key: torch.Tensor, size: int = 16):
     key_masks = (torch.rand(b, t, 1, size, size) > 0.5).float() * is_key[..., None, None, None]
     walks = plan_walks(mode, is_key, [0.3 * i % 1 for i in range(b)])
     seeds = torch.rand(walks.count, 1, size, size)
-    return run_walks(model, frames, key_masks, is_key, walks, seeds, 0), model
+    return run_walks(model, WalkInputs.of(frames, key_masks, is_key, walks, seeds), 0), model
 
 
 EVERY = torch.ones(3, 7, dtype=torch.bool)  # a key mask on every frame (the 8.7 s case)

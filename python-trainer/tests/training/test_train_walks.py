@@ -28,7 +28,7 @@ from stillmotion_trainer.training.initial_mask import (
 )
 from stillmotion_trainer.training.loop import train
 from stillmotion_trainer.training.lr_schedule import lr_factor
-from stillmotion_trainer.training.walk_pass import run_walks
+from stillmotion_trainer.training.walk_pass import WalkInputs, run_walks
 from stillmotion_trainer.training.walks import (
     cycle_segments,
     gather_key_frames,
@@ -185,7 +185,7 @@ def _tiny_chain(bptt_window: int):
     key_masks = (torch.rand(2, 5, 1, 8, 8) > 0.5).float()
     walks = plan_walks("forward", KEYS[:2], [0.0, 0.0])
     seeds = torch.rand(2, 1, 8, 8, requires_grad=True)
-    wb = run_walks(model, frames, key_masks, KEYS[:2], walks, seeds, bptt_window)
+    wb = run_walks(model, WalkInputs.of(frames, key_masks, KEYS[:2], walks, seeds), bptt_window)
     return frames, seeds, wb
 
 
@@ -234,10 +234,11 @@ def test_a_frozen_warp_head_matches_from_each_frames_features_computed_once(monk
     monkeypatch.setattr(
         model.displacement, "features", lambda x: calls.append(x.shape[0]) or features(x)
     )
-    cached = run_walks(model, frames, key_masks, keys, walks, seeds, 0, next_frame_input=True)
+    inputs = WalkInputs.of(frames, key_masks, keys, walks, seeds)
+    cached = run_walks(model, inputs, 0, next_frame_input=True)
     assert calls == [8]  # B x T frames, once
     monkeypatch.setattr(next_frame.FrozenMotion, "of", staticmethod(lambda m, f: None))
-    direct = run_walks(model, frames, key_masks, keys, walks, seeds, 0, next_frame_input=True)
+    direct = run_walks(model, inputs, 0, next_frame_input=True)
     assert len(calls) == 1 + 2 * walks.transitions  # the model matched both frames each time
     torch.testing.assert_close(cached.pred_masks, direct.pred_masks, atol=1e-6, rtol=0)
     torch.testing.assert_close(cached.pred_images, direct.pred_images)
