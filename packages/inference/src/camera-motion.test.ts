@@ -137,6 +137,25 @@ describe("samplePoses", () => {
     expect(zoom).toBeCloseTo(Math.log(1.1), 2);
   });
 
+  it("caps the log zoom at log max_zoom after each step, and nothing else", () => {
+    const free = { ...PROFILE, rest_zoom: 1 };
+    const capped = { ...free, max_zoom: 1.05 };
+    const a = samplePoses(capped, 4000, 100, 5);
+    const b = samplePoses(free, 4000, 100, 5);
+    const cap = Math.log(1.05);
+    expect(Math.max(...a.map((p) => p[2]))).toBeCloseTo(cap, 12);
+    expect(Math.max(...b.map((p) => p[2]))).toBeGreaterThan(2 * cap);
+    expect(Math.min(...a.map((p) => p[2]))).toBeLessThan(-2 * cap); // zooming out is not limited
+    for (const j of [0, 1, 3]) expect(a.map((p) => p[j])).toEqual(b.map((p) => p[j]));
+    // each step: the walk's update from the capped previous pose, then the cap
+    const rho = PROFILE.revert;
+    const sigma = PROFILE.log_zoom_std * Math.sqrt((1 + rho) / 2);
+    for (let t = 1; t < 4000; t++) {
+      const noise = (b[t][2] - rho * b[t - 1][2]) / sigma; // the same draw, read off the free walk
+      expect(a[t][2]).toBeCloseTo(Math.min(rho * a[t - 1][2] + sigma * noise, cap), 9);
+    }
+  });
+
   it("is reproducible per seed; strength 0 glides to rest without noise", () => {
     expect(samplePoses(PROFILE, 5, 64, 1)).toEqual(samplePoses(PROFILE, 5, 64, 1));
     expect(samplePoses(PROFILE, 5, 64, 1)).not.toEqual(samplePoses(PROFILE, 5, 64, 2));
@@ -168,6 +187,10 @@ describe("camera profiles", () => {
       /revert: expected a number in \[0, 1\)/,
     );
     expect(() => checkCameraProfile({ ...PROFILE, spin: 1 })).toThrow(/unknown fields \[spin\]/);
+    expect(checkCameraProfile({ ...PROFILE, max_zoom: null }).max_zoom).toBeNull();
+    expect(() => checkCameraProfile({ ...PROFILE, max_zoom: 1.05 })).toThrow(
+      /max_zoom.*null or a number in \[rest_zoom 1.1, 4\]/,
+    );
     expect(() => checkCameraProfile([])).toThrow(/a JSON object/);
   });
 

@@ -12,7 +12,9 @@
  *
  * stepStd is the real clips' per-frame standard deviation (shift as a fraction of the shorter
  * side), which the walk keeps in its stationary state; rho < 1 brings the view back towards the
- * still's framing. Frame t is the composed state viewed through field_t (`compose` with a zero
+ * still's framing. With the profile's `max_zoom` Z the log zoom is capped after each step,
+ * s_{t+1} <- min(s_{t+1}, log Z): a magnified still is blurred and its lesion enlarged; zooming
+ * out is not limited. Frame t is the composed state viewed through field_t (`compose` with a zero
  * residual): the still sampled once, the mask moved by the same map. `mirror` folds a coordinate
  * into [0, n - 1] about the edge pixels (BORDER_REFLECT_101): where the view leaves the still,
  * the still (and its mask) is mirrored instead of its edge pixels repeated into streaks.
@@ -43,11 +45,16 @@ export interface CameraProfile {
   rest_zoom: number;
   /** The view's mean brightness held at the still's (a scope's automatic light control; default false). */
   auto_exposure?: boolean;
+  /** The most the view magnifies the still, in [rest_zoom, 4]; null or absent = no cap. */
+  max_zoom?: number | null;
   /** Where the numbers were measured (free-form). */
   source?: Record<string, unknown>;
 }
 
-const BOUNDS: Record<keyof Omit<CameraProfile, "source" | "auto_exposure">, [number, number, boolean]> = {
+const BOUNDS: Record<
+  keyof Omit<CameraProfile, "source" | "auto_exposure" | "max_zoom">,
+  [number, number, boolean]
+> = {
   // [low, high, high included]
   shift_std: [0, 1, false],
   log_zoom_std: [0, 1, false],
@@ -55,14 +62,15 @@ const BOUNDS: Record<keyof Omit<CameraProfile, "source" | "auto_exposure">, [num
   revert: [0, 1, false],
   rest_zoom: [1, 2, true],
 };
-const DEFAULTS = { revert: 0.8, rest_zoom: 1.0, auto_exposure: false };
+const DEFAULTS = { revert: 0.8, rest_zoom: 1.0, auto_exposure: false, max_zoom: null };
+const MAX_ZOOM_LIMIT = 4;
 
 /** Validate a parsed profile (defaults as in Python); INVALID_ARGUMENT naming `where` and the field. */
 export function checkCameraProfile(raw: unknown, where = "camera profile"): CameraProfile {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw invalidArgument(where, raw, "a JSON object");
   }
-  const known = new Set([...Object.keys(BOUNDS), "auto_exposure", "source"]);
+  const known = new Set([...Object.keys(BOUNDS), "auto_exposure", "max_zoom", "source"]);
   const unknown = Object.keys(raw).filter((k) => !known.has(k));
   const missing = ["shift_std", "log_zoom_std", "rotation_std"].filter((k) => !(k in raw));
   if (unknown.length > 0 || missing.length > 0) {
@@ -81,6 +89,14 @@ export function checkCameraProfile(raw: unknown, where = "camera profile"): Came
   }
   if (typeof profile.auto_exposure !== "boolean") {
     throw invalidArgument(`${where}: auto_exposure`, profile.auto_exposure, "true or false");
+  }
+  const z = profile.max_zoom;
+  if (z != null && !(typeof z === "number" && z >= profile.rest_zoom && z <= MAX_ZOOM_LIMIT)) {
+    throw invalidArgument(
+      `${where}: max_zoom`,
+      z,
+      `null or a number in [rest_zoom ${profile.rest_zoom}, ${MAX_ZOOM_LIMIT}]`,
+    );
   }
   return profile;
 }
@@ -113,7 +129,8 @@ export type Pose = [number, number, number, number];
 
 /**
  * `frames` poses of the walk (formulas above) for a frame whose shorter side is `side` pixels,
- * from pose_0 = 0, drawn from `seed`; `strength` (k >= 0) scales the per-frame motion.
+ * from pose_0 = 0, drawn from `seed`, the log zoom capped at log max_zoom; `strength` (k >= 0)
+ * scales the per-frame motion.
  */
 export function samplePoses(
   profile: CameraProfile,
@@ -133,11 +150,14 @@ export function samplePoses(
     profile.rotation_std,
   ].map((v) => v * scale);
   const rest = [0, 0, Math.log(profile.rest_zoom), 0];
+  const cap = profile.max_zoom == null ? Number.POSITIVE_INFINITY : Math.log(profile.max_zoom);
   const next = mulberry32(seed);
   const poses: Pose[] = [[0, 0, 0, 0]];
   for (let t = 1; t < frames; t++) {
     const prev = poses[t - 1];
-    poses.push(prev.map((v, j) => rest[j] + rho * (v - rest[j]) + sigma[j] * gaussian(next)) as Pose);
+    const pose = prev.map((v, j) => rest[j] + rho * (v - rest[j]) + sigma[j] * gaussian(next)) as Pose;
+    pose[2] = Math.min(pose[2], cap);
+    poses.push(pose);
   }
   return poses;
 }

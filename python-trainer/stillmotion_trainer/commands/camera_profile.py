@@ -34,6 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the generated view's mean brightness held at the still's, as a video endoscope's "
         "automatic light control does (models/camera_motion.py)",
     )  # fmt: skip
+    p.add_argument(
+        "--max-zoom", type=float, default=None,
+        help="the most the generated view magnifies the still, in [rest zoom, 4] (a magnified "
+        "still is blurred and its lesion enlarged; default: no cap)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         profile, report = measure_camera_profile(
             args.real_folder, size=args.size, max_gap=args.max_gap, revert=args.revert,
-            rest_zoom=args.rest_zoom, auto_exposure=args.auto_exposure,
+            rest_zoom=args.rest_zoom, auto_exposure=args.auto_exposure, max_zoom=args.max_zoom,
         )  # fmt: skip
         save_profile(profile, args.out)
     except (GenerationQualityError, CameraProfileError) as e:

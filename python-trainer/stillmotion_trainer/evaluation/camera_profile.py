@@ -70,6 +70,7 @@ def measure_camera_profile(
     revert: float = 0.8,
     rest_zoom: float = 1.0,
     auto_exposure: bool = False,
+    max_zoom: float | None = None,
     channels: int = 3,
 ) -> tuple[CameraProfile, dict[str, Any]]:
     """The profile of the real sequences under `folder` and a report (per-parameter
@@ -95,6 +96,7 @@ def measure_camera_profile(
         revert=revert,
         rest_zoom=rest_zoom,
         auto_exposure=auto_exposure,
+        max_zoom=max_zoom,
         source={
             "folder": str(root), "size": size, "max_gap": max_gap, "pairs": len(pairs),
             "tool": "python -m stillmotion_trainer camera-profile",

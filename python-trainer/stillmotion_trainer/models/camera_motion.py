@@ -15,7 +15,11 @@ motion is measured on real clips (evaluation/camera_profile.py writes the profil
 
 so that in the stationary state the per-frame change of each parameter has the real clips'
 standard deviation `step_std` (times the strength k; shift std given as a fraction of the
-frame's shorter side). rho < 1 pulls the view back towards the still's framing, as a clinician
+frame's shorter side). With the profile's `max_zoom` Z, the log zoom is then capped at log Z
+after each step (s_{t+1} <- min(s_{t+1}, log Z)): a still has no finer detail to show, so
+magnified by 1.1 it loses a third of its sharpness (the variance of its Laplacian) and a lesion
+in it covers 1.2 times its area; zooming out (showing more of the still, mirrored at its edges)
+is not limited. rho < 1 pulls the view back towards the still's framing, as a clinician
 keeps the lesion in view (real positions wander freely; their per-frame velocities are
 uncorrelated, lag-1 correlation about 0, here -(1 - rho) / 2). The view of pose (d, s, a) reads
 the scene at
@@ -66,6 +70,7 @@ BOUNDS = {
     "revert": (0.0, 1.0, False),
     "rest_zoom": (1.0, 2.0, True),
 }
+MAX_ZOOM_LIMIT = 4.0  # max_zoom, when given, lies in [rest_zoom, MAX_ZOOM_LIMIT]
 REQUIRED = ("shift_std", "log_zoom_std", "rotation_std")
 
 
@@ -85,6 +90,7 @@ class CameraProfile:
     revert: rho of the module docstring, in [0, 1).
     rest_zoom: the zoom the view returns to (>= 1: a margin of the still around the view).
     auto_exposure: the view's mean brightness held at the still's (module docstring).
+    max_zoom: the most the view magnifies the still (module docstring); None = no cap.
     source: where the numbers were measured (free-form, for the reader).
     """
 
@@ -94,6 +100,7 @@ class CameraProfile:
     revert: float = 0.8
     rest_zoom: float = 1.0
     auto_exposure: bool = False
+    max_zoom: Optional[float] = None
     source: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, where: str = "camera profile") -> "CameraProfile":
@@ -108,6 +115,13 @@ class CameraProfile:
         if not isinstance(self.auto_exposure, bool):
             raise CameraProfileError(
                 f"{where}: auto_exposure: expected true or false, got {self.auto_exposure!r}"
+            )
+        z = self.max_zoom
+        number = not isinstance(z, bool) and isinstance(z, (int, float))
+        if z is not None and not (number and self.rest_zoom <= z <= MAX_ZOOM_LIMIT):
+            raise CameraProfileError(
+                f"{where}: max_zoom: expected null or a number in [rest_zoom "
+                f"{self.rest_zoom:g}, {MAX_ZOOM_LIMIT:g}], got {z!r}"
             )
         return self
 
@@ -140,7 +154,8 @@ def sample_poses(
     profile: CameraProfile, frames: int, side: int, rng: np.random.Generator, strength: float = 1.0
 ) -> np.ndarray:
     """(frames, 4) poses (dx, dy, s, a), dx and dy in pixels of a frame whose shorter side is
-    `side`: the AR(1) walk of the module docstring from pose_0 = 0."""
+    `side`: the AR(1) walk of the module docstring from pose_0 = 0, its log zoom capped at
+    log max_zoom."""
     if not strength >= 0:
         raise CameraProfileError(f"camera strength: expected a number >= 0, got {strength}")
     rho = profile.revert
@@ -149,9 +164,11 @@ def sample_poses(
     )  # fmt: skip
     sigma = strength * step * math.sqrt((1 + rho) / 2)
     rest = np.array([0.0, 0.0, math.log(profile.rest_zoom), 0.0])
+    cap = math.inf if profile.max_zoom is None else math.log(profile.max_zoom)
     poses = np.zeros((frames, 4))
     for t in range(1, frames):
         poses[t] = rest + rho * (poses[t - 1] - rest) + sigma * rng.standard_normal(4)
+        poses[t, 2] = min(poses[t, 2], cap)
     return poses
 
 

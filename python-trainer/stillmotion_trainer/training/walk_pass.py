@@ -147,11 +147,8 @@ def run_walks(
         pred_images.append(next_image)
         pred_masks.append(mask)
     keys = inputs.keys
-    # per walk: its clip's packed key frames (one walk per clip, in clip order: the packing)
-    one_per_clip = walks.count == keys.source.shape[0] and bool(
-        torch.equal(walks.clip, torch.arange(walks.count))
-    )
-    per_walk = (lambda x: x) if one_per_clip else (lambda x: x[clip])
+    # per walk: its clip's packed key frames
+    per_walk = (lambda x: x) if walks.one_per_clip(keys.source.shape[0]) else (lambda x: x[clip])
     return WalkBatch(
         frames_in=frames_in,
         frames_next=frames_next,

@@ -48,6 +48,11 @@ class Walks:
     def transitions(self) -> int:
         return int(self.src.shape[1])
 
+    def one_per_clip(self, clips: int) -> bool:
+        """Walk w runs over clip w, for each of `clips` clips (forward, reverse, keyframe and
+        cycle walks): per-clip data is then per-walk data as it is, without a gather."""
+        return self.count == clips and torch.equal(self.clip, torch.arange(clips))
+
 
 def keyframe_segments(t: int, k: int) -> tuple[list[int], list[int], list[bool]]:
     """(src, dst, seed) of a keyframe walk from key frame k in a clip of t frames."""
@@ -125,10 +130,9 @@ def gather_frames(clips: torch.Tensor, walks: Walks, index: torch.Tensor) -> tor
 def _common_run(walks: Walks, index: torch.Tensor, clips: int) -> Optional[int]:
     """a if walk w runs over clip w for every w < clips, and index[w] = a, a+1, ..., a+J-1 for
     every walk; else None."""
-    w, j = index.shape
-    if w != clips or not torch.equal(walks.clip, torch.arange(w)):
+    if not walks.one_per_clip(clips):
         return None
-    first = int(index[0, 0])
+    first, j = int(index[0, 0]), index.shape[1]
     run = torch.arange(first, first + j)
     return first if bool((index == run).all()) else None
 

@@ -111,6 +111,26 @@ def test_the_walk_has_the_profiles_per_frame_spread_and_returns_to_rest():
     assert np.allclose(still[:, [0, 1, 3]], 0)
 
 
+def test_max_zoom_caps_the_magnification_and_leaves_the_rest_of_the_walk_alone():
+    """Each step is the uncapped walk's update from the capped previous pose, its log zoom then
+    min(s, log max_zoom); zoom-out and the other parameters are untouched."""
+    base = cam.CameraProfile(0.05, 0.06, 0.04, revert=0.8)
+    capped = dataclasses.replace(base, max_zoom=1.05)
+    poses = cam.sample_poses(capped, 4000, 100, np.random.default_rng(2))
+    free = cam.sample_poses(base, 4000, 100, np.random.default_rng(2))
+    cap = math.log(1.05)
+    assert poses[:, 2].max() == pytest.approx(cap) and free[:, 2].max() > 2 * cap
+    assert poses[:, 2].min() < -2 * cap  # zooming out is not limited
+    np.testing.assert_array_equal(poses[:, [0, 1, 3]], free[:, [0, 1, 3]])
+    rng = np.random.default_rng(2)  # an independent replay of the walk with the cap
+    sigma = np.array([5.0, 5.0, 0.06, 0.04]) * math.sqrt(0.9)
+    pose = np.zeros(4)
+    for t in range(1, 4000):
+        pose = 0.8 * pose + sigma * rng.standard_normal(4)
+        pose[2] = min(pose[2], cap)
+        np.testing.assert_allclose(poses[t], pose, rtol=0, atol=1e-12)
+
+
 def test_bad_profiles_are_named(tmp_path):
     with pytest.raises(cam.CameraProfileError, match="revert"):
         cam.CameraProfile(0.05, 0.06, 0.04, revert=1.0).validate()
@@ -125,7 +145,13 @@ def test_bad_profiles_are_named(tmp_path):
         cam.load_profile(bad)
     with pytest.raises(cam.CameraProfileError, match="auto_exposure: expected true or false"):
         cam.CameraProfile(0.05, 0.06, 0.04, auto_exposure=1).validate()  # type: ignore[arg-type]
-    good = cam.CameraProfile(0.05, 0.06, 0.04, auto_exposure=True, source={"folder": "x"})
+    with pytest.raises(cam.CameraProfileError, match=r"max_zoom: expected null or a number in"):
+        cam.CameraProfile(0.05, 0.06, 0.04, rest_zoom=1.1, max_zoom=1.05).validate()
+    with pytest.raises(cam.CameraProfileError, match="max_zoom"):
+        cam.CameraProfile(0.05, 0.06, 0.04, max_zoom=True).validate()  # type: ignore[arg-type]
+    good = cam.CameraProfile(
+        0.05, 0.06, 0.04, auto_exposure=True, max_zoom=1.05, source={"folder": "x"}
+    )
     cam.save_profile(good, tmp_path / "good.json")
     assert cam.load_profile(tmp_path / "good.json") == good
 
