@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stillmotion_trainer.autograd_state import keeps_graph
+
 MAX_WIDTH_MULTIPLIER = 8  # stage widths double per stage up to base_width * 8
 
 
@@ -69,6 +71,62 @@ def run_padded(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
     return out[..., :h, :w]
 
 
+def upsample_bilinear(x: torch.Tensor, scale: int) -> torch.Tensor:
+    """F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False), the same
+    values; on the CPU under autograd its backward reads the incoming gradient in x's layout.
+
+    The gradient reaching an upsampling followed by a concatenation is a channel slice of the
+    concatenation's gradient, contiguous in no layout; ATen made it plain (NCHW) before its
+    backward kernel, which on a channels-last network (run_state.to_training_layout) is 2.4-5x
+    slower than the channels-last kernel on an AVX2 CPU, and then converted the result back.
+    Both kernels add each input pixel's contributions in the same order: the gradient is the
+    same to the last bit (tests/models/test_model_blocks.py). 6 % of the recipe's step at
+    128 px (issue L). A trace (the ONNX export) and inference see plain F.interpolate."""
+    if torch.jit.is_tracing() or x.device.type != "cpu" or not keeps_graph(x):
+        return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+    out: torch.Tensor = _BilinearUpsample.apply(x, scale)
+    return out
+
+
+class _BilinearUpsample(torch.autograd.Function):
+    """upsample_bilinear's recorded form: the forward of F.interpolate, the backward of ATen's
+    upsample_bilinear2d on the gradient made contiguous in the input's layout."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, scale: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.input_size, ctx.scale = list(x.shape), float(scale)
+        plain = x.is_contiguous() or not x.is_contiguous(
+            memory_format=torch.channels_last  # type: ignore[call-overload]
+        )
+        ctx.layout = torch.contiguous_format if plain else torch.channels_last
+        return F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[torch.Tensor, None]:
+        grad = grad.contiguous(memory_format=ctx.layout)  # type: ignore[call-overload]
+        out_size = list(grad.shape[-2:])
+        return (
+            torch.ops.aten.upsample_bilinear2d_backward(
+                grad, out_size, ctx.input_size, False, ctx.scale, ctx.scale
+            ),
+            None,
+        )
+
+
+class BilinearUpsample(nn.Module):
+    """x `scale` bilinear interpolation, align_corners False (upsample_bilinear): what
+    nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=False) computes."""
+
+    def __init__(self, scale: int = 2) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upsample_bilinear(x, self.scale)
+
+
 def run_downscaled(net: nn.Module, x: torch.Tensor, scale: int, multiple: int) -> torch.Tensor:
     """net(x) at 1/scale of x's resolution, the output brought back to x's size:
 
@@ -82,10 +140,7 @@ def run_downscaled(net: nn.Module, x: torch.Tensor, scale: int, multiple: int) -
         return run_padded(net, x, multiple)
     h, w = x.shape[-2], x.shape[-1]
     small = F.avg_pool2d(pad_to_multiple(x, scale * multiple, (h, w)), scale)
-    out: torch.Tensor = F.interpolate(
-        net(small), scale_factor=scale, mode="bilinear", align_corners=False
-    )
-    return out[..., :h, :w]
+    return upsample_bilinear(net(small), scale)[..., :h, :w]
 
 
 def stage_widths(base_width: int, depth: int) -> list[int]:
@@ -105,8 +160,9 @@ def upsampler(c_in: int, c_out: int, layout: UNetLayout) -> nn.Module:
         return nn.Sequential(
             nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), nn.ReLU(inplace=True)
         )
-    align = False if layout.upsample_mode == "bilinear" else None
-    return nn.Upsample(scale_factor=2, mode=layout.upsample_mode, align_corners=align)
+    if layout.upsample_mode == "bilinear":
+        return BilinearUpsample(2)
+    return nn.Upsample(scale_factor=2, mode=layout.upsample_mode)
 
 
 class Head(nn.Sequential):
