@@ -11,17 +11,18 @@
  * float tensors, propagateMasks from frame 0 over the clip, soft masks -> binary 8-bit masks.
  * Farneback: float frames -> grey, flow, chained maps, the key mask sampled per frame.
  *
- * The recommended model at 256 and 512 px: the shipped weights with the "wide-half" matcher and
- * the correction at half size (shipped-model.mjs, recommendedSettings), exported --split, run
+ * The recommended model at 256 and 512 px: the shipped weights with the "wide-half-grey" matcher
+ * and the correction at half size (shipped-model.mjs, recommendedSettings), exported --split, run
  * with the motion pipeline (the match on a worker thread, the masks carried here, each frame's
  * features where the lighter half is: packages/inference/src/motion-pipeline.ts).
  *
  * Variants at 256 (each a "before/after" of one change, same run): `single` (the mask-only single
  * graph of the shipped wide-grey weights, the deployment before), `split_grey_step` (their split
  * export, one thread of control: stop 23's figure), `split_grey` (the same with the motion
- * pipeline), `split_half_step` / `split_half` (wide-half with the full-size correction, without
- * / with the pipeline: stop 24's recommended), `split_step` (wide-half, correction at half size,
- * no pipeline), `split` (the same pipelined: the recommended), `split_features_worker` (the
+ * pipeline), `split_half` (wide-half with the full-size correction, pipelined: stop 24's
+ * recommended), `split_wide_half` (wide-half, correction at half size, pipelined: stops 25-27's
+ * recommended), `split_step` (wide-half-grey, correction at half size, no pipeline), `split`
+ * (the same pipelined: the recommended), `split_features_worker` (the
  * same with every frame's features in the worker, as at stop 24), `split_fb1` (one frame per
  * features run instead of 4); chains in one
  * call: `chains_b1` / `chains_b4` (3 key frames, 4 chains, maxBatch 1 / 4, split model; frames/s
@@ -31,7 +32,7 @@
  * `no_arena` (enableCpuMemArena false), `spinning` (allowSpinning true); `split_key` (each step
  * from the key frame, reference "key"), `split_ds2` / `split_key_ds2` (the model at half size,
  * propagateMasks' downsample 2; the shipped wide-grey, the matcher for 128 px). At 512: single,
- * split_grey, split, split_ds2, split_key_ds2, Farneback.
+ * split_grey, split_half, split_wide_half, split, split_ds2, split_key_ds2, Farneback.
  *
  * Last stdout line: {"metrics": [propagate_vs_farneback_ratio, propagate_fps_256_recommended,
  * propagate_vs_farneback_ratio_half_size, propagate_fps_512_recommended]} (tools/bench/run.mjs
@@ -127,12 +128,17 @@ const round2 = (x) => Number(x.toFixed(2));
 const dir = mkdtempSync(join(tmpdir(), "stillmotion-bench-farneback-"));
 let helper;
 try {
-  // the shipped weights as they are (wide-grey), with wide-half, and with the settings
-  // recommended from 256 px (wide-half, correction at half size); both sizes timed are >= 256
-  const [singleReport, greyReport, halfReport, splitReport] = await Promise.all([
+  // the shipped weights as they are (wide-grey), with wide-half (full-size / half-size
+  // correction), and with the settings recommended from 256 px (wide-half-grey, correction at
+  // half size); both sizes timed are >= 256
+  const [singleReport, greyReport, halfReport, wideHalfReport, splitReport] = await Promise.all([
     exportShippedModel(join(dir, "masks.onnx"), "--mask-only"),
     exportShippedModel(join(dir, "split-grey.onnx"), "--split"),
     exportShippedModel(join(dir, "split-half.onnx"), "--split", { matcher: "wide-half" }),
+    exportShippedModel(join(dir, "split-wide-half.onnx"), "--split", {
+      matcher: "wide-half",
+      refineScale: 2,
+    }),
     exportShippedModel(join(dir, "split.onnx"), "--split", recommendedSettings(256)),
   ]);
   helper = await farneback();
@@ -143,8 +149,8 @@ try {
     // the split model without and with the motion pipeline, per matcher
     split_grey_step: { file: grey, propagate: { pipeline: false } },
     split_grey: { file: grey },
-    split_half_step: { file: halfReport.onnx, propagate: { pipeline: false } },
     split_half: { file: halfReport.onnx },
+    split_wide_half: { file: wideHalfReport.onnx },
     split_step: { file: splitReport.onnx, propagate: { pipeline: false } },
     split: { file: splitReport.onnx },
     split_features_worker: { file: splitReport.onnx, featuresOn: "worker" },
@@ -175,7 +181,7 @@ try {
   }
   const sizes = {
     256: Object.keys(variants),
-    512: ["single", "split_grey", "split_half", "split", "split_ds2", "split_key_ds2"],
+    512: ["single", "split_grey", "split_half", "split_wide_half", "split", "split_ds2", "split_key_ds2"],
   };
   const fps = {};
   const cpuMs = {};
@@ -217,9 +223,10 @@ try {
   const common = {
     direction: "higher is better",
     model:
-      "models/real-propagation.pt: `split` set-matcher --matcher wide-half --refine-scale 2, export " +
-      "--split, motion pipeline; `split_half*` wide-half alone; `split_grey*` its own wide-grey " +
-      "matcher; `single` the mask-only single graph",
+      "models/real-propagation.pt: `split` set-matcher --matcher wide-half-grey --refine-scale 2, " +
+      "export --split, motion pipeline; `split_wide_half` the same with wide-half (stops 25-27); " +
+      "`split_half` wide-half alone; `split_grey*` its own wide-grey matcher; `single` the " +
+      "mask-only single graph",
     frames_per_round: N,
     rounds: ROUNDS,
     median_fps: medians,
@@ -263,6 +270,7 @@ try {
             single_graph_fps: medians.single_256,
             shipped_matcher_fps: medians.split_grey_256,
             full_size_correction_fps: medians.split_half_256,
+            wide_half_fps: medians.split_wide_half_256,
             without_pipeline_fps: medians.split_step_256,
             features_in_worker_fps: medians.split_features_worker_256,
           },
@@ -291,6 +299,7 @@ try {
             single_graph_fps: medians.single_512,
             shipped_matcher_fps: medians.split_grey_512,
             full_size_correction_fps: medians.split_half_512,
+            wide_half_fps: medians.split_wide_half_512,
             ratio_vs_farneback: round2(median(ratios[512])),
           },
         },

@@ -310,13 +310,13 @@ describe("motion pipeline", () => {
     }
   });
 
-  it("ships models/real-propagation-256.onnx: the shipped weights with wide-half and a half-size correction, split", async () => {
+  it("ships models/real-propagation-256.onnx: the shipped weights with wide-half-grey and a half-size correction, split", async () => {
     const shipped = await loadGenerator(
       resolve(import.meta.dirname, "../../../models/real-propagation-256.onnx"),
     );
     try {
       expect(shipped.canPipeline).toBe(true);
-      expect(shipped.metadata.generatorConfig.matcher).toBe("wide-half");
+      expect(shipped.metadata.generatorConfig.matcher).toBe("wide-half-grey");
       expect(shipped.metadata.generatorConfig.refine_scale).toBe(2);
       // the same weights as the wide-grey export: the matcher's finest level and the
       // correction's resolution differ

@@ -5,7 +5,8 @@ import argparse
 
 HELP = (
     "write a checkpoint whose warp head is cheaper to run: --matcher 'wide' -> 'wide-grey' "
-    "(the full-resolution level on the grey image) or 'wide-half' (that level dropped), and/or "
+    "(the full-resolution level on the grey image), 'wide-half' (that level dropped) or "
+    "'wide-half-grey' (dropped, and the 1/2 level on the grey image), and/or "
     "--refine-scale 2 (the correction at half size); every other weight kept "
     "(models/matcher_swap.py)"
 )

@@ -116,8 +116,10 @@ class GeneratorConfig:
         checkpoints written before the field existed load as they were trained), "wide"
         (6 levels, reach 125 px, 5x5 windows: real endoscopy, docs/real-data.md), "wide-grey"
         ("wide" matching at full resolution on the grey image: the shipped propagation model,
-        faster at the same Dice) or "wide-half" ("wide" without its full-resolution level:
-        faster still, Dice -0.003 at 256 px, -0.011 at 128; docs/models.md, "Cheaper matchers").
+        faster at the same Dice), "wide-half" ("wide" without its full-resolution level:
+        faster still, Dice -0.003 at 256 px, -0.011 at 128; docs/models.md, "Cheaper matchers")
+        or "wide-half-grey" ("wide-half" whose finest level, 1/2, matches the grey image: the
+        256 px export's, docs/models.md "The matcher at half resolution in grey").
     image_head: how the image branch makes I^_{t+1}: "direct" (the head paints it, optionally as
         a residual; the default, so that checkpoints written before the field existed load as
         they were trained) or "warp" (I_t moved by a predicted motion field plus a small learned

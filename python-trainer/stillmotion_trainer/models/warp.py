@@ -39,6 +39,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from stillmotion_trainer.autograd_state import keeps_graph
+from stillmotion_trainer.models.channel_reduce import (
+    channel_max,
+    channel_mean,
+    channel_sum,
+    static_channels,
+)
 from stillmotion_trainer.sliding import shifted_sum
 
 
@@ -73,7 +79,11 @@ class Matcher:
 #   0.590 / 0.147 vs 0.589 / 0.146 at 256 px; propagation at 256 px 1.24x as fast (1 thread);
 # - "wide-half": "wide" without its full-resolution level (the displacement found at 1/2
 #   upsampled to the frame): 1.63x as fast, but Dice 0.571 / 0.136 at 128 px (-0.011 / -0.005)
-#   and 0.586 / 0.145 at 256 px (-0.003 / -0.002): an option for speed at 256 px and above.
+#   and 0.586 / 0.145 at 256 px (-0.003 / -0.002): an option for speed at 256 px and above;
+# - "wide-half-grey": "wide-half" whose finest level (1/2) matches the normalised grey image, as
+#   "wide-grey"'s full-resolution level does: the 256 px export's matcher since stop 28 (its
+#   cost volume and features 7x fewer channels at the costliest level; Dice in docs/models.md,
+#   "The matcher at half resolution in grey").
 # `set-matcher` turns a "wide" checkpoint into either (models/matcher_swap.py; docs/models.md,
 # "Cheaper matchers").
 MATCHERS = {
@@ -82,6 +92,9 @@ MATCHERS = {
     "wide-half": Matcher(levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2)), window=5),
     "wide-grey": Matcher(
         levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2), (1, 1)), window=5, grey_finest=True
+    ),
+    "wide-half-grey": Matcher(
+        levels=((32, 2), (16, 2), (8, 2), (4, 2), (2, 2)), window=5, grey_finest=True
     ),
 }
 EMBED_CHANNELS = 4
@@ -136,12 +149,22 @@ def cost_volume(
     h, w = ref.shape[-2], ref.shape[-1]
     padded = F.pad(other, [radius, radius, radius, radius], mode="replicate")
     shifts = [(dy, dx) for dy in range(2 * radius + 1) for dx in range(2 * radius + 1)]
-    if keeps_graph(ref, other):
+    if torch.jit.is_tracing():  # the export: each channel mean as a sum (channel_reduce.py),
+        # divided once for all displacements; a one-channel (grey) level has nothing to average
+        channels = static_channels(ref)
         costs = []
         for dy, dx in shifts:
             diff = ref - padded[:, :, dy : dy + h, dx : dx + w]
             # diff * diff, not diff.pow(2): the same numbers, and onnxruntime's Pow is a
             # general power (1.5 of a 256 px motion graph's 10.7 ms, against 1.1 for the Mul)
+            costs.append(channel_sum(diff * diff))
+        cost = torch.cat(costs, dim=1)  # (B, D, h, w)
+        if channels > 1:
+            cost = cost / channels
+    elif keeps_graph(ref, other):
+        costs = []
+        for dy, dx in shifts:
+            diff = ref - padded[:, :, dy : dy + h, dx : dx + w]
             costs.append((diff * diff).mean(dim=1, keepdim=True))
         cost = torch.cat(costs, dim=1)  # (B, D, h, w)
     else:  # no autograd graph to keep (a frozen matcher's training, inference): the same
@@ -236,7 +259,7 @@ class Embedding(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         if self.conv is None:
-            image = image.mean(dim=1, keepdim=True)  # grey: (B, 1, H, W)
+            image = channel_mean(image)  # grey: (B, 1, H, W)
         # ceil_mode: a frame smaller than the stride (or not a multiple of it) keeps its border
         # as a partial cell, averaged over the pixels it holds, instead of losing it
         if self.stride > 1:  # (pooling by 1 copies the image, 2 % of the features' time)
@@ -300,7 +323,7 @@ class DisplacementEstimator(nn.Module):
         # convolution: the same numbers, but onnxruntime's Softmax over the channel axis and
         # Einsum were 26 % of a 256x256 frame (docs/models.md, "The recipe's generator")
         z = cost.add_(prior).mul_(-beta) if in_place else -beta * (cost + prior)  # (B, D, h, w)
-        z_max = z.amax(dim=1, keepdim=True)
+        z_max = channel_max(z)  # (B, 1, h, w)
         # local window: the displacements within 1 of the best one (module docstring, step 2);
         # the one-hot of the best is spread to its neighbours by a fixed 0/1 1x1 convolution
         best = (z >= z_max).to(z.dtype)  # (B, D, h, w)
@@ -309,7 +332,7 @@ class DisplacementEstimator(nn.Module):
         # (exp into a new tensor: PyTorch 1.13's in-place exp_ ran 2.5x slower here, same values)
         e = torch.exp(z.sub_(z_max)).mul_(near) if in_place else torch.exp(z - z_max) * near
         kernel = d.t().reshape(2, -1, 1, 1)  # (2, D, 1, 1): output k = sum_d e_d * d[d, k]
-        return F.conv2d(e, kernel) / e.sum(dim=1, keepdim=True)  # (B, 2, h, w), level pixels
+        return F.conv2d(e, kernel) / channel_sum(e)  # (B, 2, h, w), level pixels
 
     def forward(self, image: torch.Tensor, next_image: torch.Tensor) -> torch.Tensor:
         """Steps 1-3: (B, C, H, W) frames t and t+1 -> (B, 2, H, W), pixels."""

@@ -54,6 +54,7 @@ def _warp_model(refine: bool, seed: int = 0, matcher: str = "narrow", refine_sca
         (True, "wide-grey", 1),
         (True, "wide-half", 1),
         (True, "wide-half", 2),
+        (True, "wide-half-grey", 2),
     ],
 )
 def test_split_export_writes_step_graph_with_its_features_graph(
@@ -98,7 +99,8 @@ def test_split_export_writes_step_graph_with_its_features_graph(
 
 
 @pytest.mark.parametrize(
-    ("matcher", "refine_scale"), [("wide-grey", 1), ("wide-half", 1), ("wide-half", 2)]
+    ("matcher", "refine_scale"),
+    [("wide-grey", 1), ("wide-half", 1), ("wide-half", 2), ("wide-half-grey", 2)],
 )
 def test_motion_then_carry_is_the_step(matcher, refine_scale):
     """carry(motion(features)) == step(features) exactly (the same operations in eager PyTorch),

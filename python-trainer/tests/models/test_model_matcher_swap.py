@@ -39,13 +39,17 @@ def _frames(seed: int, size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torc
     return image, mask, moved
 
 
-def test_wide_half_and_wide_grey_take_wides_weights_and_nothing_takes_weights_it_lacks():
+def test_the_cheaper_matchers_take_wides_weights_and_nothing_takes_weights_it_lacks():
     assert MATCHERS["wide-half"].levels == MATCHERS["wide"].levels[:-1]
     assert MATCHERS["wide-grey"].levels == MATCHERS["wide"].levels
     assert MATCHERS["wide-grey"].learned() == (True,) * 5 + (False,)
     assert plan_swap("wide", "wide-half") == (5, frozenset(range(5)))
     assert plan_swap("wide", "wide-grey") == (6, frozenset(range(5)))
     assert plan_swap("wide-grey", "wide-half") == (5, frozenset(range(5)))
+    assert MATCHERS["wide-half-grey"].levels == MATCHERS["wide-half"].levels
+    assert MATCHERS["wide-half-grey"].learned() == (True,) * 4 + (False,)
+    assert plan_swap("wide-grey", "wide-half-grey") == (5, frozenset(range(4)))
+    assert plan_swap("wide", "wide-half-grey") == (5, frozenset(range(4)))
     assert plan_swap("wide", "wide") == (6, frozenset(range(6)))  # a no-op is allowed
     for source, target in (("wide", "narrow"), ("narrow", "wide"), ("wide-half", "wide-grey")):
         with pytest.raises(MatcherSwapError, match="finest levels dropped"):
@@ -85,7 +89,7 @@ def _cut_to(source, target: str) -> None:
     d.embeddings = torch.nn.ModuleList(embeddings)
 
 
-@pytest.mark.parametrize("target", ["wide-half", "wide-grey"])
+@pytest.mark.parametrize("target", ["wide-half", "wide-grey", "wide-half-grey"])
 def test_the_converted_generator_is_the_source_with_its_matcher_changed(target):
     """The source model itself, its estimator changed in place (`_cut_to`), gives the converted
     model's masks and displacement exactly; every weight outside the matcher is unchanged."""

@@ -52,10 +52,11 @@ def test_untrained_displacement_estimator_finds_a_known_shift():
     assert abs(float(inner[0]) - 5) < 1.0 and abs(float(inner[1]) + 3) < 1.0
 
 
-@pytest.mark.parametrize("matcher", ["narrow", "wide", "wide-half", "wide-grey"])
+@pytest.mark.parametrize("matcher", ["narrow", "wide", "wide-half", "wide-grey", "wide-half-grey"])
 def test_each_matcher_finds_a_shift_within_its_reach_and_only_wide_one_beyond_narrows(matcher):
     """A 40-pixel shift of a 128 px texture: beyond "narrow"'s reach (29 px), within "wide"'s
-    (125 px), "wide-half"'s (124 px) and "wide-grey"'s; a 12-pixel shift is within all."""
+    (125 px), "wide-half"'s (124 px), "wide-grey"'s and "wide-half-grey"'s; a 12-pixel shift is
+    within all."""
     image = _textured(1, 128, 128)
     for dx, within in ((12, True), (40, matcher != "narrow")):
         moved = torch.roll(image, shifts=(0, -dx), dims=(2, 3))  # content moves left dx

@@ -10,13 +10,14 @@ export const CLIP = join(ROOT, "data/real/vocalfolds-seq8-128/frames/seq8");
 
 /**
  * How the shipped weights are exported for frames of `size` px (`set-matcher` settings): as
- * they are ("wide-grey", full-size correction) below 256 px; from 256 px the "wide-half" matcher
- * (no full-resolution level) and the correction at half size (refine scale 2), which keep Dice
- * within 0.005 (docs/models.md, "Which matcher at which size", "The correction at half size").
+ * they are ("wide-grey", full-size correction) below 256 px; from 256 px the "wide-half-grey"
+ * matcher (no full-resolution level, the 1/2 level in grey) and the correction at half size
+ * (refine scale 2), which keep Dice within 0.005 (docs/models.md, "Cheaper matchers", "The
+ * correction at half size", "The matcher at half resolution in grey").
  * This is models/real-propagation-256.onnx.
  */
 export const recommendedSettings = (size) =>
-  size >= 256 ? { matcher: "wide-half", refineScale: 2 } : undefined;
+  size >= 256 ? { matcher: "wide-half-grey", refineScale: 2 } : undefined;
 
 /**
  * `python -m stillmotion_trainer export --checkpoint SHIPPED_MODEL --out OUT FLAG` (flag:

@@ -62,7 +62,7 @@ export interface ModelConfig {
     refine_width?: number | null;
     /** mask_refine only: the correction runs at 1/refine_scale of the frame's resolution, its output upsampled (docs/models.md, The correction at half size). */
     refine_scale?: 1 | 2;
-    matcher?: "narrow" | "wide" | "wide-half" | "wide-grey";
+    matcher?: "narrow" | "wide" | "wide-half" | "wide-grey" | "wide-half-grey";
     image_head?: "direct" | "warp";
     /** mask_refine only, at inference: a sample whose corrected mask keeps less than this fraction of the carried mask's area takes the carried mask; 0 turns it off (docs/real-data.md, The collapse guard). */
     collapse_guard?: number;
