@@ -4,7 +4,7 @@ The mask of the next frame is the current mask carried along the motion between 
 M^_{t+1}(x) = M^_t(x + u(x)), where u is the displacement from frame t+1 back to frame t.
 u is estimated coarse-to-fine from two small cost volumes (a correlation layer, as in
 optical-flow networks) with a soft arg-min, so it is differentiable and exports to ONNX with
-plain ops (Pad, Slice, Sub, Mul, ReduceMean, Exp, Conv, Resize) plus GridSample (opset 16):
+plain ops (Pad, Slice, Sub, Mul, Split, Sum, Max, Exp, Conv, Resize) plus GridSample (opset 16):
 
 1. both frames -> features at each level's resolution (the matcher's strides, `MATCHERS`): the
    average-pooled image, normalised per channel (zero mean, unit variance: brightness and glare
