@@ -8,10 +8,11 @@
 a trace (the ONNX export) each is one Split of x into its C channels and one variadic Sum or Max
 node, not ReduceSum / ReduceMax over axis 1: onnxruntime's CPU reduction over a middle axis ran
 3-4x slower than Split + Sum on the matcher's cost volumes, 1.0-1.4 ms against 0.23-0.36 ms for
-(1, 25, 128, 128) on one core (issue L, docs/models.md "Reductions over channels"). The values
-are the same bit for bit in onnxruntime: its ReduceSum adds the channels in order, as Sum does,
-and a maximum has one value. (PyTorch's own sum over 25 channels adds in another order, so the
-eager model and its export differ in the last bit, as they did before.)
+(1, 25, 128, 128) on one core (issue L; docs/models.md, "The matcher at half resolution in
+grey, reductions over channels"). The values are the same bit for bit in onnxruntime: its
+ReduceSum adds the channels in order, as Sum does, and a maximum has one value. (PyTorch's own
+sum over 25 channels adds in another order, so the eager model and its export differ in the
+last bit, as they did before.)
 """
 
 from __future__ import annotations
