@@ -149,24 +149,21 @@ def cost_volume(
     h, w = ref.shape[-2], ref.shape[-1]
     padded = F.pad(other, [radius, radius, radius, radius], mode="replicate")
     shifts = [(dy, dx) for dy in range(2 * radius + 1) for dx in range(2 * radius + 1)]
-    if torch.jit.is_tracing():  # the export: each channel mean as a sum (channel_reduce.py),
-        # divided once for all displacements; a one-channel (grey) level has nothing to average
-        channels = static_channels(ref)
+    if keeps_graph(ref, other):  # autograd, or a trace (the export)
+        # the export takes each channel mean as a sum (channel_reduce.py) and divides once for
+        # all displacements; a one-channel (grey) level has nothing to average
+        tracing = torch.jit.is_tracing()
         costs = []
         for dy, dx in shifts:
             diff = ref - padded[:, :, dy : dy + h, dx : dx + w]
             # diff * diff, not diff.pow(2): the same numbers, and onnxruntime's Pow is a
             # general power (1.5 of a 256 px motion graph's 10.7 ms, against 1.1 for the Mul)
-            costs.append(channel_sum(diff * diff))
+            squared = diff * diff
+            costs.append(channel_sum(squared) if tracing else squared.mean(dim=1, keepdim=True))
         cost = torch.cat(costs, dim=1)  # (B, D, h, w)
-        if channels > 1:
+        channels = static_channels(ref)
+        if tracing and channels > 1:
             cost = cost / channels
-    elif keeps_graph(ref, other):
-        costs = []
-        for dy, dx in shifts:
-            diff = ref - padded[:, :, dy : dy + h, dx : dx + w]
-            costs.append((diff * diff).mean(dim=1, keepdim=True))
-        cost = torch.cat(costs, dim=1)  # (B, D, h, w)
     else:  # no autograd graph to keep (a frozen matcher's training, inference): the same
         # numbers with one difference buffer squared in place and each displacement's mean
         # written into its channel, no concatenation: 1.4-1.6x faster (issue L)

@@ -20,8 +20,6 @@ from stillmotion_trainer.models.channel_reduce import (
 )
 from stillmotion_trainer.models.warp import DisplacementEstimator, cost_volume
 
-REDUCTIONS = {"sum": channel_sum, "mean": channel_mean, "max": channel_max}
-
 
 class _Reductions(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
