@@ -45,6 +45,7 @@ from stillmotion_trainer.models.channel_reduce import (
     channel_sum,
     static_channels,
 )
+from stillmotion_trainer.models.pyramid import pooled_pyramid
 from stillmotion_trainer.sliding import shifted_sum
 
 
@@ -255,13 +256,16 @@ class Embedding(nn.Module):
             )
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        if self.conv is None:
-            image = channel_mean(image)  # grey: (B, 1, H, W)
+        """(B, C, H, W) frame -> this level's features (pools the frame itself)."""
         # ceil_mode: a frame smaller than the stride (or not a multiple of it) keeps its border
         # as a partial cell, averaged over the pixels it holds, instead of losing it
-        if self.stride > 1:  # (pooling by 1 copies the image, 2 % of the features' time)
-            image = F.avg_pool2d(image, self.stride, ceil_mode=True)  # (B, C, ⌈H/s⌉, ⌈W/s⌉)
-        x = normalise(image)
+        return self.from_pooled(pooled_pyramid(image, [self.stride])[self.stride])
+
+    def from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
+        """The frame already pooled by this level's stride, (B, C, ⌈H/s⌉, ⌈W/s⌉) -> features:
+        (B, C + E, ⌈H/s⌉, ⌈W/s⌉), or (B, 1, ⌈H/s⌉, ⌈W/s⌉) grey (the mean over the channels of
+        the pooled colours: pooling and the channel mean are both means, in either order)."""
+        x = normalise(channel_mean(pooled) if self.conv is None else pooled)
         if self.conv is None:
             return x  # (B, 1, ⌈H/s⌉, ⌈W/s⌉)
         return torch.cat([x, normalise(self.conv(x))], dim=1)  # (B, C + E, ⌈H/s⌉, ⌈W/s⌉)
@@ -341,7 +345,9 @@ class DisplacementEstimator(nn.Module):
         [(B, C + E, ⌈H/s⌉, ⌈W/s⌉) for s in the levels' strides]. They depend on that frame only,
         so a chain computes them once per frame and reuses them in both steps the frame takes part
         in (as I_{t+1}, then as I_t: `from_features`; the split ONNX export, docs/models.md)."""
-        return [embed(image) for embed in self.embeddings]
+        # one pyramid for all levels: each pooled from the finer one (pyramid.py)
+        pooled = pooled_pyramid(image, [embed.stride for embed in self.embeddings])
+        return [embed.from_pooled(pooled[embed.stride]) for embed in self.embeddings]
 
     def from_features(
         self,
