@@ -12,7 +12,7 @@ arithmetic, which keeps height and width dynamic in an ONNX trace.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol, cast
+from typing import Any, Callable, Optional, Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -64,7 +64,9 @@ def pad_to_multiple(
     return F.pad(x, [0, pad_w, 0, pad_h], mode="replicate")
 
 
-def run_padded(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
+def run_padded(
+    net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, multiple: int
+) -> torch.Tensor:
     """net(x) with x padded to `multiple` (`pad_to_multiple`) and the output cropped back."""
     h, w = x.shape[-2], x.shape[-1]
     out: torch.Tensor = net(pad_to_multiple(x, multiple, (h, w)))
@@ -127,7 +129,9 @@ class BilinearUpsample(nn.Module):
         return upsample_bilinear(x, self.scale)
 
 
-def run_downscaled(net: nn.Module, x: torch.Tensor, scale: int, multiple: int) -> torch.Tensor:
+def run_downscaled(
+    net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, scale: int, multiple: int
+) -> torch.Tensor:
     """net(x) at 1/scale of x's resolution, the output brought back to x's size:
 
         x' = pad_to_multiple(x, scale * multiple)        (edge replication)

@@ -63,7 +63,7 @@ def test_the_cheaper_matchers_take_wides_weights_and_nothing_takes_weights_it_la
 
 
 def test_a_grey_level_is_the_normalised_mean_of_the_channels():
-    image = torch.rand(2, 3, 9, 10)
+    image = torch.rand(2, 3, 9, 10, generator=torch.Generator().manual_seed(0))
     grey = image.mean(dim=1, keepdim=True)
     want = (grey - grey.mean(dim=(2, 3), keepdim=True)) / (
         grey.var(dim=(2, 3), unbiased=False, keepdim=True) + 1e-3
@@ -73,6 +73,7 @@ def test_a_grey_level_is_the_normalised_mean_of_the_channels():
     assert torch.allclose(
         Embedding(3, 2, grey=True)(image),
         normalise(torch.nn.functional.avg_pool2d(grey, 2, ceil_mode=True)),
+        atol=1e-5,  # pooled, then averaged over the channels (pyramid.py): the order rounds
     )
     assert not list(Embedding(3, 1, grey=True).parameters())
 

@@ -362,7 +362,13 @@ def test_still_to_video_follows_the_motion_without_the_refine_correction(tmp_pat
 @pytest.mark.parametrize("window", [3, 5])
 def test_window_mean_is_avg_pool_without_padding_counted_and_the_export_path_agrees(window):
     """warp.window_mean along H and W equals F.avg_pool2d (count_include_pad False) bit for bit,
-    and cost_volume traced (the ONNX export's AveragePool) equals it eager."""
+    cost_volume traced equals it eager bit for bit, and its export pools the window in one
+    k x k AveragePool that does not count the padding."""
+    import io
+    import warnings
+
+    import onnx
+
     from stillmotion_trainer.models.warp import cost_volume, window_mean
 
     x = torch.rand(2, 3, 9, 11, generator=torch.Generator().manual_seed(5))
@@ -372,7 +378,25 @@ def test_window_mean_is_avg_pool_without_padding_counted_and_the_export_path_agr
         assert torch.equal(window_mean(x, window, dim), want)
     ref, other = torch.rand(1, 2, 9, 11), torch.rand(1, 2, 9, 11)
     traced = torch.jit.trace(lambda a, b: cost_volume(a, b, 1, window), (ref, other))
-    torch.testing.assert_close(traced(ref, other), cost_volume(ref, other, 1, window))
+    assert torch.equal(traced(ref, other), cost_volume(ref, other, 1, window))
+
+    class Cost(torch.nn.Module):
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return cost_volume(a, b, 1, window)
+
+    buffer = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Cost(), (ref, other), buffer, opset_version=16)
+    pools = [n for n in onnx.load_from_string(buffer.getvalue()).graph.node if "Pool" in n.op_type]
+    assert [p.op_type for p in pools] == ["AveragePool"]
+    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in pools[0].attribute}
+    assert attributes == {
+        "kernel_shape": [window, window],
+        "strides": [1, 1],
+        "pads": [half] * 4,
+        "count_include_pad": 0,
+    }
 
 
 @pytest.mark.parametrize(("radius", "window"), [(1, 3), (2, 5)])
