@@ -21,7 +21,9 @@
  * export, one thread of control: stop 23's figure), `split_grey` (the same with the motion
  * pipeline), `split_half` (wide-half with the full-size correction, pipelined: stop 24's
  * recommended), `split_wide_half` (wide-half, correction at half size, pipelined: stops 25-27's
- * recommended), `split_step` (wide-half-grey, correction at half size, no pipeline), `split`
+ * recommended), `split_stop28` (models/real-propagation-256.onnx as committed at stop 28, read
+ * with git show: the recommended export before stop 29's pyramid and one-pass cost window;
+ * skipped without the history), `split_step` (wide-half-grey, correction at half size, no pipeline), `split`
  * (the same pipelined: the recommended), `split_features_worker` (the
  * same with every frame's features in the worker, as at stop 24), `split_fb1` (one frame per
  * features run instead of 4); chains in one
@@ -32,7 +34,7 @@
  * `no_arena` (enableCpuMemArena false), `spinning` (allowSpinning true); `split_key` (each step
  * from the key frame, reference "key"), `split_ds2` / `split_key_ds2` (the model at half size,
  * propagateMasks' downsample 2; the shipped wide-grey, the matcher for 128 px). At 512: single,
- * split_grey, split_half, split_wide_half, split, split_ds2, split_key_ds2, Farneback.
+ * split_grey, split_half, split_wide_half, split_stop28, split, split_ds2, split_key_ds2, Farneback.
  *
  * Last stdout line: {"metrics": [propagate_vs_farneback_ratio, propagate_fps_256_recommended,
  * propagate_vs_farneback_ratio_half_size, propagate_fps_512_recommended]} (tools/bench/run.mjs
@@ -40,6 +42,7 @@
  * Options: --frames N (default 60), --rounds R (default 3), --no-levers, --quick (30 frames, no
  * levers).
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -54,6 +57,21 @@ const LEVERS = !opts.quick && !opts["no-levers"];
 const THREADS = availableParallelism();
 
 const { loadGenerator, propagateMasks, pixelsToImage, maskToPixels, decode } = await importInference();
+
+/** The commit whose models/real-propagation-256.onnx is stop 28's recommended export. */
+const STOP28_REVISION = "93c164b";
+
+/** `path` of the repository at git revision `rev`, written to `out`; undefined where git or
+ * that history is missing (a shallow clone, an archive). */
+function shippedAt(rev, out, path = "models/real-propagation-256.onnx") {
+  const shown = spawnSync("git", ["show", `${rev}:${path}`], { cwd: ROOT, maxBuffer: 1 << 26 });
+  if (shown.status !== 0 || shown.stdout.length === 0) {
+    console.error(`bench: ${path} at ${rev} unavailable, variant split_stop28 skipped`);
+    return undefined;
+  }
+  writeFileSync(out, shown.stdout);
+  return out;
+}
 
 /** The Farneback helper process: time(file, t, h, w) -> frames/s. */
 async function farneback() {
@@ -141,6 +159,7 @@ try {
     }),
     exportShippedModel(join(dir, "split.onnx"), "--split", recommendedSettings(256)),
   ]);
+  const stop28 = shippedAt(STOP28_REVISION, join(dir, "stop28.onnx"));
   helper = await farneback();
   const grey = greyReport.onnx;
   /** name -> { model, session options, propagate options } */
@@ -151,6 +170,9 @@ try {
     split_grey: { file: grey },
     split_half: { file: halfReport.onnx },
     split_wide_half: { file: wideHalfReport.onnx },
+    // the recommended file as shipped at stop 28 (before the matcher's pyramid and the one-pass
+    // cost window): this stop's before/after in one run; absent without the git history
+    ...(stop28 ? { split_stop28: { file: stop28 } } : {}),
     split_step: { file: splitReport.onnx, propagate: { pipeline: false } },
     split: { file: splitReport.onnx },
     split_features_worker: { file: splitReport.onnx, featuresOn: "worker" },
@@ -183,6 +205,7 @@ try {
     256: Object.keys(variants),
     512: ["single", "split_grey", "split_half", "split_wide_half", "split", "split_ds2", "split_key_ds2"],
   };
+  if (stop28) sizes[512].splice(4, 0, "split_stop28");
   const fps = {};
   const cpuMs = {};
   const ratios = { 256: [], 512: [] };
@@ -271,6 +294,7 @@ try {
             shipped_matcher_fps: medians.split_grey_256,
             full_size_correction_fps: medians.split_half_256,
             wide_half_fps: medians.split_wide_half_256,
+            stop28_file_fps: medians.split_stop28_256,
             without_pipeline_fps: medians.split_step_256,
             features_in_worker_fps: medians.split_features_worker_256,
           },
@@ -300,6 +324,7 @@ try {
             shipped_matcher_fps: medians.split_grey_512,
             full_size_correction_fps: medians.split_half_512,
             wide_half_fps: medians.split_wide_half_512,
+            stop28_file_fps: medians.split_stop28_512,
             ratio_vs_farneback: round2(median(ratios[512])),
           },
         },
