@@ -12,9 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   autoExposure,
   type CameraProfile,
+  CameraWalk,
   cameraField,
   checkCameraProfile,
+  KEEP_TRIES,
+  keepLesionInView,
   mirror,
+  type Pose,
   readCameraProfile,
   samplePoses,
 } from "./camera-motion.js";
@@ -36,6 +40,17 @@ const SHARED_FIELD = [
     [-0.632844, -0.453081, -0.273317, -0.093554],
   ],
 ];
+
+// shared with test_model_camera_motion.py: keepLesionInView with A(pose) = max(0, 100 - 8 |(dx, dy)|
+// + 40 s) (rest 0, keep 0.75: accepted in [75, 133.3]) -> the pose the walk takes
+const SHARED_KEEP: [Pose, Pose][] = [
+  [[1, 0, 0, 0], [1, 0, 0, 0]], // A = 92: kept
+  [[4, 3, 0.1, 0.2], [2, 1.5, 0.05, 0.1]], // A = 64, then 82: halved once
+  [[20, 0, 0, 0], [2.5, 0, 0, 0]], // A = 0, 20, 60, then 80: halved three times
+  [[0, 0, 1, 0], [0, 0, 0.5, 0]], // A = 140 (magnified), then 120
+  [[400, 0, 0, 0.3], [0, 0, 0, 0]], // 25 px after four halvings still hides it
+];
+const sharedArea = (p: Pose) => Math.max(0, 100 - 8 * Math.hypot(p[0], p[1]) + 40 * p[2]);
 
 /** Reflect x about 0 and n - 1 until it lies in [0, n - 1] (the definition, step by step). */
 function fold(x: number, n: number): number {
@@ -165,6 +180,38 @@ describe("samplePoses", () => {
   });
 });
 
+describe("keepLesionInView", () => {
+  it("takes the shared vectors' poses", () => {
+    for (const [pose, want] of SHARED_KEEP) {
+      const got = keepLesionInView(pose, [0, 0, 0, 0], sharedArea, 0.75);
+      for (let j = 0; j < 4; j++) expect(got[j]).toBeCloseTo(want[j], 12);
+    }
+  });
+
+  it("counts its tries and leaves a lesionless view alone", () => {
+    const calls: Pose[] = [];
+    const rest: Pose = [0, 0, 0, 0];
+    const hidden = (p: Pose) => {
+      calls.push(p);
+      return p.some((v) => v !== 0) ? 0 : 10; // the lesion is seen at rest only
+    };
+    const got = keepLesionInView([3, 0, 0, 0], rest, hidden, 0.9);
+    expect(got).toEqual(rest);
+    expect(got).not.toBe(rest);
+    expect(calls.length).toBe(2 + KEEP_TRIES); // rest, the pose, its halvings
+    expect(calls.slice(1).map((p) => p[0])).toEqual([3, 1.5, 0.75, 0.375, 0.1875]);
+    const far: Pose = [50, 0, 0, 0];
+    expect(keepLesionInView(far, rest, () => 0, 0.9)).toBe(far); // nothing to keep
+  });
+
+  it("steps the walk as samplePoses does", () => {
+    const profile = { ...PROFILE, max_zoom: 1.2 };
+    const walk = new CameraWalk(profile, 64, 3, 0.8);
+    const steps = Array.from({ length: 20 }, () => walk.accept(walk.propose()));
+    expect(steps).toEqual(samplePoses(profile, 21, 64, 3, 0.8).slice(1));
+  });
+});
+
 describe("camera profiles", () => {
   let dir: string;
   beforeAll(async () => {
@@ -191,6 +238,12 @@ describe("camera profiles", () => {
     expect(() => checkCameraProfile({ ...PROFILE, max_zoom: 1.05 })).toThrow(
       /max_zoom.*null or a number in \[rest_zoom 1.1, 4\]/,
     );
+    expect(checkCameraProfile({ ...PROFILE, keep_lesion: 0.8 }).keep_lesion).toBe(0.8);
+    for (const bad of [0, 1.5, "0.8"]) {
+      expect(() => checkCameraProfile({ ...PROFILE, keep_lesion: bad })).toThrow(
+        /keep_lesion.*null or a number in \(0, 1\]/,
+      );
+    }
     expect(() => checkCameraProfile([])).toThrow(/a JSON object/);
   });
 
@@ -258,6 +311,27 @@ describe("generateFromStill's camera and residual scale (shipped real-still-to-v
       expect(maxDiff(seen.masks[t].data, view.mask.data)).toBeLessThan(1e-6);
       expect(maxDiff(seen.frames[t].data, scene.image.data)).toBeGreaterThan(0.01); // it moved
     }
+  });
+
+  it("with keep_lesion keeps the lesion's visible area within its factor of the rest pose's", async () => {
+    // a lesion at the frame's left edge and a strong camera: the free walk hides or doubles it
+    const edge: Mask = {
+      data: Float32Array.from({ length: h * w }, (_, i) => (i % w < 6 && Math.abs(i / w - 10) < 4 ? 1 : 0)),
+      height: h,
+      width: w,
+    };
+    const strong = { ...PROFILE, rest_zoom: 1, shift_std: 0.1, revert: 0.5 };
+    const area = (m: Mask) => m.data.filter((v) => v >= 0.5).length;
+    const ratios = async (camera: CameraProfile) => {
+      const clip = await generateFromStill(generator, still, edge, { steps: 8, camera, seed: 2, residualScale: 0 });
+      // the scene alone: the same roll-out without the camera (rest zoom 1: the rest pose is 0)
+      const scene = await generateFromStill(generator, still, edge, { steps: 8, residualScale: 0 });
+      return clip.masks.slice(1).map((m, t) => area(m) / area(scene.masks[t + 1]));
+    };
+    const free = await ratios(strong);
+    expect(free.some((r) => r < 0.8 || r > 1.25)).toBe(true);
+    const kept = await ratios({ ...strong, keep_lesion: 0.8 });
+    for (const r of kept) expect(r >= 0.8 && r <= 1.25).toBe(true);
   });
 
   it("with auto_exposure shows the same view at the still's mean brightness", async () => {

@@ -24,6 +24,15 @@
  *
  *     g_t = sum_{p in view, c} I_0(p, c) / sum_{p in view, c} I_t(p, c)   (1 where the sum is 0)
  *     I_t(p) <- clamp(g_t I_t(p), 0, 1)                                   (`autoExposure`)
+ *
+ * With the profile's `keep_lesion` f (a clinician keeps the lesion in view), each proposed pose
+ * is pulled halfway back to rest until the lesion's visible area through it lies within a factor
+ * f of the rest pose's, and the walk goes on from the accepted pose (`CameraWalk`,
+ * `keepLesionInView`):
+ *
+ *     A(pose) = |{p in view : M_pose(p) >= 0.5}|       the scene's mask seen through pose
+ *     accept when f <= A(pose) / A(rest) <= 1 / f      (always when A(rest) = 0)
+ *     else pose <- rest + (pose - rest) / 2, at most KEEP_TRIES times, then rest itself
  */
 import { readFile } from "node:fs/promises";
 import { Code, InferenceError, invalidArgument } from "./errors.js";
@@ -47,12 +56,14 @@ export interface CameraProfile {
   auto_exposure?: boolean;
   /** The most the view magnifies the still, in [rest_zoom, 4]; null or absent = no cap. */
   max_zoom?: number | null;
+  /** f in (0, 1]: the lesion's visible area kept within a factor f of the rest pose's; null or absent = off. */
+  keep_lesion?: number | null;
   /** Where the numbers were measured (free-form). */
   source?: Record<string, unknown>;
 }
 
 const BOUNDS: Record<
-  keyof Omit<CameraProfile, "source" | "auto_exposure" | "max_zoom">,
+  keyof Omit<CameraProfile, "source" | "auto_exposure" | "max_zoom" | "keep_lesion">,
   [number, number, boolean]
 > = {
   // [low, high, high included]
@@ -62,15 +73,17 @@ const BOUNDS: Record<
   revert: [0, 1, false],
   rest_zoom: [1, 2, true],
 };
-const DEFAULTS = { revert: 0.8, rest_zoom: 1.0, auto_exposure: false, max_zoom: null };
+const DEFAULTS = { revert: 0.8, rest_zoom: 1.0, auto_exposure: false, max_zoom: null, keep_lesion: null };
 const MAX_ZOOM_LIMIT = 4;
+/** Halvings towards rest before `keep_lesion` falls back to the rest pose. */
+export const KEEP_TRIES = 4;
 
 /** Validate a parsed profile (defaults as in Python); INVALID_ARGUMENT naming `where` and the field. */
 export function checkCameraProfile(raw: unknown, where = "camera profile"): CameraProfile {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw invalidArgument(where, raw, "a JSON object");
   }
-  const known = new Set([...Object.keys(BOUNDS), "auto_exposure", "max_zoom", "source"]);
+  const known = new Set([...Object.keys(BOUNDS), "auto_exposure", "max_zoom", "keep_lesion", "source"]);
   const unknown = Object.keys(raw).filter((k) => !known.has(k));
   const missing = ["shift_std", "log_zoom_std", "rotation_std"].filter((k) => !(k in raw));
   if (unknown.length > 0 || missing.length > 0) {
@@ -97,6 +110,10 @@ export function checkCameraProfile(raw: unknown, where = "camera profile"): Came
       z,
       `null or a number in [rest_zoom ${profile.rest_zoom}, ${MAX_ZOOM_LIMIT}]`,
     );
+  }
+  const f = profile.keep_lesion;
+  if (f != null && !(typeof f === "number" && f > 0 && f <= 1)) {
+    throw invalidArgument(`${where}: keep_lesion`, f, "null or a number in (0, 1]");
   }
   return profile;
 }
@@ -128,10 +145,50 @@ export async function readCameraProfile(path: string): Promise<CameraProfile> {
 export type Pose = [number, number, number, number];
 
 /**
- * `frames` poses of the walk (formulas above) for a frame whose shorter side is `side` pixels,
- * from pose_0 = 0, drawn from `seed`, the log zoom capped at log max_zoom; `strength` (k >= 0)
- * scales the per-frame motion.
+ * The walk (formulas above) one step at a time, so that a roll-out can steer it
+ * (`keepLesionInView`): `propose()` draws the next pose from the current one (its log zoom capped
+ * at log max_zoom), `accept(pose)` makes a pose the current one. Poses for a frame whose shorter
+ * side is `side` pixels, drawn from `seed`; `strength` (k >= 0) scales the per-frame motion.
  */
+export class CameraWalk {
+  readonly rest: Pose;
+  private readonly rho: number;
+  private readonly sigma: number[];
+  private readonly cap: number;
+  private readonly next: () => number;
+  private pose: Pose = [0, 0, 0, 0];
+
+  constructor(profile: CameraProfile, side: number, seed = 0, strength = 1) {
+    if (!(Number.isFinite(strength) && strength >= 0))
+      throw invalidArgument("camera strength", strength, "a number >= 0");
+    this.rho = profile.revert;
+    const scale = strength * Math.sqrt((1 + this.rho) / 2);
+    this.sigma = [
+      profile.shift_std * side,
+      profile.shift_std * side,
+      profile.log_zoom_std,
+      profile.rotation_std,
+    ].map((v) => v * scale);
+    this.rest = [0, 0, Math.log(profile.rest_zoom), 0];
+    this.cap = profile.max_zoom == null ? Number.POSITIVE_INFINITY : Math.log(profile.max_zoom);
+    this.next = mulberry32(seed);
+  }
+
+  propose(): Pose {
+    const pose = this.pose.map(
+      (v, j) => this.rest[j] + this.rho * (v - this.rest[j]) + this.sigma[j] * gaussian(this.next),
+    ) as Pose;
+    pose[2] = Math.min(pose[2], this.cap);
+    return pose;
+  }
+
+  accept(pose: Pose): Pose {
+    this.pose = pose;
+    return pose;
+  }
+}
+
+/** `frames` poses of the walk (`CameraWalk`) from pose_0 = 0, without looking at the lesion. */
 export function samplePoses(
   profile: CameraProfile,
   frames: number,
@@ -139,27 +196,28 @@ export function samplePoses(
   seed = 0,
   strength = 1,
 ): Pose[] {
-  if (!(Number.isFinite(strength) && strength >= 0))
-    throw invalidArgument("camera strength", strength, "a number >= 0");
-  const rho = profile.revert;
-  const scale = strength * Math.sqrt((1 + rho) / 2);
-  const sigma = [
-    profile.shift_std * side,
-    profile.shift_std * side,
-    profile.log_zoom_std,
-    profile.rotation_std,
-  ].map((v) => v * scale);
-  const rest = [0, 0, Math.log(profile.rest_zoom), 0];
-  const cap = profile.max_zoom == null ? Number.POSITIVE_INFINITY : Math.log(profile.max_zoom);
-  const next = mulberry32(seed);
+  const walk = new CameraWalk(profile, side, seed, strength);
   const poses: Pose[] = [[0, 0, 0, 0]];
-  for (let t = 1; t < frames; t++) {
-    const prev = poses[t - 1];
-    const pose = prev.map((v, j) => rest[j] + rho * (v - rest[j]) + sigma[j] * gaussian(next)) as Pose;
-    pose[2] = Math.min(pose[2], cap);
-    poses.push(pose);
-  }
+  for (let t = 1; t < frames; t++) poses.push(walk.accept(walk.propose()));
   return poses;
+}
+
+/**
+ * The pose the walk takes when the lesion's visible area must stay within a factor `keep` of the
+ * rest pose's (formulas above): `pose` when keep <= A(pose) / A(rest) <= 1 / keep or A(rest) = 0,
+ * else the first of pose pulled halfway to rest 1..KEEP_TRIES times that is, else rest.
+ * `visible(pose)` = A(pose), the lesion's area seen through a pose.
+ */
+export function keepLesionInView(pose: Pose, rest: Pose, visible: (pose: Pose) => number, keep: number): Pose {
+  const atRest = visible(rest);
+  if (atRest <= 0) return pose;
+  let p = pose;
+  for (let i = 0; i <= KEEP_TRIES; i++) {
+    const r = visible(p) / atRest;
+    if (keep <= r && r <= 1 / keep) return p;
+    p = p.map((v, j) => rest[j] + (v - rest[j]) / 2) as Pose;
+  }
+  return [...rest];
 }
 
 /** x folded into [0, n - 1]: m = |x| mod 2 (n - 1), then m or 2 (n - 1) - m (Python camera_motion.mirror). */

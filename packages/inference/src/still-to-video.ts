@@ -3,7 +3,14 @@
  * feeds back the model's own predicted image and mask, for `steps` steps (METHOD.md, Inference).
  */
 
-import { autoExposure, type CameraProfile, cameraField, samplePoses } from "./camera-motion.js";
+import {
+  autoExposure,
+  type CameraProfile,
+  CameraWalk,
+  cameraField,
+  keepLesionInView,
+  type Pose,
+} from "./camera-motion.js";
 import { DEFAULT_DETAIL } from "./detail-sampling.js";
 import { Code, InferenceError, invalidArgument } from "./errors.js";
 import { DEFAULT_BORDER_THRESHOLD, fillBorder, findBorder, throughBorder } from "./fixed-border.js";
@@ -133,8 +140,9 @@ export async function generateFromStill(
   }
   checkImage("image", image, generator.channels);
   const { height: h, width: w } = image;
-  const poses = options.camera
-    ? samplePoses(options.camera, steps + 1, Math.min(h, w), options.seed ?? 0, options.cameraStrength ?? 1)
+  const camera = options.camera;
+  const walk = camera
+    ? new CameraWalk(camera, Math.min(h, w), options.seed ?? 0, options.cameraStrength ?? 1)
     : undefined;
   let m: Mask;
   if (mask) {
@@ -175,12 +183,22 @@ export async function generateFromStill(
       const { field, residual } = await generator.stepField(state.image, state.mask);
       if (residualScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= residualScale;
       state = compose(state, scaleField(field, strength), residual);
-      // the camera's view of the scene: the still sampled once more, at camera + scene map
-      const viewed = poses
-        ? compose(state, cameraField(poses[t + 1], h, w), new Float32Array(residual.length))
-        : state;
+      // the camera's view of the scene: the still sampled once more, at camera + scene map;
+      // with keep_lesion the pose is pulled back to rest while it hides or magnifies the lesion
+      let viewed = state;
+      if (walk) {
+        const scene = state;
+        const through = (pose: Pose) =>
+          compose(scene, cameraField(pose, h, w), new Float32Array(residual.length));
+        const proposed = walk.propose();
+        const pose =
+          camera?.keep_lesion != null
+            ? keepLesionInView(proposed, walk.rest, (p) => lesionArea(through(p).mask, fixed), camera.keep_lesion)
+            : proposed;
+        viewed = through(walk.accept(pose));
+      }
       // a scope's automatic light control: the view's mean brightness held at the still's
-      const seen = options.camera?.auto_exposure
+      const seen = camera?.auto_exposure
         ? { ...viewed, image: autoExposure(viewed.image, image, fixed) }
         : viewed;
       next = fixed
@@ -194,6 +212,13 @@ export async function generateFromStill(
     options.onProgress?.(t + 1, steps);
   }
   return { frames, masks };
+}
+
+/** A(pose) of camera-motion.ts: the view's pixels (outside `border`) where the mask is >= 0.5. */
+function lesionArea(mask: Mask, border?: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < mask.data.length; i++) if (mask.data[i] >= 0.5 && !border?.[i]) n++;
+  return n;
 }
 
 /**

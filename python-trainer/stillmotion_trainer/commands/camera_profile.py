@@ -39,6 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the most the generated view magnifies the still, in [rest zoom, 4] (a magnified "
         "still is blurred and its lesion enlarged; default: no cap)",
     )  # fmt: skip
+    p.add_argument(
+        "--keep-lesion", type=float, default=None,
+        help="f in (0, 1]: the generated view keeps the lesion's visible area within a factor f "
+        "of what the rest pose shows, as a clinician keeps it in view (default: off)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         profile, report = measure_camera_profile(
             args.real_folder, size=args.size, max_gap=args.max_gap, revert=args.revert,
             rest_zoom=args.rest_zoom, auto_exposure=args.auto_exposure, max_zoom=args.max_zoom,
+            keep_lesion=args.keep_lesion,
         )  # fmt: skip
         save_profile(profile, args.out)
     except (GenerationQualityError, CameraProfileError) as e:

@@ -71,6 +71,7 @@ def measure_camera_profile(
     rest_zoom: float = 1.0,
     auto_exposure: bool = False,
     max_zoom: float | None = None,
+    keep_lesion: float | None = None,
     channels: int = 3,
 ) -> tuple[CameraProfile, dict[str, Any]]:
     """The profile of the real sequences under `folder` and a report (per-parameter
@@ -97,6 +98,7 @@ def measure_camera_profile(
         rest_zoom=rest_zoom,
         auto_exposure=auto_exposure,
         max_zoom=max_zoom,
+        keep_lesion=keep_lesion,
         source={
             "folder": str(root), "size": size, "max_gap": max_gap, "pairs": len(pairs),
             "tool": "python -m stillmotion_trainer camera-profile",

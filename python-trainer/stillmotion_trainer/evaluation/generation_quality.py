@@ -34,7 +34,7 @@ import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -48,7 +48,7 @@ from stillmotion_trainer.models.detail_sampling import DEFAULT_DETAIL
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
 
 if TYPE_CHECKING:
-    from stillmotion_trainer.models.still_to_video import ComposedRollout
+    from stillmotion_trainer.models.still_to_video import ComposedRollout, ComposedState
 
 COLOUR_DRIFT_MAX = 0.03  # issue 17's targets, 0-1 scale
 SHARPNESS_RATIO_MIN = 0.7
@@ -185,12 +185,10 @@ def roll_out_composed(
     image = np.ascontiguousarray(image, dtype=np.float32)
     mask = np.ascontiguousarray(mask, dtype=np.float32)
     h, w = image.shape[-2:]
-    poses, border, scene, scene_mask = None, None, image, mask
+    walk, border, scene, scene_mask = None, None, image, mask
     if opts.camera is not None:
         rng = np.random.default_rng(seed)
-        poses = camera_motion.sample_poses(
-            opts.camera, steps + 1, min(h, w), rng, opts.camera_strength
-        )
+        walk = camera_motion.CameraWalk(opts.camera, min(h, w), rng, opts.camera_strength)
         found = fixed_border.find_border(image, opts.border)
         if found.any():  # the camera moves the view behind the still's fixed surround
             border = torch.from_numpy(found)
@@ -200,12 +198,17 @@ def roll_out_composed(
     )
     still = torch.from_numpy(image)[None]
     frames, masks, fields = [image], [mask], []
-    for t in range(1, steps + 1):
+    for _ in range(steps):
         state = s2v.composed_step(model, state, opts.strength, opts.residual)
         fields.append(state.step[0].numpy())
         seen_image, seen_mask = state.image, state.mask
-        if poses is not None:
-            seen = s2v.view(state, camera_motion.camera_field(poses[t], h, w))
+        if walk is not None and opts.camera is not None:
+            pose = walk.propose()
+            if opts.camera.keep_lesion is not None:
+                pose = camera_motion.keep_lesion_in_view(
+                    pose, walk.rest, lesion_seen(state, border, h, w), opts.camera.keep_lesion
+                )
+            seen = s2v.view(state, camera_motion.camera_field(walk.accept(pose), h, w))
             seen_image, seen_mask = seen.image, seen.mask
             if opts.camera is not None and opts.camera.auto_exposure:
                 view = None if border is None else ~border
@@ -217,8 +220,23 @@ def roll_out_composed(
         frames.append(seen_image[0].numpy())
         masks.append(seen_mask[0].numpy())
     return Rollout(
-        np.stack(frames), np.stack(masks), None if poses is not None else np.stack(fields)
+        np.stack(frames), np.stack(masks), None if walk is not None else np.stack(fields)
     )
+
+
+def lesion_seen(
+    state: "ComposedState", border: Optional[torch.Tensor], height: int, width: int
+) -> Callable[[np.ndarray], float]:
+    """A(pose) of models/camera_motion.py for the state: the pixels of the view (the frame
+    without the fixed border) where the scene's mask seen through the pose is >= 0.5."""
+    from stillmotion_trainer.models import camera_motion
+    from stillmotion_trainer.models import still_to_video as s2v
+
+    def area(pose: np.ndarray) -> float:
+        seen = s2v.view(state, camera_motion.camera_field(pose, height, width)).mask[0, 0] >= 0.5
+        return float((seen if border is None else seen & ~border).sum())
+
+    return area
 
 
 def composed_options(

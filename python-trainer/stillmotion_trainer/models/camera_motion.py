@@ -47,6 +47,21 @@ profile's `auto_exposure`, frame t's view is scaled by one gain
 so that its mean brightness over the channels is the still's; `view` is the frame without its
 fixed surround (models/fixed_border.py), whose pixels the light does not reach. The mask is not
 changed. `auto_exposure(image, still, view)` below.
+
+A clinician filming a lesion also keeps it in view. The walk alone does not know where the
+lesion is: a polyp at the edge of CVC-ColonDB's octagon went half behind the surround (mask area
+0.52 at frame 16), and a view zoomed or shifted over the mirrored edge can show a lesion twice.
+With the profile's `keep_lesion` f, each proposed pose is checked against the frame it would
+show, and pulled halfway back to rest until the lesion's visible area through it lies within a
+factor f of what the rest pose shows:
+
+    A(pose) = |{p in view : M_pose(p) >= 0.5}|     the scene's mask seen through pose
+    accept pose when f <= A(pose) / A(rest) <= 1 / f   (always when A(rest) = 0: nothing to keep)
+    else pose <- rest + (pose - rest) / 2, at most KEEP_TRIES times, then rest itself
+
+and the walk goes on from the accepted pose (`CameraWalk`, `keep_lesion_in_view`). It steers
+only the camera: what the scene's own motion does to the lesion is the model's, and the rest
+pose is the reference, so a lesion the scene has shrunk is not blown up by zooming.
 """
 
 from __future__ import annotations
@@ -55,7 +70,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -71,6 +86,7 @@ BOUNDS = {
     "rest_zoom": (1.0, 2.0, True),
 }
 MAX_ZOOM_LIMIT = 4.0  # max_zoom, when given, lies in [rest_zoom, MAX_ZOOM_LIMIT]
+KEEP_TRIES = 4  # halvings towards rest before keep_lesion falls back to the rest pose
 REQUIRED = ("shift_std", "log_zoom_std", "rotation_std")
 
 
@@ -91,6 +107,8 @@ class CameraProfile:
     rest_zoom: the zoom the view returns to (>= 1: a margin of the still around the view).
     auto_exposure: the view's mean brightness held at the still's (module docstring).
     max_zoom: the most the view magnifies the still (module docstring); None = no cap.
+    keep_lesion: f in (0, 1], the lesion's visible area kept within a factor f of the rest
+        pose's (module docstring); None = the walk does not look at the lesion.
     source: where the numbers were measured (free-form, for the reader).
     """
 
@@ -101,6 +119,7 @@ class CameraProfile:
     rest_zoom: float = 1.0
     auto_exposure: bool = False
     max_zoom: Optional[float] = None
+    keep_lesion: Optional[float] = None
     source: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, where: str = "camera profile") -> "CameraProfile":
@@ -122,6 +141,12 @@ class CameraProfile:
             raise CameraProfileError(
                 f"{where}: max_zoom: expected null or a number in [rest_zoom "
                 f"{self.rest_zoom:g}, {MAX_ZOOM_LIMIT:g}], got {z!r}"
+            )
+        f = self.keep_lesion
+        number = not isinstance(f, bool) and isinstance(f, (int, float))
+        if f is not None and not (number and 0 < f <= 1):
+            raise CameraProfileError(
+                f"{where}: keep_lesion: expected null or a number in (0, 1], got {f!r}"
             )
         return self
 
@@ -150,26 +175,68 @@ def load_profile(path: str | Path) -> CameraProfile:
     return CameraProfile(**raw).validate(str(p))
 
 
+class CameraWalk:
+    """The AR(1) walk of the module docstring one step at a time, so that a roll-out can steer
+    it (`keep_lesion_in_view`): `propose()` draws the next pose from the current one (its log
+    zoom capped at log max_zoom), `accept(pose)` makes a pose the current one. Poses are
+    (dx, dy, s, a), dx and dy in pixels of a frame whose shorter side is `side`."""
+
+    def __init__(
+        self, profile: CameraProfile, side: int, rng: np.random.Generator, strength: float = 1.0
+    ) -> None:
+        if not strength >= 0:
+            raise CameraProfileError(f"camera strength: expected a number >= 0, got {strength}")
+        self.rho = profile.revert
+        step = np.array(
+            [profile.shift_std * side] * 2 + [profile.log_zoom_std, profile.rotation_std]
+        )  # fmt: skip
+        self.sigma = strength * step * math.sqrt((1 + self.rho) / 2)
+        self.rest = np.array([0.0, 0.0, math.log(profile.rest_zoom), 0.0])
+        self.cap = math.inf if profile.max_zoom is None else math.log(profile.max_zoom)
+        self.rng = rng
+        self.pose = np.zeros(4)
+
+    def propose(self) -> np.ndarray:
+        pose = (
+            self.rest
+            + self.rho * (self.pose - self.rest)
+            + self.sigma * self.rng.standard_normal(4)
+        )
+        pose[2] = min(pose[2], self.cap)
+        return pose
+
+    def accept(self, pose: np.ndarray) -> np.ndarray:
+        self.pose = np.asarray(pose, dtype=np.float64)
+        return self.pose
+
+
 def sample_poses(
     profile: CameraProfile, frames: int, side: int, rng: np.random.Generator, strength: float = 1.0
 ) -> np.ndarray:
-    """(frames, 4) poses (dx, dy, s, a), dx and dy in pixels of a frame whose shorter side is
-    `side`: the AR(1) walk of the module docstring from pose_0 = 0, its log zoom capped at
-    log max_zoom."""
-    if not strength >= 0:
-        raise CameraProfileError(f"camera strength: expected a number >= 0, got {strength}")
-    rho = profile.revert
-    step = np.array(
-        [profile.shift_std * side] * 2 + [profile.log_zoom_std, profile.rotation_std]
-    )  # fmt: skip
-    sigma = strength * step * math.sqrt((1 + rho) / 2)
-    rest = np.array([0.0, 0.0, math.log(profile.rest_zoom), 0.0])
-    cap = math.inf if profile.max_zoom is None else math.log(profile.max_zoom)
+    """(frames, 4) poses (dx, dy, s, a) of the walk (`CameraWalk`) from pose_0 = 0, without
+    looking at the lesion."""
+    walk = CameraWalk(profile, side, rng, strength)
     poses = np.zeros((frames, 4))
     for t in range(1, frames):
-        poses[t] = rest + rho * (poses[t - 1] - rest) + sigma * rng.standard_normal(4)
-        poses[t, 2] = min(poses[t, 2], cap)
+        poses[t] = walk.accept(walk.propose())
     return poses
+
+
+def keep_lesion_in_view(
+    pose: np.ndarray, rest: np.ndarray, visible: Callable[[np.ndarray], float], keep: float
+) -> np.ndarray:
+    """The pose the walk takes when the lesion's visible area must stay within a factor `keep`
+    of the rest pose's (module docstring): `pose` itself when keep <= A(pose) / A(rest) <=
+    1 / keep or A(rest) = 0, else the first of pose pulled halfway to rest 1..KEEP_TRIES times
+    that is, else rest. visible(pose) = A(pose), the lesion's area seen through a pose."""
+    at_rest = visible(rest)
+    if at_rest <= 0:
+        return pose
+    for _ in range(KEEP_TRIES + 1):
+        if keep <= visible(pose) / at_rest <= 1.0 / keep:
+            return pose
+        pose = rest + (pose - rest) / 2.0
+    return rest.copy()
 
 
 def mirror(x: torch.Tensor, n: int) -> torch.Tensor:

@@ -36,6 +36,21 @@ SHARED_VIEW = [[1, 1, 0], [1, 0, 0]]
 SHARED_EXPOSED = [[[0.3, 0.6, 1.0], [0.15, 0.0, 0.75]], [[0.45, 0.3, 1.0], [0.9, 1.0, 0.075]]]
 
 
+# shared with camera-motion.test.ts: keep_lesion_in_view with A(pose) = max(0, 100 - 8 |(dx, dy)|
+# + 40 s) (rest 0, keep 0.75: accepted in [75, 133.3]) -> the pose the walk takes
+SHARED_KEEP = [
+    ([1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]),  # A = 92: kept
+    ([4.0, 3.0, 0.1, 0.2], [2.0, 1.5, 0.05, 0.1]),  # A = 64, then 82: halved once
+    ([20.0, 0.0, 0.0, 0.0], [2.5, 0.0, 0.0, 0.0]),  # A = 0, 20, 60, then 80: halved three times
+    ([0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.5, 0.0]),  # A = 140 (magnified), then 120
+    ([400.0, 0.0, 0.0, 0.3], [0.0, 0.0, 0.0, 0.0]),  # 25 px after four halvings still hides it
+]
+
+
+def shared_area(pose):
+    return max(0.0, 100 - 8 * math.hypot(pose[0], pose[1]) + 40 * pose[2])
+
+
 def test_shared_vectors():
     f = cam.camera_field(SHARED_POSE, 3, 4)[0].numpy()
     assert np.abs(f - np.array(SHARED_FIELD)).max() < 1e-5
@@ -149,8 +164,11 @@ def test_bad_profiles_are_named(tmp_path):
         cam.CameraProfile(0.05, 0.06, 0.04, rest_zoom=1.1, max_zoom=1.05).validate()
     with pytest.raises(cam.CameraProfileError, match="max_zoom"):
         cam.CameraProfile(0.05, 0.06, 0.04, max_zoom=True).validate()  # type: ignore[arg-type]
+    for bad_keep in (0, 1.5, True):
+        with pytest.raises(cam.CameraProfileError, match=r"keep_lesion: expected null or a number"):
+            cam.CameraProfile(0.05, 0.06, 0.04, keep_lesion=bad_keep).validate()
     good = cam.CameraProfile(
-        0.05, 0.06, 0.04, auto_exposure=True, max_zoom=1.05, source={"folder": "x"}
+        0.05, 0.06, 0.04, auto_exposure=True, max_zoom=1.05, keep_lesion=0.8, source={"folder": "x"}
     )
     cam.save_profile(good, tmp_path / "good.json")
     assert cam.load_profile(tmp_path / "good.json") == good
@@ -191,3 +209,60 @@ def test_view_without_camera_motion_is_the_state():
     seen = s2v.view(state, torch.zeros(1, 2, h, w))
     assert torch.allclose(seen.image, state.image, atol=1e-6)
     assert torch.allclose(seen.mask, state.mask, atol=1e-6)
+
+
+def test_keep_lesion_in_view_shared_vectors():
+    rest = np.zeros(4)
+    for pose, want in SHARED_KEEP:
+        got = cam.keep_lesion_in_view(np.array(pose), rest, shared_area, 0.75)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_keep_lesion_in_view_counts_its_tries_and_leaves_a_lesionless_view_alone():
+    calls = []
+
+    def hidden(pose):  # the lesion is seen at rest only
+        calls.append(pose.copy())
+        return 10.0 if not pose.any() else 0.0
+
+    rest = np.zeros(4)
+    got = cam.keep_lesion_in_view(np.array([3.0, 0, 0, 0]), rest, hidden, 0.9)
+    assert not got.any() and got is not rest
+    assert len(calls) == 1 + 1 + cam.KEEP_TRIES  # rest, the pose, its halvings
+    assert [c[0] for c in calls[1:]] == [3.0 / 2**i for i in range(cam.KEEP_TRIES + 1)]
+    pose = np.array([50.0, 0, 0, 0])
+    assert cam.keep_lesion_in_view(pose, rest, lambda p: 0.0, 0.9) is pose  # nothing to keep
+
+
+def test_the_walk_step_by_step_is_sample_poses():
+    profile = cam.CameraProfile(0.05, 0.06, 0.04, revert=0.7, rest_zoom=1.1, max_zoom=1.2)
+    walk = cam.CameraWalk(profile, 64, np.random.default_rng(3), strength=0.8)
+    steps = [walk.accept(walk.propose()).copy() for _ in range(20)]
+    poses = cam.sample_poses(profile, 21, 64, np.random.default_rng(3), strength=0.8)
+    np.testing.assert_array_equal(np.array(steps), poses[1:])
+
+
+def test_a_camera_that_keeps_the_lesion_in_view():
+    """A lesion at the frame's edge, a strong camera: without keep_lesion frames show 0.3-1.9 of
+    its area; with keep_lesion 0.8 every frame shows 0.8-1.25 of it (the scene stands still, so
+    the rest pose shows all of it), and the frames are the view of the poses the walk took."""
+    warp_head = dict(next_frame_input=True, mask_head="warp", mask_refine=True, image_head="warp")
+    model = build_generator(generator_config("tiny", **warp_head)).eval()
+    h, w, steps = 24, 32, 12
+    still = np.random.default_rng(1).random((3, h, w)).astype(np.float32)
+    mask = np.zeros((1, h, w), np.float32)
+    mask[:, 6:14, 0:6] = 1
+    free = cam.CameraProfile(0.08, 0.08, 0.05, revert=0.5)
+    kept = dataclasses.replace(free, keep_lesion=0.8)
+
+    def areas(profile):
+        clip = roll_out_composed(
+            model, still, mask, steps, s2v.ComposedRollout(camera=profile, detail=0), seed=5
+        )
+        return clip, (clip.masks >= 0.5).sum(axis=(1, 2, 3)) / (mask >= 0.5).sum()
+
+    _, loose = areas(free)
+    assert loose.min() < 0.7 or loose.max() > 1.3
+    clip, ratios = areas(kept)
+    assert ratios.min() >= 0.8 and ratios.max() <= 1.25
+    assert (clip.frames[1:] != still).any(axis=(1, 2, 3)).sum() >= steps // 2  # it still moves
