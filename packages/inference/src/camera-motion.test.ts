@@ -44,11 +44,26 @@ const SHARED_FIELD = [
 // shared with test_model_camera_motion.py: keepLesionInView with A(pose) = max(0, 100 - 8 |(dx, dy)|
 // + 40 s) (rest 0, keep 0.75: accepted in [75, 133.3]) -> the pose the walk takes
 const SHARED_KEEP: [Pose, Pose][] = [
-  [[1, 0, 0, 0], [1, 0, 0, 0]], // A = 92: kept
-  [[4, 3, 0.1, 0.2], [2, 1.5, 0.05, 0.1]], // A = 64, then 82: halved once
-  [[20, 0, 0, 0], [2.5, 0, 0, 0]], // A = 0, 20, 60, then 80: halved three times
-  [[0, 0, 1, 0], [0, 0, 0.5, 0]], // A = 140 (magnified), then 120
-  [[400, 0, 0, 0.3], [0, 0, 0, 0]], // 25 px after four halvings still hides it
+  [
+    [1, 0, 0, 0],
+    [1, 0, 0, 0],
+  ], // A = 92: kept
+  [
+    [4, 3, 0.1, 0.2],
+    [2, 1.5, 0.05, 0.1],
+  ], // A = 64, then 82: halved once
+  [
+    [20, 0, 0, 0],
+    [2.5, 0, 0, 0],
+  ], // A = 0, 20, 60, then 80: halved three times
+  [
+    [0, 0, 1, 0],
+    [0, 0, 0.5, 0],
+  ], // A = 140 (magnified), then 120
+  [
+    [400, 0, 0, 0.3],
+    [0, 0, 0, 0],
+  ], // 25 px after four halvings still hides it
 ];
 const sharedArea = (p: Pose) => Math.max(0, 100 - 8 * Math.hypot(p[0], p[1]) + 40 * p[2]);
 
@@ -323,7 +338,12 @@ describe("generateFromStill's camera and residual scale (shipped real-still-to-v
     const strong = { ...PROFILE, rest_zoom: 1, shift_std: 0.1, revert: 0.5 };
     const area = (m: Mask) => m.data.filter((v) => v >= 0.5).length;
     const ratios = async (camera: CameraProfile) => {
-      const clip = await generateFromStill(generator, still, edge, { steps: 8, camera, seed: 2, residualScale: 0 });
+      const clip = await generateFromStill(generator, still, edge, {
+        steps: 8,
+        camera,
+        seed: 2,
+        residualScale: 0,
+      });
       // the scene alone: the same roll-out without the camera (rest zoom 1: the rest pose is 0)
       const scene = await generateFromStill(generator, still, edge, { steps: 8, residualScale: 0 });
       return clip.masks.slice(1).map((m, t) => area(m) / area(scene.masks[t + 1]));

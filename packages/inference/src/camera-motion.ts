@@ -208,7 +208,12 @@ export function samplePoses(
  * else the first of pose pulled halfway to rest 1..KEEP_TRIES times that is, else rest.
  * `visible(pose)` = A(pose), the lesion's area seen through a pose.
  */
-export function keepLesionInView(pose: Pose, rest: Pose, visible: (pose: Pose) => number, keep: number): Pose {
+export function keepLesionInView(
+  pose: Pose,
+  rest: Pose,
+  visible: (pose: Pose) => number,
+  keep: number,
+): Pose {
   const atRest = visible(rest);
   if (atRest <= 0) return pose;
   let p = pose;

@@ -193,7 +193,12 @@ export async function generateFromStill(
         const proposed = walk.propose();
         const pose =
           camera?.keep_lesion != null
-            ? keepLesionInView(proposed, walk.rest, (p) => lesionArea(through(p).mask, fixed), camera.keep_lesion)
+            ? keepLesionInView(
+                proposed,
+                walk.rest,
+                (p) => lesionArea(through(p).mask, fixed),
+                camera.keep_lesion,
+              )
             : proposed;
         viewed = through(walk.accept(pose));
       }
