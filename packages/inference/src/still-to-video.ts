@@ -188,8 +188,15 @@ export async function generateFromStill(
       let viewed = state;
       if (walk) {
         const scene = state;
-        const through = (pose: Pose) =>
-          compose(scene, cameraField(pose, h, w), new Float32Array(residual.length));
+        // the last pose's view is kept: keepLesionInView returns the pose it measured last, so
+        // the frame reuses that view instead of sampling the still once more
+        let last: { pose: Pose; view: ComposedState } | undefined;
+        const through = (pose: Pose) => {
+          if (last?.pose !== pose) {
+            last = { pose, view: compose(scene, cameraField(pose, h, w), new Float32Array(residual.length)) };
+          }
+          return last.view;
+        };
         const proposed = walk.propose();
         const pose =
           camera?.keep_lesion != null

@@ -34,7 +34,7 @@ import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -203,14 +203,15 @@ def roll_out_composed(
         fields.append(state.step[0].numpy())
         seen_image, seen_mask = state.image, state.mask
         if walk is not None and opts.camera is not None:
+            views = PoseViews(state, border, h, w)
             pose = walk.propose()
             if opts.camera.keep_lesion is not None:
                 pose = camera_motion.keep_lesion_in_view(
-                    pose, walk.rest, lesion_seen(state, border, h, w), opts.camera.keep_lesion
+                    pose, walk.rest, views.lesion_area, opts.camera.keep_lesion
                 )
-            seen = s2v.view(state, camera_motion.camera_field(walk.accept(pose), h, w))
+            seen = views(walk.accept(pose))
             seen_image, seen_mask = seen.image, seen.mask
-            if opts.camera is not None and opts.camera.auto_exposure:
+            if opts.camera.auto_exposure:
                 view = None if border is None else ~border
                 seen_image = camera_motion.auto_exposure(seen_image, still, view)
         if border is not None:
@@ -224,19 +225,30 @@ def roll_out_composed(
     )
 
 
-def lesion_seen(
-    state: "ComposedState", border: Optional[torch.Tensor], height: int, width: int
-) -> Callable[[np.ndarray], float]:
-    """A(pose) of models/camera_motion.py for the state: the pixels of the view (the frame
-    without the fixed border) where the scene's mask seen through the pose is >= 0.5."""
-    from stillmotion_trainer.models import camera_motion
-    from stillmotion_trainer.models import still_to_video as s2v
+class PoseViews:
+    """The state seen through camera poses (still_to_video.view), the last view kept:
+    keep_lesion_in_view returns the pose it measured last, so the frame reuses that view instead
+    of sampling the still once more."""
 
-    def area(pose: np.ndarray) -> float:
-        seen = s2v.view(state, camera_motion.camera_field(pose, height, width)).mask[0, 0] >= 0.5
-        return float((seen if border is None else seen & ~border).sum())
+    def __init__(
+        self, state: "ComposedState", border: Optional[torch.Tensor], height: int, width: int
+    ) -> None:
+        self.state, self.border, self.size = state, border, (height, width)
+        self.last: Optional[tuple[np.ndarray, "ComposedState"]] = None
 
-    return area
+    def __call__(self, pose: np.ndarray) -> "ComposedState":
+        from stillmotion_trainer.models import camera_motion
+        from stillmotion_trainer.models import still_to_video as s2v
+
+        if self.last is None or self.last[0] is not pose:
+            self.last = (pose, s2v.view(self.state, camera_motion.camera_field(pose, *self.size)))
+        return self.last[1]
+
+    def lesion_area(self, pose: np.ndarray) -> float:
+        """A(pose) of models/camera_motion.py: the pixels of the view (the frame without the
+        fixed border) where the scene's mask seen through the pose is >= 0.5."""
+        seen = self(pose).mask[0, 0] >= 0.5
+        return float((seen if self.border is None else seen & ~self.border).sum())
 
 
 def composed_options(
