@@ -2,6 +2,7 @@
 
 import argparse
 
+from stillmotion_trainer.commands.generation_quality import MOTION_DOWNSAMPLE_HELP
 from stillmotion_trainer.models.detail_sampling import DEFAULT_DETAIL
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
 
@@ -33,6 +34,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--detail", type=float, default=DEFAULT_DETAIL,
         help="with --compose: detail-preserving sampling's sigma in pixels (0 = plain bicubic)",
     )  # fmt: skip
+    p.add_argument(
+        "--motion-downsample", type=int, default=None,
+        help=MOTION_DOWNSAMPLE_HELP,
+    )  # fmt: skip
     p.add_argument("--out", help="write the report as JSON here")
 
 
@@ -52,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             compose=args.compose, strength=args.strength, residual=args.residual,
             camera=args.camera, camera_strength=args.camera_strength, border=args.border,
             detail=args.detail,
+            motion_downsample=args.motion_downsample,
         )  # fmt: skip
     except ValueError as e:
         print(json.dumps({"ok": False, "code": "INVALID_ARGUMENT", "error": str(e)}))

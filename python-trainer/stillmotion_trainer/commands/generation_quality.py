@@ -11,6 +11,13 @@ HELP = (
 )
 
 
+MOTION_DOWNSAMPLE_HELP = (
+    "with --compose: the image branch's network sees each frame this many times smaller per "
+    "side, its step brought back up (models/motion_scale.py; default: the model's training "
+    "scale, max(1, floor(size / its data.size)); 1 = the frame's own size)"
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="trainer checkpoint (.pt)")
     p.add_argument("--stills", required=True, help="folder with images/<id>.* and masks/<id>.png")
@@ -67,6 +74,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "whole pixels, so resampling keeps speckle and texture sharp (models/detail_sampling.py; "
         f"default {DEFAULT_DETAIL}, 0 = plain bicubic)",
     )  # fmt: skip
+    p.add_argument(
+        "--motion-downsample", type=int, default=None,
+        help=MOTION_DOWNSAMPLE_HELP,
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit, compose=args.compose, strength=args.strength, stride=args.stride,
             residual=args.residual, camera=args.camera,
             camera_strength=args.camera_strength, border=args.border, detail=args.detail,
+            motion_downsample=args.motion_downsample,
         )  # fmt: skip
     except (StillMotionError, FileNotFoundError, OSError) as e:
         code = getattr(e, "code", "NOT_FOUND")

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from stillmotion_trainer.evaluation.generation_quality import (
     GenerationQualityError,
+    at_training_scale,
     composed_options,
     load_still,
     roll_out,
@@ -104,17 +105,19 @@ def downstream_segmentation(
     camera_strength: float = 1.0,
     border: float = DEFAULT_BORDER,
     detail: float = DEFAULT_DETAIL,
+    motion_downsample: Optional[int] = None,
 ) -> dict[str, Any]:
     """Dice on held-out stills of (a) stills only and (b) stills + generated clips, per seed.
     compose / strength / residual / camera (a camera profile's path) / camera_strength / border /
-    detail: the clips' roll-out (generation_quality.roll_out_composed; clip i's camera poses drawn
-    from seed i)."""
+    detail / motion_downsample: the clips' roll-out (generation_quality.roll_out_composed and
+    at_training_scale; clip i's camera poses drawn from seed i)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
     started = time.perf_counter()
     options = composed_options(compose, strength, residual, camera, camera_strength, border, detail)
-    model, cfg, _ = load_generator_from_checkpoint(str(generator))
+    model, cfg, ckpt = load_generator_from_checkpoint(str(generator))
+    options = at_training_scale(options, motion_downsample, ckpt.config, size, compose)
     chosen = find_stills(Path(stills))
     loaded = [load_still(img, msk, cfg.channels, size) for _, img, msk in chosen]
     train, test = split_stills([c[0] for c in chosen], test_every)
@@ -152,6 +155,7 @@ def downstream_segmentation(
             "residual": residual, "camera": None if camera is None else str(camera),
             "camera_strength": camera_strength, "border": border if camera is not None else None,
             "detail": detail if compose else None,
+            "motion_downsample": options.motion_downsample if compose else None,
         },  # fmt: skip
         "runs": runs,
         "a_mean": a_mean,

@@ -31,6 +31,7 @@ vocalfolds clips).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,7 +200,9 @@ def roll_out_composed(
     still = torch.from_numpy(image)[None]
     frames, masks, fields = [image], [mask], []
     for _ in range(steps):
-        state = s2v.composed_step(model, state, opts.strength, opts.residual)
+        state = s2v.composed_step(
+            model, state, opts.strength, opts.residual, opts.motion_downsample
+        )
         fields.append(state.step[0].numpy())
         seen_image, seen_mask = state.image, state.mask
         if walk is not None and opts.camera is not None:
@@ -280,6 +283,36 @@ def composed_options(
             f"{camera_strength}, detail {detail}: only with compose (a composed roll-out)"
         )
     return options
+
+
+def at_training_scale(
+    options: "ComposedRollout",
+    motion_downsample: Optional[int],
+    run_config: Any,
+    size: int,
+    compose: bool,
+) -> "ComposedRollout":
+    """`options` with the factor by which the image branch's network sees frames of `size` x
+    `size` smaller (models/motion_scale.py): `motion_downsample` where given, else (None) the
+    model's training scale from its run config (data.size; 1 where the config does not say).
+    GenerationQualityError for a factor that is not an integer >= 1, or one given without
+    `compose`."""
+    from stillmotion_trainer.models import motion_scale
+
+    if motion_downsample is not None and not compose:
+        raise GenerationQualityError(
+            f"motion downsample {motion_downsample}: only with compose (a composed roll-out)"
+        )
+    if not compose:
+        return options
+    if motion_downsample is None:
+        trained = motion_scale.training_size(run_config)
+        motion_downsample = motion_scale.motion_downsample(trained, size, size)
+    options = dataclasses.replace(options, motion_downsample=motion_downsample)
+    try:
+        return options.validate()
+    except ValueError as err:
+        raise GenerationQualityError(str(err)) from err
 
 
 def every_nth(clip: Rollout, n: int) -> Rollout:
@@ -508,6 +541,7 @@ def generation_quality(
     camera_strength: float = 1.0,
     border: float = DEFAULT_BORDER,
     detail: float = DEFAULT_DETAIL,
+    motion_downsample: Optional[int] = None,
 ) -> dict[str, Any]:
     """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
     the consecutive-frame SSIM of that dataset's real clips at the same size. compose: roll out
@@ -517,7 +551,9 @@ def generation_quality(
     profile (models/camera_motion.py) the composed frames are seen through, its motion times
     `camera_strength`, clip i's poses drawn from seed i; border: the darkness threshold of the
     stills' fixed surround under the camera (models/fixed_border.py; `composed_options`); detail:
-    the sigma of detail-preserving sampling (models/detail_sampling.py, 0 = bicubic)."""
+    the sigma of detail-preserving sampling (models/detail_sampling.py, 0 = bicubic);
+    motion_downsample: with compose, the factor by which the image branch's network sees the
+    frame smaller (models/motion_scale.py; None = the model's training scale)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
@@ -530,7 +566,8 @@ def generation_quality(
     if not (root / "images").is_dir():
         raise GenerationQualityError(f"{root}: expected a folder with images/ and masks/")
     started = time.perf_counter()
-    model, cfg, _ = load_generator_from_checkpoint(str(checkpoint))
+    model, cfg, ckpt = load_generator_from_checkpoint(str(checkpoint))
+    options = at_training_scale(options, motion_downsample, ckpt.config, size, compose)
     sources = read_index(root)
     chosen = find_stills(root)[:limit] if limit else find_stills(root)
     clips = []
@@ -562,6 +599,7 @@ def generation_quality(
         "camera_strength": camera_strength,
         "border": border if camera is not None else None,
         "detail": detail if compose else None,
+        "motion_downsample": options.motion_downsample if compose else None,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,

@@ -38,6 +38,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from stillmotion_trainer.evaluation.work_scale import check_factor
 from stillmotion_trainer.models.camera_motion import CameraProfile
 from stillmotion_trainer.models.detail_sampling import (
     DEFAULT_DETAIL,
@@ -46,6 +47,7 @@ from stillmotion_trainer.models.detail_sampling import (
 )
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD
 from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
+from stillmotion_trainer.models.motion_scale import motion_at_scale
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
 from stillmotion_trainer.models.warp import pixel_grid, warp
 
@@ -59,7 +61,9 @@ class ComposedRollout:
     """How a composed roll-out runs: the motion strength k (> 0), the residual scale rho (>= 0),
     an optional camera (its profile and the strength of its motion, >= 0), with a camera the
     darkness threshold of the still's fixed border (models/fixed_border.py; 0 = none), and the
-    sigma (>= 0, pixels) of detail-preserving sampling (models/detail_sampling.py; 0 = bicubic)."""
+    sigma (>= 0, pixels) of detail-preserving sampling (models/detail_sampling.py; 0 = bicubic),
+    and the factor f (an integer >= 1) by which the branch's network sees the frame smaller per
+    side (models/motion_scale.py: the scale it was trained at; 1 = the frame's own size)."""
 
     strength: float = 1.0
     residual: float = 1.0
@@ -67,6 +71,7 @@ class ComposedRollout:
     camera_strength: float = 1.0
     border: float = DEFAULT_THRESHOLD
     detail: float = DEFAULT_DETAIL
+    motion_downsample: int = 1
 
     def validate(self) -> "ComposedRollout":
         for name, low, strict in (
@@ -78,6 +83,10 @@ class ComposedRollout:
                 raise StillToVideoError(
                     f"{name}: expected a number {'>' if strict else '>='} {low:g}, got {v}"
                 )
+        try:
+            check_factor(self.motion_downsample)
+        except ValueError as err:
+            raise StillToVideoError(str(err).replace("downsample:", "motion_downsample:")) from err
         if not self.border < 1:
             raise StillToVideoError(f"border: expected a number < 1, got {self.border}")
         if self.camera is None and self.border != DEFAULT_THRESHOLD:
@@ -168,10 +177,15 @@ def warp_branch(model: nn.Module) -> ImageWarpBranch:
 
 @torch.no_grad()
 def composed_step(
-    model: nn.Module, state: ComposedState, strength: float = 1.0, residual: float = 1.0
+    model: nn.Module,
+    state: ComposedState,
+    strength: float = 1.0,
+    residual: float = 1.0,
+    motion_downsample: int = 1,
 ) -> ComposedState:
-    """One composed Fig. 5 step: the branch's (u_t, r_t) at (I_t, M_t), u_t scaled by
+    """One composed Fig. 5 step: the branch's (u_t, r_t) at (I_t, M_t), its network run
+    `motion_downsample` times smaller per side (models/motion_scale.py), u_t scaled by
     `strength` (> 0) and r_t by `residual` (>= 0), then `compose`."""
-    ComposedRollout(strength, residual).validate()
-    u, r = warp_branch(model).motion(state.image, state.mask)
+    ComposedRollout(strength, residual, motion_downsample=motion_downsample).validate()
+    u, r = motion_at_scale(warp_branch(model), state.image, state.mask, motion_downsample)
     return compose(state, scale_field(u, strength), residual * r if residual != 1.0 else r)
