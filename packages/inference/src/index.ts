@@ -58,6 +58,7 @@ export {
   pixelsToImage,
   pixelsToMask,
 } from "./image-types.js";
+export { motionDownsample, trainingSize } from "./motion-scale.js";
 export type { OverlayOptions } from "./overlay.js";
 export { overlayPixels } from "./overlay.js";
 export type {

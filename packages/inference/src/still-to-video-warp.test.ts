@@ -29,6 +29,7 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
   let generator: Generator;
   let ref: Reference;
   let composed: { image: Float32Array; mask: Float32Array }[];
+  let composedHalf: { image: Float32Array; mask: Float32Array }[];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "stillmotion-warp-head-"));
@@ -41,10 +42,10 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
     generator = await loadGenerator(join(dir, "model.onnx"));
     ref = await readReference(dir);
     const raw = JSON.parse(await readFile(join(dir, "reference.json"), "utf8"));
-    composed = raw.rollout_composed.map((s: { image: { data: number[] }; mask: { data: number[] } }) => ({
-      image: Float32Array.from(s.image.data),
-      mask: Float32Array.from(s.mask.data),
-    }));
+    const steps = (list: { image: { data: number[] }; mask: { data: number[] } }[]) =>
+      list.map((s) => ({ image: Float32Array.from(s.image.data), mask: Float32Array.from(s.mask.data) }));
+    composed = steps(raw.rollout_composed);
+    composedHalf = steps(raw.rollout_composed_half);
   }, 120_000);
   afterAll(async () => {
     await generator?.dispose();
@@ -66,6 +67,27 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
       expect(maxAbsDiff(video.frames[t + 1].data, r.image)).toBeLessThan(CHAIN_TOLERANCE);
       expect(maxAbsDiff(video.masks[t + 1].data, r.mask)).toBeLessThan(CHAIN_TOLERANCE);
     });
+  });
+
+  it("runs the image branch at half size like PyTorch (motionDownsample 2, motion-scale.ts)", async () => {
+    expect(composedHalf).toHaveLength(4);
+    const video = await generateFromStill(generator, ref.image, ref.mask, {
+      steps: composedHalf.length,
+      motionDownsample: 2,
+    });
+    expect(video.motionDownsample).toBe(2);
+    composedHalf.forEach((r, t) => {
+      expect(maxAbsDiff(video.frames[t + 1].data, r.image)).toBeLessThan(CHAIN_TOLERANCE);
+      expect(maxAbsDiff(video.masks[t + 1].data, r.mask)).toBeLessThan(CHAIN_TOLERANCE);
+    });
+    // this export has no run config: the default is the frame's own size
+    expect((await generateFromStill(generator, ref.image, ref.mask, { steps: 1 })).motionDownsample).toBe(1);
+    await expect(
+      generateFromStill(generator, ref.image, ref.mask, { steps: 1, compose: false, motionDownsample: 2 }),
+    ).rejects.toThrow(/motionDownsample.*compose is off/);
+    await expect(
+      generateFromStill(generator, ref.image, ref.mask, { steps: 1, motionDownsample: 0 }),
+    ).rejects.toThrow(/motionDownsample/);
   });
 
   it("a field step is the image branch's: moving the still by it gives next_image", async () => {

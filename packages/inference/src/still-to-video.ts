@@ -16,6 +16,7 @@ import { Code, InferenceError, invalidArgument } from "./errors.js";
 import { DEFAULT_BORDER_THRESHOLD, fillBorder, findBorder, throughBorder } from "./fixed-border.js";
 import type { Generator, StepResult } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
+import { checkMotionDownsample, motionAtScale, motionDownsample, trainingSize } from "./motion-scale.js";
 import { randomMask } from "./random-mask.js";
 import { type ComposedState, compose, scaleField, startComposed } from "./still-to-video-compose.js";
 
@@ -68,6 +69,13 @@ export interface GenerateOptions {
    * texture as sharp as in the still (detail-sampling.ts). Default 1; 0 samples plain bicubic.
    */
   detail?: number;
+  /**
+   * Composed roll-outs only: the image branch's network sees each frame this many times smaller
+   * per side, its step brought back up (motion-scale.ts), an integer >= 1. Default: the model's
+   * training scale, max(1, floor(max(H, W) / its run config's data.size)), 1 where the export
+   * does not say; 1 = the frame's own size.
+   */
+  motionDownsample?: number;
   /** Called after every step with (done, total). */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -77,6 +85,8 @@ export interface GenerateOptions {
 export interface GeneratedVideo {
   frames: FloatImage[];
   masks: Mask[];
+  /** Composed roll-outs: the factor the image branch's network saw the frames smaller by. */
+  motionDownsample?: number;
 }
 
 /** Roll the generator out from a still image (and its lesion mask, when known). */
@@ -140,6 +150,12 @@ export async function generateFromStill(
   }
   checkImage("image", image, generator.channels);
   const { height: h, width: w } = image;
+  if (options.motionDownsample !== undefined) {
+    if (!composed) throw invalidArgument("motionDownsample", options.motionDownsample, `unset (${whyNot})`);
+    checkMotionDownsample(options.motionDownsample);
+  }
+  const factor =
+    options.motionDownsample ?? motionDownsample(trainingSize(generator.metadata.extra.run_config), h, w);
   const camera = options.camera;
   const walk = camera
     ? new CameraWalk(camera, Math.min(h, w), options.seed ?? 0, options.cameraStrength ?? 1)
@@ -180,7 +196,7 @@ export async function generateFromStill(
     // branch's step at the current frame moves the still once more (still-to-video-compose.ts)
     let next: StepResult;
     if (state !== undefined) {
-      const { field, residual } = await generator.stepField(state.image, state.mask);
+      const { field, residual } = await motionAtScale(generator, state.image, state.mask, factor);
       if (residualScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= residualScale;
       state = compose(state, scaleField(field, strength), residual);
       // the camera's view of the scene: the still sampled once more, at camera + scene map;
@@ -223,7 +239,7 @@ export async function generateFromStill(
     masks.push(next.mask);
     options.onProgress?.(t + 1, steps);
   }
-  return { frames, masks };
+  return composed ? { frames, masks, motionDownsample: factor } : { frames, masks };
 }
 
 /** A(pose) of camera-motion.ts: the view's pixels (outside `border`) where the mask is >= 0.5. */

@@ -115,16 +115,19 @@ def run(args: argparse.Namespace) -> int:
         for _ in range(n):
             cur_image, cur_mask = generation_step(model, cur_image, cur_mask)
             rollout.append({"image": tensor_json(cur_image), "mask": tensor_json(cur_mask)})
-        composed = []  # warp image head: models/still_to_video.py, the still sampled once a frame
+        # warp image head: models/still_to_video.py, the still sampled once a frame
+        composed: list[dict] = []
+        composed_half: list[dict] = []
         if gen_cfg.image_head == "warp":
             from stillmotion_trainer.models import still_to_video as s2v
 
-            state = s2v.start(image, mask)
-            for _ in range(n):
-                state = s2v.composed_step(model, state)
-                composed.append(
-                    {"image": tensor_json(state.image), "mask": tensor_json(state.mask)}
-                )
+            for factor, steps in ((1, composed), (2, composed_half)):
+                state = s2v.start(image, mask)
+                for _ in range(n):  # factor 2: the branch at half size (models/motion_scale.py)
+                    state = s2v.composed_step(model, state, motion_downsample=factor)
+                    steps.append(
+                        {"image": tensor_json(state.image), "mask": tensor_json(state.mask)}
+                    )
         chain = []  # Fig. 6: M^_{t+1} = G(I_t, M^_t [, I_{t+1}])[1], real frames in
         cur_mask = mask
         for t in range(n):
@@ -147,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         "step": {"next_image": tensor_json(next_image), "next_mask": tensor_json(next_mask)},
         "rollout": rollout,
         "rollout_composed": composed,
+        "rollout_composed_half": composed_half,
         "frames": tensor_json(frames),
         "chain": chain,
     }

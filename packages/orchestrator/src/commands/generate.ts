@@ -39,6 +39,7 @@ export interface GenerateCommandOptions {
   cameraStrength?: number;
   border?: number;
   detail?: number;
+  motionDownsample?: number;
   overwrite?: boolean;
 }
 
@@ -63,6 +64,7 @@ export async function generate(input: string, options: GenerateCommandOptions) {
         cameraStrength: options.cameraStrength,
         borderThreshold: options.border,
         detail: options.detail,
+        motionDownsample: options.motionDownsample,
         // --size is the longer side, the still's aspect kept; --square forces size x size
         ...(options.square ? { width: options.size, height: options.size } : { size: options.size }),
         onProgress: (done, total, id) => bar.update(done, total, id),
@@ -124,6 +126,11 @@ export function register(program: Command): void {
       "--detail <sigma>",
       "composed roll-outs: the still's detail finer than a Gaussian of sigma pixels moves by whole pixels, so resampling keeps speckle and texture sharp (default 1; 0 = plain bicubic)",
       numberOption("--detail", 0, 8),
+    )
+    .option(
+      "--motion-downsample <f>",
+      "composed roll-outs: the model's image branch sees each frame f times smaller per side, its step brought back up (default: the scale the model was trained at, max(1, floor(longer side / its training size)); 1 = the frame's own size)",
+      integerOption("--motion-downsample", 1, 16),
     )
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(

@@ -60,6 +60,18 @@ describe("generateVideos", () => {
     expect(metrics.consecutiveSsim).toHaveLength(3);
     expect(metrics.colourDriftMax).toBeLessThan(0.1);
     expect(metrics.areaRatio).toBeGreaterThan(0.7);
+    // the shipped model was trained at 128 px: its image branch sees a 40 px frame at its own size
+    expect(metrics.motionDownsample).toBe(1);
+    const half = await generateVideos({
+      model: MODEL,
+      stills: [{ id: "s0", image: join(dir, "stills/images/s0.png") }],
+      outDir: join(dir, "out-half"),
+      steps: 1,
+      size: 40,
+      motionDownsample: 2,
+    });
+    expect(half.clips[0].motionDownsample).toBe(2);
+    expect(JSON.parse(readFileSync(half.metrics, "utf8")).clips[0].motionDownsample).toBe(2);
     const all = JSON.parse(readFileSync(result.metrics, "utf8"));
     // the shipped model has the warp image head: its fields are composed by default
     expect(all).toMatchObject({ steps: 3, stride: 2, strength: 1.5, composed: true, clips: [{ id: "s0" }] });

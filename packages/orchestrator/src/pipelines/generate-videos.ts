@@ -83,6 +83,11 @@ export interface GenerateVideosOptions {
    * `detail`; default 1, 0 = plain bicubic).
    */
   detail?: number;
+  /**
+   * Composed roll-outs: the factor by which the model's image branch sees the frames smaller
+   * (generateFromStill `motionDownsample`; default the model's training scale).
+   */
+  motionDownsample?: number;
   fps?: number;
   onProgress?: (done: number, total: number, id: string) => void;
 }
@@ -97,6 +102,8 @@ export interface GeneratedClip {
   meanIntensity: number[];
   /** The clip's identity numbers (generation-quality.ts), also in its metrics.json. */
   quality: ClipQuality;
+  /** Composed roll-outs: the factor the image branch saw the frames smaller by, else null. */
+  motionDownsample: number | null;
   contactSheet: string;
   video: GeneratedVideo;
 }
@@ -209,6 +216,7 @@ async function writeVideos(
         cameraStrength,
         borderThreshold: options.borderThreshold,
         detail: options.detail,
+        motionDownsample: options.motionDownsample,
         ...(camera ? { seed: i } : {}), // clip i's camera poses from seed i
       }),
       stride,
@@ -226,7 +234,16 @@ async function writeVideos(
     const sheet = join(clipDir, "contact-sheet.png");
     await writeFileAtomic(join(staged.stage, sheet), await contactSheetPng(video.frames, video.masks));
     const quality = clipQuality(video.frames, video.masks);
-    const record = { id: still.id, image: still.image, width: image.width, height: image.height, ...quality };
+    // the factor the branch saw this still's frames smaller by (null: not a composed roll-out)
+    const motionDownsample = video.motionDownsample ?? null;
+    const record = {
+      id: still.id,
+      image: still.image,
+      width: image.width,
+      height: image.height,
+      motionDownsample,
+      ...quality,
+    };
     await writeFileAtomic(
       join(staged.stage, clipDir, "metrics.json"),
       `${JSON.stringify(record, null, 1)}\n`,
@@ -238,6 +255,7 @@ async function writeVideos(
       maskAreas: video.masks.map(area),
       meanIntensity: video.frames.map((f) => mean(f.data)),
       quality,
+      motionDownsample,
       contactSheet: join(staged.out, sheet),
       video,
     });
@@ -279,7 +297,7 @@ async function writeVideos(
     borderThreshold,
     detail,
     targets: { colourDriftMax: 0.03, sharpnessRatioMin: 0.7, areaRatioRange: [0.7, 1.3] },
-    clips: clips.map((c) => ({ id: c.id, ...c.quality })),
+    clips: clips.map((c) => ({ id: c.id, motionDownsample: c.motionDownsample, ...c.quality })),
   };
   await writeFileAtomic(join(staged.stage, "metrics.json"), `${JSON.stringify(metrics, null, 1)}\n`);
   return { clips, dataset: join(staged.out, "dataset"), metrics: join(staged.out, "metrics.json") };
@@ -289,5 +307,5 @@ async function writeVideos(
 function everyNth(video: GeneratedVideo, n: number): GeneratedVideo {
   if (n === 1) return video;
   const keep = <T>(xs: T[]) => xs.filter((_, t) => t % n === 0);
-  return { frames: keep(video.frames), masks: keep(video.masks) };
+  return { ...video, frames: keep(video.frames), masks: keep(video.masks) };
 }
