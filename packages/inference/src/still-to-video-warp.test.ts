@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { maxAbsDiff, type Reference, readReference } from "../test/reference.js";
+import type { CameraProfile } from "./camera-motion.js";
 import { type Generator, loadGenerator } from "./generator.js";
 import { generateFromStill } from "./still-to-video.js";
 import { sampleBicubic } from "./still-to-video-compose.js";
@@ -30,6 +31,7 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
   let ref: Reference;
   let composed: { image: Float32Array; mask: Float32Array }[];
   let composedHalf: { image: Float32Array; mask: Float32Array }[];
+  let composedNonrigid: { image: Float32Array; mask: Float32Array }[];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "stillmotion-warp-head-"));
@@ -46,6 +48,7 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
       list.map((s) => ({ image: Float32Array.from(s.image.data), mask: Float32Array.from(s.mask.data) }));
     composed = steps(raw.rollout_composed);
     composedHalf = steps(raw.rollout_composed_half);
+    composedNonrigid = steps(raw.rollout_composed_nonrigid);
   }, 120_000);
   afterAll(async () => {
     await generator?.dispose();
@@ -88,6 +91,27 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
     await expect(
       generateFromStill(generator, ref.image, ref.mask, { steps: 1, motionDownsample: 0 }),
     ).rejects.toThrow(/motionDownsample/);
+  });
+
+  it("under a camera drops the scene's similarity like PyTorch (scene-nonrigid.ts)", async () => {
+    // a camera that does not move: the frames are the scene's own
+    const still: CameraProfile = { shift_std: 0, log_zoom_std: 0, rotation_std: 0, revert: 0, rest_zoom: 1 };
+    const options = { steps: composedNonrigid.length, camera: still, borderThreshold: 0 };
+    const video = await generateFromStill(generator, ref.image, ref.mask, options);
+    composedNonrigid.forEach((r, t) => {
+      expect(maxAbsDiff(video.frames[t + 1].data, r.image)).toBeLessThan(CHAIN_TOLERANCE);
+      expect(maxAbsDiff(video.masks[t + 1].data, r.mask)).toBeLessThan(CHAIN_TOLERANCE);
+    });
+    const kept = await generateFromStill(generator, ref.image, ref.mask, {
+      ...options,
+      keepSceneSimilarity: true,
+    });
+    composed.forEach((r, t) => {
+      expect(maxAbsDiff(kept.frames[t + 1].data, r.image)).toBeLessThan(CHAIN_TOLERANCE);
+    });
+    await expect(
+      generateFromStill(generator, ref.image, ref.mask, { steps: 1, keepSceneSimilarity: true }),
+    ).rejects.toThrow(/keepSceneSimilarity.*only when there is a camera/);
   });
 
   it("a field step is the image branch's: moving the still by it gives next_image", async () => {

@@ -18,6 +18,7 @@ import type { Generator, StepResult } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
 import { checkMotionDownsample, motionAtScale, motionDownsample, trainingSize } from "./motion-scale.js";
 import { randomMask } from "./random-mask.js";
+import { withoutSimilarity } from "./scene-nonrigid.js";
 import { type ComposedState, compose, scaleField, startComposed } from "./still-to-video-compose.js";
 
 export interface GenerateOptions {
@@ -57,6 +58,12 @@ export interface GenerateOptions {
   camera?: CameraProfile;
   /** With `camera`: its per-frame motion times this (default 1). */
   cameraStrength?: number;
+  /**
+   * With `camera`: keep the scene's global similarity (shift, rotation, zoom) in each step.
+   * Default false: the camera owns the similarity and the scene keeps the rest of its field
+   * (scene-nonrigid.ts).
+   */
+  keepSceneSimilarity?: boolean;
   /**
    * With `camera`: a still's surround darker than this in every channel and connected to the
    * frame's edge (a scope's black border and its overlays) stays fixed while the view behind it
@@ -144,6 +151,13 @@ export async function generateFromStill(
       options.camera ? "a number in [0, 1)" : "unset: the fixed border acts with a camera only",
     );
   }
+  if (options.keepSceneSimilarity !== undefined && !options.camera) {
+    throw invalidArgument(
+      "keepSceneSimilarity",
+      options.keepSceneSimilarity,
+      "unset: the camera owns the similarity only when there is a camera",
+    );
+  }
   const detail = options.detail ?? DEFAULT_DETAIL;
   if (!(Number.isFinite(detail) && detail >= 0) || (options.detail !== undefined && !composed)) {
     throw invalidArgument("detail", detail, composed ? "a number >= 0" : `unset (${whyNot})`);
@@ -196,7 +210,10 @@ export async function generateFromStill(
     // branch's step at the current frame moves the still once more (still-to-video-compose.ts)
     let next: StepResult;
     if (state !== undefined) {
-      const { field, residual } = await motionAtScale(generator, state.image, state.mask, factor);
+      const step = await motionAtScale(generator, state.image, state.mask, factor);
+      // seen through a camera, the scene's step loses the similarity the camera owns
+      const field = camera && !options.keepSceneSimilarity ? withoutSimilarity(step.field) : step.field;
+      const residual = step.residual;
       if (residualScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= residualScale;
       state = compose(state, scaleField(field, strength), residual);
       // the camera's view of the scene: the still sampled once more, at camera + scene map;

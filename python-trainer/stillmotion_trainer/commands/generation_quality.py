@@ -11,6 +11,10 @@ HELP = (
 )
 
 
+KEEP_SCENE_SIMILARITY_HELP = (
+    "with --camera: keep the scene's global similarity (shift, rotation, zoom) in each step; by "
+    "default the camera owns it and the scene keeps the rest (models/scene_nonrigid.py)"
+)
 MOTION_DOWNSAMPLE_HELP = (
     "with --compose: the image branch's network sees each frame this many times smaller per "
     "side, its step brought back up (models/motion_scale.py; default: the model's training "
@@ -78,6 +82,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--motion-downsample", type=int, default=None,
         help=MOTION_DOWNSAMPLE_HELP,
     )  # fmt: skip
+    p.add_argument("--keep-scene-similarity", action="store_true", help=KEEP_SCENE_SIMILARITY_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
             residual=args.residual, camera=args.camera,
             camera_strength=args.camera_strength, border=args.border, detail=args.detail,
             motion_downsample=args.motion_downsample,
+            keep_scene_similarity=args.keep_scene_similarity,
         )  # fmt: skip
     except (StillMotionError, FileNotFoundError, OSError) as e:
         code = getattr(e, "code", "NOT_FOUND")

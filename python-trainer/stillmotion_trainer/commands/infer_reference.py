@@ -118,13 +118,20 @@ def run(args: argparse.Namespace) -> int:
         # warp image head: models/still_to_video.py, the still sampled once a frame
         composed: list[dict] = []
         composed_half: list[dict] = []
+        composed_nonrigid: list[dict] = []
         if gen_cfg.image_head == "warp":
             from stillmotion_trainer.models import still_to_video as s2v
 
-            for factor, steps in ((1, composed), (2, composed_half)):
+            # factor 2: the branch at half size (models/motion_scale.py); nonrigid: the steps
+            # less their similarity, as under a camera (models/scene_nonrigid.py)
+            for factor, nonrigid, steps in (
+                (1, False, composed), (2, False, composed_half), (1, True, composed_nonrigid)
+            ):  # fmt: skip
                 state = s2v.start(image, mask)
-                for _ in range(n):  # factor 2: the branch at half size (models/motion_scale.py)
-                    state = s2v.composed_step(model, state, motion_downsample=factor)
+                for _ in range(n):
+                    state = s2v.composed_step(
+                        model, state, motion_downsample=factor, nonrigid=nonrigid
+                    )
                     steps.append(
                         {"image": tensor_json(state.image), "mask": tensor_json(state.mask)}
                     )
@@ -151,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         "rollout": rollout,
         "rollout_composed": composed,
         "rollout_composed_half": composed_half,
+        "rollout_composed_nonrigid": composed_nonrigid,
         "frames": tensor_json(frames),
         "chain": chain,
     }

@@ -172,7 +172,9 @@ def roll_out_composed(
     (models/camera_motion.py, poses drawn from `seed`; `fields` is then None: the frame's map is
     the camera's and the scene's together), a still's dark surround stays fixed while its
     view moves (models/fixed_border.py; `options.border` its threshold, 0 = off) and, where the
-    profile has `auto_exposure`, the view's mean brightness is held at the still's.
+    profile has `auto_exposure`, the view's mean brightness is held at the still's; the scene's
+    steps then lose their global similarity, which the camera owns (models/scene_nonrigid.py),
+    unless `options.keep_scene_similarity`.
     GenerationQualityError for a model without the head or a bad option."""
     from stillmotion_trainer.models import camera_motion, fixed_border
     from stillmotion_trainer.models import still_to_video as s2v
@@ -200,8 +202,9 @@ def roll_out_composed(
     still = torch.from_numpy(image)[None]
     frames, masks, fields = [image], [mask], []
     for _ in range(steps):
+        nonrigid = opts.camera is not None and not opts.keep_scene_similarity
         state = s2v.composed_step(
-            model, state, opts.strength, opts.residual, opts.motion_downsample
+            model, state, opts.strength, opts.residual, opts.motion_downsample, nonrigid
         )
         fields.append(state.step[0].numpy())
         seen_image, seen_mask = state.image, state.mask
@@ -262,6 +265,7 @@ def composed_options(
     camera_strength: float = 1.0,
     border: float = DEFAULT_BORDER,
     detail: float = DEFAULT_DETAIL,
+    keep_scene_similarity: bool = False,
 ) -> "ComposedRollout":
     """still_to_video.ComposedRollout from command-line values (the camera a profile's path);
     GenerationQualityError naming the option or the profile's file (ComposedRollout.validate:
@@ -273,8 +277,9 @@ def composed_options(
     try:
         profile = None if camera is None else load_profile(camera)
         options = ComposedRollout(
-            strength, residual, profile, camera_strength, border, detail
-        ).validate()
+            strength, residual, profile, camera_strength, border, detail,
+            keep_scene_similarity=keep_scene_similarity,
+        ).validate()  # fmt: skip
     except (CameraProfileError, StillToVideoError) as err:
         raise GenerationQualityError(str(err)) from err
     if not compose and options != ComposedRollout():
@@ -542,6 +547,7 @@ def generation_quality(
     border: float = DEFAULT_BORDER,
     detail: float = DEFAULT_DETAIL,
     motion_downsample: Optional[int] = None,
+    keep_scene_similarity: bool = False,
 ) -> dict[str, Any]:
     """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
     the consecutive-frame SSIM of that dataset's real clips at the same size. compose: roll out
@@ -553,7 +559,9 @@ def generation_quality(
     stills' fixed surround under the camera (models/fixed_border.py; `composed_options`); detail:
     the sigma of detail-preserving sampling (models/detail_sampling.py, 0 = bicubic);
     motion_downsample: with compose, the factor by which the image branch's network sees the
-    frame smaller (models/motion_scale.py; None = the model's training scale)."""
+    frame smaller (models/motion_scale.py; None = the model's training scale);
+    keep_scene_similarity: with a camera, keep the scene's global similarity
+    (models/scene_nonrigid.py; by default the camera owns it)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
@@ -561,7 +569,9 @@ def generation_quality(
         raise GenerationQualityError(f"frames >= 1 and size >= 16, got {frames} and {size}")
     if stride < 1:
         raise GenerationQualityError(f"stride: expected an integer >= 1, got {stride}")
-    options = composed_options(compose, strength, residual, camera, camera_strength, border, detail)
+    options = composed_options(
+        compose, strength, residual, camera, camera_strength, border, detail, keep_scene_similarity
+    )
     root = Path(stills)
     if not (root / "images").is_dir():
         raise GenerationQualityError(f"{root}: expected a folder with images/ and masks/")
@@ -600,6 +610,7 @@ def generation_quality(
         "border": border if camera is not None else None,
         "detail": detail if compose else None,
         "motion_downsample": options.motion_downsample if compose else None,
+        "scene_similarity": None if camera is None else keep_scene_similarity,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,

@@ -48,6 +48,7 @@ from stillmotion_trainer.models.detail_sampling import (
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD
 from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
 from stillmotion_trainer.models.motion_scale import motion_at_scale
+from stillmotion_trainer.models.scene_nonrigid import without_similarity
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
 from stillmotion_trainer.models.warp import pixel_grid, warp
 
@@ -63,7 +64,9 @@ class ComposedRollout:
     darkness threshold of the still's fixed border (models/fixed_border.py; 0 = none), and the
     sigma (>= 0, pixels) of detail-preserving sampling (models/detail_sampling.py; 0 = bicubic),
     and the factor f (an integer >= 1) by which the branch's network sees the frame smaller per
-    side (models/motion_scale.py: the scale it was trained at; 1 = the frame's own size)."""
+    side (models/motion_scale.py: the scale it was trained at; 1 = the frame's own size). With a
+    camera the scene's steps lose their global similarity, which the camera owns
+    (models/scene_nonrigid.py), unless `keep_scene_similarity`."""
 
     strength: float = 1.0
     residual: float = 1.0
@@ -72,6 +75,7 @@ class ComposedRollout:
     border: float = DEFAULT_THRESHOLD
     detail: float = DEFAULT_DETAIL
     motion_downsample: int = 1
+    keep_scene_similarity: bool = False
 
     def validate(self) -> "ComposedRollout":
         for name, low, strict in (
@@ -89,6 +93,11 @@ class ComposedRollout:
             raise StillToVideoError(str(err).replace("downsample:", "motion_downsample:")) from err
         if not self.border < 1:
             raise StillToVideoError(f"border: expected a number < 1, got {self.border}")
+        if self.camera is None and self.keep_scene_similarity:
+            raise StillToVideoError(
+                "keep_scene_similarity: only with a camera (without one the scene's step is "
+                "kept whole)"
+            )
         if self.camera is None and self.border != DEFAULT_THRESHOLD:
             raise StillToVideoError(
                 f"border {self.border}: only with a camera (it keeps a still's surround fixed "
@@ -182,10 +191,14 @@ def composed_step(
     strength: float = 1.0,
     residual: float = 1.0,
     motion_downsample: int = 1,
+    nonrigid: bool = False,
 ) -> ComposedState:
     """One composed Fig. 5 step: the branch's (u_t, r_t) at (I_t, M_t), its network run
-    `motion_downsample` times smaller per side (models/motion_scale.py), u_t scaled by
-    `strength` (> 0) and r_t by `residual` (>= 0), then `compose`."""
+    `motion_downsample` times smaller per side (models/motion_scale.py), with `nonrigid` u_t
+    less its global similarity (models/scene_nonrigid.py: a camera views the roll-out), u_t
+    scaled by `strength` (> 0) and r_t by `residual` (>= 0), then `compose`."""
     ComposedRollout(strength, residual, motion_downsample=motion_downsample).validate()
     u, r = motion_at_scale(warp_branch(model), state.image, state.mask, motion_downsample)
+    if nonrigid:
+        u = without_similarity(u)
     return compose(state, scale_field(u, strength), residual * r if residual != 1.0 else r)

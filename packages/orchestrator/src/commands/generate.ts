@@ -40,6 +40,7 @@ export interface GenerateCommandOptions {
   border?: number;
   detail?: number;
   motionDownsample?: number;
+  keepSceneSimilarity?: boolean;
   overwrite?: boolean;
 }
 
@@ -65,6 +66,7 @@ export async function generate(input: string, options: GenerateCommandOptions) {
         borderThreshold: options.border,
         detail: options.detail,
         motionDownsample: options.motionDownsample,
+        keepSceneSimilarity: options.keepSceneSimilarity,
         // --size is the longer side, the still's aspect kept; --square forces size x size
         ...(options.square ? { width: options.size, height: options.size } : { size: options.size }),
         onProgress: (done, total, id) => bar.update(done, total, id),
@@ -131,6 +133,10 @@ export function register(program: Command): void {
       "--motion-downsample <f>",
       "composed roll-outs: the model's image branch sees each frame f times smaller per side, its step brought back up (default: the scale the model was trained at, max(1, floor(longer side / its training size)); 1 = the frame's own size)",
       integerOption("--motion-downsample", 1, 16),
+    )
+    .option(
+      "--keep-scene-similarity",
+      "with --camera: keep the model's global shift, rotation and zoom in each step (default: the camera owns them, the scene keeps the rest of its field)",
     )
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(

@@ -96,13 +96,26 @@ describe("generateVideos", () => {
     const all = JSON.parse(readFileSync(result.metrics, "utf8"));
     // with a camera a still's dark surround stays fixed (none in this still: nothing to fix)
     // ... and the still's fine detail moves by whole pixels (detail-sampling.ts, sigma 1 by default)
+    // ... and the scene's steps lose the similarity the camera owns (scene-nonrigid.ts)
     expect(all).toMatchObject({
       camera,
       cameraStrength: 1,
+      keepSceneSimilarity: false,
       composed: true,
       borderThreshold: 0.05,
       detail: 1,
     });
+    expect(JSON.parse(readFileSync(plain.metrics, "utf8")).keepSceneSimilarity).toBeNull();
+    const kept = await generateVideos({
+      ...base,
+      outDir: join(dir, "out-kept"),
+      camera,
+      keepSceneSimilarity: true,
+    });
+    expect(JSON.parse(readFileSync(kept.metrics, "utf8")).keepSceneSimilarity).toBe(true);
+    await expect(
+      generateVideos({ ...base, outDir: join(dir, "out-kept-plain"), keepSceneSimilarity: true }),
+    ).rejects.toThrow(/only with a camera/);
     expect(JSON.parse(readFileSync(plain.metrics, "utf8")).borderThreshold).toBeNull();
     const bicubic = await generateVideos({ ...base, outDir: join(dir, "out-bicubic"), camera, detail: 0 });
     expect(JSON.parse(readFileSync(bicubic.metrics, "utf8")).detail).toBe(0);

@@ -73,6 +73,8 @@ export interface GenerateVideosOptions {
   camera?: string;
   /** With `camera`: its per-frame motion times this (default 1). */
   cameraStrength?: number;
+  /** With `camera`: keep the scene's global similarity (generateFromStill `keepSceneSimilarity`). */
+  keepSceneSimilarity?: boolean;
   /**
    * With `camera`: the darkness threshold of a still's fixed surround (generateFromStill
    * `borderThreshold`; default 0.05, 0 = none).
@@ -180,6 +182,14 @@ async function writeVideos(
       `border ${options.borderThreshold}: only with a camera (it keeps a still's surround fixed while the camera moves the view)`,
     );
   }
+  if (options.keepSceneSimilarity && !camera) {
+    throw new StillMotionError(
+      Code.INVALID_ARGUMENT,
+      "keep scene similarity: only with a camera (without one the scene's step is kept whole)",
+    );
+  }
+  // with a camera, whether the scene kept its similarity, for the records (null: no camera)
+  const keepSceneSimilarity = camera ? (options.keepSceneSimilarity ?? false) : null;
   const cameraStrength = options.cameraStrength ?? 1;
   // the threshold the clips were made with, for the records (null: no camera, no fixed border)
   const borderThreshold = camera ? (options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD) : null;
@@ -214,6 +224,7 @@ async function writeVideos(
         residualScale: options.residualScale,
         camera,
         cameraStrength,
+        ...(options.keepSceneSimilarity ? { keepSceneSimilarity: true } : {}),
         borderThreshold: options.borderThreshold,
         detail: options.detail,
         motionDownsample: options.motionDownsample,
@@ -294,6 +305,7 @@ async function writeVideos(
     residualScale,
     camera: options.camera ?? null,
     cameraStrength,
+    keepSceneSimilarity,
     borderThreshold,
     detail,
     targets: { colourDriftMax: 0.03, sharpnessRatioMin: 0.7, areaRatioRange: [0.7, 1.3] },
