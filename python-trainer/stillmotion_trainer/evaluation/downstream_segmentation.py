@@ -160,7 +160,7 @@ def downstream_segmentation(
             "camera_strength": camera_strength, "border": border if camera is not None else None,
             "detail": detail if compose else None,
             "motion_downsample": options.motion_downsample if compose else None,
-            "scene_similarity": None if camera is None else keep_scene_similarity,
+            "keep_scene_similarity": None if camera is None else keep_scene_similarity,
         },  # fmt: skip
         "runs": runs,
         "a_mean": a_mean,

@@ -610,7 +610,7 @@ def generation_quality(
         "border": border if camera is not None else None,
         "detail": detail if compose else None,
         "motion_downsample": options.motion_downsample if compose else None,
-        "scene_similarity": None if camera is None else keep_scene_similarity,
+        "keep_scene_similarity": None if camera is None else keep_scene_similarity,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,
