@@ -39,7 +39,8 @@ export function similarityFit(u: Field): [number, number, number, number] {
       norm += x * x + y * y;
     }
   }
-  return [sx / n, sy / n, norm > 0 ? sa / norm : 0, norm > 0 ? sb / norm : 0];
+  const d = Math.max(norm, 1); // 0 only on a 1x1 frame, where sa = sb = 0
+  return [sx / n, sy / n, sa / d, sb / d];
 }
 
 /** v of the module comment: the step less its similarity, sources in the frame. */

@@ -31,9 +31,8 @@ vocalfolds clips).
 from __future__ import annotations
 
 import csv
-import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
@@ -313,7 +312,7 @@ def at_training_scale(
     if motion_downsample is None:
         trained = motion_scale.training_size(run_config)
         motion_downsample = motion_scale.motion_downsample(trained, size, size)
-    options = dataclasses.replace(options, motion_downsample=motion_downsample)
+    options = replace(options, motion_downsample=motion_downsample)
     try:
         return options.validate()
     except ValueError as err:

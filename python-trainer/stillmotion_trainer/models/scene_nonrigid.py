@@ -35,9 +35,9 @@ def similarity_fit(u: torch.Tensor) -> torch.Tensor:
     x = (xs - (w - 1) / 2.0).double()  # (1, 1, 1, W)
     y = (ys - (h - 1) / 2.0).double()  # (1, 1, H, 1)
     ux, uy = u[:, 0:1].double(), u[:, 1:2].double()
-    norm = float(h * (x**2).sum() + w * (y**2).sum())
-    a = (x * ux + y * uy).sum(dim=(1, 2, 3)) / norm if norm > 0 else torch.zeros(u.shape[0])
-    b = (x * uy - y * ux).sum(dim=(1, 2, 3)) / norm if norm > 0 else torch.zeros(u.shape[0])
+    norm = max(float(h * (x**2).sum() + w * (y**2).sum()), 1.0)  # 0 only on a 1x1 frame
+    a = (x * ux + y * uy).sum(dim=(1, 2, 3)) / norm
+    b = (x * uy - y * ux).sum(dim=(1, 2, 3)) / norm
     return torch.stack([ux.mean(dim=(1, 2, 3)), uy.mean(dim=(1, 2, 3)), a, b], dim=1)
 
 
