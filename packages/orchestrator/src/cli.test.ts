@@ -161,6 +161,12 @@ const cases: Array<[string, () => string[], string, () => string]> = [
     () => `${join(dir, "no-camera.json")}: cannot read a camera profile`,
   ],
   [
+    "StillMotionError: --keep-scene-similarity without --camera",
+    () => ["generate", stills, "-m", SHIPPED_WARP, "-o", join(dir, "out-keep"), "--keep-scene-similarity"],
+    "INVALID_ARGUMENT",
+    () => "keep scene similarity: only with a camera",
+  ],
+  [
     "StillMotionError: --border without --camera",
     () => ["generate", stills, "-m", SHIPPED_WARP, "-o", join(dir, "out-border"), "--border", "0.1"],
     "INVALID_ARGUMENT",

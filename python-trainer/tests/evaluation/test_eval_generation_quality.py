@@ -158,6 +158,11 @@ def test_command_writes_the_report_and_names_a_bad_folder(tmp_path):
     line = json.loads(ok.stdout.strip().splitlines()[-1])
     assert line["ok"] and line["summary"]["clips"] == 1
     assert len(json.loads((tmp_path / "r.json").read_text())["clips"]) == 1
+    half = subprocess.run(cmd + ["--stills", str(tmp_path / "stills"), "--compose",
+                          "--motion-downsample", "2"], capture_output=True, text=True, cwd=ROOT,
+                          env=env)  # fmt: skip
+    assert half.returncode == 0, half.stderr
+    assert json.loads(half.stdout.strip().splitlines()[-1])["motion_downsample"] == 2
     bad = subprocess.run(cmd + ["--stills", str(tmp_path)], capture_output=True, text=True,
                          cwd=ROOT, env=env)  # fmt: skip
     assert bad.returncode == 2
