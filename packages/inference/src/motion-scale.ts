@@ -17,6 +17,7 @@
 import { invalidArgument } from "./errors.js";
 import type { FieldStep, Generator } from "./generator.js";
 import type { FloatImage, Mask } from "./image-types.js";
+import { sourcesInFrame } from "./still-to-video-compose.js";
 import { bilinearUp, boxDown } from "./work-scale.js";
 
 /** Throws INVALID_ARGUMENT unless f is an integer >= 1. */
@@ -64,7 +65,7 @@ export function downForMotion(image: FloatImage, f: number): FloatImage {
   return boxDown({ data, channels, height: H, width: W }, f);
 }
 
-/** Plane `c` of (C, h, w) data brought up by f and cropped to (height, width), times `gain`. */
+/** Plane `c` of (C, h, w) data brought up by f and cropped to (height, width). */
 function upPlane(
   data: Float32Array,
   c: number,
@@ -73,12 +74,11 @@ function upPlane(
   f: number,
   height: number,
   width: number,
-  gain: number,
 ): Float32Array {
   const up = bilinearUp({ data: data.subarray(c * h * w, (c + 1) * h * w), height: h, width: w }, f);
   const out = new Float32Array(height * width);
   for (let i = 0; i < height; i++) {
-    for (let j = 0; j < width; j++) out[i * width + j] = gain * up.data[i * up.width + j];
+    for (let j = 0; j < width; j++) out[i * width + j] = up.data[i * up.width + j];
   }
   return out;
 }
@@ -89,26 +89,20 @@ export function upFromMotion(small: FieldStep, f: number, height: number, width:
   if (f === 1) return small;
   const { height: h, width: w } = small.field;
   const n = height * width;
-  const field = new Float32Array(2 * n);
-  const ux = upPlane(small.field.data, 0, h, w, f, height, width, f);
-  const uy = upPlane(small.field.data, 1, h, w, f, height, width, f);
-  for (let py = 0; py < height; py++) {
-    for (let px = 0; px < width; px++) {
-      const i = py * width + px;
-      field[i] = Math.min(Math.max(px + ux[i], 0), width - 1) - px;
-      field[n + i] = Math.min(Math.max(py + uy[i], 0), height - 1) - py;
-    }
-  }
+  const up = new Float32Array(2 * n);
+  up.set(upPlane(small.field.data, 0, h, w, f, height, width));
+  up.set(upPlane(small.field.data, 1, h, w, f, height, width), n);
+  const field = sourcesInFrame({ data: up, height, width }, f);
   const channels = small.residual.length / (h * w);
   const residual = new Float32Array(channels * n);
   for (let c = 0; c < channels; c++) {
-    const plane = upPlane(small.residual, c, h, w, f, height, width, 1);
+    const plane = upPlane(small.residual, c, h, w, f, height, width);
     let sum = 0;
     for (let i = 0; i < n; i++) sum += plane[i];
     const mean = sum / n;
     for (let i = 0; i < n; i++) residual[c * n + i] = plane[i] - mean;
   }
-  return { field: { data: field, height, width }, residual };
+  return { field, residual };
 }
 
 /** The branch's (u, r) at (image, mask), its network run f times smaller per side. */

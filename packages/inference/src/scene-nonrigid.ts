@@ -14,7 +14,7 @@
  *   S(p) = (t_x + a x - b y,  t_y + b x + a y)
  *   v(p) = clamp(p + u(p) - S(p), 0, (W - 1, H - 1)) - p
  */
-import type { Field } from "./still-to-video-compose.js";
+import { type Field, sourcesInFrame } from "./still-to-video-compose.js";
 
 /** (t_x, t_y, a, b) of the module comment: the least-squares similarity of a step. */
 export function similarityFit(u: Field): [number, number, number, number] {
@@ -54,11 +54,9 @@ export function withoutSimilarity(u: Field): Field {
     for (let px = 0; px < w; px++) {
       const x = px - (w - 1) / 2;
       const i = py * w + px;
-      const vx = u.data[i] - (tx + a * x - b * y);
-      const vy = u.data[n + i] - (ty + b * x + a * y);
-      data[i] = Math.min(Math.max(px + vx, 0), w - 1) - px;
-      data[n + i] = Math.min(Math.max(py + vy, 0), h - 1) - py;
+      data[i] = u.data[i] - (tx + a * x - b * y);
+      data[n + i] = u.data[n + i] - (ty + b * x + a * y);
     }
   }
-  return { data, height: h, width: w };
+  return sourcesInFrame({ data, height: h, width: w });
 }

@@ -125,21 +125,26 @@ export function warpBilinear(
   return out;
 }
 
-/** v = clamp(p + k u, frame) - p: a step scaled by the motion strength k, sources in the frame
- * (Python models/still_to_video.scale_field). */
-export function scaleField(u: Field, strength: number): Field {
-  if (strength === 1) return u;
+/** v(p) = clamp(p + gain u(p), 0, (W - 1, H - 1)) - p: every source inside the frame (Python
+ * models/warp.sources_in_frame). */
+export function sourcesInFrame(u: Field, gain = 1): Field {
   const { height: h, width: w } = u;
   const n = h * w;
   const data = new Float32Array(2 * n);
   for (let py = 0; py < h; py++) {
     for (let px = 0; px < w; px++) {
       const i = py * w + px;
-      data[i] = Math.min(Math.max(px + strength * u.data[i], 0), w - 1) - px;
-      data[n + i] = Math.min(Math.max(py + strength * u.data[n + i], 0), h - 1) - py;
+      data[i] = Math.min(Math.max(px + gain * u.data[i], 0), w - 1) - px;
+      data[n + i] = Math.min(Math.max(py + gain * u.data[n + i], 0), h - 1) - py;
     }
   }
   return { data, height: h, width: w };
+}
+
+/** v = clamp(p + k u, frame) - p: a step scaled by the motion strength k, sources in the frame
+ * (Python models/still_to_video.scale_field). */
+export function scaleField(u: Field, strength: number): Field {
+  return strength === 1 ? u : sourcesInFrame(u, strength);
 }
 
 /** One frame of a composed roll-out (Python models/still_to_video.ComposedState). */

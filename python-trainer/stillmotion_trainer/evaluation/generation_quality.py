@@ -200,8 +200,8 @@ def roll_out_composed(
     )
     still = torch.from_numpy(image)[None]
     frames, masks, fields = [image], [mask], []
+    nonrigid = opts.camera is not None and not opts.keep_scene_similarity
     for _ in range(steps):
-        nonrigid = opts.camera is not None and not opts.keep_scene_similarity
         state = s2v.composed_step(
             model, state, opts.strength, opts.residual, opts.motion_downsample, nonrigid
         )

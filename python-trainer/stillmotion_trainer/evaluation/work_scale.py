@@ -21,10 +21,10 @@ import torch
 import torch.nn.functional as F
 
 
-def check_factor(factor: int) -> None:
-    """Raise ValueError unless factor is an integer >= 1 (bool refused)."""
+def check_factor(factor: int, name: str = "downsample") -> None:
+    """Raise ValueError naming option `name` unless factor is an integer >= 1 (bool refused)."""
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
-        raise ValueError(f"downsample: expected an integer >= 1, got {factor!r}")
+        raise ValueError(f"{name}: expected an integer >= 1, got {factor!r}")
 
 
 def check_downsample(factor: int, height: int, width: int) -> None:

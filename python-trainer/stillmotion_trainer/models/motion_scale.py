@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from stillmotion_trainer.evaluation.work_scale import bilinear_up, box_down, check_factor
 from stillmotion_trainer.models.image_warp import ImageWarpBranch
-from stillmotion_trainer.models.warp import pixel_grid
+from stillmotion_trainer.models.warp import sources_in_frame
 
 
 def motion_downsample(training_size: Optional[int], height: int, width: int) -> int:
@@ -54,7 +54,7 @@ def training_size(run_config: Any) -> Optional[int]:
 
 def down_for_motion(x: torch.Tensor, factor: int) -> torch.Tensor:
     """box_f(pad_f(x)): (N, C, H, W) -> (N, C, ceil(H / f), ceil(W / f))."""
-    check_factor(factor)
+    check_factor(factor, "motion_downsample")
     if factor == 1:
         return x
     h, w = x.shape[-2:]
@@ -68,15 +68,12 @@ def up_from_motion(
     u_small: torch.Tensor, r_small: torch.Tensor, factor: int, height: int, width: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(u, r) at (height, width) from the branch's (u_f, r_f) at the small size (docstring)."""
-    check_factor(factor)
+    check_factor(factor, "motion_downsample")
     if factor == 1:
         return u_small, r_small
-    u = factor * bilinear_up(u_small, factor)[..., :height, :width]
-    xs, ys = pixel_grid(u)
-    ux = (xs + u[:, 0:1]).clamp(0.0, width - 1.0) - xs
-    uy = (ys + u[:, 1:2]).clamp(0.0, height - 1.0) - ys
+    u = sources_in_frame(bilinear_up(u_small, factor)[..., :height, :width], factor)
     r = bilinear_up(r_small, factor)[..., :height, :width]
-    return torch.cat([ux, uy], dim=1), r - r.mean(dim=(2, 3), keepdim=True)
+    return u, r - r.mean(dim=(2, 3), keepdim=True)
 
 
 def motion_at_scale(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import torch
 
-from stillmotion_trainer.models.warp import pixel_grid
+from stillmotion_trainer.models.warp import pixel_grid, sources_in_frame
 
 
 def similarity_fit(u: torch.Tensor) -> torch.Tensor:
@@ -48,8 +48,5 @@ def without_similarity(u: torch.Tensor) -> torch.Tensor:
     t_x, t_y, a, b = (c.view(-1, 1, 1, 1) for c in similarity_fit(u).unbind(dim=1))
     xs, ys = pixel_grid(u)
     x, y = (xs - (w - 1) / 2.0).double(), (ys - (h - 1) / 2.0).double()
-    vx = u[:, 0:1].double() - (t_x + a * x - b * y)
-    vy = u[:, 1:2].double() - (t_y + b * x + a * y)
-    vx = (xs + vx).clamp(0.0, w - 1.0) - xs
-    vy = (ys + vy).clamp(0.0, h - 1.0) - ys
-    return torch.cat([vx, vy], dim=1).to(u.dtype)
+    v = torch.cat([u[:, 0:1] - (t_x + a * x - b * y), u[:, 1:2] - (t_y + b * x + a * y)], dim=1)
+    return sources_in_frame(v).to(u.dtype)

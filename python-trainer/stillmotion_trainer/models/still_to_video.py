@@ -50,7 +50,7 @@ from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
 from stillmotion_trainer.models.motion_scale import motion_at_scale
 from stillmotion_trainer.models.scene_nonrigid import without_similarity
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
-from stillmotion_trainer.models.warp import pixel_grid, warp
+from stillmotion_trainer.models.warp import sources_in_frame, warp
 
 
 class StillToVideoError(ValueError):
@@ -88,9 +88,9 @@ class ComposedRollout:
                     f"{name}: expected a number {'>' if strict else '>='} {low:g}, got {v}"
                 )
         try:
-            check_factor(self.motion_downsample)
+            check_factor(self.motion_downsample, "motion_downsample")
         except ValueError as err:
-            raise StillToVideoError(str(err).replace("downsample:", "motion_downsample:")) from err
+            raise StillToVideoError(str(err)) from err
         if not self.border < 1:
             raise StillToVideoError(f"border: expected a number < 1, got {self.border}")
         if self.camera is None and self.keep_scene_similarity:
@@ -144,13 +144,7 @@ def sample_still(state: ComposedState, field: torch.Tensor) -> torch.Tensor:
 def scale_field(u: torch.Tensor, strength: float) -> torch.Tensor:
     """v = clamp(p + k u, frame) - p: the step scaled by the motion strength k, its sources kept
     inside the frame as the branch keeps u's. u (B, 2, H, W) in pixels."""
-    if strength == 1.0:
-        return u
-    xs, ys = pixel_grid(u)
-    w, h = u.shape[-1], u.shape[-2]
-    vx = (xs + strength * u[:, 0:1]).clamp(0.0, w - 1.0) - xs
-    vy = (ys + strength * u[:, 1:2]).clamp(0.0, h - 1.0) - ys
-    return torch.cat([vx, vy], dim=1)
+    return u if strength == 1.0 else sources_in_frame(u, strength)
 
 
 def compose(state: ComposedState, u: torch.Tensor, r: torch.Tensor) -> ComposedState:

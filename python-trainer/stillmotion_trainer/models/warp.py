@@ -118,6 +118,16 @@ def pixel_grid(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return xs, ys
 
 
+def sources_in_frame(u: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+    """v(p) = clamp(p + gain u(p), 0, (W - 1, H - 1)) - p: the field u (B, 2, H, W) in pixels,
+    times `gain`, with every source p + v(p) inside the frame."""
+    xs, ys = pixel_grid(u)
+    w, h = u.shape[-1], u.shape[-2]
+    vx = (xs + gain * u[:, 0:1]).clamp(0.0, w - 1.0) - xs
+    vy = (ys + gain * u[:, 1:2]).clamp(0.0, h - 1.0) - ys
+    return torch.cat([vx, vy], dim=1)
+
+
 def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Backward warp: out(p) = x(p + flow(p)), bilinear, zeros outside.
 
