@@ -25,8 +25,7 @@ import {
 import { Code } from "./errors.js";
 import { type Generator, loadGenerator } from "./generator.js";
 import type { FloatImage, Mask } from "./image-types.js";
-import { withoutSimilarity } from "./scene-nonrigid.js";
-import { generateFromStill } from "./still-to-video.js";
+import { generateFromStill, sceneStep } from "./still-to-video.js";
 import { compose, startComposed } from "./still-to-video-compose.js";
 
 const SHARED_FIELD = [
@@ -307,7 +306,7 @@ describe("generateFromStill's camera and residual scale (shipped real-still-to-v
       steps: 3,
       camera: still0,
       cameraStrength: 0,
-      keepSceneSimilarity: true,
+      sceneMotion: "whole",
     });
     for (let t = 0; t <= 3; t++) {
       expect(maxDiff(none.frames[t].data, plain.frames[t].data)).toBeLessThan(1e-6);
@@ -322,7 +321,7 @@ describe("generateFromStill's camera and residual scale (shipped real-still-to-v
     let scene = startComposed(still, mask); // the model steps from the scene, not from the view
     for (let t = 1; t <= 3; t++) {
       const { field, residual } = await generator.stepField(scene.image, scene.mask);
-      scene = compose(scene, withoutSimilarity(field), residual); // the camera owns the similarity
+      scene = compose(scene, sceneStep(field, "incompressible"), residual); // less what the camera owns
       const view = compose(scene, cameraField(poses[t], h, w), new Float32Array(residual.length));
       expect(maxDiff(seen.frames[t].data, view.image.data)).toBeLessThan(1e-6);
       expect(maxDiff(seen.masks[t].data, view.mask.data)).toBeLessThan(1e-6);
@@ -345,7 +344,7 @@ describe("generateFromStill's camera and residual scale (shipped real-still-to-v
         camera,
         seed: 2,
         residualScale: 0,
-        keepSceneSimilarity: true, // the scene's steps as without a camera
+        sceneMotion: "whole", // the scene's steps as without a camera
       });
       // the scene alone: the same roll-out without the camera (rest zoom 1: the rest pose is 0)
       const scene = await generateFromStill(generator, still, edge, { steps: 8, residualScale: 0 });

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maxAbsDiff, type Reference, readReference } from "../test/reference.js";
 import type { CameraProfile } from "./camera-motion.js";
 import { type Generator, loadGenerator } from "./generator.js";
-import { generateFromStill } from "./still-to-video.js";
+import { generateFromStill, SCENE_MOTIONS, type SceneMotion } from "./still-to-video.js";
 import { sampleBicubic } from "./still-to-video-compose.js";
 
 const run = promisify(execFile);
@@ -32,6 +32,7 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
   let composed: { image: Float32Array; mask: Float32Array }[];
   let composedHalf: { image: Float32Array; mask: Float32Array }[];
   let composedNonrigid: { image: Float32Array; mask: Float32Array }[];
+  let composedIncompressible: { image: Float32Array; mask: Float32Array }[];
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "stillmotion-warp-head-"));
@@ -49,6 +50,7 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
     composed = steps(raw.rollout_composed);
     composedHalf = steps(raw.rollout_composed_half);
     composedNonrigid = steps(raw.rollout_composed_nonrigid);
+    composedIncompressible = steps(raw.rollout_composed_incompressible);
   }, 120_000);
   afterAll(async () => {
     await generator?.dispose();
@@ -93,25 +95,31 @@ describe("generateFromStill with the warp image head (shipped real-still-to-vide
     ).rejects.toThrow(/motionDownsample/);
   });
 
-  it("under a camera drops the scene's similarity like PyTorch (scene-nonrigid.ts)", async () => {
+  it("under a camera keeps what the scene keeps like PyTorch (SCENE_MOTIONS)", async () => {
     // a camera that does not move: the frames are the scene's own
     const still: CameraProfile = { shift_std: 0, log_zoom_std: 0, rotation_std: 0, revert: 0, rest_zoom: 1 };
-    const options = { steps: composedNonrigid.length, camera: still, borderThreshold: 0 };
-    const video = await generateFromStill(generator, ref.image, ref.mask, options);
-    composedNonrigid.forEach((r, t) => {
-      expect(maxAbsDiff(video.frames[t + 1].data, r.image)).toBeLessThan(CHAIN_TOLERANCE);
-      expect(maxAbsDiff(video.masks[t + 1].data, r.mask)).toBeLessThan(CHAIN_TOLERANCE);
-    });
-    const kept = await generateFromStill(generator, ref.image, ref.mask, {
-      ...options,
-      keepSceneSimilarity: true,
-    });
-    composed.forEach((r, t) => {
-      expect(maxAbsDiff(kept.frames[t + 1].data, r.image)).toBeLessThan(CHAIN_TOLERANCE);
-    });
+    const options = { steps: composed.length, camera: still, borderThreshold: 0 };
+    const expected = { incompressible: composedIncompressible, nonrigid: composedNonrigid, whole: composed };
+    const byDefault = await generateFromStill(generator, ref.image, ref.mask, options);
+    for (const scene of SCENE_MOTIONS) {
+      const video = await generateFromStill(generator, ref.image, ref.mask, {
+        ...options,
+        sceneMotion: scene,
+      });
+      expected[scene].forEach((r, t) => {
+        expect(maxAbsDiff(video.frames[t + 1].data, r.image)).toBeLessThan(CHAIN_TOLERANCE);
+        expect(maxAbsDiff(video.masks[t + 1].data, r.mask)).toBeLessThan(CHAIN_TOLERANCE);
+        if (scene === "incompressible")
+          expect(byDefault.frames[t + 1].data).toEqual(video.frames[t + 1].data);
+      });
+    }
+    expect(maxAbsDiff(composedIncompressible[3].image, composedNonrigid[3].image)).toBeGreaterThan(1e-3);
     await expect(
-      generateFromStill(generator, ref.image, ref.mask, { steps: 1, keepSceneSimilarity: true }),
-    ).rejects.toThrow(/keepSceneSimilarity.*only when there is a camera/);
+      generateFromStill(generator, ref.image, ref.mask, { steps: 1, sceneMotion: "nonrigid" }),
+    ).rejects.toThrow(/sceneMotion.*only when there is a camera/);
+    await expect(
+      generateFromStill(generator, ref.image, ref.mask, { ...options, sceneMotion: "rigid" as SceneMotion }),
+    ).rejects.toThrow(/sceneMotion.*one of whole, nonrigid, incompressible/);
   });
 
   it("a field step is the image branch's: moving the still by it gives next_image", async () => {

@@ -18,8 +18,32 @@ import type { Generator, StepResult } from "./generator.js";
 import { checkImage, checkMask, type FloatImage, type Mask } from "./image-types.js";
 import { checkMotionDownsample, motionAtScale, motionDownsample, trainingSize } from "./motion-scale.js";
 import { randomMask } from "./random-mask.js";
+import { divergenceFree } from "./scene-incompressible.js";
 import { withoutSimilarity } from "./scene-nonrigid.js";
-import { type ComposedState, compose, scaleField, startComposed } from "./still-to-video-compose.js";
+import {
+  type ComposedState,
+  compose,
+  type Field,
+  scaleField,
+  startComposed,
+} from "./still-to-video-compose.js";
+
+/**
+ * What the scene keeps of each step of the image branch under a camera that owns the rest
+ * (Python models/still_to_video.SCENE_MOTIONS): "whole" the step as predicted (the only choice
+ * without a camera), "nonrigid" less its global similarity (scene-nonrigid.ts),
+ * "incompressible" then less its divergence too, so it moves and shears the still's structures
+ * without swelling or shrinking them (scene-incompressible.ts; the default with a camera).
+ */
+export const SCENE_MOTIONS = ["whole", "nonrigid", "incompressible"] as const;
+export type SceneMotion = (typeof SCENE_MOTIONS)[number];
+
+/** What the scene keeps of the step u: `SCENE_MOTIONS` (Python still_to_video.scene_step). */
+export function sceneStep(u: Field, scene: SceneMotion): Field {
+  if (scene === "whole") return u;
+  const rest = withoutSimilarity(u);
+  return scene === "nonrigid" ? rest : divergenceFree(rest);
+}
 
 export interface GenerateOptions {
   /** Number of predicted frames after the still (n of Fig. 5); default 16. */
@@ -59,11 +83,11 @@ export interface GenerateOptions {
   /** With `camera`: its per-frame motion times this (default 1). */
   cameraStrength?: number;
   /**
-   * With `camera`: keep the scene's global similarity (shift, rotation, zoom) in each step.
-   * Default false: the camera owns the similarity and the scene keeps the rest of its field
-   * (scene-nonrigid.ts).
+   * What the scene keeps of each step (`SCENE_MOTIONS`). Default with `camera`
+   * "incompressible": the camera owns the similarity and the divergence, so lesions keep their
+   * size unless the camera zooms; without a camera only "whole".
    */
-  keepSceneSimilarity?: boolean;
+  sceneMotion?: SceneMotion;
   /**
    * With `camera`: a still's surround darker than this in every channel and connected to the
    * frame's edge (a scope's black border and its overlays) stays fixed while the view behind it
@@ -151,11 +175,14 @@ export async function generateFromStill(
       options.camera ? "a number in [0, 1)" : "unset: the fixed border acts with a camera only",
     );
   }
-  if (options.keepSceneSimilarity !== undefined && !options.camera) {
+  const scene = options.sceneMotion ?? (options.camera ? "incompressible" : "whole");
+  if (!SCENE_MOTIONS.includes(scene) || (scene !== "whole" && !options.camera)) {
     throw invalidArgument(
-      "keepSceneSimilarity",
-      options.keepSceneSimilarity,
-      "unset: the camera owns the similarity only when there is a camera",
+      "sceneMotion",
+      scene,
+      options.camera
+        ? `one of ${SCENE_MOTIONS.join(", ")}`
+        : '"whole" or unset: the camera owns the motion the scene gives up only when there is a camera',
     );
   }
   const detail = options.detail ?? DEFAULT_DETAIL;
@@ -211,8 +238,8 @@ export async function generateFromStill(
     let next: StepResult;
     if (state !== undefined) {
       const step = await motionAtScale(generator, state.image, state.mask, factor);
-      // seen through a camera, the scene's step loses the similarity the camera owns
-      const field = camera && !options.keepSceneSimilarity ? withoutSimilarity(step.field) : step.field;
+      // seen through a camera, the scene's step loses what the camera owns
+      const field = sceneStep(step.field, scene);
       const residual = step.residual;
       if (residualScale !== 1) for (let i = 0; i < residual.length; i++) residual[i] *= residualScale;
       state = compose(state, scaleField(field, strength), residual);

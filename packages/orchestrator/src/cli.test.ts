@@ -161,10 +161,16 @@ const cases: Array<[string, () => string[], string, () => string]> = [
     () => `${join(dir, "no-camera.json")}: cannot read a camera profile`,
   ],
   [
-    "StillMotionError: --keep-scene-similarity without --camera",
-    () => ["generate", stills, "-m", SHIPPED_WARP, "-o", join(dir, "out-keep"), "--keep-scene-similarity"],
+    "StillMotionError: --scene-motion nonrigid without --camera",
+    () => ["generate", stills, "-m", SHIPPED_WARP, "-o", join(dir, "out-keep"), "--scene-motion", "nonrigid"],
     "INVALID_ARGUMENT",
-    () => "keep scene similarity: only with a camera",
+    () => "scene motion nonrigid: only with a camera",
+  ],
+  [
+    "StillMotionError: --scene-motion of an unknown kind",
+    () => ["generate", stills, "-m", SHIPPED_WARP, "-o", join(dir, "out-rigid"), "--scene-motion", "rigid"],
+    "INVALID_ARGUMENT",
+    () => '--scene-motion: expected one of whole, nonrigid, incompressible, got "rigid"',
   ],
   [
     "StillMotionError: --border without --camera",

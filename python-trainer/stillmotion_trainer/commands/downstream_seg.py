@@ -3,11 +3,12 @@
 import argparse
 
 from stillmotion_trainer.commands.generation_quality import (
-    KEEP_SCENE_SIMILARITY_HELP,
+    SCENE_MOTION_HELP,
     MOTION_DOWNSAMPLE_HELP,
 )
 from stillmotion_trainer.models.detail_sampling import DEFAULT_DETAIL
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
+from stillmotion_trainer.models.still_to_video import SCENE_MOTIONS
 
 HELP = (
     "train a small segmentation network on stills only vs stills + clips generated from them, "
@@ -41,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--motion-downsample", type=int, default=None,
         help=MOTION_DOWNSAMPLE_HELP,
     )  # fmt: skip
-    p.add_argument("--keep-scene-similarity", action="store_true", help=KEEP_SCENE_SIMILARITY_HELP)
+    p.add_argument("--scene-motion", choices=SCENE_MOTIONS, help=SCENE_MOTION_HELP)
     p.add_argument("--out", help="write the report as JSON here")
 
 
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             camera=args.camera, camera_strength=args.camera_strength, border=args.border,
             detail=args.detail,
             motion_downsample=args.motion_downsample,
-            keep_scene_similarity=args.keep_scene_similarity,
+            scene_motion=args.scene_motion,
         )  # fmt: skip
     except ValueError as e:
         print(json.dumps({"ok": False, "code": "INVALID_ARGUMENT", "error": str(e)}))

@@ -4,6 +4,7 @@ import argparse
 
 from stillmotion_trainer.models.detail_sampling import DEFAULT_DETAIL
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD as DEFAULT_BORDER
+from stillmotion_trainer.models.still_to_video import SCENE_MOTIONS
 
 HELP = (
     "roll a checkpoint out from stills (images/, masks/) and measure colour drift, sharpness, "
@@ -11,9 +12,11 @@ HELP = (
 )
 
 
-KEEP_SCENE_SIMILARITY_HELP = (
-    "with --camera: keep the scene's global similarity (shift, rotation, zoom) in each step; by "
-    "default the camera owns it and the scene keeps the rest (models/scene_nonrigid.py)"
+SCENE_MOTION_HELP = (
+    "with --camera: what the scene keeps of each step; 'whole' as predicted, 'nonrigid' less its "
+    "global similarity (shift, rotation, zoom: models/scene_nonrigid.py), 'incompressible' "
+    "(default) less its divergence too, so it does not swell or shrink what it moves "
+    "(models/scene_incompressible.py); the camera owns the rest"
 )
 MOTION_DOWNSAMPLE_HELP = (
     "with --compose: the image branch's network sees each frame this many times smaller per "
@@ -82,7 +85,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--motion-downsample", type=int, default=None,
         help=MOTION_DOWNSAMPLE_HELP,
     )  # fmt: skip
-    p.add_argument("--keep-scene-similarity", action="store_true", help=KEEP_SCENE_SIMILARITY_HELP)
+    p.add_argument("--scene-motion", choices=SCENE_MOTIONS, help=SCENE_MOTION_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             residual=args.residual, camera=args.camera,
             camera_strength=args.camera_strength, border=args.border, detail=args.detail,
             motion_downsample=args.motion_downsample,
-            keep_scene_similarity=args.keep_scene_similarity,
+            scene_motion=args.scene_motion,
         )  # fmt: skip
     except (StillMotionError, FileNotFoundError, OSError) as e:
         code = getattr(e, "code", "NOT_FOUND")

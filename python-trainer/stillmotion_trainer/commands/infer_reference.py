@@ -119,19 +119,20 @@ def run(args: argparse.Namespace) -> int:
         composed: list[dict] = []
         composed_half: list[dict] = []
         composed_nonrigid: list[dict] = []
+        composed_incompressible: list[dict] = []
         if gen_cfg.image_head == "warp":
             from stillmotion_trainer.models import still_to_video as s2v
 
-            # factor 2: the branch at half size (models/motion_scale.py); nonrigid: the steps
-            # less their similarity, as under a camera (models/scene_nonrigid.py)
-            for factor, nonrigid, steps in (
-                (1, False, composed), (2, False, composed_half), (1, True, composed_nonrigid)
+            # factor 2: the branch at half size (models/motion_scale.py); the scene's motions
+            # under a camera: less the similarity, then less the divergence too
+            # (still_to_video.SCENE_MOTIONS)
+            for factor, scene, steps in (
+                (1, "whole", composed), (2, "whole", composed_half),
+                (1, "nonrigid", composed_nonrigid), (1, "incompressible", composed_incompressible),
             ):  # fmt: skip
                 state = s2v.start(image, mask)
                 for _ in range(n):
-                    state = s2v.composed_step(
-                        model, state, motion_downsample=factor, nonrigid=nonrigid
-                    )
+                    state = s2v.composed_step(model, state, motion_downsample=factor, scene=scene)
                     steps.append(
                         {"image": tensor_json(state.image), "mask": tensor_json(state.mask)}
                     )
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         "rollout_composed": composed,
         "rollout_composed_half": composed_half,
         "rollout_composed_nonrigid": composed_nonrigid,
+        "rollout_composed_incompressible": composed_incompressible,
         "frames": tensor_json(frames),
         "chain": chain,
     }

@@ -106,11 +106,11 @@ def downstream_segmentation(
     border: float = DEFAULT_BORDER,
     detail: float = DEFAULT_DETAIL,
     motion_downsample: Optional[int] = None,
-    keep_scene_similarity: bool = False,
+    scene_motion: Optional[str] = None,
 ) -> dict[str, Any]:
     """Dice on held-out stills of (a) stills only and (b) stills + generated clips, per seed.
     compose / strength / residual / camera (a camera profile's path) / camera_strength / border /
-    detail / motion_downsample / keep_scene_similarity: the clips' roll-out
+    detail / motion_downsample / scene_motion: the clips' roll-out
     (generation_quality.roll_out_composed and at_training_scale; clip i's camera poses drawn from
     seed i)."""
     from stillmotion_trainer.data.animate_stills import find_stills
@@ -118,7 +118,7 @@ def downstream_segmentation(
 
     started = time.perf_counter()
     options = composed_options(
-        compose, strength, residual, camera, camera_strength, border, detail, keep_scene_similarity
+        compose, strength, residual, camera, camera_strength, border, detail, scene_motion
     )
     model, cfg, ckpt = load_generator_from_checkpoint(str(generator))
     options = at_training_scale(options, motion_downsample, ckpt.config, size, compose)
@@ -160,7 +160,7 @@ def downstream_segmentation(
             "camera_strength": camera_strength, "border": border if camera is not None else None,
             "detail": detail if compose else None,
             "motion_downsample": options.motion_downsample if compose else None,
-            "keep_scene_similarity": None if camera is None else keep_scene_similarity,
+            "scene_motion": options.scene() if compose else None,
         },  # fmt: skip
         "runs": runs,
         "a_mean": a_mean,

@@ -172,8 +172,8 @@ def roll_out_composed(
     the camera's and the scene's together), a still's dark surround stays fixed while its
     view moves (models/fixed_border.py; `options.border` its threshold, 0 = off) and, where the
     profile has `auto_exposure`, the view's mean brightness is held at the still's; the scene's
-    steps then lose their global similarity, which the camera owns (models/scene_nonrigid.py),
-    unless `options.keep_scene_similarity`.
+    steps then keep only `options.scene()` of their motion (still_to_video.SCENE_MOTIONS: by
+    default the camera owns the similarity and the divergence).
     GenerationQualityError for a model without the head or a bad option."""
     from stillmotion_trainer.models import camera_motion, fixed_border
     from stillmotion_trainer.models import still_to_video as s2v
@@ -200,10 +200,9 @@ def roll_out_composed(
     )
     still = torch.from_numpy(image)[None]
     frames, masks, fields = [image], [mask], []
-    nonrigid = opts.camera is not None and not opts.keep_scene_similarity
     for _ in range(steps):
         state = s2v.composed_step(
-            model, state, opts.strength, opts.residual, opts.motion_downsample, nonrigid
+            model, state, opts.strength, opts.residual, opts.motion_downsample, opts.scene()
         )
         fields.append(state.step[0].numpy())
         seen_image, seen_mask = state.image, state.mask
@@ -264,7 +263,7 @@ def composed_options(
     camera_strength: float = 1.0,
     border: float = DEFAULT_BORDER,
     detail: float = DEFAULT_DETAIL,
-    keep_scene_similarity: bool = False,
+    scene_motion: Optional[str] = None,
 ) -> "ComposedRollout":
     """still_to_video.ComposedRollout from command-line values (the camera a profile's path);
     GenerationQualityError naming the option or the profile's file (ComposedRollout.validate:
@@ -277,7 +276,7 @@ def composed_options(
         profile = None if camera is None else load_profile(camera)
         options = ComposedRollout(
             strength, residual, profile, camera_strength, border, detail,
-            keep_scene_similarity=keep_scene_similarity,
+            scene_motion=scene_motion,
         ).validate()  # fmt: skip
     except (CameraProfileError, StillToVideoError) as err:
         raise GenerationQualityError(str(err)) from err
@@ -546,7 +545,7 @@ def generation_quality(
     border: float = DEFAULT_BORDER,
     detail: float = DEFAULT_DETAIL,
     motion_downsample: Optional[int] = None,
-    keep_scene_similarity: bool = False,
+    scene_motion: Optional[str] = None,
 ) -> dict[str, Any]:
     """The report: per-clip numbers, a summary overall and per source dataset, and (with `real`)
     the consecutive-frame SSIM of that dataset's real clips at the same size. compose: roll out
@@ -559,8 +558,8 @@ def generation_quality(
     the sigma of detail-preserving sampling (models/detail_sampling.py, 0 = bicubic);
     motion_downsample: with compose, the factor by which the image branch's network sees the
     frame smaller (models/motion_scale.py; None = the model's training scale);
-    keep_scene_similarity: with a camera, keep the scene's global similarity
-    (models/scene_nonrigid.py; by default the camera owns it)."""
+    scene_motion: with a camera, what the scene keeps of each step
+    (models/still_to_video.SCENE_MOTIONS; None: "incompressible" with a camera)."""
     from stillmotion_trainer.data.animate_stills import find_stills
     from stillmotion_trainer.export.checkpoint_export import load_generator_from_checkpoint
 
@@ -569,7 +568,7 @@ def generation_quality(
     if stride < 1:
         raise GenerationQualityError(f"stride: expected an integer >= 1, got {stride}")
     options = composed_options(
-        compose, strength, residual, camera, camera_strength, border, detail, keep_scene_similarity
+        compose, strength, residual, camera, camera_strength, border, detail, scene_motion
     )
     root = Path(stills)
     if not (root / "images").is_dir():
@@ -609,7 +608,7 @@ def generation_quality(
         "border": border if camera is not None else None,
         "detail": detail if compose else None,
         "motion_downsample": options.motion_downsample if compose else None,
-        "keep_scene_similarity": None if camera is None else keep_scene_similarity,
+        "scene_motion": options.scene() if compose else None,
         "targets": TARGETS,
         "summary": summarise(clips),
         "by_dataset": by_dataset,

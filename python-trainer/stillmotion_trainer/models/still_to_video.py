@@ -48,6 +48,7 @@ from stillmotion_trainer.models.detail_sampling import (
 from stillmotion_trainer.models.fixed_border import DEFAULT_THRESHOLD
 from stillmotion_trainer.models.image_warp import ImageWarpBranch, sample_image
 from stillmotion_trainer.models.motion_scale import motion_at_scale
+from stillmotion_trainer.models.scene_incompressible import divergence_free
 from stillmotion_trainer.models.scene_nonrigid import without_similarity
 from stillmotion_trainer.models.next_frame import NextFrameGenerator
 from stillmotion_trainer.models.warp import sources_in_frame, warp
@@ -64,9 +65,9 @@ class ComposedRollout:
     darkness threshold of the still's fixed border (models/fixed_border.py; 0 = none), and the
     sigma (>= 0, pixels) of detail-preserving sampling (models/detail_sampling.py; 0 = bicubic),
     and the factor f (an integer >= 1) by which the branch's network sees the frame smaller per
-    side (models/motion_scale.py: the scale it was trained at; 1 = the frame's own size). With a
-    camera the scene's steps lose their global similarity, which the camera owns
-    (models/scene_nonrigid.py), unless `keep_scene_similarity`."""
+    side (models/motion_scale.py: the scale it was trained at; 1 = the frame's own size), and
+    what the scene keeps of each step (`SCENE_MOTIONS`; None: "incompressible" with a camera,
+    "whole" without one)."""
 
     strength: float = 1.0
     residual: float = 1.0
@@ -75,7 +76,7 @@ class ComposedRollout:
     border: float = DEFAULT_THRESHOLD
     detail: float = DEFAULT_DETAIL
     motion_downsample: int = 1
-    keep_scene_similarity: bool = False
+    scene_motion: Optional[str] = None
 
     def validate(self) -> "ComposedRollout":
         for name, low, strict in (
@@ -93,10 +94,15 @@ class ComposedRollout:
             raise StillToVideoError(str(err)) from err
         if not self.border < 1:
             raise StillToVideoError(f"border: expected a number < 1, got {self.border}")
-        if self.camera is None and self.keep_scene_similarity:
+        if self.scene_motion is not None and self.scene_motion not in SCENE_MOTIONS:
             raise StillToVideoError(
-                "keep_scene_similarity: only with a camera (without one the scene's step is "
-                "kept whole)"
+                f"scene_motion: expected one of {', '.join(SCENE_MOTIONS)}, got "
+                f"{self.scene_motion!r}"
+            )
+        if self.camera is None and self.scene() != "whole":
+            raise StillToVideoError(
+                f"scene_motion {self.scene_motion}: only with a camera (it owns the motion the "
+                "scene gives up; without one the scene's step is kept whole)"
             )
         if self.camera is None and self.border != DEFAULT_THRESHOLD:
             raise StillToVideoError(
@@ -104,6 +110,29 @@ class ComposedRollout:
                 "while the camera moves the view)"
             )
         return self
+
+    def scene(self) -> str:
+        """What the scene keeps of each step: `scene_motion`, or its default for the camera."""
+        if self.scene_motion is not None:
+            return self.scene_motion
+        return "whole" if self.camera is None else "incompressible"
+
+
+# What the scene keeps of each step of the image branch, under a camera that owns the rest:
+# - "whole": the step as predicted (the only choice without a camera);
+# - "nonrigid": less its global similarity, shift, rotation and zoom (models/scene_nonrigid.py);
+# - "incompressible": then less its divergence too, so it moves and shears the still's
+#   structures without swelling or shrinking them (models/scene_incompressible.py); the default
+#   with a camera.
+SCENE_MOTIONS = ("whole", "nonrigid", "incompressible")
+
+
+def scene_step(u: torch.Tensor, scene: str) -> torch.Tensor:
+    """What the scene keeps of the step u (B, 2, H, W): `SCENE_MOTIONS`."""
+    if scene == "whole":
+        return u
+    rest = without_similarity(u)
+    return rest if scene == "nonrigid" else divergence_free(rest)
 
 
 @dataclass(frozen=True)
@@ -185,14 +214,15 @@ def composed_step(
     strength: float = 1.0,
     residual: float = 1.0,
     motion_downsample: int = 1,
-    nonrigid: bool = False,
+    scene: str = "whole",
 ) -> ComposedState:
     """One composed Fig. 5 step: the branch's (u_t, r_t) at (I_t, M_t), its network run
-    `motion_downsample` times smaller per side (models/motion_scale.py), with `nonrigid` u_t
-    less its global similarity (models/scene_nonrigid.py: a camera views the roll-out), u_t
-    scaled by `strength` (> 0) and r_t by `residual` (>= 0), then `compose`."""
+    `motion_downsample` times smaller per side (models/motion_scale.py), u_t reduced to what the
+    scene keeps (`scene_step`; not "whole" only when a camera views the roll-out), scaled by
+    `strength` (> 0) and r_t by `residual` (>= 0), then `compose`."""
     ComposedRollout(strength, residual, motion_downsample=motion_downsample).validate()
+    if scene not in SCENE_MOTIONS:
+        raise StillToVideoError(f"scene: expected one of {', '.join(SCENE_MOTIONS)}, got {scene!r}")
     u, r = motion_at_scale(warp_branch(model), state.image, state.mask, motion_downsample)
-    if nonrigid:
-        u = without_similarity(u)
+    u = scene_step(u, scene)
     return compose(state, scale_field(u, strength), residual * r if residual != 1.0 else r)

@@ -1,5 +1,6 @@
 /** `stillmotion generate`: stills -> short videos with a mask on every frame (Fig. 5). */
 import { resolve } from "node:path";
+import { SCENE_MOTIONS, type SceneMotion } from "@stillmotion/inference";
 import type { Command } from "commander";
 import { Code, StillMotionError } from "../errors.js";
 import { generateVideos } from "../pipelines/generate-videos.js";
@@ -40,11 +41,17 @@ export interface GenerateCommandOptions {
   border?: number;
   detail?: number;
   motionDownsample?: number;
-  keepSceneSimilarity?: boolean;
+  sceneMotion?: SceneMotion;
   overwrite?: boolean;
 }
 
 export async function generate(input: string, options: GenerateCommandOptions) {
+  if (options.sceneMotion !== undefined && !SCENE_MOTIONS.includes(options.sceneMotion)) {
+    throw new StillMotionError(
+      Code.INVALID_ARGUMENT,
+      `--scene-motion: expected one of ${SCENE_MOTIONS.join(", ")}, got ${JSON.stringify(options.sceneMotion)}`,
+    );
+  }
   const stills = await listStills(resolve(input));
   const outDir = resolve(options.out);
   return interruptible(`generate into ${outDir}`, async () => {
@@ -66,7 +73,7 @@ export async function generate(input: string, options: GenerateCommandOptions) {
         borderThreshold: options.border,
         detail: options.detail,
         motionDownsample: options.motionDownsample,
-        keepSceneSimilarity: options.keepSceneSimilarity,
+        sceneMotion: options.sceneMotion,
         // --size is the longer side, the still's aspect kept; --square forces size x size
         ...(options.square ? { width: options.size, height: options.size } : { size: options.size }),
         onProgress: (done, total, id) => bar.update(done, total, id),
@@ -135,8 +142,8 @@ export function register(program: Command): void {
       integerOption("--motion-downsample", 1, 16),
     )
     .option(
-      "--keep-scene-similarity",
-      "with --camera: keep the model's global shift, rotation and zoom in each step (default: the camera owns them, the scene keeps the rest of its field)",
+      "--scene-motion <kind>",
+      `with --camera, what the scene keeps of each step, one of ${SCENE_MOTIONS.join(", ")}: whole as predicted; nonrigid less the model's global shift, rotation and zoom; incompressible (default) less its divergence too, so lesions keep their size unless the camera zooms`,
     )
     .option("--overwrite", "replace a non-empty output folder (default: refuse it)")
     .addHelpText(

@@ -96,25 +96,25 @@ describe("generateVideos", () => {
     const all = JSON.parse(readFileSync(result.metrics, "utf8"));
     // with a camera a still's dark surround stays fixed (none in this still: nothing to fix)
     // ... and the still's fine detail moves by whole pixels (detail-sampling.ts, sigma 1 by default)
-    // ... and the scene's steps lose the similarity the camera owns (scene-nonrigid.ts)
+    // ... and the scene's steps lose what the camera owns: similarity and divergence (sceneStep)
     expect(all).toMatchObject({
       camera,
       cameraStrength: 1,
-      keepSceneSimilarity: false,
+      sceneMotion: "incompressible",
       composed: true,
       borderThreshold: 0.05,
       detail: 1,
     });
-    expect(JSON.parse(readFileSync(plain.metrics, "utf8")).keepSceneSimilarity).toBeNull();
+    expect(JSON.parse(readFileSync(plain.metrics, "utf8")).sceneMotion).toBe("whole");
     const kept = await generateVideos({
       ...base,
       outDir: join(dir, "out-kept"),
       camera,
-      keepSceneSimilarity: true,
+      sceneMotion: "nonrigid",
     });
-    expect(JSON.parse(readFileSync(kept.metrics, "utf8")).keepSceneSimilarity).toBe(true);
+    expect(JSON.parse(readFileSync(kept.metrics, "utf8")).sceneMotion).toBe("nonrigid");
     await expect(
-      generateVideos({ ...base, outDir: join(dir, "out-kept-plain"), keepSceneSimilarity: true }),
+      generateVideos({ ...base, outDir: join(dir, "out-kept-plain"), sceneMotion: "nonrigid" }),
     ).rejects.toThrow(/only with a camera/);
     expect(JSON.parse(readFileSync(plain.metrics, "utf8")).borderThreshold).toBeNull();
     const bicubic = await generateVideos({ ...base, outDir: join(dir, "out-bicubic"), camera, detail: 0 });

@@ -19,6 +19,7 @@ import {
   readImage,
   readMask,
   resizeImage,
+  type SceneMotion,
   writeAnimatedPreview,
   writeFileAtomic,
   writePngSequence,
@@ -73,8 +74,8 @@ export interface GenerateVideosOptions {
   camera?: string;
   /** With `camera`: its per-frame motion times this (default 1). */
   cameraStrength?: number;
-  /** With `camera`: keep the scene's global similarity (generateFromStill `keepSceneSimilarity`). */
-  keepSceneSimilarity?: boolean;
+  /** What the scene keeps of each step (generateFromStill `sceneMotion`; not "whole" only with `camera`). */
+  sceneMotion?: SceneMotion;
   /**
    * With `camera`: the darkness threshold of a still's fixed surround (generateFromStill
    * `borderThreshold`; default 0.05, 0 = none).
@@ -182,14 +183,13 @@ async function writeVideos(
       `border ${options.borderThreshold}: only with a camera (it keeps a still's surround fixed while the camera moves the view)`,
     );
   }
-  if (options.keepSceneSimilarity && !camera) {
+  const sceneMotion = options.sceneMotion ?? (camera ? "incompressible" : "whole");
+  if (sceneMotion !== "whole" && !camera) {
     throw new StillMotionError(
       Code.INVALID_ARGUMENT,
-      "keep scene similarity: only with a camera (without one the scene's step is kept whole)",
+      `scene motion ${sceneMotion}: only with a camera (it owns the motion the scene gives up; without one the scene's step is kept whole)`,
     );
   }
-  // with a camera, whether the scene kept its similarity, for the records (null: no camera)
-  const keepSceneSimilarity = camera ? (options.keepSceneSimilarity ?? false) : null;
   const cameraStrength = options.cameraStrength ?? 1;
   // the threshold the clips were made with, for the records (null: no camera, no fixed border)
   const borderThreshold = camera ? (options.borderThreshold ?? DEFAULT_BORDER_THRESHOLD) : null;
@@ -224,7 +224,7 @@ async function writeVideos(
         residualScale: options.residualScale,
         camera,
         cameraStrength,
-        ...(options.keepSceneSimilarity ? { keepSceneSimilarity: true } : {}),
+        ...(camera ? { sceneMotion } : {}),
         borderThreshold: options.borderThreshold,
         detail: options.detail,
         motionDownsample: options.motionDownsample,
@@ -305,7 +305,8 @@ async function writeVideos(
     residualScale,
     camera: options.camera ?? null,
     cameraStrength,
-    keepSceneSimilarity,
+    // what the scene kept of each step, for the records (null: not a composed roll-out)
+    sceneMotion: composed ? sceneMotion : null,
     borderThreshold,
     detail,
     targets: { colourDriftMax: 0.03, sharpnessRatioMin: 0.7, areaRatioRange: [0.7, 1.3] },
