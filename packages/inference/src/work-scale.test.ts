@@ -1,6 +1,6 @@
 /**
  * work-scale.ts: the two resampling formulas on the vectors shared with the trainer
- * (python-trainer/tests/evaluation/test_eval_work_scale.py holds the same numbers) and against
+ * (python-trainer/tests/models/test_model_work_scale.py holds the same numbers) and against
  * their definitions; propagateMasks with `downsample` on real frames through onnxruntime: the
  * masks are the half-size propagation's, brought back to the frames' size; key frames keep theirs.
  */
@@ -24,7 +24,7 @@ const mask = (rows: number[][]): Mask => ({
 const rowsOf = (m: Mask): number[][] =>
   Array.from({ length: m.height }, (_, i) => Array.from(m.data.subarray(i * m.width, (i + 1) * m.width)));
 
-describe("shared vectors (test_eval_work_scale.py)", () => {
+describe("shared vectors (test_model_work_scale.py)", () => {
   it("box average down by 2", () => {
     const ramp = mask(Array.from({ length: 4 }, (_, i) => [0, 1, 2, 3].map((j) => 4 * i + j)));
     expect(rowsOf(boxDownMask(ramp, 2))).toEqual([

@@ -4,8 +4,8 @@
  * The model's cost falls about f² (a 256 px stream runs the generator at 128 px: 78 against 25
  * frames/s, docs/models.md "Half size"), for a Dice change on real laryngoscopy of -0.056 to
  * +0.082 (docs/real-data.md, "Working at half size"). The same two formulas as the trainer's
- * evaluation/work_scale.py (shared vectors in work-scale.test.ts and
- * tests/evaluation/test_eval_work_scale.py):
+ * models/work_scale.py (shared vectors in work-scale.test.ts and
+ * tests/models/test_model_work_scale.py):
  *
  * - down: the f x f box average, y[i, j] = mean of x[f i + a, f j + b] over a, b in 0..f-1;
  * - up: bilinear with half-pixel centres (torch's align_corners=False): output pixel i reads the

@@ -78,7 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         help="run the model on frames N times smaller per side (box average), masks scored at "
-        "--size after bilinear upsampling (evaluation/work_scale.py); default 1",
+        "--size after bilinear upsampling (models/work_scale.py); default 1",
     )
     p.add_argument("--boundary-tolerance", type=float, default=2.0, help="pixels (default 2)")
     p.add_argument("--max-batch", type=int, default=8, help="chains per generator call")

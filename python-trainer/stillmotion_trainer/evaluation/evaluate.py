@@ -36,7 +36,7 @@ from stillmotion_trainer.evaluation.propagation import (
     predict_next_frames,
     propagate_masks,
 )
-from stillmotion_trainer.evaluation.work_scale import box_down, check_downsample, check_factor
+from stillmotion_trainer.models.work_scale import box_down, check_downsample, check_factor
 from stillmotion_trainer.errors import StillMotionError
 from stillmotion_trainer.export.checkpoint_export import (
     checkpoint_preset,

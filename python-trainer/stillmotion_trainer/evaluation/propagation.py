@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from stillmotion_trainer.evaluation.chains import Chain, FusedMasks, fuse_chains, plan_chains
-from stillmotion_trainer.evaluation.work_scale import bilinear_up, box_down, check_downsample
+from stillmotion_trainer.models.work_scale import bilinear_up, box_down, check_downsample
 from stillmotion_trainer.models.factory import takes_next_frame
 
 REFERENCES = ("previous", "key")
@@ -70,7 +70,7 @@ def propagate_masks(
     frames: (T, C, H, W) in [0, 1]; key_masks: {frame index: (1, H, W) in [0, 1]};
     reference: "previous" or "key" (module docstring); downsample f: the model runs on frames
     and key masks box-averaged f times smaller per side, its masks come back bilinear at
-    (H, W) (evaluation/work_scale.py); key frames keep their own masks.
+    (H, W) (models/work_scale.py); key frames keep their own masks.
     """
     if reference not in REFERENCES:
         raise ValueError(

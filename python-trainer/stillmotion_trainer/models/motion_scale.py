@@ -10,10 +10,10 @@ So the branch may run on the frame box-averaged f times per side, its step broug
     f = max(1, floor(max(H, W) / S))            S the model's training frame size (data.size)
     x' = box_f(pad_f(x))                        x = [I_t, M_t]; pad_f repeats the last row and
                                                 column up to a multiple of f; box_f the f x f
-                                                mean (evaluation/work_scale.box_down)
+                                                mean (models/work_scale.box_down)
     (u_f, r_f) = motion of the branch at x'     (models/image_warp.ImageWarpBranch.motion)
     u~ = f * up_f(u_f)[:H, :W]                  up_f bilinear, half-pixel centres
-                                                (evaluation/work_scale.bilinear_up); a
+                                                (models/work_scale.bilinear_up); a
                                                 displacement of one small pixel is f pixels
     u  = clamp(p + u~, 0, (W - 1, H - 1)) - p   sources inside the frame, as the branch keeps them
     r~ = up_f(r_f)[:H, :W];  r = r~ - mean_{H,W}(r~)   zero mean per channel, as the branch's
@@ -30,7 +30,7 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
-from stillmotion_trainer.evaluation.work_scale import bilinear_up, box_down, check_factor
+from stillmotion_trainer.models.work_scale import bilinear_up, box_down, check_factor
 from stillmotion_trainer.models.image_warp import ImageWarpBranch
 from stillmotion_trainer.models.warp import sources_in_frame
 

@@ -38,7 +38,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from stillmotion_trainer.evaluation.work_scale import check_factor
+from stillmotion_trainer.models.work_scale import check_factor
 from stillmotion_trainer.models.camera_motion import CameraProfile
 from stillmotion_trainer.models.detail_sampling import (
     DEFAULT_DETAIL,

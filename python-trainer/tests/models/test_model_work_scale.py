@@ -1,4 +1,4 @@
-"""evaluation/work_scale.py and propagate_masks(..., downsample=f): the two resampling formulas
+"""models/work_scale.py and propagate_masks(..., downsample=f): the two resampling formulas
 against loops over their definitions, the vectors shared with the inference library
 (packages/inference/src/work-scale.test.ts holds the same numbers), and the propagation contract:
 masks at the frames' size, key frames keep their own masks, a bad factor is named."""
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from stillmotion_trainer.evaluation.propagation import propagate_masks
-from stillmotion_trainer.evaluation.work_scale import bilinear_up, box_down, check_downsample
+from stillmotion_trainer.models.work_scale import bilinear_up, box_down, check_downsample
 
 # shared with work-scale.test.ts: a 4x4 ramp down by 2, a 2x2 up by 2
 SHARED_DOWN_IN = np.arange(16, dtype=np.float32).reshape(4, 4)

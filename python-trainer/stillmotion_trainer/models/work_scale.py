@@ -1,12 +1,13 @@
-"""Propagating at a fraction of the frames' resolution: frames down, masks back up.
+"""Working at a fraction of the frames' resolution: frames down, results back up.
 
-`propagate_masks(..., downsample=f)` runs the model on frames f times smaller per side and
-returns masks at the frames' own size: the model's cost falls about f² (a 256 px stream runs
-the generator at 128 px: 78 against 25 frames/s in onnxruntime, docs/models.md "Half size"), for
-a Dice change on real laryngoscopy of -0.056 to +0.082 (docs/real-data.md, "Working at half
-size"). The same two formulas live in the inference library
-(packages/inference/src/work-scale.ts; parity vectors in tests/evaluation/test_eval_work_scale.py
-and work-scale.test.ts):
+Two users: propagation's work scale (below) and the image branch run at its training scale in
+a still -> video roll-out (models/motion_scale.py). `propagate_masks(..., downsample=f)` runs
+the model on frames f times smaller per side and returns masks at the frames' own size: the
+model's cost falls about f² (a 256 px stream runs the generator at 128 px: 78 against 25
+frames/s in onnxruntime, docs/models.md "Half size"), for a Dice change on real laryngoscopy of
+-0.056 to +0.082 (docs/real-data.md, "Working at half size"). The same two formulas live in the
+inference library (packages/inference/src/work-scale.ts; parity vectors in
+tests/models/test_model_work_scale.py and work-scale.test.ts):
 
 - down: the f x f box average, y[i, j] = mean of x[f i + a, f j + b] over a, b in 0..f-1
   (for f = 2 the same as bilinear resizing with half-pixel centres; no aliasing for any f);
