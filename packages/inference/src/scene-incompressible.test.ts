@@ -7,7 +7,7 @@
 import { describe, expect, it } from "vitest";
 
 import { maxAbsDiff } from "../test/reference.js";
-import { dctBasis, divergence, divergenceFree, divergenceFreePart } from "./scene-incompressible.js";
+import { divergence, divergenceFree, divergenceFreePart } from "./scene-incompressible.js";
 
 const SHARED_U = [
   [0.25, -0.125, 0.5, 0.0, 0.375, 0.25, -0.25, 0.125, 0.75, 0.0, 0.125, -0.5],
@@ -43,18 +43,6 @@ describe("shared vectors (test_model_scene_incompressible.py)", () => {
 });
 
 describe("divergenceFreePart", () => {
-  it("uses an orthonormal DCT-II basis", () => {
-    const n = 6;
-    const c = dctBasis(n);
-    for (let a = 0; a < n; a++) {
-      for (let b = 0; b < n; b++) {
-        let dot = 0;
-        for (let i = 0; i < n; i++) dot += c[a * n + i] * c[b * n + i];
-        expect(Math.abs(dot - (a === b ? 1 : 0))).toBeLessThan(1e-12);
-      }
-    }
-  });
-
   it("leaves no divergence, by the definition of D, and changes a random step", () => {
     let seed = 7;
     const rand = () => {

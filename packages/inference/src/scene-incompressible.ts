@@ -19,19 +19,11 @@
  *   v(p) = clamp(p + w(p), 0, (W - 1, H - 1)) - p
  *
  * w is the divergence-free field nearest to u: the discrete Helmholtz projection with no flow
- * through the frame's walls.
+ * through the frame's walls. The DCTs run fast (fast-dct.ts; the trainer multiplies by the dense
+ * matrices, which BLAS does quickly): O(H W log(H W)) for sizes with small prime factors.
  */
+import { dctForward, dctInverse } from "./fast-dct.js";
 import { type Field, sourcesInFrame } from "./still-to-video-compose.js";
-
-/** The orthonormal DCT-II matrix, row-major (n, n): C[k, i] = s_k cos(pi k (2i + 1) / 2n). */
-export function dctBasis(n: number): Float64Array {
-  const c = new Float64Array(n * n);
-  for (let k = 0; k < n; k++) {
-    const s = Math.sqrt((k === 0 ? 1 : 2) / n);
-    for (let i = 0; i < n; i++) c[k * n + i] = s * Math.cos((Math.PI * k * (2 * i + 1)) / (2 * n));
-  }
-  return c;
-}
 
 /** D u of the module comment, row-major (H, W). */
 export function divergence(u: { data: ArrayLike<number>; height: number; width: number }): Float64Array {
@@ -54,41 +46,34 @@ export function divergence(u: { data: ArrayLike<number>; height: number; width: 
   return d;
 }
 
-/** A (r, m) times B (m, c), both row-major. */
-function multiply(a: Float64Array, b: Float64Array, r: number, m: number, c: number): Float64Array {
-  const out = new Float64Array(r * c);
-  for (let i = 0; i < r; i++) {
-    for (let k = 0; k < m; k++) {
-      const aik = a[i * m + k];
-      if (aik === 0) continue;
-      for (let j = 0; j < c; j++) out[i * c + j] += aik * b[k * c + j];
-    }
+/**
+ * The 2-D orthonormal DCT of a row-major (H, W) array in place, along every row (length W) and
+ * every column (length H): C_H a C_W^T forward, C_H^T a C_W inverse (fast-dct.ts).
+ */
+function dct2d(a: Float64Array, h: number, w: number, transform: (x: Float64Array) => Float64Array) {
+  for (let py = 0; py < h; py++) a.set(transform(a.subarray(py * w, (py + 1) * w)), py * w);
+  const column = new Float64Array(h);
+  for (let px = 0; px < w; px++) {
+    for (let py = 0; py < h; py++) column[py] = a[py * w + px];
+    const done = transform(column);
+    for (let py = 0; py < h; py++) a[py * w + px] = done[py];
   }
-  return out;
-}
-
-/** The transpose of a row-major (n, n) matrix. */
-function transpose(a: Float64Array, n: number): Float64Array {
-  const t = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t[j * n + i] = a[i * n + j];
-  return t;
 }
 
 /** w of the module comment in double precision, (2, H, W) row-major: u less G phi. */
 export function divergenceFreePart(u: Field): Float64Array {
   const { height: h, width: w } = u;
   const n = h * w;
-  const rows = dctBasis(h);
-  const cols = dctBasis(w);
-  const coeffs = multiply(multiply(rows, divergence(u), h, h, w), transpose(cols, w), h, w, w);
+  const phi = divergence(u);
+  dct2d(phi, h, w, dctForward);
   for (let k = 0; k < h; k++) {
     const eigRow = -4 * Math.sin((Math.PI * k) / (2 * h)) ** 2;
     for (let l = 0; l < w; l++) {
       const eig = eigRow - 4 * Math.sin((Math.PI * l) / (2 * w)) ** 2;
-      coeffs[k * w + l] = k === 0 && l === 0 ? 0 : coeffs[k * w + l] / eig; // L^+: the mean 0
+      phi[k * w + l] = k === 0 && l === 0 ? 0 : phi[k * w + l] / eig; // L^+: the mean 0
     }
   }
-  const phi = multiply(multiply(transpose(rows, h), coeffs, h, h, w), cols, h, w, w);
+  dct2d(phi, h, w, dctInverse);
   const out = Float64Array.from(u.data);
   for (let py = 0; py < h; py++) {
     for (let px = 0; px < w; px++) {
