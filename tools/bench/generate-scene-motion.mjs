@@ -5,9 +5,8 @@
  * generateFromStill with the shipped models/real-still-to-video.onnx seen through
  * models/camera-laryngoscopy.json, 16 steps, sceneMotion "nonrigid" against "incompressible"
  * side by side (rounds interleaved), at 128 px (the recommended command's size, the metric) and
- * 256 px (and 512 without --quick, in the details). The projection is four dense DCT-II products
- * per step, O(H W (H + W)): the ratio grows with the size (docs/generation.md, "The scene without
- * its divergence").
+ * 256 px (and 512 without --quick, in the details). The projection is two 2-D DCTs per step,
+ * O(H W log(H W)) (fast-dct.ts; docs/generation.md, "The scene without its divergence").
  *
  * Last stdout line: {"metric":"generate_incompressible_cost_128","value":<ratio>,"goal":"<= 1.5",...}
  * Options: --rounds R (default 3), --quick (1 round, 128 and 256 px).
