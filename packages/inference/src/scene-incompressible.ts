@@ -20,7 +20,7 @@
  *
  * w is the divergence-free field nearest to u: the discrete Helmholtz projection with no flow
  * through the frame's walls. The DCTs run fast (fast-dct.ts; the trainer multiplies by the dense
- * matrices, which BLAS does quickly): O(H W log(H W)) for sizes with small prime factors.
+ * matrices, which BLAS does quickly): O(H W log(H W)) for any size.
  */
 import { dctForward, dctInverse } from "./fast-dct.js";
 import { type Field, sourcesInFrame } from "./still-to-video-compose.js";
