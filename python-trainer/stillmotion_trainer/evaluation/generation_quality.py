@@ -283,7 +283,8 @@ def composed_options(
     if not compose and options != ComposedRollout():
         raise GenerationQualityError(
             f"strength {strength}, residual {residual}, camera {camera}, camera strength "
-            f"{camera_strength}, detail {detail}: only with compose (a composed roll-out)"
+            f"{camera_strength}, detail {detail}, scene motion {scene_motion}: only with compose "
+            "(a composed roll-out)"
         )
     return options
 

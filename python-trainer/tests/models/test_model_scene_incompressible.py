@@ -162,4 +162,6 @@ def test_a_scene_motion_other_than_whole_needs_a_camera_and_a_known_name():
         s2v.composed_step(torch.nn.Identity(), None, scene="rigid")  # type: ignore[arg-type]
     with pytest.raises(gq.GenerationQualityError, match="scene_motion incompressible"):
         gq.composed_options(True, scene_motion="incompressible")
+    with pytest.raises(gq.GenerationQualityError, match="scene motion whole: only with compose"):
+        gq.composed_options(False, scene_motion="whole")
     assert s2v.ComposedRollout().scene() == "whole"
