@@ -157,36 +157,59 @@ function dft(re: Float64Array, im: Float64Array): void {
   }
 }
 
+/** Per length: cos and sin of pi k / 2n and the orthonormal scale s_k, k < n. */
+interface Rotation {
+  cos: Float64Array;
+  sin: Float64Array;
+  scale: Float64Array;
+}
+
+const rotations = new Map<number, Rotation>();
+
+function rotation(n: number): Rotation {
+  let r = rotations.get(n);
+  if (!r) {
+    const cos = new Float64Array(n);
+    const sin = new Float64Array(n);
+    const scale = new Float64Array(n);
+    for (let k = 0; k < n; k++) {
+      cos[k] = Math.cos((Math.PI * k) / (2 * n));
+      sin[k] = Math.sin((Math.PI * k) / (2 * n));
+      scale[k] = Math.sqrt((k === 0 ? 1 : 2) / n);
+    }
+    r = { cos, sin, scale };
+    rotations.set(n, r);
+  }
+  return r;
+}
+
 /** The orthonormal DCT-II of x (length n), a new array. */
 export function dctForward(x: Float64Array): Float64Array {
   const n = x.length;
+  const { cos, sin, scale } = rotation(n);
   const vRe = new Float64Array(n);
   const vIm = new Float64Array(n);
   for (let i = 0; 2 * i < n; i++) vRe[i] = x[2 * i];
   for (let i = 0; 2 * i + 1 < n; i++) vRe[n - 1 - i] = x[2 * i + 1];
   dft(vRe, vIm);
   const out = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
-    const a = (-Math.PI * k) / (2 * n);
-    const s = Math.sqrt((k === 0 ? 1 : 2) / n);
-    out[k] = s * (vRe[k] * Math.cos(a) - vIm[k] * Math.sin(a));
-  }
+  // s_k Re(exp(-i a) V_k), a = pi k / 2n
+  for (let k = 0; k < n; k++) out[k] = scale[k] * (vRe[k] * cos[k] + vIm[k] * sin[k]);
   return out;
 }
 
 /** The inverse (the transpose) of `dctForward`: x from its coefficients, a new array. */
 export function dctInverse(coeffs: Float64Array): Float64Array {
   const n = coeffs.length;
-  const y = (k: number) => (k >= n ? 0 : coeffs[k] / Math.sqrt((k === 0 ? 1 : 2) / n));
+  const { cos, sin, scale } = rotation(n);
   const vRe = new Float64Array(n);
   const vIm = new Float64Array(n);
   for (let k = 0; k < n; k++) {
-    const a = (Math.PI * k) / (2 * n);
-    const zr = y(k);
-    const zi = k === 0 ? 0 : -y(n - k);
+    const zr = coeffs[k] / scale[k];
+    const zi = k === 0 ? 0 : -coeffs[n - k] / scale[n - k];
     // exp(i a) (zr + i zi), conjugated: the inverse DFT as a forward one of the conjugate
-    vRe[k] = Math.cos(a) * zr - Math.sin(a) * zi;
-    vIm[k] = -(Math.sin(a) * zr + Math.cos(a) * zi);
+    vRe[k] = cos[k] * zr - sin[k] * zi;
+    vIm[k] = -(sin[k] * zr + cos[k] * zi);
   }
   dft(vRe, vIm);
   const out = new Float64Array(n);
