@@ -20,17 +20,15 @@ import type { FloatImage, Mask } from "./image-types.js";
 import { sourcesInFrame } from "./still-to-video-compose.js";
 import { bilinearUp, boxDown } from "./work-scale.js";
 
-/** Throws INVALID_ARGUMENT unless f is an integer >= 1. */
-export function checkMotionDownsample(f: number): void {
-  if (!Number.isInteger(f) || f < 1) throw invalidArgument("motionDownsample", f, "an integer >= 1");
+/** Throws INVALID_ARGUMENT naming option `name` unless f is an integer >= 1. */
+export function checkMotionDownsample(f: number, name = "motionDownsample"): void {
+  if (!Number.isInteger(f) || f < 1) throw invalidArgument(name, f, "an integer >= 1");
 }
 
 /** f = max(1, floor(max(H, W) / S)); 1 when the training size S is unknown (undefined). */
 export function motionDownsample(trainingSize: number | undefined, height: number, width: number): number {
   if (trainingSize === undefined) return 1;
-  if (!Number.isInteger(trainingSize) || trainingSize < 1) {
-    throw invalidArgument("trainingSize", trainingSize, "an integer >= 1");
-  }
+  checkMotionDownsample(trainingSize, "trainingSize");
   return Math.max(1, Math.floor(Math.max(height, width) / trainingSize));
 }
 

@@ -39,8 +39,7 @@ def motion_downsample(training_size: Optional[int], height: int, width: int) -> 
     """f = max(1, floor(max(H, W) / S)); 1 when the training size S is unknown (None)."""
     if training_size is None:
         return 1
-    if isinstance(training_size, bool) or not isinstance(training_size, int) or training_size < 1:
-        raise ValueError(f"training size: expected an integer >= 1, got {training_size!r}")
+    check_factor(training_size, "training size")
     return max(1, math.floor(max(height, width) / training_size))
 
 

@@ -94,11 +94,8 @@ class ComposedRollout:
             raise StillToVideoError(str(err)) from err
         if not self.border < 1:
             raise StillToVideoError(f"border: expected a number < 1, got {self.border}")
-        if self.scene_motion is not None and self.scene_motion not in SCENE_MOTIONS:
-            raise StillToVideoError(
-                f"scene_motion: expected one of {', '.join(SCENE_MOTIONS)}, got "
-                f"{self.scene_motion!r}"
-            )
+        if self.scene_motion is not None:
+            check_scene(self.scene_motion, "scene_motion")
         if self.camera is None and self.scene() != "whole":
             raise StillToVideoError(
                 f"scene_motion {self.scene_motion}: only with a camera (it owns the motion the "
@@ -125,6 +122,14 @@ class ComposedRollout:
 #   structures without swelling or shrinking them (models/scene_incompressible.py); the default
 #   with a camera.
 SCENE_MOTIONS = ("whole", "nonrigid", "incompressible")
+
+
+def check_scene(scene: str, name: str) -> None:
+    """StillToVideoError naming option `name` unless `scene` is one of `SCENE_MOTIONS`."""
+    if scene not in SCENE_MOTIONS:
+        raise StillToVideoError(
+            f"{name}: expected one of {', '.join(SCENE_MOTIONS)}, got {scene!r}"
+        )
 
 
 def scene_step(u: torch.Tensor, scene: str) -> torch.Tensor:
@@ -221,8 +226,7 @@ def composed_step(
     scene keeps (`scene_step`; not "whole" only when a camera views the roll-out), scaled by
     `strength` (> 0) and r_t by `residual` (>= 0), then `compose`."""
     ComposedRollout(strength, residual, motion_downsample=motion_downsample).validate()
-    if scene not in SCENE_MOTIONS:
-        raise StillToVideoError(f"scene: expected one of {', '.join(SCENE_MOTIONS)}, got {scene!r}")
+    check_scene(scene, "scene")
     u, r = motion_at_scale(warp_branch(model), state.image, state.mask, motion_downsample)
     u = scene_step(u, scene)
     return compose(state, scale_field(u, strength), residual * r if residual != 1.0 else r)
